@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what rowsnap's build and tests need, skipping whatever is already there.
+# Usage: scripts/install.sh [build|test]   (build: wasm toolchain + trunk; test: also chromium, node packages, qemu)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-build}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly.
+wb_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
+
+if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
+  echo "install: rustup target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb_version\$"; then
+  echo "install: wasm-bindgen-cli $wb_version (about 4 minutes, once)"
+  cargo install wasm-bindgen-cli --version "=$wb_version" --locked || \
+    cargo install wasm-bindgen-cli --version "=$wb_version" --force
+fi
+if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.'; then
+  echo "install: trunk 0.21 (about 10 minutes, once)"
+  cargo install trunk --version '~0.21' --locked || cargo install trunk --version '~0.21' --force
+fi
+
+if [ "$what" = test ]; then
+  if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    echo "install: chromium and chromium-driver (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+  fi
+  if ! command -v qemu-img >/dev/null || ! command -v qemu-io >/dev/null; then
+    echo "install: qemu-utils (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils
+  fi
+  if [ ! -d tests/e2e/node_modules/playwright-core ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; then
+    echo "install: npm packages for the end-to-end tests"
+    (cd tests/e2e && npm ci --no-audit --no-fund)
+  fi
+fi

@@ -1,1 +1,11 @@
+//! rowsnap: a snapshot console that runs in the browser.
+//!
+//! - [`engine`]: the redirect-on-write block snapshot engine (plain Rust, any target).
+//! - `idb`: the IndexedDB store (browser only).
+//! - `browser`: Web Locks, storage estimate and persistence (browser only).
+//! - `ui`: the Yew console (browser only).
+
 pub mod engine;
+
+#[cfg(target_arch = "wasm32")]
+pub mod idb;

@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! Native tests of the engine on the memory store: the reference model under
 //! random operation sequences, failing commits, and the figures that must
 //! hold exactly (space accounting, changed blocks, block maps).

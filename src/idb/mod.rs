@@ -1,0 +1,342 @@
+//! The IndexedDB [`Store`]: the only code in rowsnap that touches IndexedDB.
+//!
+//! One object store per [`Table`], out-of-line keys (numbers or strings),
+//! values as `Uint8Array`. Each [`IdbTx`] is one IndexedDB transaction over
+//! every object store:
+//! - reads issue all their requests before awaiting any (`get_many`,
+//!   `get_values` over several ranges), and contiguous keys are read with one
+//!   `getAll` over a key range;
+//! - puts and deletes are issued at once and never awaited one by one; the
+//!   transaction's completion is the only thing `commit` waits for, so an
+//!   error in any request aborts the whole transaction and nothing is written;
+//! - nothing but IndexedDB requests is awaited inside a transaction (anything
+//!   else would let the browser auto-commit it half-way).
+//!
+//! Schema versions: [`DB_VERSION`]; `upgrade` migrates from every earlier
+//! version inside the browser's upgrade transaction. When another tab opens
+//! the database with a newer version, this connection closes itself and every
+//! later call fails with [`StoreError::VersionChanged`].
+
+use std::cell::Cell;
+use std::future::IntoFuture;
+use std::rc::Rc;
+
+use idb::{Database, Factory, KeyRange, ObjectStore, ObjectStoreParams, Query, TransactionMode};
+use js_sys::Uint8Array;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::engine::store::{Key, Store, StoreError, Table, Tx};
+
+/// The schema version of the IndexedDB database.
+/// 1: one object store per engine table.
+pub const DB_VERSION: u32 = 1;
+
+/// A rowsnap database in IndexedDB.
+#[derive(Clone)]
+pub struct IdbStore {
+    db: Rc<Database>,
+    name: String,
+    closed: Rc<Cell<bool>>,
+}
+
+fn js_err(e: idb::Error) -> StoreError {
+    if let idb::Error::DomException(d) = &e {
+        if d.name() == "QuotaExceededError" {
+            return StoreError::QuotaExceeded;
+        }
+        return StoreError::Backend(format!("{}: {}", d.name(), d.message()));
+    }
+    StoreError::Backend(e.to_string())
+}
+
+fn key_js(k: &Key) -> JsValue {
+    match k {
+        Key::Num(n) => JsValue::from_f64(*n as f64),
+        Key::Str(s) => JsValue::from_str(s),
+    }
+}
+
+fn bytes(v: &JsValue) -> Vec<u8> {
+    Uint8Array::new(v).to_vec()
+}
+
+/// Creates the object stores a database of version `old` lacks.
+fn upgrade(db: &Database, old: u32) -> Result<(), idb::Error> {
+    if old < 1 {
+        for t in Table::ALL {
+            db.create_object_store(t.name(), ObjectStoreParams::new())?;
+        }
+    }
+    // Later versions add their steps here: `if old < 2 { ... }`.
+    Ok(())
+}
+
+impl IdbStore {
+    /// Opens (creating or upgrading) the database `name`.
+    pub async fn open(name: &str) -> Result<IdbStore, StoreError> {
+        let factory = Factory::new().map_err(js_err)?;
+        let mut req = factory.open(name, Some(DB_VERSION)).map_err(js_err)?;
+        req.on_upgrade_needed(|event| {
+            let old = event.old_version().unwrap_or(0);
+            match idb::DatabaseEvent::database(&event) {
+                Ok(db) => {
+                    if let Err(e) = upgrade(&db, old) {
+                        web_sys::console::error_1(&format!("rowsnap: upgrade failed: {e}").into());
+                    }
+                }
+                Err(e) => web_sys::console::error_1(&format!("rowsnap: upgrade: {e}").into()),
+            }
+        });
+        let mut db = req.await.map_err(|e| match &e {
+            idb::Error::DomException(d) if d.name() == "VersionError" => StoreError::Backend(
+                "this database was written by a newer rowsnap; open that version".into(),
+            ),
+            _ => js_err(e),
+        })?;
+        let closed = Rc::new(Cell::new(false));
+        let flag = closed.clone();
+        db.on_version_change(move |event| {
+            // Another tab upgrades or deletes the database: step aside cleanly.
+            if let Some(target) = event.target() {
+                target.unchecked_into::<web_sys::IdbDatabase>().close();
+            }
+            flag.set(true);
+            web_sys::console::warn_1(&"rowsnap: the database was upgraded or deleted by another tab; this tab closed it".into());
+        });
+        Ok(IdbStore { db: Rc::new(db), name: name.to_string(), closed })
+    }
+
+    /// Deletes the database `name` (every table, every record).
+    pub async fn delete(name: &str) -> Result<(), StoreError> {
+        let factory = Factory::new().map_err(js_err)?;
+        factory.delete(name).map_err(js_err)?.await.map_err(js_err)?;
+        Ok(())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// True once another tab's upgrade made this connection close.
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    /// Closes the connection (after running transactions finish).
+    pub fn close(&self) {
+        self.closed.set(true);
+        self.db.close();
+    }
+}
+
+/// One IndexedDB transaction over every table.
+pub struct IdbTx {
+    raw: web_sys::IdbTransaction,
+    stores: Vec<ObjectStore>,
+    closed: Rc<Cell<bool>>,
+    committed: bool,
+}
+
+impl Drop for IdbTx {
+    /// A transaction dropped without `commit` is aborted: IndexedDB would
+    /// otherwise commit whatever requests it had when it goes idle.
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = self.raw.abort();
+        }
+    }
+}
+
+impl IdbTx {
+    fn store(&self, t: Table) -> &ObjectStore {
+        &self.stores[t as usize]
+    }
+
+    fn err(&self, e: idb::Error) -> StoreError {
+        if self.closed.get() {
+            StoreError::VersionChanged
+        } else {
+            js_err(e)
+        }
+    }
+}
+
+impl Store for IdbStore {
+    type Tx = IdbTx;
+
+    async fn begin(&self, write: bool) -> Result<IdbTx, StoreError> {
+        if self.closed.get() {
+            return Err(StoreError::VersionChanged);
+        }
+        let names: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
+        let mode = if write { TransactionMode::ReadWrite } else { TransactionMode::ReadOnly };
+        let tx = self.db.transaction(&names, mode).map_err(|e| {
+            if self.closed.get() {
+                StoreError::VersionChanged
+            } else {
+                js_err(e)
+            }
+        })?;
+        let stores = Table::ALL
+            .iter()
+            .map(|t| tx.object_store(t.name()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(js_err)?;
+        Ok(IdbTx { raw: tx.into(), stores, closed: self.closed.clone(), committed: false })
+    }
+}
+
+impl Tx for IdbTx {
+    async fn get(&mut self, table: Table, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
+        let req = self.store(table).get(Query::Key(key_js(key))).map_err(|e| self.err(e))?;
+        let v = req.await.map_err(|e| self.err(e))?;
+        Ok(v.map(|v| bytes(&v)))
+    }
+
+    async fn get_many(
+        &mut self,
+        table: Table,
+        keys: &[Key],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        // Every request is issued (and its callbacks attached) before the first await.
+        let mut futs = Vec::with_capacity(keys.len());
+        for k in keys {
+            let req = self.store(table).get(Query::Key(key_js(k))).map_err(|e| self.err(e))?;
+            futs.push(req.into_future());
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for f in futs {
+            out.push(f.await.map_err(|e| self.err(e))?.map(|v| bytes(&v)));
+        }
+        Ok(out)
+    }
+
+    async fn get_range(
+        &mut self,
+        table: Table,
+        lo: u64,
+        hi: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let range = |s: &Self| {
+            KeyRange::bound(&JsValue::from_f64(lo as f64), &JsValue::from_f64(hi as f64), None, None)
+                .map_err(|e| s.err(e))
+        };
+        let st = self.store(table);
+        let keys = st.get_all_keys(Some(Query::KeyRange(range(self)?)), None).map_err(|e| self.err(e))?;
+        let vals = st.get_all(Some(Query::KeyRange(range(self)?)), None).map_err(|e| self.err(e))?;
+        let (keys, vals) = (keys.into_future(), vals.into_future());
+        let keys = keys.await.map_err(|e| self.err(e))?;
+        let vals = vals.await.map_err(|e| self.err(e))?;
+        Ok(keys
+            .iter()
+            .zip(vals.iter())
+            .map(|(k, v)| (k.as_f64().unwrap_or(0.0) as u64, bytes(v)))
+            .collect())
+    }
+
+    async fn get_values(
+        &mut self,
+        table: Table,
+        ranges: &[(u64, u64)],
+    ) -> Result<Vec<Vec<Vec<u8>>>, StoreError> {
+        let mut futs = Vec::with_capacity(ranges.len());
+        for &(lo, hi) in ranges {
+            let req = if lo == hi {
+                Err(self.store(table).get(Query::Key(JsValue::from_f64(lo as f64))))
+            } else {
+                let r = KeyRange::bound(
+                    &JsValue::from_f64(lo as f64),
+                    &JsValue::from_f64(hi as f64),
+                    None,
+                    None,
+                )
+                .map_err(|e| self.err(e))?;
+                Ok(self.store(table).get_all(Some(Query::KeyRange(r)), None))
+            };
+            futs.push(match req {
+                Ok(all) => Ok(all.map_err(|e| self.err(e))?.into_future()),
+                Err(one) => Err(one.map_err(|e| self.err(e))?.into_future()),
+            });
+        }
+        let mut out = Vec::with_capacity(ranges.len());
+        for f in futs {
+            out.push(match f {
+                Ok(all) => all.await.map_err(|e| self.err(e))?.iter().map(|v| bytes(&v)).collect(),
+                Err(one) => one.await.map_err(|e| self.err(e))?.iter().map(bytes).collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn count(&mut self, table: Table) -> Result<u64, StoreError> {
+        let req = self.store(table).count(None).map_err(|e| self.err(e))?;
+        Ok(req.await.map_err(|e| self.err(e))? as u64)
+    }
+
+    async fn scan_prefix(
+        &mut self,
+        table: Table,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let range = |s: &Self| {
+            KeyRange::bound(
+                &JsValue::from_str(prefix),
+                &JsValue::from_str(&format!("{prefix}\u{ffff}")),
+                None,
+                None,
+            )
+            .map_err(|e| s.err(e))
+        };
+        let st = self.store(table);
+        let keys = st.get_all_keys(Some(Query::KeyRange(range(self)?)), None).map_err(|e| self.err(e))?;
+        let vals = st.get_all(Some(Query::KeyRange(range(self)?)), None).map_err(|e| self.err(e))?;
+        let (keys, vals) = (keys.into_future(), vals.into_future());
+        let keys = keys.await.map_err(|e| self.err(e))?;
+        let vals = vals.await.map_err(|e| self.err(e))?;
+        Ok(keys
+            .iter()
+            .zip(vals.iter())
+            .map(|(k, v)| (k.as_string().unwrap_or_default(), bytes(v)))
+            .collect())
+    }
+
+    fn put(&mut self, table: Table, key: Key, value: Vec<u8>) {
+        let v = Uint8Array::from(&value[..]);
+        // Fire and forget: a failure aborts the transaction, which `commit` reports.
+        if let Err(e) = self.store(table).put(&v, Some(&key_js(&key))) {
+            web_sys::console::error_1(&format!("rowsnap: put failed: {e}").into());
+            let _ = self.raw.abort();
+        }
+    }
+
+    fn delete(&mut self, table: Table, key: Key) {
+        if let Err(e) = self.store(table).delete(Query::Key(key_js(&key))) {
+            web_sys::console::error_1(&format!("rowsnap: delete failed: {e}").into());
+            let _ = self.raw.abort();
+        }
+    }
+
+    async fn commit(mut self) -> Result<(), StoreError> {
+        self.committed = true;
+        let closed = self.closed.clone();
+        let raw = self.raw.clone();
+        drop(self);
+        let result = idb::Transaction::from(raw.clone()).into_future();
+        // Ask for the commit now rather than when the browser notices we are done.
+        #[allow(deprecated)]
+        let _ = raw.commit();
+        let outcome = result.await;
+        let error = raw.error();
+        let quota = error.as_ref().is_some_and(|d| d.name() == "QuotaExceededError");
+        match outcome {
+            Ok(idb::TransactionResult::Committed) => Ok(()),
+            _ if quota => Err(StoreError::QuotaExceeded),
+            _ if closed.get() => Err(StoreError::VersionChanged),
+            Ok(idb::TransactionResult::Aborted) => Err(StoreError::Aborted(
+                error.map(|d| format!("{}: {}", d.name(), d.message())).unwrap_or_else(|| "aborted".into()),
+            )),
+            Err(e) => Err(js_err(e)),
+        }
+    }
+}
+

@@ -1,0 +1,86 @@
+//! Engine conformance cases against real IndexedDB, shared by the window
+//! (`tests/browser.rs`) and dedicated-worker (`tests/browser_worker.rs`) runs.
+//! Every test uses its own database name: all tests of a binary share one origin.
+
+use rowsnap::engine::memory::MemoryStore;
+use rowsnap::engine::testkit::{digest, random_ops, scenario_step, Limits};
+use rowsnap::engine::{Engine, EngineError, StoreError, VolumeId};
+use rowsnap::idb::IdbStore;
+use wasm_bindgen_test::*;
+
+async fn fresh(name: &str) -> IdbStore {
+    IdbStore::delete(name).await.unwrap();
+    IdbStore::open(name).await.unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn random_operations_match_the_model_in_indexeddb() {
+    let store = fresh("t-random").await;
+    let mut e = Engine::open(store).await.unwrap();
+    let limits = Limits { max_volumes: 3, max_snapshots: 6, check_every: 100, compare_every: 50 };
+    random_ops(&mut e, 0x1dba, 300, limits).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn scenario_gives_the_same_state_as_the_memory_store() {
+    let mut mem = Engine::open(MemoryStore::new()).await.unwrap();
+    let mut idb = Engine::open(fresh("t-scenario").await).await.unwrap();
+    let mut step = 0;
+    loop {
+        let a = scenario_step(&mut mem, step).await.unwrap();
+        let b = scenario_step(&mut idb, step).await.unwrap();
+        assert_eq!(a, b);
+        if !a {
+            break;
+        }
+        assert_eq!(digest(&mut idb).await.unwrap(), digest(&mut mem).await.unwrap(), "after step {step}");
+        step += 1;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn close_and_reopen_gives_identical_state() {
+    let store = fresh("t-reopen").await;
+    let mut e = Engine::open(store.clone()).await.unwrap();
+    for step in 0..12 {
+        scenario_step(&mut e, step).await.unwrap();
+    }
+    let before = digest(&mut e).await.unwrap();
+    drop(e);
+    store.close();
+    let again = IdbStore::open("t-reopen").await.unwrap();
+    let mut e = Engine::open(again).await.unwrap();
+    assert_eq!(digest(&mut e).await.unwrap(), before);
+}
+
+#[wasm_bindgen_test]
+async fn a_dropped_transaction_writes_nothing() {
+    let store = fresh("t-drop").await;
+    let mut e = Engine::open(store.clone()).await.unwrap();
+    let v = e.create_volume(1 << 20, 12).await.unwrap();
+    e.write(v, 0, b"committed").await.unwrap();
+    {
+        let mut t = e.begin().await.unwrap();
+        t.write(v, 0, b"DROPPED!!").await.unwrap();
+        t.put_record("probe", b"should not exist".to_vec());
+        // dropped here, never committed
+    }
+    let mut fresh_engine = Engine::open(IdbStore::open("t-drop").await.unwrap()).await.unwrap();
+    assert_eq!(fresh_engine.read(v, 0, 9).await.unwrap(), b"committed");
+    let mut t = fresh_engine.begin().await.unwrap();
+    assert_eq!(t.get_record("probe").await.unwrap(), None);
+}
+
+#[wasm_bindgen_test]
+async fn another_tab_upgrading_closes_this_connection_cleanly() {
+    let store = fresh("t-upgrade").await;
+    let mut e = Engine::open(store.clone()).await.unwrap();
+    let v = e.create_volume(4096, 12).await.unwrap();
+    // "Another tab" opens the same database with a newer version.
+    let factory = idb::Factory::new().unwrap();
+    let newer = factory.open("t-upgrade", Some(rowsnap::idb::DB_VERSION + 1)).unwrap().await.unwrap();
+    assert!(store.is_closed());
+    assert_eq!(e.write(v, 0, b"x").await, Err(EngineError::Store(StoreError::VersionChanged)));
+    newer.close();
+    let _ = VolumeId(0);
+}

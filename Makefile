@@ -1,0 +1,48 @@
+# rowsnap: every command installs what it needs first (scripts/install.sh skips what is there).
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export TRUNK_OFFLINE := true
+export CHROMEDRIVER ?= /usr/bin/chromedriver
+# Seconds for one wasm test binary in headless Chromium.
+export WASM_BINDGEN_TEST_TIMEOUT ?= 600
+WASM := --target wasm32-unknown-unknown
+
+.PHONY: serve build test test-native test-wasm test-e2e bench deps test-deps clean
+
+## make serve: install what is missing, build, serve the console on http://127.0.0.1:8080
+serve: deps
+	trunk serve
+
+deps:
+	scripts/install.sh build
+
+test-deps:
+	scripts/install.sh test
+
+## make build: the release bundle in dist/ (what the end-to-end tests and benchmarks load)
+build: deps
+	trunk build --release
+
+## make test: every test: native, wasm in headless Chromium (page and worker), end-to-end
+test: test-deps
+	$(MAKE) test-native
+	$(MAKE) test-wasm
+	$(MAKE) build
+	$(MAKE) test-e2e
+
+test-native:
+	cargo test
+
+test-wasm:
+	cargo test $(WASM) --test browser --test browser_worker
+
+test-e2e:
+	cd tests/e2e && node --test --test-concurrency=1 .
+
+## make bench: figures printed and written to target/bench/engine.json
+bench: test-deps
+	scripts/bench.sh
+
+clean:
+	cargo clean
+	rm -rf dist target/e2e target/bench

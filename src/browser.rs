@@ -1,0 +1,141 @@
+//! The browser facilities the console needs besides IndexedDB: the writer's
+//! Web Lock (one tab writes), persistent storage and the storage estimate.
+//!
+//! Web Locks are reached through `js_sys` (web-sys gates `LockManager`
+//! behind unstable APIs); every call works in a page and in a worker.
+
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// The name of the lock the writing tab holds.
+pub const WRITER_LOCK: &str = "rowsnap-writer";
+
+fn navigator() -> Option<JsValue> {
+    Reflect::get(&js_sys::global(), &"navigator".into()).ok().filter(|n| !n.is_undefined())
+}
+
+fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(obj, &key.into()).ok().filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn call0(obj: &JsValue, method: &str) -> Result<JsValue, JsValue> {
+    let f: Function = get(obj, method).ok_or_else(|| JsValue::from_str(method))?.dyn_into()?;
+    f.call0(obj)
+}
+
+/// What came of asking for the writer's lock.
+pub enum LockOutcome {
+    /// This tab holds the lock until the returned guard is dropped and the page goes away.
+    Held(LockGuard),
+    /// Another tab holds it.
+    HeldElsewhere,
+    /// The browser has no Web Locks: nothing stops a second tab.
+    Unsupported,
+}
+
+/// Holds the writer's lock while it lives (dropping it releases the lock).
+pub struct LockGuard {
+    release: Function,
+    _lost: Closure<dyn FnMut(JsValue)>,
+    _granted: Closure<dyn FnMut(JsValue) -> JsValue>,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = self.release.call0(&JsValue::NULL);
+    }
+}
+
+/// Asks for the writer's lock. Without `steal`, it is only taken when free;
+/// with `steal`, it is taken from the tab that holds it, whose `on_lost` runs.
+pub async fn writer_lock(steal: bool, on_lost: impl FnOnce() + 'static) -> Result<LockOutcome, String> {
+    let Some(locks) = navigator().and_then(|n| get(&n, "locks")) else {
+        return Ok(LockOutcome::Unsupported);
+    };
+    // `granted` resolves with whether the callback got the lock.
+    let mut granted_resolve: Option<Function> = None;
+    let granted = Promise::new(&mut |res, _| granted_resolve = Some(res));
+    let granted_resolve = granted_resolve.unwrap();
+    // The lock is held until `hold` resolves.
+    let mut release: Option<Function> = None;
+    let hold = Promise::new(&mut |res, _| release = Some(res));
+    let release = release.unwrap();
+    let hold_value: JsValue = hold.into();
+    let callback = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| {
+        let got = !lock.is_null();
+        let _ = granted_resolve.call1(&JsValue::NULL, &JsValue::from_bool(got));
+        if got {
+            hold_value.clone()
+        } else {
+            JsValue::UNDEFINED
+        }
+    });
+    let options = Object::new();
+    let flag = if steal { "steal" } else { "ifAvailable" };
+    Reflect::set(&options, &flag.into(), &JsValue::TRUE).map_err(|e| format!("{e:?}"))?;
+    let request: Function = get(&locks, "request").ok_or("navigator.locks.request is missing")?.dyn_into().map_err(|_| "navigator.locks.request is not a function")?;
+    let done: Promise = request
+        .call3(&locks, &WRITER_LOCK.into(), &options, callback.as_ref())
+        .map_err(|e| format!("navigator.locks.request failed: {e:?}"))?
+        .dyn_into()
+        .map_err(|_| "navigator.locks.request gave no promise")?;
+    // When another tab steals the lock, `done` rejects with an AbortError.
+    let mut on_lost = Some(on_lost);
+    let lost = Closure::<dyn FnMut(JsValue)>::new(move |_err: JsValue| {
+        if let Some(f) = on_lost.take() {
+            f();
+        }
+    });
+    let _ = done.catch(&lost);
+    let got = JsFuture::from(granted).await.map_err(|e| format!("{e:?}"))?.as_bool().unwrap_or(false);
+    if got {
+        Ok(LockOutcome::Held(LockGuard { release, _lost: lost, _granted: callback }))
+    } else {
+        Ok(LockOutcome::HeldElsewhere)
+    }
+}
+
+/// The browser's figures for this origin's storage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageInfo {
+    pub usage: f64,
+    pub quota: f64,
+    pub persisted: bool,
+}
+
+/// Asks for persistent storage (the browser may say no) and reads the estimate.
+pub async fn storage(ask_persist: bool) -> Option<StorageInfo> {
+    let storage = navigator().and_then(|n| get(&n, "storage"))?;
+    let mut persisted = false;
+    if ask_persist {
+        if let Ok(p) = call0(&storage, "persist") {
+            persisted = JsFuture::from(Promise::from(p)).await.ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        }
+    } else if let Ok(p) = call0(&storage, "persisted") {
+        persisted = JsFuture::from(Promise::from(p)).await.ok().and_then(|v| v.as_bool()).unwrap_or(false);
+    }
+    let est = JsFuture::from(Promise::from(call0(&storage, "estimate").ok()?)).await.ok()?;
+    Some(StorageInfo {
+        usage: get(&est, "usage").and_then(|v| v.as_f64()).unwrap_or(0.0),
+        quota: get(&est, "quota").and_then(|v| v.as_f64()).unwrap_or(0.0),
+        persisted,
+    })
+}
+
+/// Bytes for people: "1.5 GiB".
+pub fn human_bytes(n: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

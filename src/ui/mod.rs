@@ -1,0 +1,247 @@
+//! The console: a Yew single-page app. For now the shell: title, region,
+//! navigation, and the session that takes the writer's lock and opens the
+//! engine's database. Pages are filled by the ECS and console issues.
+//!
+//! The UI owns presentation only. It reaches storage through the engine (and,
+//! from the ECS issue on, only through the ECS layer); the lock and storage
+//! figures come from `crate::browser`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::browser::{self, human_bytes, LockGuard, LockOutcome, StorageInfo};
+use crate::engine::Engine;
+use crate::idb::IdbStore;
+
+/// The database the console keeps everything in.
+pub const DB_NAME: &str = "rowsnap";
+
+#[derive(Clone, Routable, PartialEq, Debug)]
+pub enum Route {
+    #[at("/")]
+    Home,
+    #[at("/instances")]
+    Instances,
+    #[at("/disks")]
+    Disks,
+    #[at("/snapshots")]
+    Snapshots,
+    #[at("/images")]
+    Images,
+    #[not_found]
+    #[at("/404")]
+    NotFound,
+}
+
+/// Where the session stands.
+#[derive(Clone, PartialEq)]
+pub enum Session {
+    Locking,
+    /// Another tab holds the writer's lock.
+    Elsewhere,
+    Opening,
+    Ready(DbSummary),
+    /// This tab lost the database (another tab took over or upgraded it).
+    Lost(String),
+    Failed(String),
+}
+
+#[derive(Clone, PartialEq)]
+pub struct DbSummary {
+    pub volumes: u64,
+    pub snapshots: u64,
+    pub stored_blocks: u64,
+    pub storage: Option<StorageInfo>,
+    pub locked: bool,
+}
+
+/// What the session keeps alive while the tab owns the database.
+#[derive(Default)]
+struct Held {
+    _lock: Option<LockGuard>,
+    engine: Option<Engine<IdbStore>>,
+}
+
+fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>) {
+    session.set(Session::Locking);
+    wasm_bindgen_futures::spawn_local(async move {
+        let lost_session = session.clone();
+        let lost_held = held.clone();
+        let on_lost = move || {
+            if let Some(e) = lost_held.borrow_mut().engine.take() {
+                e.store().close();
+            }
+            lost_session.set(Session::Lost(
+                "rowsnap was opened in another tab, which took over the database. This tab no longer writes."
+                    .into(),
+            ));
+        };
+        let (guard, locked) = match browser::writer_lock(steal, on_lost).await {
+            Ok(LockOutcome::Held(g)) => (Some(g), true),
+            Ok(LockOutcome::HeldElsewhere) => return session.set(Session::Elsewhere),
+            Ok(LockOutcome::Unsupported) => (None, false),
+            Err(e) => return session.set(Session::Failed(e)),
+        };
+        session.set(Session::Opening);
+        let store = match IdbStore::open(DB_NAME).await {
+            Ok(s) => s,
+            Err(e) => return session.set(Session::Failed(e.to_string())),
+        };
+        let mut engine = match Engine::open(store).await {
+            Ok(e) => e,
+            Err(e) => return session.set(Session::Failed(e.to_string())),
+        };
+        let stats = match engine.stats().await {
+            Ok(s) => s,
+            Err(e) => return session.set(Session::Failed(e.to_string())),
+        };
+        let storage = browser::storage(true).await;
+        {
+            let mut h = held.borrow_mut();
+            h._lock = guard;
+            h.engine = Some(engine);
+        }
+        session.set(Session::Ready(DbSummary {
+            volumes: stats.volumes,
+            snapshots: stats.snapshots,
+            stored_blocks: stats.stored_blocks,
+            storage,
+            locked,
+        }));
+    });
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let session = use_state(|| Session::Locking);
+    let held = use_mut_ref(Held::default);
+    {
+        let (session, held) = (session.clone(), held.clone());
+        use_effect_with((), move |_| start(false, session, held));
+    }
+    let take_over = {
+        let (session, held) = (session.clone(), held.clone());
+        Callback::from(move |_| start(true, session.clone(), held.clone()))
+    };
+    html! {
+        <HashRouter>
+            <div class="shell">
+                <header class="topbar">
+                    <span class="brand">{"rowsnap"}</span>
+                    <span class="product">{"ECS snapshot console"}</span>
+                    <span class="region" title="Region">{"China (Hangzhou) · cn-hangzhou"}</span>
+                    <SessionBadge session={(*session).clone()} />
+                </header>
+                <nav class="sidenav" aria-label="Main navigation">
+                    <NavItem to={Route::Instances} label="Instances" />
+                    <NavItem to={Route::Disks} label="Disks" />
+                    <NavItem to={Route::Snapshots} label="Snapshots" />
+                    <NavItem to={Route::Images} label="Images" />
+                </nav>
+                <main class="content">
+                    <SessionPanel session={(*session).clone()} on_take_over={take_over} />
+                    <Switch<Route> render={switch} />
+                </main>
+            </div>
+        </HashRouter>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct NavItemProps {
+    to: Route,
+    label: &'static str,
+}
+
+#[function_component(NavItem)]
+fn nav_item(p: &NavItemProps) -> Html {
+    let current = use_route::<Route>();
+    let active = current.as_ref() == Some(&p.to);
+    html! {
+        <Link<Route> to={p.to.clone()} classes={classes!("navlink", active.then_some("active"))}>
+            {p.label}
+        </Link<Route>>
+    }
+}
+
+fn switch(route: Route) -> Html {
+    let (title, empty) = match route {
+        Route::Home | Route::Instances => ("Instances", "No instances yet. Creating instances arrives with the ECS API."),
+        Route::Disks => ("Disks", "No disks yet."),
+        Route::Snapshots => ("Snapshots", "No snapshots yet."),
+        Route::Images => ("Images", "No custom images yet."),
+        Route::NotFound => ("Not found", "This page does not exist."),
+    };
+    html! {
+        <section class="page" aria-labelledby="page-title">
+            <h1 id="page-title">{title}</h1>
+            <p class="empty">{empty}</p>
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct SessionProps {
+    session: Session,
+}
+
+#[function_component(SessionBadge)]
+fn session_badge(p: &SessionProps) -> Html {
+    let (class, text) = match &p.session {
+        Session::Locking | Session::Opening => ("badge pending", "Opening database…"),
+        Session::Ready(_) => ("badge ok", "Database ready"),
+        Session::Elsewhere => ("badge warn", "Open in another tab"),
+        Session::Lost(_) => ("badge warn", "Taken over"),
+        Session::Failed(_) => ("badge err", "Database error"),
+    };
+    html! { <span class={class} role="status" data-testid="db-status">{text}</span> }
+}
+
+#[derive(Properties, PartialEq)]
+struct PanelProps {
+    session: Session,
+    on_take_over: Callback<MouseEvent>,
+}
+
+#[function_component(SessionPanel)]
+fn session_panel(p: &PanelProps) -> Html {
+    match &p.session {
+        Session::Locking | Session::Opening => html! {
+            <div class="notice" aria-busy="true">{"Opening the rowsnap database in this browser…"}</div>
+        },
+        Session::Elsewhere => html! {
+            <div class="notice warn" role="alert">
+                <p>{"rowsnap is open in another tab. Only one tab writes to the database, so this one waits."}</p>
+                <button class="primary" onclick={p.on_take_over.clone()}>{"Take over here"}</button>
+            </div>
+        },
+        Session::Lost(m) => html! { <div class="notice warn" role="alert">{m}</div> },
+        Session::Failed(m) => html! { <div class="notice err" role="alert">{format!("The database could not be opened: {m}")}</div> },
+        Session::Ready(s) => {
+            let storage = match &s.storage {
+                Some(st) => format!(
+                    "Storage: {} used of {} available to this site; {}.",
+                    human_bytes(st.usage),
+                    human_bytes(st.quota),
+                    if st.persisted { "persistent (the browser will not evict it)" } else { "not persistent (the browser may evict it under pressure)" }
+                ),
+                None => "Storage figures are not available in this browser.".into(),
+            };
+            html! {
+                <div class="notice ok" data-testid="db-summary">
+                    <p>{format!(
+                        "Database ready: {} volumes, {} snapshots, {} data blocks stored.",
+                        s.volumes, s.snapshots, s.stored_blocks
+                    )}</p>
+                    <p>{storage}</p>
+                    if !s.locked {
+                        <p>{"This browser has no Web Locks: keep rowsnap open in one tab only."}</p>
+                    }
+                </div>
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+// The console's shell: it loads with no page error, opens its database, navigates,
+// and a second tab neither writes behind the first one's back nor is stuck.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serve, launch, page, shot } from './lib.mjs';
+
+let server, browser;
+before(async () => { server = await serve(); browser = await launch(); });
+after(async () => { await browser?.close(); await server?.close(); });
+
+test('the console loads, opens its database and navigates', async () => {
+  const context = await browser.newContext();
+  const p = await page(context);
+  await p.goto(server.url);
+  await p.getByTestId('db-status').filter({ hasText: 'Database ready' }).waitFor({ timeout: 20000 });
+  const nav = p.getByRole('navigation', { name: 'Main navigation' });
+  for (const name of ['Instances', 'Disks', 'Snapshots', 'Images']) {
+    await nav.getByRole('link', { name }).waitFor();
+  }
+  await assert.doesNotReject(p.getByTestId('db-summary').filter({ hasText: /Database ready: 0 volumes, 0 snapshots/ }).waitFor());
+  await shot(p, 'shell-instances');
+  await nav.getByRole('link', { name: 'Snapshots' }).click();
+  await p.getByRole('heading', { name: 'Snapshots' }).waitFor();
+  assert.match(p.url(), /#\/snapshots$/);
+  await p.reload();
+  await p.getByRole('heading', { name: 'Snapshots' }).waitFor();
+  await p.getByTestId('db-status').filter({ hasText: 'Database ready' }).waitFor();
+  await shot(p, 'shell-snapshots-after-reload');
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});
+
+test('a second tab says rowsnap is open elsewhere and can take over', async () => {
+  const context = await browser.newContext();
+  const first = await page(context);
+  await first.goto(server.url);
+  await first.getByTestId('db-status').filter({ hasText: 'Database ready' }).waitFor({ timeout: 20000 });
+  const second = await page(context);
+  await second.goto(server.url);
+  await second.getByText('rowsnap is open in another tab').waitFor({ timeout: 20000 });
+  await shot(second, 'second-tab-waits');
+  await second.getByRole('button', { name: 'Take over here' }).click();
+  await second.getByTestId('db-status').filter({ hasText: 'Database ready' }).waitFor({ timeout: 20000 });
+  await first.getByText('took over the database').waitFor({ timeout: 20000 });
+  await shot(first, 'first-tab-taken-over');
+  assert.deepEqual(first.errors, []);
+  assert.deepEqual(second.errors, []);
+  await context.close();
+});

@@ -395,6 +395,17 @@ impl<S: Store> Engine<S> {
         self.read_tx().await?.stats().await
     }
 
+    /// Stored records: (data blocks, bytes of every other engine record).
+    /// For space figures in tests and benchmarks; reads all metadata.
+    pub async fn record_bytes(&mut self) -> Result<(u64, u64), EngineError> {
+        let mut tx = self.store.begin(false).await?;
+        let mut meta = 0u64;
+        for t in [Table::Meta, Table::Volumes, Table::Snapshots, Table::Nodes, Table::Refcounts] {
+            meta += tx.get_range(t, 0, 1 << 53).await?.iter().map(|(_, v)| v.len() as u64).sum::<u64>();
+        }
+        Ok((tx.count(Table::Blocks).await?, meta))
+    }
+
     /// Checks every invariant of the stored records: reference counts equal
     /// the references, no record is unreachable, counters are right. Returns
     /// a description of the first problem found.

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# make bench: native benchmarks (memory store, qemu-img) and browser benchmarks
+# (headless Chromium, IndexedDB), merged into target/bench/engine.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p target/bench
+echo "== native (cargo bench) =="
+cargo bench --bench engine
+echo "== browser (headless Chromium, release build) =="
+cargo test --release --target wasm32-unknown-unknown --test bench_idb -- --nocapture 2>&1 | tee target/bench/idb.log
+python3 scripts/bench_report.py

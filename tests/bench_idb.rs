@@ -1,0 +1,232 @@
+//! Browser benchmarks (headless Chromium, real IndexedDB), run by `make bench`
+//! only: `cargo test --release --target wasm32-unknown-unknown --test bench_idb -- --nocapture`.
+//! Prints one line `BENCH_JSON {...}` that scripts/bench.sh merges into
+//! target/bench/engine.json. Raw IndexedDB and the engine are measured side by
+//! side in the same page.
+#![cfg(target_arch = "wasm32")]
+
+use std::collections::BTreeMap;
+use std::future::IntoFuture;
+
+use idb::{Database, Factory, KeyRange, ObjectStoreParams, Query, TransactionMode};
+use js_sys::Uint8Array;
+use rowsnap::engine::testkit::Rng;
+use rowsnap::engine::{Engine, VolumeId, DEFAULT_BLOCK_SHIFT};
+use rowsnap::idb::IdbStore;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const MIB: u64 = 1 << 20;
+
+fn now() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| js_sys::Reflect::get(&p, &"now".into()).ok().map(|f| (p, f)))
+        .and_then(|(p, f)| js_sys::Function::from(f).call0(&p).ok())
+        .and_then(|v| v.as_f64())
+        .unwrap_or_else(js_sys::Date::now)
+        / 1000.0
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+async fn raw_db(name: &str) -> Database {
+    Factory::new().unwrap().delete(name).unwrap().await.unwrap();
+    let mut req = Factory::new().unwrap().open(name, Some(1)).unwrap();
+    req.on_upgrade_needed(|ev| {
+        let db = idb::DatabaseEvent::database(&ev).unwrap();
+        db.create_object_store("r", ObjectStoreParams::new()).unwrap();
+    });
+    req.await.unwrap()
+}
+
+/// Raw IndexedDB: put `total` bytes as records of `rec` bytes, 4 MiB per
+/// transaction; then read them back with getAll over 4 MiB key ranges. MB/s.
+async fn raw_put_get(total: u64, rec: u64) -> (f64, f64) {
+    let db = raw_db(&format!("bench-raw-{rec}")).await;
+    let mut data = vec![0u8; rec as usize];
+    Rng::new(rec).fill(&mut data);
+    let per_tx = (4 * MIB / rec).max(1);
+    let n = total / rec;
+    let t0 = now();
+    let mut k = 0u64;
+    while k < n {
+        let tx = db.transaction(&["r"], TransactionMode::ReadWrite).unwrap();
+        let st = tx.object_store("r").unwrap();
+        for i in k..(k + per_tx).min(n) {
+            data[0] = i as u8;
+            let v = Uint8Array::from(&data[..]);
+            st.put(&v, Some(&JsValue::from_f64(i as f64))).unwrap();
+        }
+        tx.commit().unwrap().await.unwrap();
+        k += per_tx;
+    }
+    let put = total as f64 / (now() - t0) / 1e6;
+    let t0 = now();
+    let mut k = 0u64;
+    let mut got = 0u64;
+    while k < n {
+        let tx = db.transaction(&["r"], TransactionMode::ReadOnly).unwrap();
+        let st = tx.object_store("r").unwrap();
+        let hi = (k + per_tx).min(n) - 1;
+        let range = KeyRange::bound(&JsValue::from_f64(k as f64), &JsValue::from_f64(hi as f64), None, None).unwrap();
+        let vals = st.get_all(Some(Query::KeyRange(range)), None).unwrap().into_future().await.unwrap();
+        for v in vals {
+            got += Uint8Array::new(&v).to_vec().len() as u64;
+        }
+        k += per_tx;
+    }
+    assert_eq!(got, total);
+    let get = total as f64 / (now() - t0) / 1e6;
+    db.close();
+    (put, get)
+}
+
+/// The engine: write then read `total` bytes sequentially in 1 MiB calls. MB/s.
+async fn engine_write_read(total: u64, shift: u8) -> (f64, f64) {
+    let name = format!("bench-engine-{shift}");
+    IdbStore::delete(&name).await.unwrap();
+    let mut e = Engine::open(IdbStore::open(&name).await.unwrap()).await.unwrap();
+    let v = e.create_volume(2 * total, shift).await.unwrap();
+    let mut buf = vec![0u8; MIB as usize];
+    Rng::new(7).fill(&mut buf);
+    let t0 = now();
+    for i in 0..total / MIB {
+        buf[0] = i as u8;
+        e.write(v, i * MIB, &buf).await.unwrap();
+    }
+    let w = total as f64 / (now() - t0) / 1e6;
+    e.clear_cache(); // read what is stored, not what the write left in memory
+    let t0 = now();
+    let mut got = 0;
+    for i in 0..total / MIB {
+        got += e.read(v, i * MIB, MIB).await.unwrap().len() as u64;
+    }
+    let r = total as f64 / (now() - t0) / 1e6;
+    assert_eq!(got, total);
+    (w, r)
+}
+
+/// Random 4 KiB overwrites of a snapshotted 64 MiB volume: MB/s of payload
+/// (shows what redirect-on-write of a shared block costs per block size).
+async fn engine_random_small_writes(shift: u8) -> f64 {
+    let name = format!("bench-small-{shift}");
+    IdbStore::delete(&name).await.unwrap();
+    let mut e = Engine::open(IdbStore::open(&name).await.unwrap()).await.unwrap();
+    let size = 64 * MIB;
+    let v = e.create_volume(size, shift).await.unwrap();
+    let mut buf = vec![0u8; 4 * MIB as usize];
+    Rng::new(1).fill(&mut buf);
+    for i in 0..size / (4 * MIB) {
+        e.write(v, i * 4 * MIB, &buf).await.unwrap();
+    }
+    e.snapshot(v).await.unwrap();
+    let mut rng = Rng::new(2);
+    let small = vec![0x33u8; 4096];
+    let n = 200;
+    let t0 = now();
+    for _ in 0..n {
+        e.write(v, rng.below(size / 4096) * 4096, &small).await.unwrap();
+    }
+    (n * 4096) as f64 / (now() - t0) / 1e6
+}
+
+/// Fill a volume with `written` bytes in 4 MiB calls.
+async fn fill(e: &mut Engine<IdbStore>, v: VolumeId, written: u64) {
+    let mut buf = vec![0u8; 4 * MIB as usize];
+    let mut rng = Rng::new(written);
+    let mut off = 0;
+    while off < written {
+        rng.fill(&mut buf);
+        e.write(v, off, &buf).await.unwrap();
+        off += 4 * MIB;
+    }
+}
+
+/// Median seconds of a snapshot committed to IndexedDB, 9 runs, with one
+/// block written (untimed) before each.
+async fn snapshot_median(e: &mut Engine<IdbStore>, v: VolumeId) -> f64 {
+    let bs = 1u64 << DEFAULT_BLOCK_SHIFT;
+    let block = vec![0x5au8; bs as usize];
+    let mut t = vec![];
+    for i in 0..9 {
+        e.write(v, i * bs, &block).await.unwrap();
+        let t0 = now();
+        e.snapshot(v).await.unwrap();
+        t.push(now() - t0);
+    }
+    median(t)
+}
+
+#[wasm_bindgen_test]
+async fn bench() {
+    let mut out: BTreeMap<String, f64> = BTreeMap::new();
+    let total = 64 * MIB;
+    // Raw IndexedDB at several record sizes: the measurement behind the block size.
+    for shift in [14u8, 15, 16, 17, 18] {
+        let (p, g) = raw_put_get(total, 1 << shift).await;
+        console_log!("raw IndexedDB, {:>3} KiB records: put {p:.1} MB/s, getAll {g:.1} MB/s", (1u64 << shift) >> 10);
+        out.insert(format!("raw_put_mb_s_{}k", (1u64 << shift) >> 10), p);
+        out.insert(format!("raw_get_mb_s_{}k", (1u64 << shift) >> 10), g);
+    }
+    for shift in [15u8, 16, 18] {
+        let (w, r) = engine_write_read(total, shift).await;
+        let small = engine_random_small_writes(shift).await;
+        let k = (1u64 << shift) >> 10;
+        console_log!("engine, {k:>3} KiB blocks: write {w:.1} MB/s, read {r:.1} MB/s, random 4 KiB overwrites after a snapshot {small:.2} MB/s");
+        out.insert(format!("idb_write_mb_s_{k}k"), w);
+        out.insert(format!("idb_read_mb_s_{k}k"), r);
+        out.insert(format!("idb_small_write_mb_s_{k}k"), small);
+    }
+    let k = (1u64 << DEFAULT_BLOCK_SHIFT) >> 10;
+    let (w, r) = (out[&format!("idb_write_mb_s_{k}k")], out[&format!("idb_read_mb_s_{k}k")]);
+    let (p, g) = (out[&format!("raw_put_mb_s_{k}k")], out[&format!("raw_get_mb_s_{k}k")]);
+    out.insert("idb_write_mb_s".into(), w);
+    out.insert("idb_read_mb_s".into(), r);
+    out.insert("raw_put_mb_s".into(), p);
+    out.insert("raw_get_mb_s".into(), g);
+    out.insert("idb_write_vs_raw".into(), w / p);
+    out.insert("idb_read_vs_raw".into(), r / g);
+
+    // Snapshot cost with 16 MiB vs 1 GiB written, committed to IndexedDB.
+    let mut medians = vec![];
+    for written in [16 * MIB, 1024 * MIB] {
+        let name = format!("bench-snap-{}", written / MIB);
+        IdbStore::delete(&name).await.unwrap();
+        let mut e = Engine::open(IdbStore::open(&name).await.unwrap()).await.unwrap();
+        let v = e.create_volume(2048 * MIB, DEFAULT_BLOCK_SHIFT).await.unwrap();
+        fill(&mut e, v, written).await;
+        e.snapshot(v).await.unwrap();
+        let m = snapshot_median(&mut e, v).await;
+        console_log!("IndexedDB snapshot with {} MiB written: {:.2} ms", written / MIB, m * 1e3);
+        medians.push(m);
+        if written == 1024 * MIB {
+            // Bytes added by overwriting 16 MiB (aligned, contiguous) and a second snapshot.
+            let (b0, m0) = e.record_bytes().await.unwrap();
+            let mut buf = vec![0u8; MIB as usize];
+            let mut rng = Rng::new(11);
+            for i in 0..16 {
+                rng.fill(&mut buf);
+                e.write(v, 512 * MIB + i * MIB, &buf).await.unwrap();
+            }
+            e.snapshot(v).await.unwrap();
+            let (b1, m1) = e.record_bytes().await.unwrap();
+            let added = (b1 - b0) * (1 << DEFAULT_BLOCK_SHIFT) + m1.saturating_sub(m0);
+            console_log!("bytes added by a 16 MiB overwrite and a snapshot: {} data + {} metadata", (b1 - b0) << DEFAULT_BLOCK_SHIFT, m1 as i64 - m0 as i64);
+            out.insert("idb_bytes_after_change_ratio".into(), added as f64 / (16 * MIB) as f64);
+            out.insert("idb_metadata_bytes_after_change".into(), m1 as f64 - m0 as f64);
+        }
+        e.store().close();
+        IdbStore::delete(&name).await.unwrap();
+    }
+    out.insert("idb_snapshot_ms_16m".into(), medians[0] * 1e3);
+    out.insert("idb_snapshot_ms_1g".into(), medians[1] * 1e3);
+    out.insert("idb_snapshot_ratio_1g_vs_16m".into(), medians[1] / medians[0]);
+    let json = out.iter().map(|(k, v)| format!("\"{k}\": {v:.6}")).collect::<Vec<_>>().join(", ");
+    console_log!("BENCH_JSON {{{json}}}");
+}

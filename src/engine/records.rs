@@ -6,14 +6,17 @@ use super::EngineError;
 /// Format version of the engine's records. Bumped with a migration in `Engine::open`.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Entries per tree node (leaf or interior).
-pub const FAN_BITS: u32 = 10;
+/// Entries per tree node (leaf or interior): 256. Small nodes keep the
+/// copy-on-write of a path cheap (a full leaf is 4 KiB of entries), and make
+/// the work of a write, rollback or delete the same for a disk of 16 MiB or
+/// 1 TiB (see the rollback figures in `make bench`).
+pub const FAN_BITS: u32 = 8;
 pub const FAN: usize = 1 << FAN_BITS;
-/// Every block map is a tree of exactly this many levels: level 2 (root),
-/// level 1, level 0 (leaves). Up to 2^30 blocks per volume: with 64 KiB
-/// blocks, 64 TiB. A fixed depth makes rollback and clone pointer swaps and
+/// Every block map is a tree of exactly this many levels: level 3 (root)
+/// down to level 0 (leaves). Up to 2^32 blocks per volume: with 32 KiB
+/// blocks, 128 TiB. A fixed depth makes rollback and clone pointer swaps and
 /// resize a change of one number.
-pub const LEVELS: u32 = 3;
+pub const LEVELS: u32 = 4;
 pub const MAX_BLOCKS: u64 = 1 << (FAN_BITS * LEVELS);
 
 /// Key 0 of the meta table.
@@ -240,8 +243,8 @@ impl Node {
     }
 }
 
-/// Reference counts are kept in pages of this many u32 counters.
-pub const RC_PAGE: u64 = 4096;
+/// Reference counts are kept in pages of this many u32 counters (4 KiB).
+pub const RC_PAGE: u64 = 1024;
 
 /// Which id space a reference count belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

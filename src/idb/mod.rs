@@ -74,6 +74,12 @@ fn upgrade(db: &Database, old: u32) -> Result<(), idb::Error> {
 impl IdbStore {
     /// Opens (creating or upgrading) the database `name`.
     pub async fn open(name: &str) -> Result<IdbStore, StoreError> {
+        Self::open_with(name, || ()).await
+    }
+
+    /// As [`IdbStore::open`]; `on_closed` runs when another tab's upgrade or
+    /// deletion makes this connection close (so the page can say so).
+    pub async fn open_with(name: &str, on_closed: impl FnOnce() + 'static) -> Result<IdbStore, StoreError> {
         let factory = Factory::new().map_err(js_err)?;
         let mut req = factory.open(name, Some(DB_VERSION)).map_err(js_err)?;
         req.on_upgrade_needed(|event| {
@@ -101,6 +107,7 @@ impl IdbStore {
                 target.unchecked_into::<web_sys::IdbDatabase>().close();
             }
             flag.set(true);
+            on_closed();
             web_sys::console::warn_1(&"rowsnap: the database was upgraded or deleted by another tab; this tab closed it".into());
         });
         Ok(IdbStore { db: Rc::new(db), name: name.to_string(), closed })

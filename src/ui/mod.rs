@@ -86,7 +86,14 @@ fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>)
             Err(e) => return session.set(Session::Failed(e)),
         };
         session.set(Session::Opening);
-        let store = match IdbStore::open(DB_NAME).await {
+        let closed_session = session.clone();
+        let on_closed = move || {
+            closed_session.set(Session::Lost(
+                "The rowsnap database was upgraded or deleted by another tab (a newer rowsnap?). This tab closed it: reload to continue."
+                    .into(),
+            ))
+        };
+        let store = match IdbStore::open_with(DB_NAME, on_closed).await {
             Ok(s) => s,
             Err(e) => return session.set(Session::Failed(e.to_string())),
         };

@@ -47,3 +47,20 @@ test('a second tab says rowsnap is open elsewhere and can take over', async () =
   assert.deepEqual(second.errors, []);
   await context.close();
 });
+
+test('when another tab deletes or upgrades the database, this tab closes it and says so', async () => {
+  const context = await browser.newContext();
+  const first = await page(context);
+  await first.goto(server.url);
+  await first.getByTestId('db-status').filter({ hasText: 'Database ready' }).waitFor({ timeout: 20000 });
+  const other = await context.newPage();
+  await other.goto(server.url + 'no-such-file.txt'); // same origin, no app (it gets index.html but we act first)
+  await other.evaluate(() => new Promise((resolve, reject) => {
+    const req = indexedDB.deleteDatabase('rowsnap');
+    req.onsuccess = () => resolve();
+    req.onerror = () => reject(req.error);
+  }));
+  await first.getByText('upgraded or deleted by another tab').waitFor({ timeout: 20000 });
+  await shot(first, 'database-closed-by-another-tab');
+  await context.close();
+});

@@ -13,3 +13,4 @@ pub mod idb;
 pub mod browser;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;
+pub mod ecs;

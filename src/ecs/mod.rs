@@ -1,0 +1,350 @@
+//! The ECS layer: regions, instances, disks, snapshots, images, snapshot
+//! groups and tags over the engine, with ECS's states, preconditions and
+//! error codes. Plain Rust: the browser binding is `crate::api`.
+//!
+//! One request is one engine transaction: ECS records (JSON in the
+//! `records` table) and engine blocks change together or not at all.
+//! Checks run in ECS's order: parameters (400), existence (404), state
+//! (403), quota (403).
+//!
+//! Time is the console's clock: the real clock plus an offset that
+//! `advance_clock` moves forward. States that ECS moves by itself (an
+//! instance Starting, then Running) are *plans*: steps due at a time, applied
+//! whenever a record is read after that time.
+
+mod actions;
+pub mod error;
+pub mod model;
+pub mod params;
+pub mod time;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::engine::testkit::Rng;
+use crate::engine::{Engine, EngineTx, MapRef, SnapshotId, Store, VolumeId};
+pub use error::EcsError;
+use model::{Disk, Instance, Settings, Snapshot};
+use params::Params;
+
+/// The rowsnap version (`window.ecs.version`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The region when a request names none.
+pub const DEFAULT_REGION: &str = "cn-hangzhou";
+/// Most bytes one `write_disk` / `read_disk` / `read_snapshot` call moves.
+pub const MAX_IO: u64 = 64 << 20;
+/// Engine block size of ECS disks (the engine default).
+pub const BLOCK_SHIFT: u8 = crate::engine::DEFAULT_BLOCK_SHIFT;
+const GIB: u64 = 1 << 30;
+
+/// Regions and their zones: (RegionId, LocalName, zones).
+pub const REGIONS: &[(&str, &str, &[&str])] = &[
+    ("cn-hangzhou", "China (Hangzhou)", &["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j", "cn-hangzhou-k"]),
+    ("cn-shanghai", "China (Shanghai)", &["cn-shanghai-e", "cn-shanghai-f", "cn-shanghai-g"]),
+    ("cn-beijing", "China (Beijing)", &["cn-beijing-g", "cn-beijing-h", "cn-beijing-i"]),
+    ("ap-southeast-1", "Singapore", &["ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c"]),
+];
+
+/// The ECS service over an engine.
+pub struct Ecs<S: Store> {
+    engine: Engine<S>,
+    wall: Box<dyn Fn() -> u64>,
+    rng: Rng,
+    settings: Settings,
+}
+
+/// One request in progress: its transaction, the time, and id generation.
+pub(crate) struct Cx<'a, S: Store> {
+    pub t: EngineTx<'a, S>,
+    pub now: u64,
+    pub rng: &'a mut Rng,
+    pub settings: Settings,
+    pub settings_dirty: bool,
+    pub region: String,
+}
+
+const SETTINGS_KEY: &str = "settings";
+
+impl<S: Store> Ecs<S> {
+    /// Opens the ECS layer over `store`; `wall` gives the real time in ms
+    /// since the Unix epoch. Creates the public images on a new database.
+    pub async fn open(store: S, wall: Box<dyn Fn() -> u64>) -> Result<Self, EcsError> {
+        let engine = Engine::open(store).await?;
+        let seed = wall() ^ 0x5eed_ec50_0000_0000;
+        let mut ecs = Ecs { engine, wall, rng: Rng::new(seed), settings: Settings::default() };
+        let mut t = ecs.engine.begin().await?;
+        if let Some(s) = t.get_record(SETTINGS_KEY).await? {
+            ecs.settings = serde_json::from_slice(&s).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?;
+        }
+        drop(t);
+        if !ecs.settings.seeded {
+            let mut cx = ecs.cx(DEFAULT_REGION).await?;
+            actions::seed_public_images(&mut cx).await?;
+            ecs.settings = cx.commit().await?;
+        }
+        Ok(ecs)
+    }
+
+    pub fn engine(&mut self) -> &mut Engine<S> {
+        &mut self.engine
+    }
+
+    /// The console's clock, ms since the Unix epoch.
+    pub fn now(&self) -> u64 {
+        (self.wall)() + self.settings.clock_offset_ms
+    }
+
+    pub fn clock_offset_seconds(&self) -> f64 {
+        self.settings.clock_offset_ms as f64 / 1000.0
+    }
+
+    pub fn upload_rate(&self) -> Option<u64> {
+        self.settings.upload_rate
+    }
+
+    /// A new RequestId: an uppercase UUID.
+    pub fn request_id(&mut self) -> String {
+        let a = self.rng.next_u64();
+        let b = self.rng.next_u64();
+        let h = format!("{a:016X}{b:016X}");
+        let variant = ['8', '9', 'A', 'B'][(b >> 62) as usize];
+        format!("{}-{}-4{}-{variant}{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    }
+
+    /// Opens one request's transaction.
+    async fn cx(&mut self, region: &str) -> Result<Cx<'_, S>, EcsError> {
+        let now = self.now();
+        let settings = self.settings.clone();
+        let t = self.engine.begin().await?;
+        Ok(Cx { t, now, rng: &mut self.rng, settings, settings_dirty: false, region: region.to_string() })
+    }
+
+    /// One ECS API action by its ECS name. The response carries `RequestId`;
+    /// an error carries the Code, Message, HTTP status and RequestId.
+    pub async fn request(&mut self, action: &str, params: &Value) -> Result<Value, (EcsError, String)> {
+        let request_id = self.request_id();
+        let result = self.request_inner(action, params).await;
+        match result {
+            Ok(mut v) => {
+                if let Value::Object(m) = &mut v {
+                    m.insert("RequestId".into(), Value::String(request_id));
+                }
+                Ok(v)
+            }
+            Err(e) => Err((e, request_id)),
+        }
+    }
+
+    async fn request_inner(&mut self, action: &str, params: &Value) -> Result<Value, EcsError> {
+        let p = Params::from_value(params)?;
+        if !actions::ACTIONS.contains(&action) {
+            return Err(EcsError::not_found(
+                "InvalidAction.NotFound",
+                format!("The action \"{action}\" does not exist. Actions are case-sensitive and spelled as ECS spells them."),
+            ));
+        }
+        let region = p.str("RegionId").unwrap_or_else(|| DEFAULT_REGION.to_string());
+        if !REGIONS.iter().any(|r| r.0 == region) {
+            return Err(EcsError::not_found("InvalidRegionId.NotFound", format!("The region \"{region}\" does not exist.")));
+        }
+        let mut cx = self.cx(&region).await?;
+        actions::expire(&mut cx).await?;
+        let out = actions::dispatch(&mut cx, action, &p).await?;
+        self.settings = cx.commit().await?;
+        Ok(out)
+    }
+
+    /// Writes `data` at byte `offset` of a disk attached to a Running instance.
+    pub async fn write_disk(&mut self, disk_id: &str, offset: u64, data: &[u8]) -> Result<(), EcsError> {
+        if data.len() as u64 > MAX_IO {
+            return Err(EcsError::invalid("Bytes", "at most 64 MiB a call"));
+        }
+        let mut cx = self.cx(DEFAULT_REGION).await?;
+        let disk = cx.running_disk(disk_id).await?;
+        check_range(offset, data.len() as u64, disk.size_gib * GIB)?;
+        cx.t.write(VolumeId(disk.volume), offset, data).await?;
+        self.settings = cx.commit().await?;
+        Ok(())
+    }
+
+    /// Reads `length` bytes at `offset` of a disk attached to a Running instance.
+    pub async fn read_disk(&mut self, disk_id: &str, offset: u64, length: u64) -> Result<Vec<u8>, EcsError> {
+        if length > MAX_IO {
+            return Err(EcsError::invalid("Length", "at most 64 MiB a call"));
+        }
+        let mut cx = self.cx(DEFAULT_REGION).await?;
+        let disk = cx.running_disk(disk_id).await?;
+        check_range(offset, length, disk.size_gib * GIB)?;
+        let out = cx.t.read(MapRef::Volume(VolumeId(disk.volume)), offset, length).await?;
+        self.settings = cx.commit().await?;
+        Ok(out)
+    }
+
+    /// Reads a snapshot's content (like EBS GetSnapshotBlock).
+    pub async fn read_snapshot(&mut self, snapshot_id: &str, offset: u64, length: u64) -> Result<Vec<u8>, EcsError> {
+        if length > MAX_IO {
+            return Err(EcsError::invalid("Length", "at most 64 MiB a call"));
+        }
+        let mut cx = self.cx(DEFAULT_REGION).await?;
+        let s = cx.snapshot(snapshot_id).await?;
+        if !actions::snapshot_available(&s) {
+            return Err(EcsError::forbidden(
+                "InvalidSnapshotId.NotReady",
+                format!("The snapshot \"{snapshot_id}\" is not ready yet."),
+            ));
+        }
+        check_range(offset, length, s.source_disk_size * GIB)?;
+        let out = cx.t.read(MapRef::Snapshot(SnapshotId(s.engine)), offset, length).await?;
+        self.settings = cx.commit().await?;
+        Ok(out)
+    }
+
+    /// Moves the console's clock forward, then applies whatever became due
+    /// (state steps, retention).
+    pub async fn advance_clock(&mut self, seconds: f64) -> Result<(), EcsError> {
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return Err(EcsError::invalid("Seconds", "a number of seconds, 0 or more"));
+        }
+        let add = (seconds * 1000.0) as u64;
+        let mut cx = self.cx(DEFAULT_REGION).await?;
+        cx.settings.clock_offset_ms += add;
+        cx.now += add;
+        cx.settings_dirty = true;
+        actions::expire(&mut cx).await?;
+        self.settings = cx.commit().await?;
+        Ok(())
+    }
+
+    /// Caps uploads to OSS at `rate` bytes per second (None: no cap).
+    pub async fn set_upload_rate(&mut self, rate: Option<u64>) -> Result<(), EcsError> {
+        if rate == Some(0) {
+            return Err(EcsError::invalid("BytesPerSecond", "more than 0, or null for no cap"));
+        }
+        let mut cx = self.cx(DEFAULT_REGION).await?;
+        cx.settings.upload_rate = rate;
+        cx.settings_dirty = true;
+        self.settings = cx.commit().await?;
+        Ok(())
+    }
+
+    /// Background work: applies due state steps and releases expired snapshots.
+    pub async fn tick(&mut self) -> Result<(), EcsError> {
+        let mut cx = self.cx(DEFAULT_REGION).await?;
+        actions::expire(&mut cx).await?;
+        self.settings = cx.commit().await?;
+        Ok(())
+    }
+}
+
+fn check_range(offset: u64, len: u64, size: u64) -> Result<(), EcsError> {
+    if offset.checked_add(len).is_none_or(|end| end > size) {
+        return Err(EcsError::invalid("Offset", format!("the range {offset}+{len} is outside the {size}-byte disk")));
+    }
+    Ok(())
+}
+
+fn internal(e: impl std::fmt::Display) -> EcsError {
+    EcsError::new(500, "InternalError", e.to_string())
+}
+
+impl<S: Store> Cx<'_, S> {
+    /// Commits the request's transaction; returns the settings to keep.
+    pub async fn commit(mut self) -> Result<Settings, EcsError> {
+        if self.settings_dirty {
+            let bytes = serde_json::to_vec(&self.settings).unwrap();
+            self.t.put_record(SETTINGS_KEY, bytes);
+        }
+        self.t.commit().await?;
+        Ok(self.settings)
+    }
+
+    pub async fn load<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, EcsError> {
+        match self.t.get_record(key).await? {
+            Some(b) => Ok(Some(serde_json::from_slice(&b).map_err(internal)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn save<T: Serialize>(&mut self, key: &str, value: &T) {
+        self.t.put_record(key, serde_json::to_vec(value).unwrap());
+    }
+
+    pub async fn scan<T: DeserializeOwned>(&mut self, prefix: &str) -> Result<Vec<T>, EcsError> {
+        let mut out = Vec::new();
+        for (_, b) in self.t.scan_records(prefix).await? {
+            out.push(serde_json::from_slice(&b).map_err(internal)?);
+        }
+        Ok(out)
+    }
+
+    /// A new id: the prefix and 20 lowercase letters and digits.
+    pub fn new_id(&mut self, prefix: &str) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut s = String::from(prefix);
+        for _ in 0..20 {
+            s.push(ALPHABET[self.rng.below(ALPHABET.len() as u64) as usize] as char);
+        }
+        s
+    }
+
+    pub fn next_seq(&mut self) -> u64 {
+        self.settings.next_seq += 1;
+        self.settings_dirty = true;
+        self.settings.next_seq
+    }
+
+    pub async fn instance(&mut self, id: &str) -> Result<Instance, EcsError> {
+        let key = format!("instance/{id}");
+        let mut i: Instance = self
+            .load(&key)
+            .await?
+            .ok_or_else(|| EcsError::not_found("InvalidInstanceId.NotFound", format!("The instance \"{id}\" does not exist.")))?;
+        if model::settle(&mut i.status, &mut i.plan, self.now) {
+            self.save(&key, &i);
+        }
+        Ok(i)
+    }
+
+    pub async fn disk(&mut self, id: &str) -> Result<Disk, EcsError> {
+        let key = format!("disk/{id}");
+        let mut d: Disk = self
+            .load(&key)
+            .await?
+            .ok_or_else(|| EcsError::not_found("InvalidDiskId.NotFound", format!("The disk \"{id}\" does not exist.")))?;
+        if model::settle(&mut d.status, &mut d.plan, self.now) {
+            self.save(&key, &d);
+        }
+        Ok(d)
+    }
+
+    pub async fn snapshot(&mut self, id: &str) -> Result<Snapshot, EcsError> {
+        self.load(&format!("snapshot/{id}"))
+            .await?
+            .ok_or_else(|| EcsError::not_found("InvalidSnapshotId.NotFound", format!("The snapshot \"{id}\" does not exist.")))
+    }
+
+    /// A disk that the data plane may use: attached to a Running instance.
+    async fn running_disk(&mut self, id: &str) -> Result<Disk, EcsError> {
+        let disk = self.disk(id).await?;
+        if disk.instance_id.is_empty() || disk.status != "In_use" {
+            return Err(EcsError::forbidden(
+                "IncorrectInstanceStatus",
+                format!("The disk \"{id}\" is {}: it must be attached to a Running instance to be read or written.", disk.status),
+            ));
+        }
+        let inst = self.instance(&disk.instance_id).await?;
+        if inst.status != "Running" {
+            return Err(EcsError::forbidden(
+                "IncorrectInstanceStatus",
+                format!("The instance \"{}\" is {}: start it to read or write its disks.", inst.id, inst.status),
+            ));
+        }
+        Ok(disk)
+    }
+}
+
+/// ECS's tag list shape.
+pub fn tags_json(tags: &[(String, String)]) -> Value {
+    json!({ "Tag": tags.iter().map(|(k, v)| json!({"TagKey": k, "TagValue": v})).collect::<Vec<_>>() })
+}

@@ -1,0 +1,379 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Native tests of the ECS layer at its boundary: actions in, ECS JSON or
+//! (Code, HTTP status) out, through one helper (`Api`).
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use rowsnap::ecs::Ecs;
+use rowsnap::engine::memory::MemoryStore;
+use rowsnap::engine::testkit::block_on;
+use serde_json::{json, Value};
+
+const GIB: u64 = 1 << 30;
+
+struct Api {
+    ecs: Ecs<MemoryStore>,
+    clock: Rc<Cell<u64>>,
+}
+
+impl Api {
+    fn new() -> Self {
+        let clock = Rc::new(Cell::new(1_795_000_000_000)); // 2026-11-18
+        let c = clock.clone();
+        let ecs = block_on(Ecs::open(MemoryStore::new(), Box::new(move || c.get()))).unwrap();
+        Api { ecs, clock }
+    }
+    fn call(&mut self, action: &str, params: Value) -> Result<Value, (String, u16)> {
+        block_on(self.ecs.request(action, &params)).map_err(|(e, rid)| {
+            assert_eq!(rid.len(), 36, "errors carry a RequestId");
+            (e.code, e.http_status)
+        })
+    }
+    fn ok(&mut self, action: &str, params: Value) -> Value {
+        let v = self.call(action, params.clone()).unwrap_or_else(|e| panic!("{action} {params}: {e:?}"));
+        assert!(v["RequestId"].as_str().is_some_and(|r| r.len() == 36 && r == r.to_uppercase()));
+        v
+    }
+    /// The check helper: the action fails with this Code and HTTP status.
+    fn err(&mut self, action: &str, params: Value, code: &str, status: u16) {
+        match self.call(action, params.clone()) {
+            Ok(v) => panic!("{action} {params} succeeded: {v}"),
+            Err(e) => assert_eq!(e, (code.to_string(), status), "{action} {params}"),
+        }
+    }
+    /// Lets state steps complete (real time passes).
+    fn wait(&mut self) {
+        self.clock.set(self.clock.get() + 2_000);
+    }
+    fn instance(&mut self, image: &str, extra: Value) -> String {
+        let mut p = json!({"ImageId": image, "ZoneId": "cn-hangzhou-h", "InstanceType": "ecs.g7.large"});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        let v = self.ok("RunInstances", p);
+        self.wait();
+        v["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string()
+    }
+    fn disks_of(&mut self, instance: &str) -> Vec<Value> {
+        let v = self.ok("DescribeDisks", json!({"InstanceId": instance}));
+        let mut d = v["Disks"]["Disk"].as_array().unwrap().clone();
+        d.sort_by_key(|d| d["Device"].as_str().unwrap().to_string());
+        d
+    }
+    fn system_disk(&mut self, instance: &str) -> String {
+        self.disks_of(instance)[0]["DiskId"].as_str().unwrap().to_string()
+    }
+    fn snapshot(&mut self, disk: &str, extra: Value) -> String {
+        let mut p = json!({"DiskId": disk});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        self.ok("CreateSnapshot", p)["SnapshotId"].as_str().unwrap().to_string()
+    }
+    fn status(&mut self, instance: &str) -> String {
+        let v = self.ok("DescribeInstances", json!({"InstanceIds": format!("[\"{instance}\"]")}));
+        v["Instances"]["Instance"][0]["Status"].as_str().unwrap().to_string()
+    }
+    fn write(&mut self, disk: &str, offset: u64, data: &[u8]) {
+        block_on(self.ecs.write_disk(disk, offset, data)).unwrap();
+    }
+    fn read(&mut self, disk: &str, offset: u64, len: u64) -> Vec<u8> {
+        block_on(self.ecs.read_disk(disk, offset, len)).unwrap()
+    }
+}
+
+const IMAGE: &str = "aliyun_3_x64_20G_alibase_20240819.vhd";
+
+#[test]
+fn regions_zones_and_public_images() {
+    let mut a = Api::new();
+    let r = a.ok("DescribeRegions", json!({}));
+    assert!(r["Regions"]["Region"].as_array().unwrap().iter().any(|r| r["RegionId"] == "cn-hangzhou"));
+    let z = a.ok("DescribeZones", json!({"RegionId": "cn-hangzhou"}));
+    let zones: Vec<&str> = z["Zones"]["Zone"].as_array().unwrap().iter().map(|z| z["ZoneId"].as_str().unwrap()).collect();
+    assert_eq!(zones, ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j", "cn-hangzhou-k"]);
+    let i = a.ok("DescribeImages", json!({"ImageOwnerAlias": "system", "PageSize": 100}));
+    assert!(i["TotalCount"].as_u64().unwrap() >= 3);
+    assert_eq!(i["Images"]["Image"][0]["ImageOwnerAlias"], "system");
+    a.err("DescribeRegions", json!({"RegionId": "mars-1"}), "InvalidRegionId.NotFound", 404);
+    a.err("CreateSnapshots", json!({}), "InvalidAction.NotFound", 404);
+    a.err("describeSnapshots", json!({}), "InvalidAction.NotFound", 404);
+}
+
+#[test]
+fn instance_states_move_by_themselves() {
+    let mut a = Api::new();
+    let v = a.ok("RunInstances", json!({"ImageId": IMAGE}));
+    let id = v["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+    assert!(id.starts_with("i-") && id.len() == 22 && id[2..].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+    assert_eq!(a.status(&id), "Pending");
+    a.wait();
+    assert_eq!(a.status(&id), "Running");
+    let z = a.ok("DescribeInstances", json!({}))["Instances"]["Instance"][0]["ZoneId"].as_str().unwrap().to_string();
+    assert!(z.starts_with("cn-hangzhou-"), "RunInstances without ZoneId picks one");
+    a.ok("StopInstance", json!({"InstanceId": id}));
+    assert_eq!(a.status(&id), "Stopping");
+    a.err("StartInstance", json!({"InstanceId": id}), "IncorrectInstanceStatus", 403);
+    a.wait();
+    assert_eq!(a.status(&id), "Stopped");
+    a.ok("StartInstance", json!({"InstanceId": id}));
+    a.wait();
+    assert_eq!(a.status(&id), "Running");
+    a.err("DeleteInstance", json!({"InstanceId": id}), "IncorrectInstanceStatus", 403);
+    a.ok("DeleteInstance", json!({"InstanceId": id, "Force": "true"}));
+    a.err("DescribeInstances", json!({"InstanceIds": 5}), "InvalidParameter", 400);
+    assert_eq!(a.ok("DescribeInstances", json!({}))["TotalCount"], 0);
+    assert_eq!(a.ok("DescribeDisks", json!({}))["TotalCount"], 0, "the system disk went with the instance");
+}
+
+#[test]
+fn write_snapshot_roll_back_clone_image_boot() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({"DataDisk": [{"Size": 40, "Category": "cloud_essd"}]}));
+    let disks = a.disks_of(&inst);
+    assert_eq!(disks.len(), 2);
+    let sys = disks[0]["DiskId"].as_str().unwrap().to_string();
+    let data = disks[1]["DiskId"].as_str().unwrap().to_string();
+    assert_eq!(disks[0]["Type"], "system");
+    assert_eq!(disks[1]["Size"], 40);
+    // The public image's content is on the system disk.
+    assert_eq!(&a.read(&sys, 510, 2), &[0x55, 0xaa]);
+    a.write(&sys, 4096, b"version one");
+    a.write(&data, 39 * GIB, b"far away");
+    let s1 = a.snapshot(&sys, json!({"SnapshotName": "before-upgrade"}));
+    let d1 = a.snapshot(&data, json!({"Category": "Flash"}));
+    a.write(&sys, 4096, b"VERSION TWO");
+    assert_eq!(a.read(&sys, 4096, 11), b"VERSION TWO");
+    assert_eq!(block_on(a.ecs.read_snapshot(&s1, 4096, 11)).unwrap(), b"version one");
+    let snaps = a.ok("DescribeSnapshots", json!({"InstanceId": inst}));
+    assert_eq!(snaps["TotalCount"], 2);
+    let newest = &snaps["Snapshots"]["Snapshot"][0];
+    assert_eq!(newest["SnapshotId"], d1.as_str(), "newest first");
+    assert_eq!(newest["Category"], "flash");
+    assert_eq!(newest["Status"], "accomplished");
+    assert_eq!(newest["Progress"], "100%");
+    assert_eq!(newest["SourceDiskType"], "data");
+    assert_eq!(newest["IncrementalBytes"], 32768);
+    let old = &snaps["Snapshots"]["Snapshot"][1];
+    assert_eq!(old["SnapshotName"], "before-upgrade");
+    assert_eq!(old["InstantAccess"], true, "ESSDs have instant access by default");
+    assert_eq!(old["Available"], true);
+    // Roll back: the instance must be stopped.
+    a.err("ResetDisk", json!({"DiskId": sys, "SnapshotId": s1}), "IncorrectInstanceStatus", 403);
+    a.ok("StopInstance", json!({"InstanceId": inst}));
+    a.wait();
+    a.err("ResetDisk", json!({"DiskId": sys, "SnapshotId": d1}), "InvalidParameter.Mismatch", 400);
+    a.ok("ResetDisk", json!({"DiskId": sys, "SnapshotId": s1}));
+    a.ok("StartInstance", json!({"InstanceId": inst}));
+    a.wait();
+    assert_eq!(a.read(&sys, 4096, 11), b"version one");
+    // Clone: a disk from the local data snapshot (ESSD only, at least its size).
+    a.err("CreateDisk", json!({"ZoneId": "cn-hangzhou-h", "SnapshotId": d1, "DiskCategory": "cloud_ssd"}), "DiskCategory.OperationNotSupported", 400);
+    a.err("CreateDisk", json!({"ZoneId": "cn-hangzhou-h", "SnapshotId": d1, "DiskCategory": "cloud_essd", "Size": 20}), "InvalidDiskSize.TooSmall", 400);
+    let clone = a.ok("CreateDisk", json!({"ZoneId": "cn-hangzhou-h", "SnapshotId": d1, "DiskCategory": "cloud_essd"}))["DiskId"].as_str().unwrap().to_string();
+    a.err("AttachDisk", json!({"InstanceId": inst, "DiskId": clone}), "IncorrectDiskStatus", 403);
+    a.wait();
+    a.ok("AttachDisk", json!({"InstanceId": inst, "DiskId": clone}));
+    a.wait();
+    assert_eq!(a.read(&clone, 39 * GIB, 8), b"far away");
+    // Image: the system snapshot, plus the local data snapshot by DiskDeviceMapping.
+    a.err("CreateImage", json!({"SnapshotId": d1}), "OperationDenied", 403);
+    let img = a.ok("CreateImage", json!({"ImageName": "golden", "DiskDeviceMapping": [{"SnapshotId": s1}, {"SnapshotId": d1}]}))["ImageId"].as_str().unwrap().to_string();
+    a.err("CreateImage", json!({"ImageName": "golden", "SnapshotId": s1}), "InvalidImageName.Duplicated", 403);
+    a.wait();
+    let boot = a.instance(&img, json!({}));
+    let bd = a.disks_of(&boot);
+    assert_eq!(bd.len(), 2);
+    let (bs, bdata) = (bd[0]["DiskId"].as_str().unwrap().to_string(), bd[1]["DiskId"].as_str().unwrap().to_string());
+    assert_eq!(a.read(&bs, 4096, 11), b"version one");
+    assert_eq!(a.read(&bdata, 39 * GIB, 8), b"far away");
+    // Deleting snapshots in use.
+    a.err("DeleteSnapshot", json!({"SnapshotId": s1, "Force": true}), "SnapshotCreatedImage", 403);
+    a.err("DeleteSnapshot", json!({"SnapshotId": d1}), "SnapshotCreatedImage", 403);
+    a.ok("DeleteImage", json!({"ImageId": img, "Force": true}));
+    a.err("DeleteSnapshot", json!({"SnapshotId": d1}), "SnapshotCreatedDisk", 403);
+    a.ok("DeleteSnapshot", json!({"SnapshotId": d1, "Force": true}));
+    a.ok("DeleteSnapshot", json!({"SnapshotId": "s-doesnotexist0000000"}));
+    assert_eq!(a.read(&clone, 39 * GIB, 8), b"far away", "a clone outlives its snapshot");
+    block_on(a.ecs.engine().check()).unwrap();
+}
+
+#[test]
+fn create_snapshot_errors_in_their_order() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({"DataDisk.1.Size": "100", "DataDisk.1.Category": "cloud_efficiency"}));
+    let disks = a.disks_of(&inst);
+    let sys = disks[0]["DiskId"].as_str().unwrap().to_string();
+    let hdd = disks[1]["DiskId"].as_str().unwrap().to_string();
+    a.err("CreateSnapshot", json!({}), "MissingParameter", 400);
+    for bad in ["a", "1abc", "auto-x", "http://x", "has space", &"x".repeat(129)] {
+        a.err("CreateSnapshot", json!({"DiskId": sys, "SnapshotName": bad}), "InvalidSnapshotName.Malformed", 400);
+    }
+    // Parameters before existence.
+    a.err("CreateSnapshot", json!({"DiskId": "d-nope", "SnapshotName": "1bad"}), "InvalidSnapshotName.Malformed", 400);
+    a.err("CreateSnapshot", json!({"DiskId": "d-nope"}), "InvalidDiskId.NotFound", 404);
+    a.err("CreateSnapshot", json!({"DiskId": sys, "RetentionDays": 0}), "InvalidRetentionDays.Malformed", 400);
+    a.err("CreateSnapshot", json!({"DiskId": sys, "RetentionDays": "65537"}), "InvalidRetentionDays.Malformed", 400);
+    a.err("CreateSnapshot", json!({"DiskId": sys, "Tag": [{"Key": "acs:x", "Value": "1"}]}), "InvalidTagKey.Malformed", 400);
+    a.err("CreateSnapshot", json!({"DiskId": sys, "Tag.1.Key": "k", "Tag.2.Key": "k"}), "Duplicate.TagKey", 400);
+    let many: Vec<Value> = (0..21).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
+    a.err("CreateSnapshot", json!({"DiskId": sys, "Tag": many}), "QuotaExceed.Tags", 403);
+    a.err("CreateSnapshot", json!({"DiskId": hdd, "Category": "flash"}), "DiskCategory.OperationNotSupported", 400);
+    // State: an instance in transition; a disk never attached.
+    a.ok("StopInstance", json!({"InstanceId": inst}));
+    a.err("CreateSnapshot", json!({"DiskId": sys}), "IncorrectInstanceStatus", 403);
+    a.wait();
+    a.snapshot(&sys, json!({})); // Stopped is fine
+    let fresh = a.ok("CreateDisk", json!({"ZoneId": "cn-hangzhou-h", "Size": 20, "DiskCategory": "cloud_essd"}))["DiskId"].as_str().unwrap().to_string();
+    a.err("CreateSnapshot", json!({"DiskId": fresh}), "IncorrectDiskStatus", 403);
+    a.wait();
+    a.err("CreateSnapshot", json!({"DiskId": fresh}), "IncorrectDiskStatus.NeverAttached", 403);
+    // Quota: 10 local snapshots per ESSD, 64 snapshots per disk.
+    for i in 0..10 {
+        a.snapshot(&sys, json!({"Category": "flash", "SnapshotName": format!("local-{i}")}));
+    }
+    a.err("CreateSnapshot", json!({"DiskId": sys, "Category": "flash"}), "QuotaExceed.Snapshot", 403);
+    for _ in 11..64 {
+        a.snapshot(&sys, json!({}));
+    }
+    a.err("CreateSnapshot", json!({"DiskId": sys}), "QuotaExceed.Snapshot", 403);
+    // Precedence: a parameter error wins over the quota.
+    a.err("CreateSnapshot", json!({"DiskId": sys, "SnapshotName": "x"}), "InvalidSnapshotName.Malformed", 400);
+    assert_eq!(a.ok("DescribeSnapshots", json!({"DiskId": sys, "PageSize": 100}))["TotalCount"], 64);
+}
+
+#[test]
+fn parameters_as_ecs_accepts_them() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({}));
+    let sys = a.system_disk(&inst);
+    let s1 = a.snapshot(&sys, json!({"Tag.1.Key": "env", "Tag.1.Value": "prod", "RetentionDays": "7"}));
+    let s2 = a.snapshot(&sys, json!({"Tag": [{"Key": "env", "Value": "dev"}], "Category": "FLASH"}));
+    let by_json = a.ok("DescribeSnapshots", json!({"SnapshotIds": format!("[\"{s1}\"]")}));
+    assert_eq!(by_json["TotalCount"], 1);
+    let by_array = a.ok("DescribeSnapshots", json!({"SnapshotIds": [s1, s2]}));
+    assert_eq!(by_array["TotalCount"], 2);
+    let tagged = a.ok("DescribeSnapshots", json!({"Tag": [{"Key": "env", "Value": "dev"}]}));
+    assert_eq!(tagged["Snapshots"]["Snapshot"][0]["SnapshotId"], s2.as_str());
+    assert_eq!(tagged["Snapshots"]["Snapshot"][0]["Tags"]["Tag"][0], json!({"TagKey": "env", "TagValue": "dev"}));
+    let local = a.ok("DescribeSnapshots", json!({"Category": "Flash"}));
+    assert_eq!(local["TotalCount"], 1);
+    let paged = a.ok("DescribeSnapshots", json!({"PageSize": "1", "PageNumber": 2}));
+    assert_eq!((paged["TotalCount"].as_u64(), paged["PageNumber"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(paged["Snapshots"]["Snapshot"][0]["SnapshotId"], s1.as_str());
+    a.err("DescribeSnapshots", json!({"PageSize": 101}), "InvalidParameter", 400);
+    a.err("DescribeSnapshots", json!({"Status": "done"}), "InvalidParameter", 400);
+    let s = &a.ok("DescribeSnapshots", json!({"SnapshotIds": [s1]}))["Snapshots"]["Snapshot"][0];
+    assert_eq!(s["RetentionDays"], 7);
+    assert!(s["CreationTime"].as_str().unwrap().ends_with('Z') && s["CreationTime"].as_str().unwrap().len() == 20);
+    assert_eq!(s["SourceDiskSize"], 20);
+}
+
+#[test]
+fn retention_releases_snapshots_on_the_console_clock() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({}));
+    let sys = a.system_disk(&inst);
+    let keep = a.snapshot(&sys, json!({}));
+    let short = a.snapshot(&sys, json!({"RetentionDays": 2}));
+    let extended = a.snapshot(&sys, json!({"RetentionDays": 2}));
+    block_on(a.ecs.advance_clock(86_400.0)).unwrap();
+    a.ok("ModifySnapshotAttribute", json!({"SnapshotId": extended, "RetentionDays": 30}));
+    let left = a.ok("DescribeSnapshots", json!({"SnapshotIds": [short]}))["Snapshots"]["Snapshot"][0]["RemainingRetentionDays"].clone();
+    assert_eq!(left, 1);
+    block_on(a.ecs.advance_clock(86_400.0 + 1.0)).unwrap();
+    let ids: Vec<String> = a.ok("DescribeSnapshots", json!({}))["Snapshots"]["Snapshot"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["SnapshotId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, vec![extended.clone(), keep.clone()]);
+    a.err("ModifySnapshotAttribute", json!({"SnapshotId": keep}), "NoAttributeToModify", 400);
+    block_on(a.ecs.engine().check()).unwrap();
+}
+
+#[test]
+fn client_token_is_idempotent() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({}));
+    let sys = a.system_disk(&inst);
+    let p = json!({"DiskId": sys, "ClientToken": "abc-123", "SnapshotName": "once"});
+    let first = a.ok("CreateSnapshot", p.clone())["SnapshotId"].clone();
+    let again = a.ok("CreateSnapshot", p)["SnapshotId"].clone();
+    assert_eq!(first, again);
+    assert_eq!(a.ok("DescribeSnapshots", json!({}))["TotalCount"], 1);
+    a.err("CreateSnapshot", json!({"DiskId": sys, "ClientToken": "abc-123", "SnapshotName": "other"}), "IdempotentParameterMismatch", 403);
+}
+
+#[test]
+fn snapshot_groups_and_tags() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({"DataDisk": [{"Size": 20, "Category": "cloud_essd"}, {"Size": 20, "Category": "cloud_efficiency"}]}));
+    let disks = a.disks_of(&inst);
+    let hdd = disks[2]["DiskId"].as_str().unwrap().to_string();
+    a.err("CreateSnapshotGroup", json!({"InstanceId": inst}), "DiskCategory.OperationNotSupported", 400);
+    let g = a.ok("CreateSnapshotGroup", json!({"InstanceId": inst, "ExcludeDiskId": [hdd], "Name": "consistent"}))["SnapshotGroupId"].as_str().unwrap().to_string();
+    assert!(g.starts_with("ssg-"));
+    let groups = a.ok("DescribeSnapshotGroups", json!({"InstanceId": inst}));
+    let snaps = groups["SnapshotGroups"]["SnapshotGroup"][0]["Snapshots"]["Snapshot"].as_array().unwrap().clone();
+    assert_eq!(snaps.len(), 2);
+    let created: Vec<&str> = snaps.iter().map(|s| s["CreationTime"].as_str().unwrap()).collect();
+    assert_eq!(created[0], created[1], "one point in time");
+    a.ok("TagResources", json!({"ResourceType": "snapshot", "ResourceId": [snaps[0]["SnapshotId"]], "Tag": [{"Key": "team", "Value": "storage"}]}));
+    let listed = a.ok("ListTagResources", json!({"ResourceType": "snapshot"}));
+    assert_eq!(listed["TagResources"]["TagResource"][0]["TagKey"], "team");
+    a.ok("UntagResources", json!({"ResourceType": "snapshot", "ResourceId": [snaps[0]["SnapshotId"]], "TagKey": ["team"]}));
+    assert_eq!(a.ok("ListTagResources", json!({"ResourceType": "snapshot"}))["TagResources"]["TagResource"], json!([]));
+    a.err("TagResources", json!({"ResourceType": "disk", "ResourceId": ["d-nope"], "Tag": [{"Key": "a", "Value": "b"}]}), "InvalidDiskId.NotFound", 404);
+    a.ok("DeleteSnapshotGroup", json!({"SnapshotGroupId": g}));
+    assert_eq!(a.ok("DescribeSnapshots", json!({}))["TotalCount"], 0);
+}
+
+#[test]
+fn data_plane_needs_a_running_instance_and_stays_in_range() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({}));
+    let sys = a.system_disk(&inst);
+    let err = block_on(a.ecs.write_disk(&sys, 20 * GIB - 1, b"xy")).unwrap_err();
+    assert_eq!((err.code.as_str(), err.http_status), ("InvalidParameter", 400));
+    a.ok("StopInstance", json!({"InstanceId": inst}));
+    a.wait();
+    let err = block_on(a.ecs.read_disk(&sys, 0, 1)).unwrap_err();
+    assert_eq!((err.code.as_str(), err.http_status), ("IncorrectInstanceStatus", 403));
+    let err = block_on(a.ecs.read_disk("d-nope", 0, 1)).unwrap_err();
+    assert_eq!(err.code, "InvalidDiskId.NotFound");
+    let err = block_on(a.ecs.read_snapshot("s-nope", 0, 1)).unwrap_err();
+    assert_eq!(err.code, "InvalidSnapshotId.NotFound");
+}
+
+#[test]
+fn disks_attach_detach_resize_delete() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({}));
+    a.err("CreateDisk", json!({"ZoneId": "cn-hangzhou-h"}), "MissingParameter", 400);
+    a.err("CreateDisk", json!({"ZoneId": "cn-hangzhou-z", "Size": 20}), "InvalidZoneId.NotFound", 404);
+    a.err("CreateDisk", json!({"ZoneId": "cn-hangzhou-h", "Size": 2, "DiskCategory": "cloud_ssd"}), "InvalidDiskSize.ValueNotSupported", 400);
+    let other_zone = a.ok("CreateDisk", json!({"ZoneId": "cn-hangzhou-k", "Size": 20}))["DiskId"].as_str().unwrap().to_string();
+    let d = a.ok("CreateDisk", json!({"ZoneId": "cn-hangzhou-h", "Size": 20, "DiskCategory": "cloud_essd", "Encrypted": true}))["DiskId"].as_str().unwrap().to_string();
+    a.wait();
+    a.err("AttachDisk", json!({"InstanceId": inst, "DiskId": other_zone}), "InvalidDiskId.ZoneMismatch", 403);
+    a.ok("AttachDisk", json!({"InstanceId": inst, "DiskId": d}));
+    a.err("DeleteDisk", json!({"DiskId": d}), "IncorrectDiskStatus", 403);
+    a.wait();
+    a.err("CreateSnapshot", json!({"DiskId": d, "Category": "flash"}), "DiskCategory.OperationNotSupported", 400);
+    a.write(&d, 0, b"encrypted flag only");
+    a.ok("ResizeDisk", json!({"DiskId": d, "NewSize": 30}));
+    a.err("ResizeDisk", json!({"DiskId": d, "NewSize": 30}), "InvalidDiskSize.TooSmall", 400);
+    a.write(&d, 30 * GIB - 4, b"edge");
+    a.ok("DetachDisk", json!({"InstanceId": inst, "DiskId": d}));
+    a.wait();
+    let s = a.snapshot(&d, json!({})); // detached but attached once: allowed
+    a.ok("DeleteDisk", json!({"DiskId": d}));
+    assert_eq!(block_on(a.ecs.read_snapshot(&s, 30 * GIB - 4, 4)).unwrap(), b"edge", "manual snapshots outlive their disk");
+    let desc = a.ok("DescribeSnapshots", json!({"SnapshotIds": [s]}));
+    assert_eq!(desc["Snapshots"]["Snapshot"][0]["SourceDiskId"], d.as_str());
+    assert_eq!(desc["Snapshots"]["Snapshot"][0]["Encrypted"], true);
+    block_on(a.ecs.engine().check()).unwrap();
+}

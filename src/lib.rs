@@ -1,6 +1,8 @@
 //! rowsnap: a snapshot console that runs in the browser.
 //!
 //! - [`engine`]: the redirect-on-write block snapshot engine (plain Rust, any target).
+//! - [`ecs`]: the ECS API over the engine: resources, states, error codes (plain Rust).
+//! - `service`, `api`: the tab's one ECS service and `window.ecs` (browser only).
 //! - `idb`: the IndexedDB store (browser only).
 //! - `browser`: Web Locks, storage estimate and persistence (browser only).
 //! - `ui`: the Yew console (browser only).
@@ -13,4 +15,8 @@ pub mod idb;
 pub mod browser;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;
+#[cfg(target_arch = "wasm32")]
+pub mod service;
+#[cfg(target_arch = "wasm32")]
+pub mod api;
 pub mod ecs;

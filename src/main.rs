@@ -2,6 +2,7 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
+    rowsnap::api::install();
     yew::Renderer::<rowsnap::ui::App>::new().render();
 }
 

@@ -90,6 +90,10 @@ impl<S: Store> Ecs<S> {
         &mut self.engine
     }
 
+    pub fn engine_ref(&self) -> &Engine<S> {
+        &self.engine
+    }
+
     /// The console's clock, ms since the Unix epoch.
     pub fn now(&self) -> u64 {
         (self.wall)() + self.settings.clock_offset_ms

@@ -13,11 +13,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::browser::{self, human_bytes, LockGuard, LockOutcome, StorageInfo};
-use crate::engine::Engine;
-use crate::idb::IdbStore;
-
-/// The database the console keeps everything in.
-pub const DB_NAME: &str = "rowsnap";
+use crate::service;
 
 #[derive(Clone, Routable, PartialEq, Debug)]
 pub enum Route {
@@ -51,9 +47,9 @@ pub enum Session {
 
 #[derive(Clone, PartialEq)]
 pub struct DbSummary {
-    pub volumes: u64,
+    pub instances: u64,
+    pub disks: u64,
     pub snapshots: u64,
-    pub stored_blocks: u64,
     pub storage: Option<StorageInfo>,
     pub locked: bool,
 }
@@ -62,7 +58,6 @@ pub struct DbSummary {
 #[derive(Default)]
 struct Held {
     _lock: Option<LockGuard>,
-    engine: Option<Engine<IdbStore>>,
 }
 
 fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>) {
@@ -71,9 +66,8 @@ fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>)
         let lost_session = session.clone();
         let lost_held = held.clone();
         let on_lost = move || {
-            if let Some(e) = lost_held.borrow_mut().engine.take() {
-                e.store().close();
-            }
+            lost_held.borrow_mut()._lock = None;
+            wasm_bindgen_futures::spawn_local(service::close());
             lost_session.set(Session::Lost(
                 "rowsnap was opened in another tab, which took over the database. This tab no longer writes."
                     .into(),
@@ -93,28 +87,28 @@ fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>)
                     .into(),
             ))
         };
-        let store = match IdbStore::open_with(DB_NAME, on_closed).await {
-            Ok(s) => s,
-            Err(e) => return session.set(Session::Failed(e.to_string())),
-        };
-        let mut engine = match Engine::open(store).await {
-            Ok(e) => e,
-            Err(e) => return session.set(Session::Failed(e.to_string())),
-        };
-        let stats = match engine.stats().await {
-            Ok(s) => s,
+        if let Err(e) = service::open(on_closed).await {
+            return session.set(Session::Failed(e.to_string()));
+        }
+        let counts = service::with(async |ecs| {
+            let mut n = Vec::new();
+            for action in ["DescribeInstances", "DescribeDisks", "DescribeSnapshots"] {
+                let v = ecs.request(action, &serde_json::json!({})).await.map_err(|(e, _)| e)?;
+                n.push(v["TotalCount"].as_u64().unwrap_or(0));
+            }
+            Ok(n)
+        })
+        .await;
+        let counts = match counts {
+            Ok(c) => c,
             Err(e) => return session.set(Session::Failed(e.to_string())),
         };
         let storage = browser::storage(true).await;
-        {
-            let mut h = held.borrow_mut();
-            h._lock = guard;
-            h.engine = Some(engine);
-        }
+        held.borrow_mut()._lock = guard;
         session.set(Session::Ready(DbSummary {
-            volumes: stats.volumes,
-            snapshots: stats.snapshots,
-            stored_blocks: stats.stored_blocks,
+            instances: counts[0],
+            disks: counts[1],
+            snapshots: counts[2],
             storage,
             locked,
         }));
@@ -240,8 +234,8 @@ fn session_panel(p: &PanelProps) -> Html {
             html! {
                 <div class="notice ok" data-testid="db-summary">
                     <p>{format!(
-                        "Database ready: {} volumes, {} snapshots, {} data blocks stored.",
-                        s.volumes, s.snapshots, s.stored_blocks
+                        "Database ready: {} instances, {} disks, {} snapshots in cn-hangzhou. Scripts can use window.ecs.",
+                        s.instances, s.disks, s.snapshots
                     )}</p>
                     <p>{storage}</p>
                     if !s.locked {

@@ -1,0 +1,150 @@
+//! `window.ecs`: the ECS API for scripts, as PRODUCT.md specifies it.
+//!
+//! ```js
+//! await ecs.ready;
+//! const { InstanceIdSets } = await ecs.request('RunInstances', { ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd' });
+//! await ecs.writeDisk(diskId, 0, new Uint8Array([1, 2, 3]));
+//! try { await ecs.request('CreateSnapshot', {}) } catch (e) { e.Code /* MissingParameter */, e.HttpStatus /* 400 */ }
+//! ```
+//!
+//! Every function returns a Promise; failures reject with an `Error` whose
+//! `Code`, `Message`, `HttpStatus` and `RequestId` are set. It talks only to
+//! the ECS service (`crate::service`).
+
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::ecs::{EcsError, VERSION};
+use crate::service;
+
+fn js_error(e: EcsError, request_id: Option<String>) -> JsValue {
+    let err = js_sys::Error::new(&format!("{}: {}", e.code, e.message));
+    let rid = request_id.unwrap_or_else(|| {
+        // Data-plane calls have no ECS RequestId of their own: make one.
+        let h = format!("{:016X}{:016X}", (js_sys::Math::random() * 2f64.powi(52)) as u64, (js_sys::Math::random() * 2f64.powi(52)) as u64);
+        format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    });
+    let _ = Reflect::set(&err, &"Code".into(), &e.code.into());
+    let _ = Reflect::set(&err, &"Message".into(), &e.message.into());
+    let _ = Reflect::set(&err, &"HttpStatus".into(), &JsValue::from(e.http_status));
+    let _ = Reflect::set(&err, &"RequestId".into(), &rid.into());
+    err.into()
+}
+
+fn to_js<T: Serialize>(v: &T) -> JsValue {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A non-negative whole number of bytes from JS.
+fn bytes_arg(v: &JsValue, name: &str) -> Result<u64, EcsError> {
+    match v.as_f64() {
+        Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 => Ok(n as u64),
+        _ => Err(EcsError::invalid(name, "a whole number of bytes, 0 or more")),
+    }
+}
+
+fn set_fn(obj: &Object, name: &str, f: JsValue) {
+    let _ = Reflect::set(obj, &name.into(), &f);
+}
+
+fn request(action: JsValue, params: JsValue) -> Promise {
+    future_to_promise(async move {
+        let Some(action) = action.as_string() else {
+            return Err(js_error(EcsError::missing("Action"), None));
+        };
+        let params: serde_json::Value = if params.is_undefined() || params.is_null() {
+            serde_json::Value::Null
+        } else {
+            serde_wasm_bindgen::from_value(params)
+                .map_err(|e| js_error(EcsError::bad("InvalidParameter", format!("The parameters are not plain data: {e}")), None))?
+        };
+        let mut rid = None;
+        let out = service::with(async |ecs| match ecs.request(&action, &params).await {
+            Ok(v) => Ok(v),
+            Err((e, r)) => {
+                rid = Some(r);
+                Err(e)
+            }
+        })
+        .await;
+        out.map(|v| to_js(&v)).map_err(|e| js_error(e, rid))
+    })
+}
+
+fn write_disk(disk: JsValue, offset: JsValue, bytes: JsValue) -> Promise {
+    future_to_promise(async move {
+        let disk = disk.as_string().ok_or_else(|| js_error(EcsError::missing("DiskId"), None))?;
+        let offset = bytes_arg(&offset, "Offset").map_err(|e| js_error(e, None))?;
+        if !bytes.is_instance_of::<Uint8Array>() {
+            return Err(js_error(EcsError::invalid("Bytes", "a Uint8Array"), None));
+        }
+        let data = Uint8Array::from(bytes).to_vec();
+        service::with(async |ecs| ecs.write_disk(&disk, offset, &data).await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+fn read_disk(disk: JsValue, offset: JsValue, length: JsValue) -> Promise {
+    future_to_promise(async move {
+        let disk = disk.as_string().ok_or_else(|| js_error(EcsError::missing("DiskId"), None))?;
+        let offset = bytes_arg(&offset, "Offset").map_err(|e| js_error(e, None))?;
+        let length = bytes_arg(&length, "Length").map_err(|e| js_error(e, None))?;
+        let data = service::with(async |ecs| ecs.read_disk(&disk, offset, length).await).await.map_err(|e| js_error(e, None))?;
+        Ok(Uint8Array::from(&data[..]).into())
+    })
+}
+
+fn read_snapshot(snap: JsValue, offset: JsValue, length: JsValue) -> Promise {
+    future_to_promise(async move {
+        let snap = snap.as_string().ok_or_else(|| js_error(EcsError::missing("SnapshotId"), None))?;
+        let offset = bytes_arg(&offset, "Offset").map_err(|e| js_error(e, None))?;
+        let length = bytes_arg(&length, "Length").map_err(|e| js_error(e, None))?;
+        let data = service::with(async |ecs| ecs.read_snapshot(&snap, offset, length).await).await.map_err(|e| js_error(e, None))?;
+        Ok(Uint8Array::from(&data[..]).into())
+    })
+}
+
+fn advance_clock(seconds: JsValue) -> Promise {
+    future_to_promise(async move {
+        let s = seconds.as_f64().ok_or_else(|| js_error(EcsError::invalid("Seconds", "a number"), None))?;
+        service::with(async |ecs| ecs.advance_clock(s).await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+fn set_upload_rate(rate: JsValue) -> Promise {
+    future_to_promise(async move {
+        let rate = if rate.is_null() || rate.is_undefined() {
+            None
+        } else {
+            Some(bytes_arg(&rate, "BytesPerSecond").map_err(|e| js_error(e, None))?)
+        };
+        service::with(async |ecs| ecs.set_upload_rate(rate).await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+fn reset() -> Promise {
+    future_to_promise(async move {
+        service::reset().await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+/// Installs `window.ecs` (call once, before the console renders).
+pub fn install() {
+    let ecs = Object::new();
+    let _ = Reflect::set(&ecs, &"version".into(), &VERSION.into());
+    let _ = Reflect::set(&ecs, &"ready".into(), &service::ready());
+    set_fn(&ecs, "request", Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(request).into_js_value());
+    set_fn(&ecs, "writeDisk", Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(write_disk).into_js_value());
+    set_fn(&ecs, "readDisk", Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(read_disk).into_js_value());
+    set_fn(&ecs, "readSnapshot", Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(read_snapshot).into_js_value());
+    set_fn(&ecs, "advanceClock", Closure::<dyn Fn(JsValue) -> Promise>::new(advance_clock).into_js_value());
+    set_fn(&ecs, "setUploadRate", Closure::<dyn Fn(JsValue) -> Promise>::new(set_upload_rate).into_js_value());
+    set_fn(&ecs, "reset", Closure::<dyn Fn() -> Promise>::new(reset).into_js_value());
+    let _ = Reflect::set(&js_sys::global(), &"ecs".into(), &ecs);
+    let _: Option<Function> = None;
+}

@@ -1,0 +1,115 @@
+//! The one ECS service of a tab, shared by the console and `window.ecs`.
+//!
+//! The session (`ui`) opens it once the tab holds the writer's lock; until
+//! then calls wait, and `window.ecs.ready` stays pending. Calls are served one
+//! at a time (an async mutex), so a script and the console never interleave
+//! inside one action.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures::lock::Mutex;
+use js_sys::{Function, Promise};
+use wasm_bindgen::JsValue;
+
+use crate::ecs::{Ecs, EcsError};
+use crate::idb::IdbStore;
+
+/// The database the console keeps everything in.
+pub const DB_NAME: &str = "rowsnap";
+
+/// Seconds between background ticks (retention, state steps).
+const TICK_MS: u32 = 5_000;
+
+pub type Service = Ecs<IdbStore>;
+
+struct Shared {
+    ecs: Rc<Mutex<Option<Service>>>,
+    ready: Promise,
+    ready_resolve: Option<Function>,
+    ticking: bool,
+}
+
+thread_local! {
+    static SHARED: RefCell<Shared> = RefCell::new({
+        let mut resolve = None;
+        let ready = Promise::new(&mut |res, _| resolve = Some(res));
+        Shared { ecs: Rc::new(Mutex::new(None)), ready, ready_resolve: resolve, ticking: false }
+    });
+}
+
+fn wall() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// The promise `window.ecs.ready` is.
+pub fn ready() -> Promise {
+    SHARED.with(|s| s.borrow().ready.clone())
+}
+
+fn handle() -> Rc<Mutex<Option<Service>>> {
+    SHARED.with(|s| s.borrow().ecs.clone())
+}
+
+/// Opens the ECS service over the database (the tab holds the writer's lock).
+/// `on_closed` runs if another tab upgrades or deletes the database.
+pub async fn open(on_closed: impl FnOnce() + 'static) -> Result<(), EcsError> {
+    let store = IdbStore::open_with(DB_NAME, on_closed).await.map_err(|e| EcsError::from(crate::engine::EngineError::Store(e)))?;
+    let ecs = Ecs::open(store, Box::new(wall)).await?;
+    *handle().lock().await = Some(ecs);
+    SHARED.with(|s| {
+        let mut s = s.borrow_mut();
+        if let Some(r) = s.ready_resolve.take() {
+            let _ = r.call0(&JsValue::NULL);
+        }
+        if !s.ticking {
+            s.ticking = true;
+            wasm_bindgen_futures::spawn_local(tick_loop());
+        }
+    });
+    Ok(())
+}
+
+/// Closes the database (another tab took over); later calls wait.
+pub async fn close() {
+    if let Some(ecs) = handle().lock().await.take() {
+        ecs.engine_ref().store().close();
+    }
+}
+
+/// Runs `f` with the service, waiting for it to be open and for calls before it.
+pub async fn with<T>(f: impl AsyncFnOnce(&mut Service) -> Result<T, EcsError>) -> Result<T, EcsError> {
+    let _ = wasm_bindgen_futures::JsFuture::from(ready()).await;
+    let h = handle();
+    let mut guard = h.lock().await;
+    match guard.as_mut() {
+        Some(ecs) => f(ecs).await,
+        None => Err(EcsError::new(503, "ServiceUnavailable.DatabaseClosed", "This tab no longer holds the rowsnap database (another tab took over): reload it.")),
+    }
+}
+
+/// Deletes every disk, snapshot, image and setting, and starts afresh.
+pub async fn reset() -> Result<(), EcsError> {
+    let h = handle();
+    let mut guard = h.lock().await;
+    if let Some(ecs) = guard.take() {
+        ecs.engine_ref().store().close();
+    }
+    IdbStore::delete(DB_NAME).await.map_err(|e| EcsError::from(crate::engine::EngineError::Store(e)))?;
+    let store = IdbStore::open(DB_NAME).await.map_err(|e| EcsError::from(crate::engine::EngineError::Store(e)))?;
+    *guard = Some(Ecs::open(store, Box::new(wall)).await?);
+    Ok(())
+}
+
+async fn tick_loop() {
+    loop {
+        gloo::timers::future::TimeoutFuture::new(TICK_MS).await;
+        let h = handle();
+        let mut guard = h.lock().await;
+        if let Some(ecs) = guard.as_mut() {
+            if let Err(e) = ecs.tick().await {
+                web_sys::console::warn_1(&format!("rowsnap: background work failed: {e}").into());
+            }
+        }
+    }
+}

@@ -37,11 +37,15 @@ pub enum Table {
     Refcounts,
     /// Records owned by the layers above the engine (ECS resources), by string key.
     Records,
+    /// The embedded OSS: buckets and object metadata, by string key (schema 2).
+    OssObjects,
+    /// The embedded OSS: object data in chunks, by string key (schema 2).
+    OssChunks,
 }
 
 impl Table {
     /// Every table, in schema order.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 9] = [
         Table::Meta,
         Table::Volumes,
         Table::Snapshots,
@@ -49,7 +53,22 @@ impl Table {
         Table::Blocks,
         Table::Refcounts,
         Table::Records,
+        Table::OssObjects,
+        Table::OssChunks,
     ];
+
+    /// The tables the layers above the engine own (string keys).
+    pub fn is_upper(self) -> bool {
+        matches!(self, Table::Records | Table::OssObjects | Table::OssChunks)
+    }
+
+    /// The IndexedDB schema version that introduced this table.
+    pub fn since_schema(self) -> u32 {
+        match self {
+            Table::OssObjects | Table::OssChunks => 2,
+            _ => 1,
+        }
+    }
 
     /// The object-store name in IndexedDB.
     pub fn name(self) -> &'static str {
@@ -61,11 +80,13 @@ impl Table {
             Table::Blocks => "blocks",
             Table::Refcounts => "refcounts",
             Table::Records => "records",
+            Table::OssObjects => "oss_objects",
+            Table::OssChunks => "oss_chunks",
         }
     }
 }
 
-/// A record key: numbers for engine tables, strings for [`Table::Records`].
+/// A record key: numbers for engine tables, strings for the upper tables.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Key {
     Num(u64),

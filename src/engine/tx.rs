@@ -999,21 +999,50 @@ impl<'e, S: Store> EngineTx<'e, S> {
 
     /// A record of the layers above (ECS), read through this transaction.
     pub async fn get_record(&mut self, key: &str) -> Result<Option<Vec<u8>>, EngineError> {
-        Ok(self.tx.get(Table::Records, &Key::Str(key.to_string())).await?)
+        self.get_in(Table::Records, key).await
     }
 
     /// Records whose key starts with `prefix`.
     pub async fn scan_records(&mut self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
-        Ok(self.tx.scan_prefix(Table::Records, prefix).await?)
+        self.scan_in(Table::Records, prefix).await
     }
 
     pub fn put_record(&mut self, key: &str, value: Vec<u8>) {
-        self.put_bytes += value.len() as u64;
-        self.tx.put(Table::Records, Key::Str(key.to_string()), value);
+        self.put_in(Table::Records, key, value)
     }
 
     pub fn delete_record(&mut self, key: &str) {
-        self.tx.delete(Table::Records, Key::Str(key.to_string()));
+        self.delete_in(Table::Records, key)
+    }
+
+    /// A value of one of the upper tables ([`Table::is_upper`]). Values put
+    /// in this transaction are not visible here (the store contract).
+    pub async fn get_in(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, EngineError> {
+        assert!(table.is_upper(), "{table:?} belongs to the engine");
+        Ok(self.tx.get(table, &Key::Str(key.to_string())).await?)
+    }
+
+    /// Several values of an upper table, all requested before any is awaited.
+    pub async fn get_many_in(&mut self, table: Table, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, EngineError> {
+        assert!(table.is_upper(), "{table:?} belongs to the engine");
+        let keys: Vec<Key> = keys.iter().map(|k| Key::Str(k.clone())).collect();
+        Ok(self.tx.get_many(table, &keys).await?)
+    }
+
+    pub async fn scan_in(&mut self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
+        assert!(table.is_upper(), "{table:?} belongs to the engine");
+        Ok(self.tx.scan_prefix(table, prefix).await?)
+    }
+
+    pub fn put_in(&mut self, table: Table, key: &str, value: Vec<u8>) {
+        assert!(table.is_upper(), "{table:?} belongs to the engine");
+        self.put_bytes += value.len() as u64;
+        self.tx.put(table, Key::Str(key.to_string()), value);
+    }
+
+    pub fn delete_in(&mut self, table: Table, key: &str) {
+        assert!(table.is_upper(), "{table:?} belongs to the engine");
+        self.tx.delete(table, Key::Str(key.to_string()));
     }
 
     // ------------------------------------------------------------------ commit

@@ -28,8 +28,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::engine::store::{Key, Store, StoreError, Table, Tx};
 
 /// The schema version of the IndexedDB database.
-/// 1: one object store per engine table.
-pub const DB_VERSION: u32 = 1;
+/// 1: one object store per engine table, and `records`.
+/// 2: adds `oss_objects` and `oss_chunks` (the embedded OSS).
+pub const DB_VERSION: u32 = 2;
 
 /// A rowsnap database in IndexedDB.
 #[derive(Clone)]
@@ -60,14 +61,15 @@ fn bytes(v: &JsValue) -> Vec<u8> {
     Uint8Array::new(v).to_vec()
 }
 
-/// Creates the object stores a database of version `old` lacks.
+/// Migrates a database of version `old` to [`DB_VERSION`], inside the
+/// browser's upgrade transaction: each version's step in turn.
 fn upgrade(db: &Database, old: u32) -> Result<(), idb::Error> {
-    if old < 1 {
-        for t in Table::ALL {
+    for version in (old + 1)..=DB_VERSION {
+        // Every step so far only adds the object stores of its new tables.
+        for t in Table::ALL.iter().filter(|t| t.since_schema() == version) {
             db.create_object_store(t.name(), ObjectStoreParams::new())?;
         }
     }
-    // Later versions add their steps here: `if old < 2 { ... }`.
     Ok(())
 }
 

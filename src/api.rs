@@ -80,7 +80,11 @@ fn write_disk(disk: JsValue, offset: JsValue, bytes: JsValue) -> Promise {
         if !bytes.is_instance_of::<Uint8Array>() {
             return Err(js_error(EcsError::invalid("Bytes", "a Uint8Array"), None));
         }
-        let data = Uint8Array::from(bytes).to_vec();
+        let bytes = Uint8Array::from(bytes);
+        if bytes.length() as u64 > crate::ecs::MAX_IO {
+            return Err(js_error(EcsError::invalid("Bytes", "at most 64 MiB a call"), None));
+        }
+        let data = bytes.to_vec();
         service::with(async |ecs| ecs.write_disk(&disk, offset, &data).await).await.map_err(|e| js_error(e, None))?;
         Ok(JsValue::UNDEFINED)
     })

@@ -20,3 +20,4 @@ pub mod service;
 #[cfg(target_arch = "wasm32")]
 pub mod api;
 pub mod ecs;
+pub mod oss;

@@ -90,15 +90,18 @@ pub async fn with<T>(f: impl AsyncFnOnce(&mut Service) -> Result<T, EcsError>) -
 
 /// Deletes every disk, snapshot, image and setting, and starts afresh.
 pub async fn reset() -> Result<(), EcsError> {
+    let store_err = |e| EcsError::from(crate::engine::EngineError::Store(e));
     let h = handle();
     let mut guard = h.lock().await;
     if let Some(ecs) = guard.take() {
         ecs.engine_ref().store().close();
     }
-    IdbStore::delete(DB_NAME).await.map_err(|e| EcsError::from(crate::engine::EngineError::Store(e)))?;
-    let store = IdbStore::open(DB_NAME).await.map_err(|e| EcsError::from(crate::engine::EngineError::Store(e)))?;
+    // Whatever happens, the tab ends with an open service: the emptied
+    // database, or the old one if it could not be deleted.
+    let deleted = IdbStore::delete(DB_NAME).await;
+    let store = IdbStore::open(DB_NAME).await.map_err(store_err)?;
     *guard = Some(Ecs::open(store, Box::new(wall)).await?);
-    Ok(())
+    deleted.map_err(store_err)
 }
 
 async fn tick_loop() {

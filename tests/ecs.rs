@@ -377,3 +377,49 @@ fn disks_attach_detach_resize_delete() {
     assert_eq!(desc["Snapshots"]["Snapshot"][0]["Encrypted"], true);
     block_on(a.ecs.engine().check()).unwrap();
 }
+
+#[test]
+fn review_fixes_hold() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({"DataDisk": [{"Size": 20, "Category": "cloud_efficiency"}]}));
+    let disks = a.disks_of(&inst);
+    let (sys, hdd) = (disks[0]["DiskId"].as_str().unwrap().to_string(), disks[1]["DiskId"].as_str().unwrap().to_string());
+    // Retention expiring on the real clock is applied inside the next request.
+    let s = a.snapshot(&sys, json!({"RetentionDays": 1, "InstantAccessRetentionDays": 1}));
+    let keep = a.snapshot(&sys, json!({"InstantAccessRetentionDays": 1}));
+    a.clock.set(a.clock.get() + 86_400_000 + 1);
+    let left = a.ok("DescribeSnapshots", json!({}));
+    assert_eq!(left["TotalCount"], 1);
+    assert_eq!(left["Snapshots"]["Snapshot"][0]["SnapshotId"], keep.as_str());
+    assert_eq!(left["Snapshots"]["Snapshot"][0]["InstantAccess"], false, "the instant-access copy expired");
+    assert_eq!(a.ok("DescribeSnapshots", json!({"SnapshotIds": [s], "PageNumber": u32::MAX}))["Snapshots"]["Snapshot"], json!([]));
+    // Several disks from one snapshot in one request all count.
+    a.ok("StopInstance", json!({"InstanceId": inst}));
+    a.wait();
+    let two = a.ok("RunInstances", json!({"ImageId": IMAGE, "ZoneId": "cn-hangzhou-h", "Amount": 2, "DataDisk": [{"SnapshotId": keep, "Category": "cloud_essd"}]}));
+    assert_eq!(two["InstanceIdSets"]["InstanceIdSet"].as_array().unwrap().len(), 2);
+    a.err("DeleteSnapshot", json!({"SnapshotId": keep}), "SnapshotCreatedDisk", 403);
+    a.wait();
+    for id in two["InstanceIdSets"]["InstanceIdSet"].as_array().unwrap() {
+        a.ok("DeleteInstance", json!({"InstanceId": id, "Force": true}));
+    }
+    let usage = a.ok("DescribeSnapshots", json!({"SnapshotIds": [keep]}))["Snapshots"]["Snapshot"][0]["Usage"].clone();
+    assert_eq!(usage, "none", "deleting the disks made from it frees the snapshot");
+    // Regions are separate.
+    a.err("CreateSnapshot", json!({"DiskId": sys, "RegionId": "cn-beijing"}), "InvalidDiskId.NotFound", 404);
+    // Order: parameters, existence, state, quota.
+    let many: Vec<Value> = (0..21).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
+    a.err("CreateSnapshot", json!({"DiskId": "d-nope", "Tag": many.clone()}), "InvalidDiskId.NotFound", 404);
+    a.err("CreateSnapshot", json!({"DiskId": sys, "Tag": many}), "QuotaExceed.Tags", 403);
+    a.ok("StartInstance", json!({"InstanceId": inst}));
+    a.err("CreateSnapshot", json!({"DiskId": hdd, "Category": "flash"}), "DiskCategory.OperationNotSupported", 400);
+    a.wait();
+    let other = a.snapshot(&hdd, json!({}));
+    a.err("ResetDisk", json!({"DiskId": sys, "SnapshotId": other}), "InvalidParameter.Mismatch", 400);
+    let err = block_on(a.ecs.write_disk(&sys, 20 * GIB, b"x")).unwrap_err();
+    assert_eq!(err.code, "InvalidParameter", "range before state");
+    let err = block_on(a.ecs.advance_clock(1e300)).unwrap_err();
+    assert_eq!(err.code, "InvalidParameter");
+    a.err("NoSuchAction", json!(7), "InvalidAction.NotFound", 404);
+    block_on(a.ecs.engine().check()).unwrap();
+}

@@ -56,7 +56,8 @@ pub async fn dispatch<S: Store>(cx: &mut Cx<'_, S>, action: &str, p: &Params) ->
     let out = dispatch_action(cx, action, p).await?;
     if let Some(token) = &token {
         let fingerprint = p.fingerprint(&["ClientToken", "RegionId"]);
-        cx.save(&format!("token/{action}/{token}"), &Token { fingerprint, response: out.to_string() });
+        let key = format!("token/{}/{action}/{token}", cx.region);
+        cx.save(&key, &Token { fingerprint, response: out.to_string() });
     }
     Ok(out)
 }
@@ -68,7 +69,7 @@ async fn token_replay<S: Store>(cx: &mut Cx<'_, S>, action: &str, token: &str, p
         return Err(EcsError::invalid("ClientToken", "at most 64 ASCII characters"));
     }
     let fingerprint = p.fingerprint(&["ClientToken", "RegionId"]);
-    match cx.load::<Token>(&format!("token/{action}/{token}")).await? {
+    match cx.load::<Token>(&format!("token/{}/{action}/{token}", cx.region)).await? {
         Some(t) if t.fingerprint != fingerprint => Err(EcsError::forbidden(
             "IdempotentParameterMismatch",
             "The ClientToken was used before with other parameters.",
@@ -119,7 +120,7 @@ async fn dispatch_action<S: Store>(cx: &mut Cx<'_, S>, action: &str, p: &Params)
 fn page<T>(items: Vec<T>, p: &Params) -> Result<(usize, usize, usize, Vec<T>), EcsError> {
     let (number, size) = p.paging()?;
     let total = items.len();
-    let items = items.into_iter().skip((number - 1) * size).take(size).collect();
+    let items = items.into_iter().skip((number - 1).saturating_mul(size)).take(size).collect();
     Ok((total, number, size, items))
 }
 
@@ -191,10 +192,19 @@ fn usage(s: &Snapshot) -> &'static str {
 /// Releases snapshots whose retention ran out (unless an image uses them).
 pub async fn expire<S: Store>(cx: &mut Cx<'_, S>) -> Result<(), EcsError> {
     let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
-    for s in snaps {
+    for mut s in snaps {
         if let Some(days) = s.retention_days {
-            if cx.now >= s.created + days * DAY_MS && s.images.is_empty() {
+            if cx.now >= s.created.saturating_add(days.saturating_mul(DAY_MS)) && s.images.is_empty() {
                 drop_snapshot(cx, &s).await?;
+                continue;
+            }
+        }
+        if let (true, Some(days)) = (s.instant_access, s.instant_access_retention_days) {
+            if cx.now >= s.created.saturating_add(days.saturating_mul(DAY_MS)) {
+                // The instant-access copy is released: usable again only when accomplished.
+                s.instant_access = false;
+                s.last_modified = cx.now;
+                cx.save(&format!("snapshot/{}", s.id), &s);
             }
         }
     }
@@ -313,7 +323,7 @@ fn image_json(i: &Image, instances: usize) -> Value {
         "Progress": if i.status == "Available" { "100%" } else { "50%" },
         "DiskDeviceMappings": {"DiskDeviceMapping": i.mappings.iter().map(|m| json!({
             "SnapshotId": m.snapshot_id,
-            "Size": m.size_gib.to_string(),
+            "Size": m.size_gib,
             "Device": m.device,
             "Type": m.disk_type,
             "Format": "",
@@ -358,6 +368,7 @@ async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value,
         check_description(&d)?;
     }
     let tags = p.tags()?;
+    let architecture = p.enumerated("Architecture", &["x86_64", "arm64", "i386"])?.unwrap_or("x86_64");
     let mut wanted: Vec<(String, Option<u64>, String)> = Vec::new(); // (snapshot, size, device)
     if let Some(s) = p.str("SnapshotId") {
         wanted.push((s, None, "/dev/xvda".into()));
@@ -383,6 +394,11 @@ async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value,
     for (id, _, _) in &wanted {
         snaps.push(cx.snapshot(id).await?);
     }
+    for ((_, size, _), s) in wanted.iter().zip(&snaps) {
+        if size.is_some_and(|sz| sz < s.source_disk_size) {
+            return Err(EcsError::bad("InvalidDiskSize.TooSmall", format!("The disk size for \"{}\" is less than its {} GiB.", s.id, s.source_disk_size)));
+        }
+    }
     // State.
     let systems = snaps.iter().filter(|s| s.source_disk_type == "system").count();
     if systems != 1 || snaps[0].source_disk_type != "system" {
@@ -392,13 +408,9 @@ async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value,
         ));
     }
     for s in &snaps {
-        if !snapshot_available(s) {
-            return Err(EcsError::forbidden("InvalidSnapshotId.NotReady", format!("The snapshot \"{}\" is not ready yet.", s.id)));
-        }
-    }
-    for ((_, size, _), s) in wanted.iter().zip(&snaps) {
-        if size.is_some_and(|sz| sz < s.source_disk_size) {
-            return Err(EcsError::bad("InvalidDiskSize.TooSmall", format!("The disk size for \"{}\" is less than its {} GiB.", s.id, s.source_disk_size)));
+        // An image needs the whole snapshot: instant access is not enough.
+        if s.status != "accomplished" {
+            return Err(EcsError::forbidden("InvalidSnapshotId.NotReady", format!("The snapshot \"{}\" is still being created.", s.id)));
         }
     }
     let name = match name {
@@ -409,6 +421,7 @@ async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value,
     if existing.iter().any(|i| i.name == name) {
         return Err(EcsError::forbidden("InvalidImageName.Duplicated", format!("An image named \"{name}\" already exists.")));
     }
+    super::params::tag_quota(&tags)?;
     // Act.
     let id = cx.new_id("m-");
     let mut mappings = Vec::new();
@@ -448,7 +461,7 @@ async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value,
         os_type,
         os_name,
         platform: p.str("Platform").unwrap_or(platform),
-        architecture: p.enumerated("Architecture", &["x86_64", "arm64", "i386"])?.unwrap_or("x86_64").to_string(),
+        architecture: architecture.to_string(),
         size_gib: mappings[0].size_gib,
         mappings,
         created: cx.now,
@@ -529,6 +542,7 @@ async fn run_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value
     let sys_category = p.enumerated("SystemDisk.Category", CATEGORIES)?.unwrap_or("cloud_essd");
     let sys_pl = performance_level(p, "SystemDisk.PerformanceLevel", sys_category)?;
     let sys_size = p.int("SystemDisk.Size", "InvalidSystemDiskSize.ValueNotSupported")?;
+    let sys_encrypted = p.bool("SystemDisk.Encrypted")?.unwrap_or(false);
     let tags = p.tags()?;
     struct DataSpec {
         size: Option<u64>,
@@ -579,6 +593,13 @@ async fn run_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value
             None => None,
         });
     }
+    for m in img.mappings.iter().filter(|m| m.disk_type == "system" && !m.snapshot_id.is_empty()) {
+        if let Some(s) = cx.load::<Snapshot>(&format!("snapshot/{}", m.snapshot_id)).await? {
+            if s.category == "flash" && sys_category != "cloud_essd" {
+                return Err(EcsError::bad("DiskCategory.OperationNotSupported", "This image's system disk comes from a local snapshot, which makes only ESSDs: use SystemDisk.Category=cloud_essd."));
+            }
+        }
+    }
     // State.
     if img.status != "Available" {
         return Err(EcsError::forbidden("InvalidImageId.NotReady", format!("The image \"{image_id}\" is {}.", img.status)));
@@ -606,6 +627,7 @@ async fn run_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value
         let size = d.size.or(s.as_ref().map(|s| s.source_disk_size)).ok_or_else(|| EcsError::missing("DataDisk.N.Size"))?;
         check_size(size, d.category, &d.pl, "data", "InvalidDataDiskSize.ValueNotSupported")?;
     }
+    super::params::tag_quota(&tags)?;
     // Act.
     let mut ids = Vec::new();
     for k in 0..amount {
@@ -634,14 +656,16 @@ async fn run_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value
         for m in &img.mappings {
             let system = m.disk_type == "system";
             let (category, pl, size) = if system { (sys_category, sys_pl.clone(), sys_size) } else { ("cloud_essd", "PL1".to_string(), m.size_gib.max(20)) };
-            let disk = new_disk(cx, &zone, category, &pl, size, &m.disk_type, Some((m.engine, m.snapshot_id.clone())), false).await?;
+            let encrypted = system && sys_encrypted;
+            let disk = new_disk(cx, &zone, category, &pl, size, &m.disk_type, Some((m.engine, m.snapshot_id.clone())), encrypted).await?;
             attach_new(cx, disk, &id, &image_id, letter, true).await?;
             letter += 1;
         }
         for (d, s) in data.iter().zip(&data_snaps) {
             let size = d.size.or(s.as_ref().map(|s| s.source_disk_size)).unwrap();
             let from = s.as_ref().map(|s| (s.engine, s.id.clone()));
-            let mut disk = new_disk(cx, &zone, d.category, &d.pl, size, "data", from, d.encrypted).await?;
+            let encrypted = d.encrypted || s.as_ref().is_some_and(|s| s.encrypted);
+            let mut disk = new_disk(cx, &zone, d.category, &d.pl, size, "data", from, encrypted).await?;
             if let Some(n) = &d.name {
                 disk.name = n.clone();
             }
@@ -791,6 +815,7 @@ async fn delete_instance<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Val
             d.instance_id.clear();
             d.device.clear();
             d.status = "Available".into();
+            d.plan.clear();
             cx.save(&format!("disk/{}", d.id), &d);
         }
     }
@@ -853,7 +878,11 @@ async fn create_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, 
         check_description(&d)?;
     }
     let encrypted = p.bool("Encrypted")?.unwrap_or(false);
+    let delete_auto_snapshot = p.bool("DeleteAutoSnapshot")?.unwrap_or(true);
     let tags = p.tags()?;
+    if let Some(sz) = size {
+        check_size(sz as u64, category, &pl, "data", "InvalidDiskSize.ValueNotSupported")?;
+    }
     check_zone(cx, &zone)?;
     // Existence.
     let snap = match &snapshot_id {
@@ -877,6 +906,7 @@ async fn create_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, 
     }
     let size = size.map(|s| s as u64).unwrap_or_else(|| snap.as_ref().unwrap().source_disk_size);
     check_size(size, category, &pl, "data", "InvalidDiskSize.ValueNotSupported")?;
+    super::params::tag_quota(&tags)?;
     // Act.
     let from = snap.as_ref().map(|s| (s.engine, s.id.clone()));
     let mut d = new_disk(cx, &zone, category, &pl, size, "data", from, encrypted || snap.as_ref().is_some_and(|s| s.encrypted)).await?;
@@ -888,7 +918,7 @@ async fn create_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, 
     d.plan = vec![(cx.now + STEP_MS, "Available".into())];
     d.resource_group = p.str("ResourceGroupId").unwrap_or_default();
     d.tags = tags;
-    d.delete_auto_snapshot = p.bool("DeleteAutoSnapshot")?.unwrap_or(true);
+    d.delete_auto_snapshot = delete_auto_snapshot;
     let id = d.id.clone();
     cx.save(&format!("disk/{id}"), &d);
     Ok(json!({"DiskId": id}))
@@ -989,8 +1019,15 @@ async fn detach_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, 
 async fn remove_disk<S: Store>(cx: &mut Cx<'_, S>, d: &Disk) -> Result<(), EcsError> {
     if d.delete_auto_snapshot {
         let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
-        for s in snaps.iter().filter(|s| s.source_disk_id == d.id && s.snapshot_type == "auto") {
+        for s in snaps.iter().filter(|s| s.source_disk_id == d.id && s.snapshot_type == "auto" && s.images.is_empty()) {
             drop_snapshot(cx, s).await?;
+        }
+    }
+    if !d.source_snapshot_id.is_empty() {
+        // The snapshot no longer has this disk created from it (Usage, SnapshotCreatedDisk).
+        if let Some(mut s) = cx.load::<Snapshot>(&format!("snapshot/{}", d.source_snapshot_id)).await? {
+            s.disks_created.retain(|x| *x != d.id);
+            cx.save(&format!("snapshot/{}", s.id), &s);
         }
     }
     cx.t.delete_volume(VolumeId(d.volume)).await?;
@@ -1116,6 +1153,23 @@ fn snapshot_spec(p: &Params) -> Result<SnapshotSpec, EcsError> {
     })
 }
 
+/// The checks of CreateSnapshot's parameters against the disk's category (400).
+fn check_snapshot_category(disk: &Disk, spec: &SnapshotSpec) -> Result<(), EcsError> {
+    if spec.category == "flash" && (disk.category != "cloud_essd" || disk.encrypted) {
+        return Err(EcsError::bad(
+            "DiskCategory.OperationNotSupported",
+            "A local snapshot can be created only for an unencrypted ESSD (cloud_essd).",
+        ));
+    }
+    if spec.instant_access == Some(true) && disk.category != "cloud_essd" {
+        return Err(EcsError::bad("DiskCategory.OperationNotSupported", "Instant access is for ESSDs only."));
+    }
+    if spec.ia_days.is_some() && !(spec.category == "standard" && disk.category == "cloud_essd" && spec.instant_access != Some(false)) {
+        return Err(EcsError::invalid("InstantAccessRetentionDays", "instant access applies to normal snapshots of ESSDs only"));
+    }
+    Ok(())
+}
+
 /// The state and quota checks of CreateSnapshot for one disk.
 async fn check_snapshot_allowed<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, category: &str) -> Result<(), EcsError> {
     match disk.status.as_str() {
@@ -1139,12 +1193,6 @@ async fn check_snapshot_allowed<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, categ
         other => {
             return Err(EcsError::forbidden("IncorrectDiskStatus", format!("The disk \"{}\" is {other}; it must be In_use or Available.", disk.id)));
         }
-    }
-    if category == "flash" && (disk.category != "cloud_essd" || disk.encrypted) {
-        return Err(EcsError::bad(
-            "DiskCategory.OperationNotSupported",
-            "A local snapshot can be created only for an unencrypted ESSD (cloud_essd).",
-        ));
     }
     let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
     let mine: Vec<&Snapshot> = snaps.iter().filter(|s| s.source_disk_id == disk.id).collect();
@@ -1212,10 +1260,9 @@ async fn create_snapshot<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Val
     let disk_id = p.required("DiskId")?;
     let spec = snapshot_spec(p)?;
     let disk = cx.disk(&disk_id).await?;
+    check_snapshot_category(&disk, &spec)?;
     check_snapshot_allowed(cx, &disk, spec.category).await?;
-    if spec.instant_access == Some(true) && disk.category != "cloud_essd" {
-        return Err(EcsError::bad("DiskCategory.OperationNotSupported", "Instant access is for ESSDs only."));
-    }
+    super::params::tag_quota(&spec.tags)?;
     let s = take_snapshot(cx, &disk, &spec, "").await?;
     Ok(json!({"SnapshotId": s.id}))
 }
@@ -1352,6 +1399,12 @@ async fn modify_snapshot<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Val
 async fn reset_one<S: Store>(cx: &mut Cx<'_, S>, disk_id: &str, snapshot_id: &str) -> Result<(), EcsError> {
     let mut disk = cx.disk(disk_id).await?;
     let snap = cx.snapshot(snapshot_id).await?;
+    if snap.source_disk_id != disk.id {
+        return Err(EcsError::bad(
+            "InvalidParameter.Mismatch",
+            format!("The snapshot \"{snapshot_id}\" was not taken of the disk \"{disk_id}\"."),
+        ));
+    }
     if disk.status != "In_use" && disk.status != "Available" {
         return Err(EcsError::forbidden("IncorrectDiskStatus", format!("The disk \"{disk_id}\" is {}; it must be In_use or Available.", disk.status)));
     }
@@ -1363,12 +1416,6 @@ async fn reset_one<S: Store>(cx: &mut Cx<'_, S>, disk_id: &str, snapshot_id: &st
                 format!("The instance \"{}\" is {}: stop it before rolling its disk back.", inst.id, inst.status),
             ));
         }
-    }
-    if snap.source_disk_id != disk.id {
-        return Err(EcsError::bad(
-            "InvalidParameter.Mismatch",
-            format!("The snapshot \"{snapshot_id}\" was not taken of the disk \"{disk_id}\"."),
-        ));
     }
     if !snapshot_available(&snap) {
         return Err(EcsError::forbidden("InvalidSnapshotId.NotReady", format!("The snapshot \"{snapshot_id}\" is not ready yet.")));
@@ -1391,12 +1438,16 @@ async fn reset_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, E
 async fn reset_disks<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
     let mut pairs = Vec::new();
     for (n, d) in p.numbered("Disk") {
-        let disk = d.get("DiskId").cloned().ok_or_else(|| EcsError::missing(&format!("Disk.{n}.DiskId")))?;
-        let snap = d.get("SnapshotId").cloned().ok_or_else(|| EcsError::missing(&format!("Disk.{n}.SnapshotId")))?;
+        let disk = d.get("DiskId").filter(|v| !v.is_empty()).cloned().ok_or_else(|| EcsError::missing(&format!("Disk.{n}.DiskId")))?;
+        let snap = d.get("SnapshotId").filter(|v| !v.is_empty()).cloned().ok_or_else(|| EcsError::missing(&format!("Disk.{n}.SnapshotId")))?;
         pairs.push((disk, snap));
     }
     if pairs.is_empty() {
         return Err(EcsError::missing("Disk.1.DiskId"));
+    }
+    for (disk, snap) in &pairs {
+        cx.disk(disk).await?;
+        cx.snapshot(snap).await?;
     }
     let mut results = Vec::new();
     for (disk, snap) in &pairs {
@@ -1435,10 +1486,14 @@ async fn create_snapshot_group<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Resu
         check_description(&d)?;
     }
     let ia = p.bool("InstantAccess")?;
+    let ia_days = match p.int("InstantAccessRetentionDays", "InvalidParameter")? {
+        Some(d) if !(1..=65_535).contains(&d) => return Err(EcsError::invalid("InstantAccessRetentionDays", "1 to 65535")),
+        d => d.map(|d| d as u64),
+    };
     let tags = p.tags()?;
     let inst = cx.instance(&instance_id).await?;
-    if inst.status != "Running" && inst.status != "Stopped" {
-        return Err(EcsError::forbidden("IncorrectInstanceStatus", format!("The instance is {}; it must be Running or Stopped.", inst.status)));
+    for id in exclude.iter().chain(&include) {
+        cx.disk(id).await?;
     }
     let disks: Vec<Disk> = cx.scan("disk/").await?;
     let chosen: Vec<Disk> = disks
@@ -1454,19 +1509,26 @@ async fn create_snapshot_group<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Resu
             format!("A snapshot-consistent group covers ESSDs only; exclude {} ({}) with ExcludeDiskId.N.", d.id, d.category),
         ));
     }
-    if chosen.len() > 10 {
-        return Err(EcsError::forbidden("QuotaExceed.DiskCount", "A snapshot-consistent group covers at most 10 disks."));
+    if inst.status != "Running" && inst.status != "Stopped" {
+        return Err(EcsError::forbidden("IncorrectInstanceStatus", format!("The instance is {}; it must be Running or Stopped.", inst.status)));
     }
     for d in &chosen {
         check_snapshot_allowed(cx, d, "standard").await?;
     }
+    if chosen.len() > 10 {
+        return Err(EcsError::forbidden("QuotaExceed.DiskCount", "A snapshot-consistent group covers at most 10 disks."));
+    }
+    if chosen.iter().map(|d| d.size_gib).sum::<u64>() > 32 * 1024 {
+        return Err(EcsError::forbidden("QuotaExceed.DiskCapacity", "A snapshot-consistent group covers at most 32 TiB of disks."));
+    }
+    super::params::tag_quota(&tags)?;
     let id = cx.new_id("ssg-");
     let spec = SnapshotSpec {
         name: String::new(),
         description: String::new(),
         category: "standard",
         instant_access: ia,
-        ia_days: None,
+        ia_days,
         retention_days: None,
         tags: tags.clone(),
         resource_group: p.str("ResourceGroupId").unwrap_or_default(),
@@ -1520,6 +1582,7 @@ async fn describe_snapshot_groups<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> R
 
 async fn delete_snapshot_group<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
     let id = p.required("SnapshotGroupId")?;
+    let force = p.bool("Force")?.unwrap_or(false);
     let g: SnapshotGroup = cx
         .load(&format!("ssg/{id}"))
         .await?
@@ -1529,6 +1592,9 @@ async fn delete_snapshot_group<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Resu
         if let Some(s) = cx.load::<Snapshot>(&format!("snapshot/{sid}")).await? {
             if !s.images.is_empty() {
                 return Err(EcsError::forbidden("SnapshotCreatedImage", format!("The snapshot {} is used by an image.", s.id)));
+            }
+            if !s.disks_created.is_empty() && !force {
+                return Err(EcsError::forbidden("SnapshotCreatedDisk", format!("Disks were created from the snapshot {}; set Force=true to delete the group anyway.", s.id)));
             }
             snaps.push(s);
         }

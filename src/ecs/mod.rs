@@ -141,13 +141,13 @@ impl<S: Store> Ecs<S> {
     }
 
     async fn request_inner(&mut self, action: &str, params: &Value) -> Result<Value, EcsError> {
-        let p = Params::from_value(params)?;
         if !actions::ACTIONS.contains(&action) {
             return Err(EcsError::not_found(
                 "InvalidAction.NotFound",
                 format!("The action \"{action}\" does not exist. Actions are case-sensitive and spelled as ECS spells them."),
             ));
         }
+        let p = Params::from_value(params)?;
         let region = p.str("RegionId").unwrap_or_else(|| DEFAULT_REGION.to_string());
         if !REGIONS.iter().any(|r| r.0 == region) {
             return Err(EcsError::not_found("InvalidRegionId.NotFound", format!("The region \"{region}\" does not exist.")));
@@ -164,9 +164,10 @@ impl<S: Store> Ecs<S> {
         if data.len() as u64 > MAX_IO {
             return Err(EcsError::invalid("Bytes", "at most 64 MiB a call"));
         }
-        let mut cx = self.cx(DEFAULT_REGION).await?;
-        let disk = cx.running_disk(disk_id).await?;
+        let mut cx = self.cx("").await?;
+        let disk = cx.disk(disk_id).await?;
         check_range(offset, data.len() as u64, disk.size_gib * GIB)?;
+        cx.check_running(&disk).await?;
         cx.t.write(VolumeId(disk.volume), offset, data).await?;
         self.settings = cx.commit().await?;
         Ok(())
@@ -177,9 +178,10 @@ impl<S: Store> Ecs<S> {
         if length > MAX_IO {
             return Err(EcsError::invalid("Length", "at most 64 MiB a call"));
         }
-        let mut cx = self.cx(DEFAULT_REGION).await?;
-        let disk = cx.running_disk(disk_id).await?;
+        let mut cx = self.cx("").await?;
+        let disk = cx.disk(disk_id).await?;
         check_range(offset, length, disk.size_gib * GIB)?;
+        cx.check_running(&disk).await?;
         let out = cx.t.read(MapRef::Volume(VolumeId(disk.volume)), offset, length).await?;
         self.settings = cx.commit().await?;
         Ok(out)
@@ -190,7 +192,7 @@ impl<S: Store> Ecs<S> {
         if length > MAX_IO {
             return Err(EcsError::invalid("Length", "at most 64 MiB a call"));
         }
-        let mut cx = self.cx(DEFAULT_REGION).await?;
+        let mut cx = self.cx("").await?;
         let s = cx.snapshot(snapshot_id).await?;
         if !actions::snapshot_available(&s) {
             return Err(EcsError::forbidden(
@@ -207,8 +209,9 @@ impl<S: Store> Ecs<S> {
     /// Moves the console's clock forward, then applies whatever became due
     /// (state steps, retention).
     pub async fn advance_clock(&mut self, seconds: f64) -> Result<(), EcsError> {
-        if !(seconds.is_finite() && seconds >= 0.0) {
-            return Err(EcsError::invalid("Seconds", "a number of seconds, 0 or more"));
+        // At most about a century at once: the clock stays far from overflowing.
+        if !(seconds.is_finite() && (0.0..=3.2e9).contains(&seconds)) {
+            return Err(EcsError::invalid("Seconds", "a number of seconds from 0 to 3.2e9"));
         }
         let add = (seconds * 1000.0) as u64;
         let mut cx = self.cx(DEFAULT_REGION).await?;
@@ -298,11 +301,18 @@ impl<S: Store> Cx<'_, S> {
         self.settings.next_seq
     }
 
+    /// Whether a record of `region` is visible to this request (the data
+    /// plane, with no region, sees every region).
+    fn in_region(&self, region: &str) -> bool {
+        self.region.is_empty() || self.region == region
+    }
+
     pub async fn instance(&mut self, id: &str) -> Result<Instance, EcsError> {
         let key = format!("instance/{id}");
         let mut i: Instance = self
-            .load(&key)
+            .load::<Instance>(&key)
             .await?
+            .filter(|i| self.in_region(&i.region))
             .ok_or_else(|| EcsError::not_found("InvalidInstanceId.NotFound", format!("The instance \"{id}\" does not exist.")))?;
         if model::settle(&mut i.status, &mut i.plan, self.now) {
             self.save(&key, &i);
@@ -313,8 +323,9 @@ impl<S: Store> Cx<'_, S> {
     pub async fn disk(&mut self, id: &str) -> Result<Disk, EcsError> {
         let key = format!("disk/{id}");
         let mut d: Disk = self
-            .load(&key)
+            .load::<Disk>(&key)
             .await?
+            .filter(|d| self.in_region(&d.region))
             .ok_or_else(|| EcsError::not_found("InvalidDiskId.NotFound", format!("The disk \"{id}\" does not exist.")))?;
         if model::settle(&mut d.status, &mut d.plan, self.now) {
             self.save(&key, &d);
@@ -323,14 +334,15 @@ impl<S: Store> Cx<'_, S> {
     }
 
     pub async fn snapshot(&mut self, id: &str) -> Result<Snapshot, EcsError> {
-        self.load(&format!("snapshot/{id}"))
+        self.load::<Snapshot>(&format!("snapshot/{id}"))
             .await?
+            .filter(|s| self.in_region(&s.region))
             .ok_or_else(|| EcsError::not_found("InvalidSnapshotId.NotFound", format!("The snapshot \"{id}\" does not exist.")))
     }
 
-    /// A disk that the data plane may use: attached to a Running instance.
-    async fn running_disk(&mut self, id: &str) -> Result<Disk, EcsError> {
-        let disk = self.disk(id).await?;
+    /// Whether the data plane may use a disk: attached to a Running instance.
+    async fn check_running(&mut self, disk: &Disk) -> Result<(), EcsError> {
+        let id = &disk.id;
         if disk.instance_id.is_empty() || disk.status != "In_use" {
             return Err(EcsError::forbidden(
                 "IncorrectInstanceStatus",
@@ -344,7 +356,7 @@ impl<S: Store> Cx<'_, S> {
                 format!("The instance \"{}\" is {}: start it to read or write its disks.", inst.id, inst.status),
             ));
         }
-        Ok(disk)
+        Ok(())
     }
 }
 

@@ -1,5 +1,7 @@
 //! The ECS layer's records, stored as JSON in the engine's `records` table
 //! under `<kind>/<id>` keys, in the same transaction as the engine's blocks.
+//! Every struct takes `#[serde(default)]`: records written before a field
+//! existed still load.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +21,8 @@ pub fn settle(status: &mut String, plan: &mut Plan, now: u64) -> bool {
     changed
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
 pub struct Instance {
     pub id: String,
     pub seq: u64,
@@ -37,7 +40,8 @@ pub struct Instance {
     pub tags: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
 pub struct Disk {
     pub id: String,
     pub seq: u64,
@@ -70,7 +74,8 @@ pub struct Disk {
     pub tags: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
 pub struct Snapshot {
     pub id: String,
     pub seq: u64,
@@ -111,7 +116,8 @@ pub struct Snapshot {
     pub referenced_bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
 pub struct Mapping {
     pub snapshot_id: String,
     /// For public images, the engine snapshot of their content.
@@ -122,7 +128,8 @@ pub struct Mapping {
     pub disk_type: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
 pub struct Image {
     pub id: String,
     pub seq: u64,
@@ -144,7 +151,8 @@ pub struct Image {
     pub tags: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
 pub struct SnapshotGroup {
     pub id: String,
     pub seq: u64,
@@ -160,7 +168,8 @@ pub struct SnapshotGroup {
 }
 
 /// What a ClientToken gave the first time.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
 pub struct Token {
     pub fingerprint: String,
     pub response: String,
@@ -168,6 +177,7 @@ pub struct Token {
 
 /// Console-wide settings that survive reloads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
 pub struct Settings {
     /// Milliseconds the simulated clock is ahead of the real one.
     pub clock_offset_ms: u64,

@@ -65,7 +65,7 @@ impl Params {
         self.0
             .iter()
             .filter(|(k, _)| !skip.contains(&k.as_str()))
-            .map(|(k, v)| format!("{k}={}", scalar_string(v).unwrap_or_default()))
+            .map(|(k, v)| format!("{k}={}", scalar_string(v).unwrap_or_default().to_lowercase()))
             .collect::<Vec<_>>()
             .join("&")
     }
@@ -197,9 +197,6 @@ impl Params {
             }
             out.push((key, value));
         }
-        if out.len() > 20 {
-            return Err(EcsError::forbidden("QuotaExceed.Tags", "A resource can have at most 20 tags."));
-        }
         Ok(out)
     }
 
@@ -215,6 +212,14 @@ impl Params {
         }
         Ok((page as usize, size as usize))
     }
+}
+
+/// The tag quota (20 a resource), checked with the other quotas, last.
+pub fn tag_quota(tags: &[(String, String)]) -> Result<(), EcsError> {
+    if tags.len() > 20 {
+        return Err(EcsError::forbidden("QuotaExceed.Tags", "A resource can have at most 20 tags."));
+    }
+    Ok(())
 }
 
 pub fn check_tag_key(key: &str) -> Result<(), EcsError> {

@@ -28,6 +28,9 @@ pub struct EngineTx<'e, S: Store> {
     volumes: HashMap<u64, Option<Rc<VolumeRec>>>,
     snapshots: HashMap<u64, Option<Rc<SnapshotRec>>>,
     blocks: HashMap<u64, Option<Rc<Vec<u8>>>>,
+    /// Changes to the upper tables (ECS records, OSS), read back by this
+    /// transaction and written at commit.
+    upper: BTreeMap<(Table, String), Option<Vec<u8>>>,
     /// Bytes of the values this transaction will put (figures for benchmarks).
     put_bytes: u64,
 }
@@ -75,6 +78,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
             volumes: HashMap::new(),
             snapshots: HashMap::new(),
             blocks: HashMap::new(),
+            upper: BTreeMap::new(),
             put_bytes: 0,
         }
     }
@@ -734,6 +738,13 @@ impl<'e, S: Store> EngineTx<'e, S> {
         Ok(to_runs(&changed))
     }
 
+    /// The written (mapped) blocks of a map as (first block, count) runs.
+    pub async fn written_runs(&mut self, map: MapRef) -> Result<Vec<(u64, u64)>, EngineError> {
+        let r = self.map_root(map).await?;
+        let idx: Vec<u64> = self.mapped_blocks(r.root).await?.into_iter().map(|(i, _)| i).collect();
+        Ok(to_runs(&idx))
+    }
+
     /// Every (block index, block id) of a map, ascending.
     async fn mapped_blocks(&mut self, root: u64) -> Result<Vec<(u64, u64)>, EngineError> {
         let mut out = Vec::new();
@@ -1015,34 +1026,60 @@ impl<'e, S: Store> EngineTx<'e, S> {
         self.delete_in(Table::Records, key)
     }
 
-    /// A value of one of the upper tables ([`Table::is_upper`]). Values put
-    /// in this transaction are not visible here (the store contract).
+    /// A value of one of the upper tables ([`Table::is_upper`]), as this
+    /// transaction left it.
     pub async fn get_in(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, EngineError> {
         assert!(table.is_upper(), "{table:?} belongs to the engine");
+        if let Some(v) = self.upper.get(&(table, key.to_string())) {
+            return Ok(v.clone());
+        }
         Ok(self.tx.get(table, &Key::Str(key.to_string())).await?)
     }
 
-    /// Several values of an upper table, all requested before any is awaited.
+    /// Several values of an upper table; those not changed here are all
+    /// requested before any is awaited.
     pub async fn get_many_in(&mut self, table: Table, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, EngineError> {
         assert!(table.is_upper(), "{table:?} belongs to the engine");
-        let keys: Vec<Key> = keys.iter().map(|k| Key::Str(k.clone())).collect();
-        Ok(self.tx.get_many(table, &keys).await?)
+        let missing: Vec<Key> = keys
+            .iter()
+            .filter(|k| !self.upper.contains_key(&(table, (*k).clone())))
+            .map(|k| Key::Str(k.clone()))
+            .collect();
+        let mut fetched = self.tx.get_many(table, &missing).await?.into_iter();
+        Ok(keys
+            .iter()
+            .map(|k| match self.upper.get(&(table, k.clone())) {
+                Some(v) => v.clone(),
+                None => fetched.next().flatten(),
+            })
+            .collect())
     }
 
+    /// Every (key, value) of an upper table whose key starts with `prefix`,
+    /// ascending, as this transaction left them.
     pub async fn scan_in(&mut self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
         assert!(table.is_upper(), "{table:?} belongs to the engine");
-        Ok(self.tx.scan_prefix(table, prefix).await?)
+        let mut all: BTreeMap<String, Vec<u8>> = self.tx.scan_prefix(table, prefix).await?.into_iter().collect();
+        for ((t, k), v) in self.upper.range((table, prefix.to_string())..) {
+            if *t != table || !k.starts_with(prefix) {
+                break;
+            }
+            match v {
+                Some(v) => all.insert(k.clone(), v.clone()),
+                None => all.remove(k),
+            };
+        }
+        Ok(all.into_iter().collect())
     }
 
     pub fn put_in(&mut self, table: Table, key: &str, value: Vec<u8>) {
         assert!(table.is_upper(), "{table:?} belongs to the engine");
-        self.put_bytes += value.len() as u64;
-        self.tx.put(table, Key::Str(key.to_string()), value);
+        self.upper.insert((table, key.to_string()), Some(value));
     }
 
     pub fn delete_in(&mut self, table: Table, key: &str) {
         assert!(table.is_upper(), "{table:?} belongs to the engine");
-        self.tx.delete(table, Key::Str(key.to_string()));
+        self.upper.insert((table, key.to_string()), None);
     }
 
     // ------------------------------------------------------------------ commit
@@ -1056,6 +1093,15 @@ impl<'e, S: Store> EngineTx<'e, S> {
     /// As [`EngineTx::commit`], returning the bytes of the values it put.
     pub async fn commit_counted(mut self) -> Result<u64, EngineError> {
         let mut bytes = self.put_bytes;
+        for ((table, key), v) in std::mem::take(&mut self.upper) {
+            match v {
+                Some(v) => {
+                    bytes += v.len() as u64;
+                    self.tx.put(table, Key::Str(key), v);
+                }
+                None => self.tx.delete(table, Key::Str(key)),
+            }
+        }
         if let Some(sb) = &self.sb {
             let v = sb.encode();
             bytes += v.len() as u64;

@@ -1,0 +1,302 @@
+//! The embedded OSS: buckets and objects in the same IndexedDB database as
+//! the engine, so that an action touching both is one transaction.
+//!
+//! - Bucket records `b/<bucket>` and object records `o/<bucket>/<key>` live in
+//!   the `oss_objects` table; object data lives in `oss_chunks` under
+//!   `<upload id>/<chunk index>`, in chunks of [`CHUNK`] bytes. All-zero
+//!   chunks are not stored: a missing chunk reads as zeros, and `Size` is
+//!   still the full size.
+//! - An object's record names the upload its chunks belong to. A large put
+//!   (a Blob read in slices) writes its chunks in several transactions under
+//!   a fresh upload id, and one last transaction points the record at them:
+//!   readers see the old object or the new one, never a mix.
+//! - [`HIDDEN_BUCKET`] holds snapshot data; it is not a valid user bucket
+//!   name, so `listObjects` and `createBucket` cannot reach it.
+//!
+//! [`ObjectStore`] is the seam the snapshot uploads use, so that a remote
+//! S3-compatible store can be added without touching them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{EngineError, EngineTx, Store, Table};
+
+/// Bytes per stored chunk (256 KiB: IndexedDB's fastest record size here).
+pub const CHUNK: u64 = 256 << 10;
+/// The bucket that holds snapshot data.
+pub const HIDDEN_BUCKET: &str = ".rowsnap-snapshots";
+
+/// An OSS error, shaped like OSS's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OssError {
+    pub code: String,
+    pub message: String,
+    pub http_status: u16,
+}
+
+impl OssError {
+    fn new(http_status: u16, code: &str, message: impl Into<String>) -> Self {
+        OssError { code: code.into(), message: message.into(), http_status }
+    }
+    pub fn no_bucket(b: &str) -> Self {
+        Self::new(404, "NoSuchBucket", format!("The bucket \"{b}\" does not exist."))
+    }
+    pub fn no_key(b: &str, k: &str) -> Self {
+        Self::new(404, "NoSuchKey", format!("The object \"{k}\" does not exist in bucket \"{b}\"."))
+    }
+    pub fn invalid(code: &str, m: impl Into<String>) -> Self {
+        Self::new(400, code, m)
+    }
+}
+
+impl From<EngineError> for OssError {
+    fn from(e: EngineError) -> Self {
+        let e = crate::ecs::EcsError::from(e);
+        OssError { code: e.code, message: e.message, http_status: e.http_status }
+    }
+}
+
+impl std::fmt::Display for OssError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.http_status, self.message)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BucketMeta {
+    pub name: String,
+    pub created: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ObjectMeta {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    pub upload_id: String,
+    pub last_modified: u64,
+    /// Bytes of the chunks actually stored (zeros are not).
+    pub stored: u64,
+}
+
+/// One object in a listing.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: String,
+}
+
+fn bucket_key(b: &str) -> String {
+    format!("b/{b}")
+}
+fn object_key(b: &str, k: &str) -> String {
+    format!("o/{b}/{k}")
+}
+fn chunk_key(upload: &str, index: u64) -> String {
+    format!("{upload}/{index:010}")
+}
+
+/// OSS bucket names: 3-63 lowercase letters, digits and hyphens, starting and
+/// ending with a letter or digit.
+pub fn check_bucket_name(b: &str) -> Result<(), OssError> {
+    let ok = (3..=63).contains(&b.len())
+        && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !b.starts_with('-')
+        && !b.ends_with('-');
+    if !ok {
+        return Err(OssError::invalid(
+            "InvalidBucketName",
+            format!("\"{b}\" is not a bucket name: 3 to 63 lowercase letters, digits and hyphens, not starting or ending with a hyphen."),
+        ));
+    }
+    Ok(())
+}
+
+fn check_key(k: &str) -> Result<(), OssError> {
+    if k.is_empty() || k.len() > 1023 || k.starts_with('/') || k.starts_with('\\') {
+        return Err(OssError::invalid("InvalidObjectName", "An object key has 1 to 1023 bytes and does not start with / or \\."));
+    }
+    Ok(())
+}
+
+fn json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap()
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(b: &[u8]) -> Result<T, OssError> {
+    serde_json::from_slice(b).map_err(|e| OssError::new(500, "InternalError", e.to_string()))
+}
+
+/// The object store the snapshot uploads use (see the module docs).
+#[allow(async_fn_in_trait)]
+pub trait ObjectStore<S: Store> {
+    async fn exists(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str) -> Result<bool, OssError>;
+    async fn put(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str, data: &[u8], now: u64) -> Result<u64, OssError>;
+    async fn get(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, OssError>;
+    async fn delete(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str) -> Result<(), OssError>;
+}
+
+/// The embedded OSS (stateless: everything is in the transaction's tables).
+#[derive(Clone, Copy, Default)]
+pub struct Embedded;
+
+impl Embedded {
+    pub async fn bucket_exists<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str) -> Result<bool, OssError> {
+        Ok(t.get_in(Table::OssObjects, &bucket_key(b)).await?.is_some())
+    }
+
+    async fn require_bucket<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str) -> Result<(), OssError> {
+        if !self.bucket_exists(t, b).await? {
+            return Err(OssError::no_bucket(b));
+        }
+        Ok(())
+    }
+
+    /// Creates a bucket; no error if it exists.
+    pub async fn create_bucket<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, now: u64) -> Result<(), OssError> {
+        if b != HIDDEN_BUCKET {
+            check_bucket_name(b)?;
+        }
+        if !self.bucket_exists(t, b).await? {
+            t.put_in(Table::OssObjects, &bucket_key(b), json(&BucketMeta { name: b.into(), created: now }));
+        }
+        Ok(())
+    }
+
+    pub async fn list_buckets<S: Store>(&self, t: &mut EngineTx<'_, S>) -> Result<Vec<BucketMeta>, OssError> {
+        let mut out = Vec::new();
+        for (_, v) in t.scan_in(Table::OssObjects, "b/").await? {
+            let b: BucketMeta = parse(&v)?;
+            if b.name != HIDDEN_BUCKET {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn head<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<Option<ObjectMeta>, OssError> {
+        match t.get_in(Table::OssObjects, &object_key(b, k)).await? {
+            Some(v) => Ok(Some(parse(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Objects of a bucket whose key starts with `prefix`, sorted by key.
+    pub async fn list<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, prefix: &str) -> Result<Vec<ObjectMeta>, OssError> {
+        self.require_bucket(t, b).await?;
+        let mut out = Vec::new();
+        for (_, v) in t.scan_in(Table::OssObjects, &object_key(b, prefix)).await? {
+            out.push(parse::<ObjectMeta>(&v)?);
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Writes chunks of `upload` from byte `offset` (a multiple of [`CHUNK`]);
+    /// all-zero chunks are skipped. Returns the bytes stored.
+    pub fn put_chunks<S: Store>(&self, t: &mut EngineTx<'_, S>, upload: &str, offset: u64, data: &[u8]) -> u64 {
+        debug_assert_eq!(offset % CHUNK, 0);
+        let mut stored = 0;
+        for (i, c) in data.chunks(CHUNK as usize).enumerate() {
+            if c.iter().any(|&b| b != 0) {
+                t.put_in(Table::OssChunks, &chunk_key(upload, offset / CHUNK + i as u64), c.to_vec());
+                stored += c.len() as u64;
+            }
+        }
+        stored
+    }
+
+    /// Points `bucket/key` at the chunks of `upload` (replacing any older object).
+    pub async fn complete<S: Store>(
+        &self,
+        t: &mut EngineTx<'_, S>,
+        b: &str,
+        k: &str,
+        upload: &str,
+        size: u64,
+        stored: u64,
+        now: u64,
+    ) -> Result<(), OssError> {
+        self.require_bucket(t, b).await?;
+        check_key(k)?;
+        if let Some(old) = self.head(t, b, k).await? {
+            self.delete_chunks(t, &old).await?;
+        }
+        let meta = ObjectMeta { bucket: b.into(), key: k.into(), size, upload_id: upload.into(), last_modified: now, stored };
+        t.put_in(Table::OssObjects, &object_key(b, k), json(&meta));
+        Ok(())
+    }
+
+    async fn delete_chunks<S: Store>(&self, t: &mut EngineTx<'_, S>, m: &ObjectMeta) -> Result<(), OssError> {
+        for i in 0..m.size.div_ceil(CHUNK) {
+            t.delete_in(Table::OssChunks, &chunk_key(&m.upload_id, i));
+        }
+        Ok(())
+    }
+
+    /// Deletes the chunks of an upload that never completed.
+    pub async fn abort_upload<S: Store>(&self, t: &mut EngineTx<'_, S>, upload: &str) -> Result<(), OssError> {
+        for (k, _) in t.scan_in(Table::OssChunks, &format!("{upload}/")).await? {
+            t.delete_in(Table::OssChunks, &k);
+        }
+        Ok(())
+    }
+}
+
+impl<S: Store> ObjectStore<S> for Embedded {
+    async fn exists(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<bool, OssError> {
+        Ok(self.head(t, b, k).await?.is_some())
+    }
+
+    async fn put(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str, data: &[u8], now: u64) -> Result<u64, OssError> {
+        self.require_bucket(t, b).await?;
+        check_key(k)?;
+        // Old chunks are deleted before the new ones are written: requests run
+        // in order, so an upload id that repeats (same key, same ms) is safe.
+        if let Some(old) = self.head(t, b, k).await? {
+            self.delete_chunks(t, &old).await?;
+        }
+        let upload = format!("u{}-{:x}", now, crate::engine::testkit::fnv(format!("{b}/{k}").as_bytes()));
+        let stored = self.put_chunks(t, &upload, 0, data);
+        let meta = ObjectMeta { bucket: b.into(), key: k.into(), size: data.len() as u64, upload_id: upload, last_modified: now, stored };
+        t.put_in(Table::OssObjects, &object_key(b, k), json(&meta));
+        Ok(stored)
+    }
+
+    async fn get(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, OssError> {
+        self.require_bucket(t, b).await?;
+        let m = self.head(t, b, k).await?.ok_or_else(|| OssError::no_key(b, k))?;
+        let (offset, len) = range.unwrap_or((0, m.size));
+        let start = offset.min(m.size);
+        let end = offset.saturating_add(len).min(m.size); // a range past the end is cut short
+        let mut out = vec![0u8; (end - start) as usize];
+        if start == end {
+            return Ok(out);
+        }
+        let first = start / CHUNK;
+        let last = (end - 1) / CHUNK;
+        let keys: Vec<String> = (first..=last).map(|i| chunk_key(&m.upload_id, i)).collect();
+        let chunks = t.get_many_in(Table::OssChunks, &keys).await?;
+        for (i, c) in (first..=last).zip(chunks) {
+            let Some(c) = c else { continue }; // a zero chunk
+            let c_start = i * CHUNK;
+            let from = start.max(c_start);
+            let to = end.min(c_start + c.len() as u64);
+            if from < to {
+                out[(from - start) as usize..(to - start) as usize]
+                    .copy_from_slice(&c[(from - c_start) as usize..(to - c_start) as usize]);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<(), OssError> {
+        self.require_bucket(t, b).await?;
+        if let Some(m) = self.head(t, b, k).await? {
+            self.delete_chunks(t, &m).await?;
+            t.delete_in(Table::OssObjects, &object_key(b, k));
+        }
+        Ok(())
+    }
+}

@@ -15,6 +15,8 @@ const GIB: u64 = 1 << 30;
 struct Api {
     ecs: Ecs<MemoryStore>,
     clock: Rc<Cell<u64>>,
+    /// Finish every upload after each call (as a patient client would see it).
+    auto_upload: bool,
 }
 
 impl Api {
@@ -22,13 +24,21 @@ impl Api {
         let clock = Rc::new(Cell::new(1_795_000_000_000)); // 2026-11-18
         let c = clock.clone();
         let ecs = block_on(Ecs::open(MemoryStore::new(), Box::new(move || c.get()))).unwrap();
-        Api { ecs, clock }
+        Api { ecs, clock, auto_upload: true }
     }
     fn call(&mut self, action: &str, params: Value) -> Result<Value, (String, u16)> {
-        block_on(self.ecs.request(action, &params)).map_err(|(e, rid)| {
+        let out = block_on(self.ecs.request(action, &params)).map_err(|(e, rid)| {
             assert_eq!(rid.len(), 36, "errors carry a RequestId");
             (e.code, e.http_status)
-        })
+        });
+        if self.auto_upload {
+            self.upload_all();
+        }
+        out
+    }
+    /// Runs every upload to its end.
+    fn upload_all(&mut self) {
+        while block_on(self.ecs.upload_step(u64::MAX)).unwrap().is_some() {}
     }
     fn ok(&mut self, action: &str, params: Value) -> Value {
         let v = self.call(action, params.clone()).unwrap_or_else(|e| panic!("{action} {params}: {e:?}"));
@@ -81,6 +91,25 @@ impl Api {
     fn read(&mut self, disk: &str, offset: u64, len: u64) -> Vec<u8> {
         block_on(self.ecs.read_disk(disk, offset, len)).unwrap()
     }
+}
+
+/// The OSS tables and the upload bookkeeping, as comparable lines.
+fn oss_state(a: &mut Api) -> Vec<String> {
+    oss_lines(a.ecs.engine().store())
+}
+
+fn oss_lines(store: &MemoryStore) -> Vec<String> {
+    use rowsnap::engine::{Key, Table};
+    store
+        .dump()
+        .into_iter()
+        .filter_map(|((t, k), v)| {
+            let Key::Str(k) = k else { return None };
+            let keep = matches!(t, Table::OssObjects | Table::OssChunks)
+                || (t == Table::Records && (k.starts_with("oss/") || k.starts_with("upload/")));
+            keep.then(|| format!("{t:?} {k} {}", if t == Table::OssObjects { String::new() } else { format!("{:x}", rowsnap::engine::testkit::fnv(&v)) }))
+        })
+        .collect()
 }
 
 const IMAGE: &str = "aliyun_3_x64_20G_alibase_20240819.vhd";
@@ -422,4 +451,123 @@ fn review_fixes_hold() {
     assert_eq!(err.code, "InvalidParameter");
     a.err("NoSuchAction", json!(7), "InvalidAction.NotFound", 404);
     block_on(a.ecs.engine().check()).unwrap();
+}
+
+#[test]
+fn normal_snapshots_upload_with_progress_and_can_be_cancelled() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({"DataDisk": [{"Size": 20, "Category": "cloud_efficiency"}]}));
+    let disks = a.disks_of(&inst);
+    let (sys, hdd) = (disks[0]["DiskId"].as_str().unwrap().to_string(), disks[1]["DiskId"].as_str().unwrap().to_string());
+    let mut data = vec![0u8; 4 << 20];
+    rowsnap::engine::testkit::Rng::new(9).fill(&mut data);
+    a.write(&hdd, 0, &data);
+    a.write(&sys, 8 << 20, &data);
+    a.auto_upload = false;
+    let s = a.snapshot(&hdd, json!({}));
+    let desc = |a: &mut Api, id: &str| a.ok("DescribeSnapshots", json!({"SnapshotIds": [id]}))["Snapshots"]["Snapshot"][0].clone();
+    let d = desc(&mut a, &s);
+    assert_eq!((d["Status"].as_str(), d["Progress"].as_str(), d["Available"].as_bool()), (Some("progressing"), Some("0%"), Some(false)));
+    // Not usable yet (not an ESSD: no instant access); the disk is busy.
+    a.err("CreateDisk", json!({"ZoneId": "cn-hangzhou-h", "SnapshotId": s}), "InvalidSnapshotId.NotReady", 403);
+    a.err("CreateSnapshot", json!({"DiskId": hdd}), "IncorrectDiskStatus.CreatingSnapshot", 403);
+    assert_eq!(block_on(a.ecs.read_snapshot(&s, 0, 1)).unwrap_err().code, "InvalidSnapshotId.NotReady");
+    // Half of it: 1 MiB steps of a 4 MiB disk.
+    block_on(a.ecs.upload_step(1 << 20)).unwrap();
+    block_on(a.ecs.upload_step(1 << 20)).unwrap();
+    let d = desc(&mut a, &s);
+    assert_eq!(d["Progress"], "50%");
+    assert!(d["RemainTime"].as_u64().is_some());
+    while block_on(a.ecs.upload_step(1 << 20)).unwrap().is_some() {}
+    let d = desc(&mut a, &s);
+    assert_eq!((d["Status"].as_str(), d["Progress"].as_str(), d["Available"].as_bool()), (Some("accomplished"), Some("100%"), Some(true)));
+    let first_upload = d["UploadedBytes"].as_u64().unwrap();
+    assert!(first_upload >= 4 << 20 && first_upload < (4 << 20) + (64 << 10), "{first_upload}");
+    // An ESSD snapshot is usable at once (instant access) while it uploads.
+    let e = a.snapshot(&sys, json!({}));
+    let d = desc(&mut a, &e);
+    assert_eq!((d["Status"].as_str(), d["Available"].as_bool()), (Some("progressing"), Some(true)));
+    assert_eq!(block_on(a.ecs.read_snapshot(&e, 8 << 20, 16)).unwrap(), &data[..16]);
+    // Dedup across disks: the system disk holds the same 4 MiB, so almost nothing new goes up.
+    while block_on(a.ecs.upload_step(u64::MAX)).unwrap().is_some() {}
+    let up = desc(&mut a, &e)["UploadedBytes"].as_u64().unwrap();
+    assert!(up < 256 << 10, "the same blocks from another disk are not uploaded again: {up}");
+    // Incremental: change 1 MiB of the data disk; the next snapshot uploads about that.
+    a.write(&hdd, 1 << 20, &data[..1 << 20].iter().map(|b| b ^ 0xff).collect::<Vec<u8>>());
+    let s2 = a.snapshot(&hdd, json!({}));
+    while block_on(a.ecs.upload_step(u64::MAX)).unwrap().is_some() {}
+    let up2 = desc(&mut a, &s2)["UploadedBytes"].as_u64().unwrap();
+    assert!(up2 >= 1 << 20 && (up2 as f64) < 1.05 * (1 << 20) as f64, "incremental upload {up2}");
+    // Cancel: deleting a progressing snapshot leaves OSS as it was.
+    let oss_before = oss_state(&mut a);
+    a.write(&hdd, 3 << 20, &data[..1 << 20].iter().map(|b| b.wrapping_add(1)).collect::<Vec<u8>>());
+    let s3 = a.snapshot(&hdd, json!({}));
+    block_on(a.ecs.upload_step(64 << 10)).unwrap();
+    assert_eq!(desc(&mut a, &s3)["Status"], "progressing");
+    a.ok("DeleteSnapshot", json!({"SnapshotId": s3}));
+    assert_eq!(oss_state(&mut a), oss_before, "nothing of the cancelled upload is left");
+    // Deleting uploaded snapshots frees their objects; shared blocks stay for the others.
+    a.ok("DeleteSnapshot", json!({"SnapshotId": s}));
+    a.ok("DeleteSnapshot", json!({"SnapshotId": s2}));
+    assert_eq!(block_on(a.ecs.read_snapshot(&e, 8 << 20, 16)).unwrap(), &data[..16]);
+    a.ok("DeleteSnapshot", json!({"SnapshotId": e}));
+    assert!(oss_state(&mut a).iter().all(|k| !k.starts_with("OssChunks")), "no snapshot: no snapshot data in OSS");
+    block_on(a.ecs.engine().check()).unwrap();
+}
+
+
+#[test]
+fn an_upload_resumes_after_a_failed_commit_at_any_point() {
+    use rowsnap::engine::testkit::{FailMode, FailingStore};
+    let wall = || -> Box<dyn Fn() -> u64> { Box::new(|| 1_795_000_000_000) };
+    // Set-up without failures: a disk with 1 MiB written and a normal snapshot of it.
+    let mem = MemoryStore::new();
+    let snap = {
+        let mut a = Api::new();
+        a.auto_upload = false;
+        let inst = a.instance(IMAGE, json!({"DataDisk": [{"Size": 20, "Category": "cloud_efficiency"}]}));
+        let data_disk = a.disks_of(&inst)[1]["DiskId"].as_str().unwrap().to_string();
+        let mut bytes = vec![0u8; 1 << 20];
+        rowsnap::engine::testkit::Rng::new(4).fill(&mut bytes);
+        a.write(&data_disk, 5 << 20, &bytes);
+        let s = a.snapshot(&data_disk, json!({}));
+        mem.restore(&a.ecs.engine().store().dump());
+        s
+    };
+    let start = mem.dump();
+    // The clean run: one block per step.
+    let finish = |ecs: &mut Ecs<_>| while block_on(ecs.upload_step(32 << 10)).unwrap().is_some() {};
+    let clean = MemoryStore::new();
+    clean.restore(&start);
+    let counting = FailingStore::new(clean.clone(), u64::MAX, FailMode::Before);
+    let mut ecs = block_on(Ecs::open(counting.clone(), wall())).unwrap();
+    finish(&mut ecs);
+    let commits = counting.commits();
+    assert!(commits >= 32, "one commit per block at least: {commits}");
+    let want = oss_lines(&clean);
+    let content = block_on(ecs.read_snapshot(&snap, 5 << 20, 1 << 20)).unwrap();
+    drop(ecs);
+    for n in 1..=commits {
+        for mode in [FailMode::Before, FailMode::After] {
+            let store = MemoryStore::new();
+            store.restore(&start);
+            let mut ecs = block_on(Ecs::open(FailingStore::new(store.clone(), n, mode), wall())).unwrap();
+            loop {
+                match block_on(ecs.upload_step(32 << 10)) {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => panic!("commit {n} never failed"),
+                    Err(_) => break,
+                }
+            }
+            drop(ecs);
+            // Reopen after the failure and let the upload resume.
+            let mut ecs = block_on(Ecs::open(store.clone(), wall())).unwrap();
+            while block_on(ecs.upload_step(32 << 10)).unwrap().is_some() {}
+            assert_eq!(oss_lines(&store), want, "failed commit {n} {mode:?}: OSS differs from a clean upload");
+            assert_eq!(block_on(ecs.read_snapshot(&snap, 5 << 20, 1 << 20)).unwrap(), content);
+            let d = block_on(ecs.request("DescribeSnapshots", &json!({"SnapshotIds": [snap]}))).unwrap();
+            assert_eq!(d["Snapshots"]["Snapshot"][0]["Status"], "accomplished");
+            block_on(ecs.engine().check()).unwrap();
+        }
+    }
 }

@@ -1067,6 +1067,10 @@ async fn resize_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, 
 
 async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) -> Result<Value, EcsError> {
     let exclusive = cx.t.exclusive_bytes(MapRef::Snapshot(SnapshotId(s.engine))).await?;
+    let (progress, remain) = match super::upload::task(cx, &s.id).await? {
+        Some(t) if s.status == "progressing" => super::upload::progress(&t, cx.wall, cx.settings.upload_rate),
+        _ => (s.progress, 0),
+    };
     let mut v = json!({
         "SnapshotId": s.id,
         "SnapshotName": s.name,
@@ -1075,8 +1079,8 @@ async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) -> Result<Val
         "SourceDiskSize": s.source_disk_size,
         "SourceDiskType": s.source_disk_type,
         "SourceStorageType": "disk",
-        "Progress": format!("{}%", s.progress),
-        "RemainTime": 0,
+        "Progress": format!("{progress}%"),
+        "RemainTime": remain,
         "Status": s.status,
         "SnapshotType": s.snapshot_type,
         "Usage": usage(s),
@@ -1094,6 +1098,7 @@ async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) -> Result<Val
         "IncrementalBytes": s.incremental_bytes,
         "ExclusiveBytes": exclusive,
         "ReferencedBytes": s.referenced_bytes,
+        "UploadedBytes": s.uploaded_bytes,
     });
     if let Some(d) = s.retention_days {
         v["RetentionDays"] = json!(d);
@@ -1238,9 +1243,9 @@ async fn take_snapshot<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, spec: &Snapsho
         instant_access: spec.category == "standard" && essd && spec.instant_access.unwrap_or(true),
         instant_access_retention_days: if spec.category == "standard" && essd { spec.ia_days.or(spec.retention_days) } else { None },
         retention_days: spec.retention_days,
-        // Until the OSS uploads arrive, a normal snapshot is accomplished when its engine snapshot commits.
-        status: "accomplished".into(),
-        progress: 100,
+        // A local snapshot is accomplished at once; a normal one when its upload to OSS completes.
+        status: if spec.category == "flash" { "accomplished".into() } else { "progressing".into() },
+        progress: if spec.category == "flash" { 100 } else { 0 },
         encrypted: disk.encrypted,
         created: cx.now,
         last_modified: cx.now,
@@ -1251,8 +1256,12 @@ async fn take_snapshot<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, spec: &Snapsho
         group_id: group.to_string(),
         incremental_bytes: info.incremental_bytes,
         referenced_bytes: info.referenced_bytes,
+        uploaded_bytes: 0,
     };
     cx.save(&format!("snapshot/{id}"), &s);
+    if s.category == "standard" {
+        super::upload::start(cx, &s, cx.wall).await?;
+    }
     Ok(s)
 }
 
@@ -1320,6 +1329,8 @@ async fn describe_snapshots<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<
 
 /// Deletes a snapshot's engine snapshot and record.
 async fn drop_snapshot<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) -> Result<(), EcsError> {
+    // Cancels an upload in progress, or releases the uploaded data.
+    super::upload::release(cx, &s.id).await?;
     cx.t.delete_snapshot(SnapshotId(s.engine)).await?;
     cx.t.delete_record(&format!("snapshot/{}", s.id));
     if !s.group_id.is_empty() {

@@ -13,6 +13,7 @@
 //! whenever a record is read after that time.
 
 mod actions;
+pub mod upload;
 pub mod error;
 pub mod model;
 pub mod params;
@@ -58,6 +59,8 @@ pub struct Ecs<S: Store> {
 pub(crate) struct Cx<'a, S: Store> {
     pub t: EngineTx<'a, S>,
     pub now: u64,
+    /// The real time (ms): upload rates are real, whatever the console clock says.
+    pub wall: u64,
     pub rng: &'a mut Rng,
     pub settings: Settings,
     pub settings_dirty: bool,
@@ -119,9 +122,10 @@ impl<S: Store> Ecs<S> {
     /// Opens one request's transaction.
     async fn cx(&mut self, region: &str) -> Result<Cx<'_, S>, EcsError> {
         let now = self.now();
+        let wall = (self.wall)();
         let settings = self.settings.clone();
         let t = self.engine.begin().await?;
-        Ok(Cx { t, now, rng: &mut self.rng, settings, settings_dirty: false, region: region.to_string() })
+        Ok(Cx { t, now, wall, rng: &mut self.rng, settings, settings_dirty: false, region: region.to_string() })
     }
 
     /// One ECS API action by its ECS name. The response carries `RequestId`;
@@ -233,6 +237,16 @@ impl<S: Store> Ecs<S> {
         cx.settings_dirty = true;
         self.settings = cx.commit().await?;
         Ok(())
+    }
+
+    /// Uploads up to `budget` bytes of the oldest normal snapshot still
+    /// uploading, in one transaction. Returns the snapshot and whether its
+    /// upload completed; None when nothing is uploading.
+    pub async fn upload_step(&mut self, budget: u64) -> Result<Option<(String, bool)>, EcsError> {
+        let mut cx = self.cx("").await?;
+        let out = upload::step(&mut cx, budget).await?;
+        self.settings = cx.commit().await?;
+        Ok(out)
     }
 
     /// Background work: applies due state steps and releases expired snapshots.

@@ -114,6 +114,8 @@ pub struct Snapshot {
     /// Incremental and referenced bytes, fixed when it was taken.
     pub incremental_bytes: u64,
     pub referenced_bytes: u64,
+    /// Bytes its upload put into OSS (new blocks, pages, manifest).
+    pub uploaded_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

@@ -35,6 +35,12 @@ impl MemoryStore {
             .sum()
     }
 
+    /// Replaces the committed state with `dump` (tests: start several stores
+    /// from one state).
+    pub fn restore(&self, dump: &BTreeMap<(Table, Key), Vec<u8>>) {
+        *self.data.borrow_mut() = dump.iter().map(|(k, v)| (k.clone(), Rc::new(v.clone()))).collect();
+    }
+
     /// A deep copy of the committed state (to compare two databases).
     pub fn dump(&self) -> BTreeMap<(Table, Key), Vec<u8>> {
         self.data.borrow().iter().map(|(k, v)| (k.clone(), v.to_vec())).collect()

@@ -1,0 +1,331 @@
+//! Normal snapshots' uploads to the embedded OSS.
+//!
+//! A normal (standard) snapshot takes its engine snapshot at once (crash
+//! consistent at that moment); a task then uploads it to the hidden bucket in
+//! bounded steps, each one transaction, so it resumes after a reload or a
+//! crash at any point and honours the upload rate.
+//!
+//! Layout in [`HIDDEN_BUCKET`], content-addressed (BLAKE3) so that a block
+//! already in OSS, from any disk, is not uploaded again:
+//!
+//! ```text
+//!   blocks/<hash>        one block's bytes
+//!   pages/<hash>         a page: up to 256 (slot -> block hash) entries
+//!   manifests/<s-id>     {block size, size, page index -> page hash}
+//! ```
+//!
+//! Only the blocks that changed since the disk's previous uploaded snapshot
+//! are read (the engine's changed blocks); unchanged pages are the parent's
+//! pages by reference, so a second snapshot uploads its changed blocks, its
+//! changed pages and a manifest.
+//!
+//! Reference counts (`oss/block/<hash>`, `oss/page/<hash>` records): a block
+//! counts the pages (and the page being built by a task) that hold it; a
+//! page counts the manifests (and tasks) that hold it. When a count reaches
+//! zero the object goes. Cancelling a task drops exactly what it held.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::EcsError;
+use super::model::Snapshot;
+use super::Cx;
+use crate::engine::{MapRef, SnapshotId, Store};
+use crate::oss::{Embedded, ObjectStore, OssError, HIDDEN_BUCKET};
+
+/// Blocks per manifest page.
+pub const PAGE: u64 = 256;
+
+fn oss_err(e: OssError) -> EcsError {
+    EcsError::new(e.http_status, &e.code, e.message)
+}
+
+/// An upload in progress (record `upload/<snapshot id>`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct UploadTask {
+    pub snapshot_id: String,
+    pub seq: u64,
+    pub engine: u64,
+    pub block_shift: u8,
+    pub size: u64,
+    /// The snapshot whose manifest this one builds on.
+    pub parent: Option<String>,
+    pub parent_pages: BTreeMap<u64, String>,
+    /// Blocks to upload, as (first, count) runs, ascending.
+    pub runs: Vec<(u64, u64)>,
+    pub run: usize,
+    pub offset: u64,
+    pub total_blocks: u64,
+    pub done_blocks: u64,
+    /// Bytes put into OSS (blocks, pages, manifest).
+    pub uploaded_bytes: u64,
+    /// The page being built, and its entries (slot -> hash).
+    pub page: Option<u64>,
+    pub entries: BTreeMap<u16, String>,
+    /// Pages finished by this task (None: the page became empty).
+    pub done_pages: BTreeMap<u64, Option<String>>,
+    /// Wall-clock ms when it started, for the measured rate.
+    pub started_wall: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct Manifest {
+    pub block_shift: u8,
+    pub size: u64,
+    pub pages: BTreeMap<u64, String>,
+}
+
+fn task_key(id: &str) -> String {
+    format!("upload/{id}")
+}
+
+async fn rc_add<S: Store>(cx: &mut Cx<'_, S>, key: &str, delta: i64) -> Result<u64, EcsError> {
+    let n: u64 = cx.load(key).await?.unwrap_or(0);
+    let m = (n as i64 + delta).max(0) as u64;
+    if m == 0 {
+        cx.t.delete_record(key);
+    } else {
+        cx.save(key, &m);
+    }
+    Ok(m)
+}
+
+async fn block_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i64) -> Result<(), EcsError> {
+    if rc_add(cx, &format!("oss/block/{hash}"), delta).await? == 0 && delta < 0 {
+        Embedded.delete(&mut cx.t, HIDDEN_BUCKET, &format!("blocks/{hash}")).await.map_err(oss_err)?;
+    }
+    Ok(())
+}
+
+async fn load_page<S: Store>(cx: &mut Cx<'_, S>, hash: &str) -> Result<BTreeMap<u16, String>, EcsError> {
+    let bytes = Embedded.get(&mut cx.t, HIDDEN_BUCKET, &format!("pages/{hash}"), None).await.map_err(oss_err)?;
+    serde_json::from_slice(&bytes).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))
+}
+
+async fn page_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i64) -> Result<(), EcsError> {
+    if rc_add(cx, &format!("oss/page/{hash}"), delta).await? == 0 && delta < 0 {
+        let entries = load_page(cx, hash).await?;
+        Embedded.delete(&mut cx.t, HIDDEN_BUCKET, &format!("pages/{hash}")).await.map_err(oss_err)?;
+        for h in entries.values() {
+            block_ref(cx, h, -1).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The manifest of an uploaded snapshot, if it has one.
+pub(crate) async fn manifest<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Option<Manifest>, EcsError> {
+    let key = format!("manifests/{id}");
+    if !Embedded.exists(&mut cx.t, HIDDEN_BUCKET, &key).await.map_err(oss_err)? {
+        return Ok(None);
+    }
+    let bytes = Embedded.get(&mut cx.t, HIDDEN_BUCKET, &key, None).await.map_err(oss_err)?;
+    Ok(Some(serde_json::from_slice(&bytes).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?))
+}
+
+/// Starts the upload of a just-taken normal snapshot.
+pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u64) -> Result<(), EcsError> {
+    Embedded.create_bucket(&mut cx.t, HIDDEN_BUCKET, cx.now).await.map_err(oss_err)?;
+    // The parent: the disk's newest uploaded snapshot of the same block size.
+    let mut candidates: Vec<Snapshot> = cx.scan::<Snapshot>("snapshot/").await?;
+    candidates.retain(|s| s.source_disk_id == snap.source_disk_id && s.id != snap.id && s.category == "standard" && s.status == "accomplished");
+    candidates.sort_by_key(|s| std::cmp::Reverse(s.seq));
+    let info = cx.t.snapshot_info(SnapshotId(snap.engine)).await?;
+    let shift = info.block_size.trailing_zeros() as u8;
+    let mut parent = None;
+    for c in candidates {
+        if let Some(m) = manifest(cx, &c.id).await? {
+            if m.block_shift == shift {
+                parent = Some((c, m));
+                break;
+            }
+        }
+    }
+    let runs = match &parent {
+        Some((p, _)) => cx.t.changed_blocks(MapRef::Snapshot(SnapshotId(p.engine)), MapRef::Snapshot(SnapshotId(snap.engine))).await?,
+        None => cx.t.written_runs(MapRef::Snapshot(SnapshotId(snap.engine))).await?,
+    };
+    let total_blocks = runs.iter().map(|r| r.1).sum();
+    let seq = snap.seq;
+    let task = UploadTask {
+        snapshot_id: snap.id.clone(),
+        seq,
+        engine: snap.engine,
+        block_shift: shift,
+        size: info.size,
+        parent: parent.as_ref().map(|(p, _)| p.id.clone()),
+        parent_pages: parent.map(|(_, m)| m.pages).unwrap_or_default(),
+        runs,
+        total_blocks,
+        started_wall: wall,
+        ..Default::default()
+    };
+    cx.save(&task_key(&snap.id), &task);
+    Ok(())
+}
+
+pub(crate) async fn task<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Option<UploadTask>, EcsError> {
+    cx.load(&task_key(id)).await
+}
+
+/// Finishes the page being built: stores it (or finds it already stored) and
+/// keeps its hash; the task holds one reference on it.
+async fn finish_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask) -> Result<(), EcsError> {
+    let Some(page) = task.page.take() else { return Ok(()) };
+    let entries = std::mem::take(&mut task.entries);
+    if entries.is_empty() {
+        task.done_pages.insert(page, None);
+        return Ok(());
+    }
+    let bytes = serde_json::to_vec(&entries).unwrap();
+    let hash = blake3::hash(&bytes).to_hex().to_string();
+    let key = format!("pages/{hash}");
+    if Embedded.exists(&mut cx.t, HIDDEN_BUCKET, &key).await.map_err(oss_err)? {
+        // The same page exists: drop the references the staged page held.
+        for h in entries.values() {
+            block_ref(cx, h, -1).await?;
+        }
+    } else {
+        task.uploaded_bytes += Embedded.put(&mut cx.t, HIDDEN_BUCKET, &key, &bytes, cx.now).await.map_err(oss_err)?;
+    }
+    page_ref(cx, &hash, 1).await?;
+    task.done_pages.insert(page, Some(hash));
+    Ok(())
+}
+
+/// Starts building `page`: the parent's entries, each held once more.
+async fn begin_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, page: u64) -> Result<(), EcsError> {
+    task.page = Some(page);
+    task.entries = match task.parent_pages.get(&page).cloned() {
+        Some(h) => load_page(cx, &h).await?,
+        None => BTreeMap::new(),
+    };
+    for h in task.entries.values().cloned().collect::<Vec<_>>() {
+        block_ref(cx, &h, 1).await?;
+    }
+    Ok(())
+}
+
+/// Uploads up to `budget` bytes of the oldest upload task. Returns the
+/// snapshot it worked on and whether that upload is now complete.
+pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Option<(String, bool)>, EcsError> {
+    let mut tasks: Vec<UploadTask> = cx.scan("upload/").await?;
+    tasks.sort_by_key(|t| t.seq);
+    let Some(mut task) = tasks.into_iter().next() else { return Ok(None) };
+    let bs = 1u64 << task.block_shift;
+    let mut budget = budget.max(bs);
+    while budget >= bs && task.run < task.runs.len() {
+        let (first, count) = task.runs[task.run];
+        let index = first + task.offset;
+        let page = index / PAGE;
+        if task.page != Some(page) {
+            finish_page(cx, &mut task).await?;
+            begin_page(cx, &mut task, page).await?;
+        }
+        // A stretch within this run and this page, within the budget.
+        let page_end = (page + 1) * PAGE;
+        let n = (count - task.offset).min(page_end - index).min(budget / bs).max(1);
+        let data = cx.t.read(MapRef::Snapshot(SnapshotId(task.engine)), index * bs, (n * bs).min(task.size - index * bs)).await?;
+        for (i, block) in data.chunks(bs as usize).enumerate() {
+            let slot = ((index + i as u64) % PAGE) as u16;
+            if let Some(old) = task.entries.remove(&slot) {
+                block_ref(cx, &old, -1).await?;
+            }
+            if block.iter().all(|&b| b == 0) {
+                continue; // unwritten: no entry
+            }
+            let mut full = block.to_vec();
+            full.resize(bs as usize, 0);
+            let hash = blake3::hash(&full).to_hex().to_string();
+            let key = format!("blocks/{hash}");
+            if !Embedded.exists(&mut cx.t, HIDDEN_BUCKET, &key).await.map_err(oss_err)? {
+                task.uploaded_bytes += Embedded.put(&mut cx.t, HIDDEN_BUCKET, &key, &full, cx.now).await.map_err(oss_err)?;
+            }
+            block_ref(cx, &hash, 1).await?;
+            task.entries.insert(slot, hash);
+        }
+        task.done_blocks += n;
+        task.offset += n;
+        budget = budget.saturating_sub(n * bs);
+        if task.offset == count {
+            task.run += 1;
+            task.offset = 0;
+        }
+    }
+    let id = task.snapshot_id.clone();
+    if task.run < task.runs.len() {
+        cx.save(&task_key(&id), &task);
+        return Ok(Some((id, false)));
+    }
+    // Done: the manifest takes over the task's pages plus the parent's unchanged ones.
+    finish_page(cx, &mut task).await?;
+    let mut pages = task.parent_pages.clone();
+    for (p, h) in &pages {
+        if !task.done_pages.contains_key(p) {
+            page_ref(cx, h, 1).await?;
+        }
+    }
+    for (p, h) in &task.done_pages {
+        match h {
+            Some(h) => pages.insert(*p, h.clone()),
+            None => pages.remove(p),
+        };
+    }
+    let m = Manifest { block_shift: task.block_shift, size: task.size, pages };
+    let bytes = serde_json::to_vec(&m).unwrap();
+    task.uploaded_bytes += Embedded.put(&mut cx.t, HIDDEN_BUCKET, &format!("manifests/{id}"), &bytes, cx.now).await.map_err(oss_err)?;
+    cx.t.delete_record(&task_key(&id));
+    if let Some(mut s) = cx.load::<Snapshot>(&format!("snapshot/{id}")).await? {
+        s.status = "accomplished".into();
+        s.progress = 100;
+        s.uploaded_bytes = task.uploaded_bytes;
+        s.last_modified = cx.now;
+        cx.save(&format!("snapshot/{id}"), &s);
+    }
+    Ok(Some((id, true)))
+}
+
+/// Cancels an upload: drops every reference it held (chunks other
+/// snapshots share stay).
+pub(crate) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<(), EcsError> {
+    let Some(task) = task(cx, id).await? else { return Ok(()) };
+    for h in task.entries.values() {
+        block_ref(cx, h, -1).await?;
+    }
+    for h in task.done_pages.values().flatten() {
+        page_ref(cx, h, -1).await?;
+    }
+    cx.t.delete_record(&task_key(id));
+    Ok(())
+}
+
+/// Releases an uploaded snapshot's data in OSS.
+pub(crate) async fn release<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<(), EcsError> {
+    cancel(cx, id).await?;
+    if let Some(m) = manifest(cx, id).await? {
+        for h in m.pages.values() {
+            page_ref(cx, h, -1).await?;
+        }
+        Embedded.delete(&mut cx.t, HIDDEN_BUCKET, &format!("manifests/{id}")).await.map_err(oss_err)?;
+    }
+    Ok(())
+}
+
+/// Progress of an upload: (percent done, seconds left at the measured or capped rate).
+pub fn progress(task: &UploadTask, wall: u64, rate_cap: Option<u64>) -> (u32, u64) {
+    let bs = 1u64 << task.block_shift;
+    let left = (task.total_blocks - task.done_blocks) * bs;
+    let pct = if task.total_blocks == 0 { 99 } else { ((task.done_blocks * 100) / task.total_blocks).min(99) as u32 };
+    let elapsed = (wall.saturating_sub(task.started_wall)).max(1) as f64 / 1000.0;
+    let measured = (task.done_blocks * bs) as f64 / elapsed;
+    let rate = match (rate_cap, measured > 0.0) {
+        (Some(c), true) => measured.min(c as f64),
+        (Some(c), false) => c as f64,
+        (None, true) => measured,
+        (None, false) => 50e6,
+    };
+    (pct, (left as f64 / rate).ceil() as u64)
+}

@@ -1,4 +1,5 @@
-//! `window.ecs`: the ECS API for scripts, as PRODUCT.md specifies it.
+//! `window.ecs` and `window.oss`: the ECS API and the embedded OSS for
+//! scripts, as PRODUCT.md specifies them.
 //!
 //! ```js
 //! await ecs.ready;
@@ -11,7 +12,7 @@
 //! `Code`, `Message`, `HttpStatus` and `RequestId` are set. It talks only to
 //! the ECS service (`crate::service`).
 
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -137,6 +138,94 @@ fn reset() -> Promise {
     })
 }
 
+fn bucket_key(bucket: &JsValue, key: &JsValue) -> Result<(String, String), JsValue> {
+    let b = bucket.as_string().ok_or_else(|| js_error(EcsError::bad("InvalidBucketName", "The bucket name is a string."), None))?;
+    let k = key.as_string().ok_or_else(|| js_error(EcsError::bad("InvalidObjectName", "The object key is a string."), None))?;
+    Ok((b, k))
+}
+
+fn oss_create_bucket(bucket: JsValue) -> Promise {
+    future_to_promise(async move {
+        let b = bucket.as_string().ok_or_else(|| js_error(EcsError::bad("InvalidBucketName", "The bucket name is a string."), None))?;
+        service::with(async |ecs| ecs.oss_create_bucket(&b).await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+/// Bytes of a Blob read per transaction when putting a large object.
+const SLICE: f64 = (4 << 20) as f64;
+
+fn oss_put_object(bucket: JsValue, key: JsValue, data: JsValue) -> Promise {
+    future_to_promise(async move {
+        let (b, k) = bucket_key(&bucket, &key)?;
+        if data.is_instance_of::<Uint8Array>() {
+            let bytes = Uint8Array::from(data).to_vec();
+            service::with(async |ecs| ecs.oss_put(&b, &k, &bytes).await).await.map_err(|e| js_error(e, None))?;
+            return Ok(JsValue::UNDEFINED);
+        }
+        let Ok(blob) = data.dyn_into::<web_sys::Blob>() else {
+            return Err(js_error(EcsError::invalid("Data", "a Uint8Array or a Blob (such as a File)"), None));
+        };
+        // A Blob is read in slices, outside any transaction; each slice is one
+        // transaction; the object appears when the last one completes it.
+        let size = blob.size();
+        let upload = service::with(async |ecs| ecs.oss_begin(&b, &k).await).await.map_err(|e| js_error(e, None))?;
+        let mut stored = 0u64;
+        let mut offset = 0f64;
+        let result: Result<(), JsValue> = async {
+            while offset < size {
+                let end = (offset + SLICE).min(size);
+                let slice = blob.slice_with_f64_and_f64(offset, end)?;
+                let buf = wasm_bindgen_futures::JsFuture::from(slice.array_buffer()).await?;
+                let bytes = Uint8Array::new(&buf).to_vec();
+                let at = offset as u64;
+                stored += service::with(async |ecs| ecs.oss_put_part(&upload, at, &bytes).await).await.map_err(|e| js_error(e, None))?;
+                offset = end;
+            }
+            service::with(async |ecs| ecs.oss_complete(&b, &k, &upload, size as u64, stored).await).await.map_err(|e| js_error(e, None))
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = service::with(async |ecs| ecs.oss_abort(&upload).await).await;
+            return Err(e);
+        }
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+fn oss_get_object(bucket: JsValue, key: JsValue, range: JsValue) -> Promise {
+    future_to_promise(async move {
+        let (b, k) = bucket_key(&bucket, &key)?;
+        let range = if range.is_undefined() || range.is_null() {
+            None
+        } else {
+            let get = |n: &str| Reflect::get(&range, &n.into()).ok().unwrap_or(JsValue::UNDEFINED);
+            let offset = bytes_arg(&get("offset"), "offset").map_err(|e| js_error(e, None))?;
+            let length = bytes_arg(&get("length"), "length").map_err(|e| js_error(e, None))?;
+            Some((offset, length))
+        };
+        let data = service::with(async |ecs| ecs.oss_get(&b, &k, range).await).await.map_err(|e| js_error(e, None))?;
+        Ok(Uint8Array::from(&data[..]).into())
+    })
+}
+
+fn oss_list_objects(bucket: JsValue, prefix: JsValue) -> Promise {
+    future_to_promise(async move {
+        let b = bucket.as_string().ok_or_else(|| js_error(EcsError::bad("InvalidBucketName", "The bucket name is a string."), None))?;
+        let prefix = prefix.as_string().unwrap_or_default();
+        let list = service::with(async |ecs| ecs.oss_list(&b, &prefix).await).await.map_err(|e| js_error(e, None))?;
+        Ok(to_js(&list))
+    })
+}
+
+fn oss_delete_object(bucket: JsValue, key: JsValue) -> Promise {
+    future_to_promise(async move {
+        let (b, k) = bucket_key(&bucket, &key)?;
+        service::with(async |ecs| ecs.oss_delete(&b, &k).await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
 /// Installs `window.ecs` (call once, before the console renders).
 pub fn install() {
     let ecs = Object::new();
@@ -150,5 +239,12 @@ pub fn install() {
     set_fn(&ecs, "setUploadRate", Closure::<dyn Fn(JsValue) -> Promise>::new(set_upload_rate).into_js_value());
     set_fn(&ecs, "reset", Closure::<dyn Fn() -> Promise>::new(reset).into_js_value());
     let _ = Reflect::set(&js_sys::global(), &"ecs".into(), &ecs);
-    let _: Option<Function> = None;
+
+    let oss = Object::new();
+    set_fn(&oss, "createBucket", Closure::<dyn Fn(JsValue) -> Promise>::new(oss_create_bucket).into_js_value());
+    set_fn(&oss, "putObject", Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(oss_put_object).into_js_value());
+    set_fn(&oss, "getObject", Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(oss_get_object).into_js_value());
+    set_fn(&oss, "listObjects", Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(oss_list_objects).into_js_value());
+    set_fn(&oss, "deleteObject", Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(oss_delete_object).into_js_value());
+    let _ = Reflect::set(&js_sys::global(), &"oss".into(), &oss);
 }

@@ -65,6 +65,7 @@ pub async fn open(on_closed: impl FnOnce() + 'static) -> Result<(), EcsError> {
         if !s.ticking {
             s.ticking = true;
             wasm_bindgen_futures::spawn_local(tick_loop());
+            wasm_bindgen_futures::spawn_local(upload_loop());
         }
     });
     Ok(())
@@ -113,6 +114,44 @@ async fn tick_loop() {
             if let Err(e) = ecs.tick().await {
                 web_sys::console::warn_1(&format!("rowsnap: background work failed: {e}").into());
             }
+        }
+    }
+}
+
+/// Uploads normal snapshots to OSS in the background, one bounded step (one
+/// transaction) at a time, at most at the upload rate.
+async fn upload_loop() {
+    const STEP_MS: u32 = 100;
+    const UNCAPPED: u64 = 8 << 20;
+    let mut allowance = 0f64;
+    let mut last = js_sys::Date::now();
+    loop {
+        gloo::timers::future::TimeoutFuture::new(STEP_MS).await;
+        let now = js_sys::Date::now();
+        let dt = (now - last).max(0.0) / 1000.0;
+        last = now;
+        let h = handle();
+        let mut guard = h.lock().await;
+        let Some(ecs) = guard.as_mut() else { continue };
+        let budget = match ecs.upload_rate() {
+            Some(rate) => {
+                // Save up to one second (or one block) of allowance.
+                allowance = (allowance + rate as f64 * dt).min((rate as f64).max(65_536.0));
+                if allowance < 32_768.0 {
+                    continue;
+                }
+                allowance as u64
+            }
+            None => UNCAPPED,
+        };
+        match ecs.upload_step(budget).await {
+            Ok(Some(_)) => {
+                if ecs.upload_rate().is_some() {
+                    allowance -= (budget / 32_768 * 32_768).max(32_768) as f64;
+                }
+            }
+            Ok(None) => allowance = 0.0,
+            Err(e) => web_sys::console::warn_1(&format!("rowsnap: upload step failed (it will be retried): {e}").into()),
         }
     }
 }

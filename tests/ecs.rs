@@ -571,3 +571,40 @@ fn an_upload_resumes_after_a_failed_commit_at_any_point() {
         }
     }
 }
+
+#[test]
+fn the_embedded_oss() {
+    let mut a = Api::new();
+    let code = |r: Result<Vec<u8>, rowsnap::ecs::EcsError>| r.map(|_| ()).unwrap_err();
+    assert_eq!(code(block_on(a.ecs.oss_get("nope", "k", None))).code, "NoSuchBucket");
+    assert_eq!(block_on(a.ecs.oss_create_bucket(".rowsnap-snapshots")).unwrap_err().code, "InvalidBucketName");
+    block_on(a.ecs.oss_create_bucket("my-bucket")).unwrap();
+    block_on(a.ecs.oss_create_bucket("my-bucket")).unwrap(); // no error if it exists
+    let e = code(block_on(a.ecs.oss_get("my-bucket", "missing", None)));
+    assert_eq!((e.code.as_str(), e.http_status), ("NoSuchKey", 404));
+    // A sparse object: 1 MiB of zeros and a few bytes at the end.
+    let mut obj = vec![0u8; (1 << 20) + 10];
+    obj[(1 << 20)..].copy_from_slice(b"0123456789");
+    block_on(a.ecs.oss_put("my-bucket", "disk.raw", &obj)).unwrap();
+    block_on(a.ecs.oss_put("my-bucket", "a.txt", b"hello")).unwrap();
+    let chunks = a.ecs.engine().store().table_bytes(rowsnap::engine::Table::OssChunks);
+    assert!(chunks < 64 << 10, "all-zero chunks are not stored ({chunks} bytes)");
+    let listed = block_on(a.ecs.oss_list("my-bucket", "")).unwrap();
+    assert_eq!(listed.iter().map(|l| (l.key.as_str(), l.size)).collect::<Vec<_>>(), [("a.txt", 5), ("disk.raw", (1 << 20) + 10)]);
+    assert_eq!(block_on(a.ecs.oss_list("my-bucket", "d")).unwrap().len(), 1);
+    assert_eq!(block_on(a.ecs.oss_get("my-bucket", "disk.raw", Some(((1 << 20) + 5, 100)))).unwrap(), b"56789", "cut short at the end");
+    assert_eq!(block_on(a.ecs.oss_get("my-bucket", "disk.raw", None)).unwrap(), obj);
+    // A multi-part put is invisible until completed, and an aborted one leaves nothing.
+    let up = block_on(a.ecs.oss_begin("my-bucket", "big")).unwrap();
+    block_on(a.ecs.oss_put_part(&up, 0, &vec![7u8; 256 << 10])).unwrap();
+    assert!(block_on(a.ecs.oss_list("my-bucket", "big")).unwrap().is_empty());
+    block_on(a.ecs.oss_abort(&up)).unwrap();
+    let up = block_on(a.ecs.oss_begin("my-bucket", "big")).unwrap();
+    let stored = block_on(a.ecs.oss_put_part(&up, 0, &vec![7u8; 256 << 10])).unwrap() + block_on(a.ecs.oss_put_part(&up, 256 << 10, &[9u8; 3])).unwrap();
+    block_on(a.ecs.oss_complete("my-bucket", "big", &up, (256 << 10) + 3, stored)).unwrap();
+    assert_eq!(block_on(a.ecs.oss_get("my-bucket", "big", Some((256 << 10, 10)))).unwrap(), [9, 9, 9]);
+    block_on(a.ecs.oss_delete("my-bucket", "big")).unwrap();
+    block_on(a.ecs.oss_delete("my-bucket", "disk.raw")).unwrap();
+    block_on(a.ecs.oss_delete("my-bucket", "a.txt")).unwrap();
+    assert_eq!(a.ecs.engine().store().table_bytes(rowsnap::engine::Table::OssChunks), 0);
+}

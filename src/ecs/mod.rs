@@ -14,6 +14,7 @@
 
 mod actions;
 pub mod upload;
+mod objects;
 pub mod error;
 pub mod model;
 pub mod params;

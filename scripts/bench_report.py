@@ -30,6 +30,9 @@ TARGETS = [
     ("idb_write_vs_raw", ">=", 0.7),
     ("idb_read_vs_raw", ">=", 0.7),
     ("idb_bytes_after_change_ratio", "<=", 1.01),
+    ("oss_upload_vs_raw", ">=", 0.5),
+    ("oss_incremental_upload_ratio", "<=", 1.05),
+    ("oss_restore_first_read_ms", "report", None),
 ]
 out_path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
 print(f"\nwrote {out_path}")
@@ -37,10 +40,14 @@ missed = 0
 for key, op, target in TARGETS:
     if key not in figures:
         print(f"  {key:40s} not measured")
-        missed += 1
+        missed += op != "report"
         continue
     v = figures[key]
+    if op == "report":
+        print(f"  {key:40s} {v:12.4f}  (reported)")
+        continue
     ok = v <= target if op == "<=" else v >= target
     missed += not ok
     print(f"  {key:40s} {v:12.4f}  target {op} {target}  {'met' if ok else 'MISSED'}")
-print(f"{len(TARGETS) - missed} of {len(TARGETS)} targets met")
+targets = sum(1 for t in TARGETS if t[1] != "report")
+print(f"{targets - missed} of {targets} targets met")

@@ -39,6 +39,7 @@ const HELPERS = `
       const disks = d.Disks.Disk.sort((a, b) => a.Device.localeCompare(b.Device));
       return { id, disks: disks.map((x) => x.DiskId) };
     },
+    accomplished: (id) => t.until('DescribeSnapshots', { SnapshotIds: [id] }, (r) => r.Snapshots.Snapshot[0].Status, 'accomplished'),
     bytes: (s) => new TextEncoder().encode(s),
     text: (b) => new TextDecoder().decode(b),
   };
@@ -66,6 +67,7 @@ test('write, snapshot, roll back, clone, image and boot give back the right byte
     await t.until('DescribeDisks', { DiskIds: [clone] }, (r) => r.Disks.Disk[0].Status, 'Available');
     await ecs.request('AttachDisk', { InstanceId: vm.id, DiskId: clone });
     await t.until('DescribeDisks', { DiskIds: [clone] }, (r) => r.Disks.Disk[0].Status, 'In_use');
+    await t.accomplished(s1);
     const image = (await ecs.request('CreateImage', { ImageName: 'golden-1', DiskDeviceMapping: [{ SnapshotId: s1 }, { SnapshotId: d1 }] })).ImageId;
     await t.until('DescribeImages', { ImageId: image, ImageOwnerAlias: 'self' }, (r) => r.Images.Image[0].Status, 'Available');
     const booted = await t.run({ ImageId: image, ZoneId: 'cn-hangzhou-i' });
@@ -124,6 +126,7 @@ test('retention releases a snapshot after advanceClock', async () => {
   const left = await p.evaluate(async () => {
     const vm = await t.run({ ImageId: 'ubuntu_22_04_x64_20G_alibase_20240819.vhd' });
     const keep = (await ecs.request('CreateSnapshot', { DiskId: vm.disks[0] })).SnapshotId;
+    await t.accomplished(keep); // one snapshot of a disk uploads at a time
     await ecs.request('CreateSnapshot', { DiskId: vm.disks[0], RetentionDays: '1' });
     await ecs.advanceClock(86400 + 1);
     const r = await ecs.request('DescribeSnapshots', {});

@@ -150,7 +150,13 @@ async fn upload_loop() {
                     allowance -= (budget / 32_768 * 32_768).max(32_768) as f64;
                 }
             }
-            Ok(None) => allowance = 0.0,
+            Ok(None) => {
+                allowance = 0.0;
+                // Nothing to upload: copy restored disks from OSS meanwhile.
+                if let Err(e) = ecs.hydrate_step(UNCAPPED).await {
+                    web_sys::console::warn_1(&format!("rowsnap: restore step failed (it will be retried): {e}").into());
+                }
+            }
             Err(e) => web_sys::console::warn_1(&format!("rowsnap: upload step failed (it will be retried): {e}").into()),
         }
     }

@@ -608,3 +608,55 @@ fn the_embedded_oss() {
     block_on(a.ecs.oss_delete("my-bucket", "a.txt")).unwrap();
     assert_eq!(a.ecs.engine().store().table_bytes(rowsnap::engine::Table::OssChunks), 0);
 }
+
+#[test]
+fn a_released_snapshot_rolls_back_clones_and_reads_from_oss() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({"DataDisk": [{"Size": 20, "Category": "cloud_essd"}]}));
+    let disk = a.disks_of(&inst)[1]["DiskId"].as_str().unwrap().to_string();
+    let mut data = vec![0u8; 3 << 20];
+    rowsnap::engine::testkit::Rng::new(12).fill(&mut data);
+    a.write(&disk, 10 << 20, &data);
+    let s = a.snapshot(&disk, json!({"InstantAccessRetentionDays": 1}));
+    // Overwrite it all, so the snapshot alone holds its blocks locally.
+    a.write(&disk, 10 << 20, &vec![0x11; 3 << 20]);
+    let desc = |a: &mut Api| a.ok("DescribeSnapshots", json!({"SnapshotIds": [s.clone()]}))["Snapshots"]["Snapshot"][0].clone();
+    assert_eq!(desc(&mut a)["ExclusiveBytes"], 3 << 20);
+    let stored = block_on(a.ecs.engine().stats()).unwrap().stored_blocks;
+    block_on(a.ecs.advance_clock(86_401.0)).unwrap();
+    let d = desc(&mut a);
+    assert_eq!((d["LocalCopyReleased"].as_bool(), d["InstantAccess"].as_bool(), d["Available"].as_bool()), (Some(true), Some(false), Some(true)));
+    assert_eq!(d["ExclusiveBytes"], 0);
+    let freed = stored - block_on(a.ecs.engine().stats()).unwrap().stored_blocks;
+    assert_eq!(freed * 32768, 3 << 20, "its exclusive local bytes were freed");
+    // Reads come from OSS.
+    assert_eq!(block_on(a.ecs.read_snapshot(&s, 10 << 20, 3 << 20)).unwrap(), data);
+    // Roll back: usable at once, blocks fetched on first read; a write merges.
+    a.ok("StopInstance", json!({"InstanceId": inst}));
+    a.wait();
+    a.ok("ResetDisk", json!({"DiskId": disk, "SnapshotId": s}));
+    a.ok("StartInstance", json!({"InstanceId": inst}));
+    a.wait();
+    let p = |a: &mut Api, id: &str| a.ok("DescribeDisks", json!({"DiskIds": [id]}))["Disks"]["Disk"][0]["HydrationProgress"].clone();
+    assert_eq!(p(&mut a, &disk), "0%");
+    assert_eq!(a.read(&disk, 10 << 20, 3 << 20), data);
+    a.write(&disk, (10 << 20) + 100, b"user bytes win");
+    a.err("CreateSnapshot", json!({"DiskId": disk}), "IncorrectDiskStatus", 403);
+    let mut want = data.clone();
+    want[100..114].copy_from_slice(b"user bytes win");
+    assert_eq!(a.read(&disk, 10 << 20, 3 << 20), want);
+    // Clone from it too.
+    let clone = a.ok("CreateDisk", json!({"ZoneId": "cn-hangzhou-h", "SnapshotId": s, "DiskCategory": "cloud_essd"}))["DiskId"].as_str().unwrap().to_string();
+    a.wait();
+    a.ok("AttachDisk", json!({"InstanceId": inst, "DiskId": clone}));
+    a.wait();
+    assert_eq!(a.read(&clone, 10 << 20, 3 << 20), data);
+    // Hydration in the background copies the rest; the user's bytes stay.
+    while block_on(a.ecs.hydrate_step(1 << 20)).unwrap().is_some() {}
+    assert_eq!(p(&mut a, &disk), "100%");
+    assert_eq!(a.read(&disk, 10 << 20, 3 << 20), want);
+    assert_eq!(a.read(&clone, 10 << 20, 3 << 20), data);
+    a.snapshot(&disk, json!({})); // hydrated: snapshots work again
+    a.ok("DeleteSnapshot", json!({"SnapshotId": s, "Force": true}));
+    block_on(a.ecs.engine().check()).unwrap();
+}

@@ -199,10 +199,15 @@ pub async fn expire<S: Store>(cx: &mut Cx<'_, S>) -> Result<(), EcsError> {
                 continue;
             }
         }
-        if let (true, Some(days)) = (s.instant_access, s.instant_access_retention_days) {
-            if cx.now >= s.created.saturating_add(days.saturating_mul(DAY_MS)) {
-                // The instant-access copy is released: usable again only when accomplished.
+        if let Some(days) = s.instant_access_retention_days {
+            if cx.now >= s.created.saturating_add(days.saturating_mul(DAY_MS)) && (s.instant_access || !s.local_released) {
+                // Instant access ends; once uploaded, the local copy is released
+                // (its exclusive local bytes are freed) and the data lives in OSS.
                 s.instant_access = false;
+                if s.status == "accomplished" && s.category == "standard" && !s.local_released {
+                    cx.t.delete_snapshot(SnapshotId(s.engine)).await?;
+                    s.local_released = true;
+                }
                 s.last_modified = cx.now;
                 cx.save(&format!("snapshot/{}", s.id), &s);
             }
@@ -689,9 +694,19 @@ async fn new_disk<S: Store>(
     from: Option<(u64, String)>,
     encrypted: bool,
 ) -> Result<Disk, EcsError> {
-    let volume = match &from {
-        Some((engine, _)) => cx.t.clone_snapshot(SnapshotId(*engine), Some(size_gib * GIB)).await?,
-        None => cx.t.create_volume(size_gib * GIB, super::BLOCK_SHIFT).await?,
+    let released = match &from {
+        Some((_, id)) if !id.is_empty() => cx.load::<Snapshot>(&format!("snapshot/{id}")).await?.filter(|s| s.local_released),
+        _ => None,
+    };
+    let mut hydration = None;
+    let volume = match (&from, &released) {
+        (_, Some(s)) => {
+            // Only in OSS: an empty volume, filled from OSS on demand and in the background.
+            hydration = Some(super::restore::hydration_for(cx, s).await?);
+            cx.t.create_volume(size_gib * GIB, super::BLOCK_SHIFT).await?
+        }
+        (Some((engine, _)), None) => cx.t.clone_snapshot(SnapshotId(*engine), Some(size_gib * GIB)).await?,
+        (None, None) => cx.t.create_volume(size_gib * GIB, super::BLOCK_SHIFT).await?,
     };
     let id = cx.new_id("d-");
     let seq = cx.next_seq();
@@ -727,6 +742,7 @@ async fn new_disk<S: Store>(
         created: cx.now,
         resource_group: String::new(),
         tags: vec![],
+        hydration,
     })
 }
 
@@ -827,6 +843,7 @@ async fn delete_instance<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Val
 
 async fn disk_json<S: Store>(cx: &mut Cx<'_, S>, d: &Disk) -> Result<Value, EcsError> {
     let info = cx.t.volume_info(VolumeId(d.volume)).await?;
+    let hydration = d.hydration.as_ref().map(|h| format!("{}%", super::restore::hydration_progress(h))).unwrap_or_else(|| "100%".into());
     Ok(json!({
         "DiskId": d.id,
         "DiskName": d.name,
@@ -855,6 +872,7 @@ async fn disk_json<S: Store>(cx: &mut Cx<'_, S>, d: &Disk) -> Result<Value, EcsE
         "ReferencedBytes": info.referenced_bytes,
         "WrittenSinceSnapshotBytes": info.written_since_base_bytes,
         "AttachedOnce": d.attached_once,
+        "HydrationProgress": hydration,
     }))
 }
 
@@ -1066,7 +1084,7 @@ async fn resize_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, 
 // -------------------------------------------------------------- snapshots
 
 async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) -> Result<Value, EcsError> {
-    let exclusive = cx.t.exclusive_bytes(MapRef::Snapshot(SnapshotId(s.engine))).await?;
+    let exclusive = if s.local_released { 0 } else { cx.t.exclusive_bytes(MapRef::Snapshot(SnapshotId(s.engine))).await? };
     let (progress, remain) = match super::upload::task(cx, &s.id).await? {
         Some(t) if s.status == "progressing" => super::upload::progress(&t, cx.wall, cx.settings.upload_rate),
         _ => (s.progress, 0),
@@ -1099,6 +1117,7 @@ async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) -> Result<Val
         "ExclusiveBytes": exclusive,
         "ReferencedBytes": s.referenced_bytes,
         "UploadedBytes": s.uploaded_bytes,
+        "LocalCopyReleased": s.local_released,
     });
     if let Some(d) = s.retention_days {
         v["RetentionDays"] = json!(d);
@@ -1199,6 +1218,12 @@ async fn check_snapshot_allowed<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, categ
             return Err(EcsError::forbidden("IncorrectDiskStatus", format!("The disk \"{}\" is {other}; it must be In_use or Available.", disk.id)));
         }
     }
+    if let Some(h) = &disk.hydration {
+        return Err(EcsError::forbidden(
+            "IncorrectDiskStatus",
+            format!("The disk is still being restored from OSS ({}%); snapshot it when the restore completes.", super::restore::hydration_progress(h)),
+        ));
+    }
     let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
     let mine: Vec<&Snapshot> = snaps.iter().filter(|s| s.source_disk_id == disk.id).collect();
     if mine.iter().any(|s| s.status == "progressing") {
@@ -1257,6 +1282,7 @@ async fn take_snapshot<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, spec: &Snapsho
         incremental_bytes: info.incremental_bytes,
         referenced_bytes: info.referenced_bytes,
         uploaded_bytes: 0,
+        local_released: false,
     };
     cx.save(&format!("snapshot/{id}"), &s);
     if s.category == "standard" {
@@ -1331,7 +1357,9 @@ async fn describe_snapshots<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<
 async fn drop_snapshot<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) -> Result<(), EcsError> {
     // Cancels an upload in progress, or releases the uploaded data.
     super::upload::release(cx, &s.id).await?;
-    cx.t.delete_snapshot(SnapshotId(s.engine)).await?;
+    if !s.local_released {
+        cx.t.delete_snapshot(SnapshotId(s.engine)).await?;
+    }
     cx.t.delete_record(&format!("snapshot/{}", s.id));
     if !s.group_id.is_empty() {
         if let Some(mut g) = cx.load::<SnapshotGroup>(&format!("ssg/{}", s.group_id)).await? {
@@ -1431,7 +1459,16 @@ async fn reset_one<S: Store>(cx: &mut Cx<'_, S>, disk_id: &str, snapshot_id: &st
     if !snapshot_available(&snap) {
         return Err(EcsError::forbidden("InvalidSnapshotId.NotReady", format!("The snapshot \"{snapshot_id}\" is not ready yet.")));
     }
-    cx.t.rollback(VolumeId(disk.volume), SnapshotId(snap.engine)).await?;
+    if snap.local_released {
+        // The snapshot is only in OSS: a fresh volume, hydrated from it.
+        let fresh = cx.t.create_volume(disk.size_gib * GIB, super::BLOCK_SHIFT).await?;
+        cx.t.delete_volume(VolumeId(disk.volume)).await?;
+        disk.volume = fresh.0;
+        disk.hydration = Some(super::restore::hydration_for(cx, &snap).await?);
+    } else {
+        cx.t.rollback(VolumeId(disk.volume), SnapshotId(snap.engine)).await?;
+        disk.hydration = None;
+    }
     let back = disk.status.clone();
     disk.status = "ReIniting".into();
     disk.plan = vec![(cx.now + STEP_MS, back)];

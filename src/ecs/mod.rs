@@ -15,6 +15,7 @@
 mod actions;
 pub mod upload;
 mod objects;
+mod restore;
 pub mod error;
 pub mod model;
 pub mod params;
@@ -25,7 +26,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::engine::testkit::Rng;
-use crate::engine::{Engine, EngineTx, MapRef, SnapshotId, Store, VolumeId};
+use crate::engine::{Engine, EngineTx, MapRef, SnapshotId, Store};
 pub use error::EcsError;
 use model::{Disk, Instance, Settings, Snapshot};
 use params::Params;
@@ -170,10 +171,10 @@ impl<S: Store> Ecs<S> {
             return Err(EcsError::invalid("Bytes", "at most 64 MiB a call"));
         }
         let mut cx = self.cx("").await?;
-        let disk = cx.disk(disk_id).await?;
+        let mut disk = cx.disk(disk_id).await?;
         check_range(offset, data.len() as u64, disk.size_gib * GIB)?;
         cx.check_running(&disk).await?;
-        cx.t.write(VolumeId(disk.volume), offset, data).await?;
+        restore::write_disk(&mut cx, &mut disk, offset, data).await?;
         self.settings = cx.commit().await?;
         Ok(())
     }
@@ -187,7 +188,7 @@ impl<S: Store> Ecs<S> {
         let disk = cx.disk(disk_id).await?;
         check_range(offset, length, disk.size_gib * GIB)?;
         cx.check_running(&disk).await?;
-        let out = cx.t.read(MapRef::Volume(VolumeId(disk.volume)), offset, length).await?;
+        let out = restore::read_disk(&mut cx, &disk, offset, length).await?;
         self.settings = cx.commit().await?;
         Ok(out)
     }
@@ -206,7 +207,11 @@ impl<S: Store> Ecs<S> {
             ));
         }
         check_range(offset, length, s.source_disk_size * GIB)?;
-        let out = cx.t.read(MapRef::Snapshot(SnapshotId(s.engine)), offset, length).await?;
+        let out = if s.local_released {
+            restore::read_released(&mut cx, &s, offset, length).await?
+        } else {
+            cx.t.read(MapRef::Snapshot(SnapshotId(s.engine)), offset, length).await?
+        };
         self.settings = cx.commit().await?;
         Ok(out)
     }
@@ -246,6 +251,15 @@ impl<S: Store> Ecs<S> {
     pub async fn upload_step(&mut self, budget: u64) -> Result<Option<(String, bool)>, EcsError> {
         let mut cx = self.cx("").await?;
         let out = upload::step(&mut cx, budget).await?;
+        self.settings = cx.commit().await?;
+        Ok(out)
+    }
+
+    /// Copies up to `budget` bytes of a disk restored from OSS into its
+    /// volume, in one transaction. None when no disk is hydrating.
+    pub async fn hydrate_step(&mut self, budget: u64) -> Result<Option<(String, bool)>, EcsError> {
+        let mut cx = self.cx("").await?;
+        let out = restore::hydrate_step(&mut cx, budget).await?;
         self.settings = cx.commit().await?;
         Ok(out)
     }

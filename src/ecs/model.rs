@@ -72,6 +72,8 @@ pub struct Disk {
     pub created: u64,
     pub resource_group: String,
     pub tags: Vec<(String, String)>,
+    /// Set while its content is still being copied from OSS.
+    pub hydration: Option<Hydration>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -116,6 +118,21 @@ pub struct Snapshot {
     pub referenced_bytes: u64,
     /// Bytes its upload put into OSS (new blocks, pages, manifest).
     pub uploaded_bytes: u64,
+    /// Its local (engine) copy was released: its content is only in OSS.
+    pub local_released: bool,
+}
+
+/// A disk restored from a snapshot that lives only in OSS: what is left to copy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct Hydration {
+    pub snapshot_id: String,
+    pub block_shift: u8,
+    /// Manifest pages still to copy (page -> page hash).
+    pub pages: std::collections::BTreeMap<u64, String>,
+    /// Blocks of those pages the user wrote since: not copied over.
+    pub dirty: std::collections::BTreeSet<u64>,
+    pub total_pages: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

@@ -131,7 +131,9 @@ pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u
     Embedded.create_bucket(&mut cx.t, HIDDEN_BUCKET, cx.now).await.map_err(oss_err)?;
     // The parent: the disk's newest uploaded snapshot of the same block size.
     let mut candidates: Vec<Snapshot> = cx.scan::<Snapshot>("snapshot/").await?;
-    candidates.retain(|s| s.source_disk_id == snap.source_disk_id && s.id != snap.id && s.category == "standard" && s.status == "accomplished");
+    candidates.retain(|s| {
+        s.source_disk_id == snap.source_disk_id && s.id != snap.id && s.category == "standard" && s.status == "accomplished" && !s.local_released
+    });
     candidates.sort_by_key(|s| std::cmp::Reverse(s.seq));
     let info = cx.t.snapshot_info(SnapshotId(snap.engine)).await?;
     let shift = info.block_size.trailing_zeros() as u8;

@@ -1,0 +1,193 @@
+//! Snapshots whose local copy was released, and disks restored from them.
+//!
+//! When a normal snapshot's instant-access retention ends (and its upload is
+//! accomplished), its engine snapshot is deleted: its exclusive local bytes
+//! are freed and its content lives only in OSS (its manifest). Such a
+//! snapshot still rolls back, clones and reads:
+//!
+//! - `readSnapshot` reads the manifest's blocks from OSS;
+//! - a disk rolled back to it, or created from it, is usable at once: it gets
+//!   an empty volume and a *hydration* (the manifest's pages still to copy).
+//!   A read of a block not yet copied fetches it from OSS (EBS's lazy
+//!   loading); a write to one merges with it first and marks it *dirty* (the
+//!   user's bytes win over the copy); the background copies page after page
+//!   and `DescribeDisks` shows `HydrationProgress`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::error::EcsError;
+use super::model::{Disk, Hydration, Snapshot};
+use super::upload::{manifest, PAGE};
+use super::Cx;
+use crate::engine::{MapRef, Store, VolumeId};
+use crate::oss::{Embedded, ObjectStore, HIDDEN_BUCKET};
+
+fn oss_err(e: crate::oss::OssError) -> EcsError {
+    EcsError::new(e.http_status, &e.code, e.message)
+}
+
+/// Reads pages and blocks of a manifest from OSS, each page once.
+struct Remote<'p> {
+    pages: &'p BTreeMap<u64, String>,
+    loaded: HashMap<u64, BTreeMap<u16, String>>,
+}
+
+impl<'p> Remote<'p> {
+    fn new(pages: &'p BTreeMap<u64, String>) -> Self {
+        Remote { pages, loaded: HashMap::new() }
+    }
+
+    /// The block's bytes from OSS; None when the manifest has no such block (zeros).
+    async fn block<S: Store>(&mut self, cx: &mut Cx<'_, S>, index: u64) -> Result<Option<Vec<u8>>, EcsError> {
+        let page = index / PAGE;
+        let Some(hash) = self.pages.get(&page) else { return Ok(None) };
+        if !self.loaded.contains_key(&page) {
+            let bytes = Embedded.get(&mut cx.t, HIDDEN_BUCKET, &format!("pages/{hash}"), None).await.map_err(oss_err)?;
+            let entries = serde_json::from_slice(&bytes).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?;
+            self.loaded.insert(page, entries);
+        }
+        let Some(block) = self.loaded[&page].get(&((index % PAGE) as u16)) else { return Ok(None) };
+        Ok(Some(Embedded.get(&mut cx.t, HIDDEN_BUCKET, &format!("blocks/{block}"), None).await.map_err(oss_err)?))
+    }
+}
+
+/// Copies the part of block `index` (of size `bs`) that overlaps `offset..offset+out.len()`.
+fn overlay(out: &mut [u8], offset: u64, index: u64, bs: u64, block: &[u8]) {
+    let start = index * bs;
+    let from = offset.max(start);
+    let to = (offset + out.len() as u64).min(start + block.len() as u64);
+    if from < to {
+        out[(from - offset) as usize..(to - offset) as usize].copy_from_slice(&block[(from - start) as usize..(to - start) as usize]);
+    }
+}
+
+/// Reads a released snapshot's bytes from OSS.
+pub(crate) async fn read_released<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, offset: u64, len: u64) -> Result<Vec<u8>, EcsError> {
+    let m = manifest(cx, &snap.id)
+        .await?
+        .ok_or_else(|| EcsError::new(500, "InternalError", format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
+    let mut out = vec![0u8; len as usize];
+    if len == 0 {
+        return Ok(out);
+    }
+    let bs = 1u64 << m.block_shift;
+    let mut remote = Remote::new(&m.pages);
+    for index in offset / bs..=(offset + len - 1) / bs {
+        if let Some(block) = remote.block(cx, index).await? {
+            overlay(&mut out, offset, index, bs, &block);
+        }
+    }
+    Ok(out)
+}
+
+/// A hydration for a new volume restored from a released snapshot.
+pub(crate) async fn hydration_for<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot) -> Result<Hydration, EcsError> {
+    let m = manifest(cx, &snap.id)
+        .await?
+        .ok_or_else(|| EcsError::new(500, "InternalError", format!("the snapshot {} has no manifest", snap.id)))?;
+    Ok(Hydration { snapshot_id: snap.id.clone(), block_shift: m.block_shift, total_pages: m.pages.len() as u64, pages: m.pages, dirty: Default::default() })
+}
+
+fn pending(h: &Hydration, index: u64) -> bool {
+    h.pages.contains_key(&(index / PAGE)) && !h.dirty.contains(&index)
+}
+
+/// Reads a disk's bytes: from its volume, and from OSS for blocks not yet hydrated.
+pub(crate) async fn read_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, offset: u64, len: u64) -> Result<Vec<u8>, EcsError> {
+    let mut out = cx.t.read(MapRef::Volume(VolumeId(disk.volume)), offset, len).await?;
+    let Some(h) = &disk.hydration else { return Ok(out) };
+    if len == 0 {
+        return Ok(out);
+    }
+    let bs = 1u64 << h.block_shift;
+    let mut remote = Remote::new(&h.pages);
+    for index in offset / bs..=(offset + len - 1) / bs {
+        if pending(h, index) {
+            if let Some(block) = remote.block(cx, index).await? {
+                overlay(&mut out, offset, index, bs, &block);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes to a disk; blocks not yet hydrated are merged with their OSS
+/// content first and become the user's (dirty).
+pub(crate) async fn write_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &mut Disk, offset: u64, data: &[u8]) -> Result<(), EcsError> {
+    let Some(h) = &disk.hydration else {
+        cx.t.write(VolumeId(disk.volume), offset, data).await?;
+        return Ok(());
+    };
+    if data.is_empty() {
+        return Ok(());
+    }
+    let bs = 1u64 << h.block_shift;
+    let (first, last) = (offset / bs, (offset + data.len() as u64 - 1) / bs);
+    if !(first..=last).any(|i| pending(h, i)) {
+        cx.t.write(VolumeId(disk.volume), offset, data).await?;
+        return Ok(());
+    }
+    let size = disk.size_gib << 30;
+    let start = first * bs;
+    let end = ((last + 1) * bs).min(size);
+    let mut buf = read_disk(cx, disk, start, end - start).await?;
+    buf[(offset - start) as usize..(offset - start) as usize + data.len()].copy_from_slice(data);
+    cx.t.write(VolumeId(disk.volume), start, &buf).await?;
+    let h = disk.hydration.as_mut().unwrap();
+    for i in first..=last {
+        if h.pages.contains_key(&(i / PAGE)) {
+            h.dirty.insert(i);
+        }
+    }
+    cx.save(&format!("disk/{}", disk.id), &*disk);
+    Ok(())
+}
+
+/// Copies up to `budget` bytes (at least one page) of the first hydrating
+/// disk from OSS into its volume. Returns the disk and whether it is done.
+pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Option<(String, bool)>, EcsError> {
+    let disks: Vec<Disk> = cx.scan("disk/").await?;
+    let Some(mut disk) = disks.into_iter().filter(|d| d.hydration.is_some()).min_by_key(|d| d.seq) else { return Ok(None) };
+    let h = disk.hydration.clone().unwrap();
+    let bs = 1u64 << h.block_shift;
+    let size = disk.size_gib << 30;
+    let mut spent = 0u64;
+    let mut remote = Remote::new(&h.pages);
+    let mut done_pages = Vec::new();
+    for &page in h.pages.keys() {
+        if spent > 0 && spent >= budget {
+            break;
+        }
+        for slot in 0..PAGE {
+            let index = page * PAGE + slot;
+            if h.dirty.contains(&index) || index * bs >= size {
+                continue;
+            }
+            if let Some(block) = remote.block(cx, index).await? {
+                let n = (block.len() as u64).min(size - index * bs) as usize;
+                cx.t.write(VolumeId(disk.volume), index * bs, &block[..n]).await?;
+                spent += bs;
+            }
+        }
+        done_pages.push(page);
+    }
+    let h = disk.hydration.as_mut().unwrap();
+    for page in done_pages {
+        h.pages.remove(&page);
+        h.dirty.retain(|i| i / PAGE != page);
+    }
+    let done = h.pages.is_empty();
+    if done {
+        disk.hydration = None;
+    }
+    cx.save(&format!("disk/{}", disk.id), &disk);
+    Ok(Some((disk.id, done)))
+}
+
+/// Percent of a hydration done.
+pub(crate) fn hydration_progress(h: &Hydration) -> u64 {
+    if h.total_pages == 0 {
+        return 100;
+    }
+    ((h.total_pages - h.pages.len() as u64) * 100 / h.total_pages).min(99)
+}

@@ -233,6 +233,9 @@ async fn bench() {
     out.insert("oss_upload_mb_s".into(), up);
     out.insert("oss_upload_vs_raw".into(), up / out["raw_put_mb_s"]);
     out.insert("oss_incremental_upload_ratio".into(), ratio);
+    let first_read = oss_restore_first_read().await;
+    console_log!("first 4 KiB read after rolling back to a released 256 MiB snapshot: {first_read:.2} ms");
+    out.insert("oss_restore_first_read_ms".into(), first_read);
     let json = out.iter().map(|(k, v)| format!("\"{k}\": {v:.6}")).collect::<Vec<_>>().join(", ");
     console_log!("BENCH_JSON {{{json}}}");
 }
@@ -280,4 +283,42 @@ async fn oss_uploads() -> (f64, f64) {
     ecs.engine().store().close();
     IdbStore::delete(name).await.unwrap();
     (mb_s, uploaded as f64 / (16 * MIB) as f64)
+}
+
+/// Milliseconds of the first 4 KiB read after rolling a disk back to a
+/// released (OSS-only) snapshot of 256 MiB.
+async fn oss_restore_first_read() -> f64 {
+    use rowsnap::ecs::Ecs;
+    use serde_json::json;
+    let name = "bench-restore";
+    IdbStore::delete(name).await.unwrap();
+    let mut ecs = Ecs::open(IdbStore::open(name).await.unwrap(), Box::new(|| js_sys::Date::now() as u64)).await.unwrap();
+    let v = ecs
+        .request("RunInstances", &json!({"ImageId": "aliyun_3_x64_20G_alibase_20240819.vhd", "DataDisk": [{"Size": 20, "Category": "cloud_essd"}]}))
+        .await
+        .unwrap();
+    let inst = v["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+    ecs.advance_clock(5.0).await.unwrap();
+    let d = ecs.request("DescribeDisks", &json!({"InstanceId": inst, "DiskType": "data"})).await.unwrap();
+    let disk = d["Disks"]["Disk"][0]["DiskId"].as_str().unwrap().to_string();
+    let mut buf = vec![0u8; (16 * MIB) as usize];
+    let mut rng = Rng::new(31);
+    for i in 0..16 {
+        rng.fill(&mut buf);
+        ecs.write_disk(&disk, i * 16 * MIB, &buf).await.unwrap();
+    }
+    let s = ecs.request("CreateSnapshot", &json!({"DiskId": disk, "InstantAccessRetentionDays": 1})).await.unwrap()["SnapshotId"].as_str().unwrap().to_string();
+    while ecs.upload_step(8 * MIB).await.unwrap().is_some() {}
+    ecs.request("StopInstance", &json!({"InstanceId": inst})).await.unwrap();
+    ecs.advance_clock(86_401.0).await.unwrap(); // releases the local copy; the instance is Stopped
+    ecs.request("ResetDisk", &json!({"DiskId": disk, "SnapshotId": s})).await.unwrap();
+    ecs.request("StartInstance", &json!({"InstanceId": inst})).await.unwrap();
+    ecs.advance_clock(5.0).await.unwrap();
+    let t0 = now();
+    let got = ecs.read_disk(&disk, 100 * MIB + 8192, 4096).await.unwrap();
+    let ms = (now() - t0) * 1e3;
+    assert_eq!(got.len(), 4096);
+    ecs.engine().store().close();
+    IdbStore::delete(name).await.unwrap();
+    ms
 }

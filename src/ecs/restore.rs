@@ -17,13 +17,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::error::EcsError;
 use super::model::{Disk, Hydration, Snapshot};
-use super::upload::{manifest, PAGE};
+use super::upload::{block_key, manifest, page_key, PAGE};
 use super::Cx;
-use crate::engine::{MapRef, Store, VolumeId};
-use crate::oss::{Embedded, ObjectStore, HIDDEN_BUCKET};
+use crate::engine::{MapRef, Store, Table, VolumeId};
 
-fn oss_err(e: crate::oss::OssError) -> EcsError {
-    EcsError::new(e.http_status, &e.code, e.message)
+fn missing(what: String) -> EcsError {
+    EcsError::new(500, "InternalError", format!("{what} is missing from OSS"))
 }
 
 /// Reads pages and blocks of a manifest from OSS, each page once.
@@ -42,12 +41,12 @@ impl<'p> Remote<'p> {
         let page = index / PAGE;
         let Some(hash) = self.pages.get(&page) else { return Ok(None) };
         if !self.loaded.contains_key(&page) {
-            let bytes = Embedded.get(&mut cx.t, HIDDEN_BUCKET, &format!("pages/{hash}"), None).await.map_err(oss_err)?;
+            let bytes = cx.t.get_in(Table::OssChunks, &page_key(hash)).await?.ok_or_else(|| missing(format!("page {hash}")))?;
             let entries = serde_json::from_slice(&bytes).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?;
             self.loaded.insert(page, entries);
         }
         let Some(block) = self.loaded[&page].get(&((index % PAGE) as u16)) else { return Ok(None) };
-        Ok(Some(Embedded.get(&mut cx.t, HIDDEN_BUCKET, &format!("blocks/{block}"), None).await.map_err(oss_err)?))
+        Ok(Some(cx.t.get_in(Table::OssChunks, &block_key(block)).await?.ok_or_else(|| missing(format!("block {block}")))?))
     }
 }
 

@@ -5,13 +5,14 @@
 //! bounded steps, each one transaction, so it resumes after a reload or a
 //! crash at any point and honours the upload rate.
 //!
-//! Layout in [`HIDDEN_BUCKET`], content-addressed (BLAKE3) so that a block
-//! already in OSS, from any disk, is not uploaded again:
+//! Layout of the hidden bucket (chunks of the `oss_chunks` table, which no
+//! bucket name reaches), content-addressed (BLAKE3) so that a block already
+//! in OSS, from any disk, is not uploaded again:
 //!
 //! ```text
-//!   blocks/<hash>        one block's bytes
-//!   pages/<hash>         a page: up to 256 (slot -> block hash) entries
-//!   manifests/<s-id>     {block size, size, page index -> page hash}
+//!   snap/blocks/<hash>       one block's bytes
+//!   snap/pages/<hash>        a page: up to 256 (slot -> block hash) entries
+//!   snap/manifests/<s-id>    {block size, size, page index -> page hash}
 //! ```
 //!
 //! Only the blocks that changed since the disk's previous uploaded snapshot
@@ -31,14 +32,22 @@ use serde::{Deserialize, Serialize};
 use super::error::EcsError;
 use super::model::Snapshot;
 use super::Cx;
-use crate::engine::{MapRef, SnapshotId, Store};
-use crate::oss::{Embedded, ObjectStore, OssError, HIDDEN_BUCKET};
+use crate::engine::{MapRef, SnapshotId, Store, Table};
 
 /// Blocks per manifest page.
 pub const PAGE: u64 = 256;
 
-fn oss_err(e: OssError) -> EcsError {
-    EcsError::new(e.http_status, &e.code, e.message)
+pub(crate) fn block_key(hash: &str) -> String {
+    format!("snap/blocks/{hash}")
+}
+pub(crate) fn page_key(hash: &str) -> String {
+    format!("snap/pages/{hash}")
+}
+fn manifest_key(id: &str) -> String {
+    format!("snap/manifests/{id}")
+}
+fn internal(e: impl std::fmt::Display) -> EcsError {
+    EcsError::new(500, "InternalError", e.to_string())
 }
 
 /// An upload in progress (record `upload/<snapshot id>`).
@@ -82,53 +91,88 @@ fn task_key(id: &str) -> String {
     format!("upload/{id}")
 }
 
-async fn rc_add<S: Store>(cx: &mut Cx<'_, S>, key: &str, delta: i64) -> Result<u64, EcsError> {
-    let n: u64 = cx.load(key).await?.unwrap_or(0);
-    let m = (n as i64 + delta).max(0) as u64;
-    if m == 0 {
-        cx.t.delete_record(key);
-    } else {
-        cx.save(key, &m);
+/// Adds `delta` to each block's count (all fetched in one batch). A block
+/// whose count leaves zero is stored from `data`; one that reaches zero is
+/// deleted. Returns the bytes stored.
+async fn block_deltas<S: Store>(
+    cx: &mut Cx<'_, S>,
+    deltas: &BTreeMap<String, i64>,
+    data: &BTreeMap<String, Vec<u8>>,
+) -> Result<u64, EcsError> {
+    let keys: Vec<String> = deltas.keys().map(|h| format!("oss/block/{h}")).collect();
+    let counts = cx.t.get_many_in(Table::Records, &keys).await?;
+    let mut stored = 0;
+    for ((hash, delta), (key, count)) in deltas.iter().zip(keys.iter().zip(counts)) {
+        if *delta == 0 {
+            continue;
+        }
+        let old: u64 = match count {
+            Some(b) => serde_json::from_slice(&b).map_err(internal)?,
+            None => 0,
+        };
+        let new = (old as i64 + delta).max(0) as u64;
+        if old == 0 && new > 0 {
+            let bytes = data.get(hash).ok_or_else(|| internal(format!("block {hash} has no data to store")))?;
+            cx.t.put_in(Table::OssChunks, &block_key(hash), bytes.clone());
+            stored += bytes.len() as u64;
+        }
+        if new == 0 {
+            cx.t.delete_record(key);
+            if old > 0 {
+                cx.t.delete_in(Table::OssChunks, &block_key(hash));
+            }
+        } else {
+            cx.save(key, &new);
+        }
     }
-    Ok(m)
-}
-
-async fn block_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i64) -> Result<(), EcsError> {
-    if rc_add(cx, &format!("oss/block/{hash}"), delta).await? == 0 && delta < 0 {
-        Embedded.delete(&mut cx.t, HIDDEN_BUCKET, &format!("blocks/{hash}")).await.map_err(oss_err)?;
-    }
-    Ok(())
+    Ok(stored)
 }
 
 async fn load_page<S: Store>(cx: &mut Cx<'_, S>, hash: &str) -> Result<BTreeMap<u16, String>, EcsError> {
-    let bytes = Embedded.get(&mut cx.t, HIDDEN_BUCKET, &format!("pages/{hash}"), None).await.map_err(oss_err)?;
-    serde_json::from_slice(&bytes).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))
+    let bytes = cx.t.get_in(Table::OssChunks, &page_key(hash)).await?.ok_or_else(|| internal(format!("page {hash} is missing")))?;
+    serde_json::from_slice(&bytes).map_err(internal)
 }
 
-async fn page_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i64) -> Result<(), EcsError> {
-    if rc_add(cx, &format!("oss/page/{hash}"), delta).await? == 0 && delta < 0 {
-        let entries = load_page(cx, hash).await?;
-        Embedded.delete(&mut cx.t, HIDDEN_BUCKET, &format!("pages/{hash}")).await.map_err(oss_err)?;
-        for h in entries.values() {
-            block_ref(cx, h, -1).await?;
-        }
+/// Adds `delta` to a page's count; stores it from `bytes` when the count
+/// leaves zero, deletes it (dropping its blocks) when it reaches zero.
+/// Returns the bytes stored.
+async fn page_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i64, bytes: Option<&[u8]>) -> Result<u64, EcsError> {
+    let key = format!("oss/page/{hash}");
+    let old: u64 = cx.load(&key).await?.unwrap_or(0);
+    let new = (old as i64 + delta).max(0) as u64;
+    let mut stored = 0;
+    if old == 0 && new > 0 {
+        let b = bytes.ok_or_else(|| internal(format!("page {hash} has no data to store")))?;
+        cx.t.put_in(Table::OssChunks, &page_key(hash), b.to_vec());
+        stored += b.len() as u64;
     }
-    Ok(())
+    if new == 0 {
+        cx.t.delete_record(&key);
+        if old > 0 {
+            let entries = load_page(cx, hash).await?;
+            cx.t.delete_in(Table::OssChunks, &page_key(hash));
+            let mut deltas = BTreeMap::new();
+            for h in entries.values() {
+                *deltas.entry(h.clone()).or_insert(0) -= 1;
+            }
+            block_deltas(cx, &deltas, &BTreeMap::new()).await?;
+        }
+    } else {
+        cx.save(&key, &new);
+    }
+    Ok(stored)
 }
 
 /// The manifest of an uploaded snapshot, if it has one.
 pub(crate) async fn manifest<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Option<Manifest>, EcsError> {
-    let key = format!("manifests/{id}");
-    if !Embedded.exists(&mut cx.t, HIDDEN_BUCKET, &key).await.map_err(oss_err)? {
-        return Ok(None);
+    match cx.t.get_in(Table::OssChunks, &manifest_key(id)).await? {
+        Some(b) => Ok(Some(serde_json::from_slice(&b).map_err(internal)?)),
+        None => Ok(None),
     }
-    let bytes = Embedded.get(&mut cx.t, HIDDEN_BUCKET, &key, None).await.map_err(oss_err)?;
-    Ok(Some(serde_json::from_slice(&bytes).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?))
 }
 
 /// Starts the upload of a just-taken normal snapshot.
 pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u64) -> Result<(), EcsError> {
-    Embedded.create_bucket(&mut cx.t, HIDDEN_BUCKET, cx.now).await.map_err(oss_err)?;
     // The parent: the disk's newest uploaded snapshot of the same block size.
     let mut candidates: Vec<Snapshot> = cx.scan::<Snapshot>("snapshot/").await?;
     candidates.retain(|s| {
@@ -184,16 +228,16 @@ async fn finish_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask) -> Res
     }
     let bytes = serde_json::to_vec(&entries).unwrap();
     let hash = blake3::hash(&bytes).to_hex().to_string();
-    let key = format!("pages/{hash}");
-    if Embedded.exists(&mut cx.t, HIDDEN_BUCKET, &key).await.map_err(oss_err)? {
-        // The same page exists: drop the references the staged page held.
+    let exists: u64 = cx.load(&format!("oss/page/{hash}")).await?.unwrap_or(0);
+    if exists > 0 {
+        // The same page is stored: drop the references the staged page held.
+        let mut deltas = BTreeMap::new();
         for h in entries.values() {
-            block_ref(cx, h, -1).await?;
+            *deltas.entry(h.clone()).or_insert(0) -= 1;
         }
-    } else {
-        task.uploaded_bytes += Embedded.put(&mut cx.t, HIDDEN_BUCKET, &key, &bytes, cx.now).await.map_err(oss_err)?;
+        block_deltas(cx, &deltas, &BTreeMap::new()).await?;
     }
-    page_ref(cx, &hash, 1).await?;
+    task.uploaded_bytes += page_ref(cx, &hash, 1, Some(&bytes)).await?;
     task.done_pages.insert(page, Some(hash));
     Ok(())
 }
@@ -205,9 +249,11 @@ async fn begin_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, page: u
         Some(h) => load_page(cx, &h).await?,
         None => BTreeMap::new(),
     };
-    for h in task.entries.values().cloned().collect::<Vec<_>>() {
-        block_ref(cx, &h, 1).await?;
+    let mut deltas = BTreeMap::new();
+    for h in task.entries.values() {
+        *deltas.entry(h.clone()).or_insert(0) += 1;
     }
+    block_deltas(cx, &deltas, &BTreeMap::new()).await?;
     Ok(())
 }
 
@@ -227,14 +273,17 @@ pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Op
             finish_page(cx, &mut task).await?;
             begin_page(cx, &mut task, page).await?;
         }
-        // A stretch within this run and this page, within the budget.
+        // A stretch within this run and this page, within the budget: read,
+        // hash, then one batch of count look-ups and the puts of new blocks.
         let page_end = (page + 1) * PAGE;
         let n = (count - task.offset).min(page_end - index).min(budget / bs).max(1);
         let data = cx.t.read(MapRef::Snapshot(SnapshotId(task.engine)), index * bs, (n * bs).min(task.size - index * bs)).await?;
+        let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
+        let mut fresh: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         for (i, block) in data.chunks(bs as usize).enumerate() {
             let slot = ((index + i as u64) % PAGE) as u16;
             if let Some(old) = task.entries.remove(&slot) {
-                block_ref(cx, &old, -1).await?;
+                *deltas.entry(old).or_insert(0) -= 1;
             }
             if block.iter().all(|&b| b == 0) {
                 continue; // unwritten: no entry
@@ -242,13 +291,11 @@ pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Op
             let mut full = block.to_vec();
             full.resize(bs as usize, 0);
             let hash = blake3::hash(&full).to_hex().to_string();
-            let key = format!("blocks/{hash}");
-            if !Embedded.exists(&mut cx.t, HIDDEN_BUCKET, &key).await.map_err(oss_err)? {
-                task.uploaded_bytes += Embedded.put(&mut cx.t, HIDDEN_BUCKET, &key, &full, cx.now).await.map_err(oss_err)?;
-            }
-            block_ref(cx, &hash, 1).await?;
-            task.entries.insert(slot, hash);
+            *deltas.entry(hash.clone()).or_insert(0) += 1;
+            task.entries.insert(slot, hash.clone());
+            fresh.entry(hash).or_insert(full);
         }
+        task.uploaded_bytes += block_deltas(cx, &deltas, &fresh).await?;
         task.done_blocks += n;
         task.offset += n;
         budget = budget.saturating_sub(n * bs);
@@ -267,7 +314,7 @@ pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Op
     let mut pages = task.parent_pages.clone();
     for (p, h) in &pages {
         if !task.done_pages.contains_key(p) {
-            page_ref(cx, h, 1).await?;
+            page_ref(cx, h, 1, None).await?;
         }
     }
     for (p, h) in &task.done_pages {
@@ -278,7 +325,8 @@ pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Op
     }
     let m = Manifest { block_shift: task.block_shift, size: task.size, pages };
     let bytes = serde_json::to_vec(&m).unwrap();
-    task.uploaded_bytes += Embedded.put(&mut cx.t, HIDDEN_BUCKET, &format!("manifests/{id}"), &bytes, cx.now).await.map_err(oss_err)?;
+    task.uploaded_bytes += bytes.len() as u64;
+    cx.t.put_in(Table::OssChunks, &manifest_key(&id), bytes);
     cx.t.delete_record(&task_key(&id));
     if let Some(mut s) = cx.load::<Snapshot>(&format!("snapshot/{id}")).await? {
         s.status = "accomplished".into();
@@ -294,11 +342,13 @@ pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Op
 /// snapshots share stay).
 pub(crate) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<(), EcsError> {
     let Some(task) = task(cx, id).await? else { return Ok(()) };
+    let mut deltas = BTreeMap::new();
     for h in task.entries.values() {
-        block_ref(cx, h, -1).await?;
+        *deltas.entry(h.clone()).or_insert(0) -= 1;
     }
+    block_deltas(cx, &deltas, &BTreeMap::new()).await?;
     for h in task.done_pages.values().flatten() {
-        page_ref(cx, h, -1).await?;
+        page_ref(cx, h, -1, None).await?;
     }
     cx.t.delete_record(&task_key(id));
     Ok(())
@@ -309,9 +359,9 @@ pub(crate) async fn release<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<()
     cancel(cx, id).await?;
     if let Some(m) = manifest(cx, id).await? {
         for h in m.pages.values() {
-            page_ref(cx, h, -1).await?;
+            page_ref(cx, h, -1, None).await?;
         }
-        Embedded.delete(&mut cx.t, HIDDEN_BUCKET, &format!("manifests/{id}")).await.map_err(oss_err)?;
+        cx.t.delete_in(Table::OssChunks, &manifest_key(id));
     }
     Ok(())
 }

@@ -159,6 +159,8 @@ impl<S: Store> Ecs<S> {
             return Err(EcsError::not_found("InvalidRegionId.NotFound", format!("The region \"{region}\" does not exist.")));
         }
         let mut cx = self.cx(&region).await?;
+        // What earlier rollbacks dropped is released here, off their own path.
+        cx.t.collect_garbage().await?;
         actions::expire(&mut cx).await?;
         let out = actions::dispatch(&mut cx, action, &p).await?;
         self.settings = cx.commit().await?;
@@ -267,6 +269,7 @@ impl<S: Store> Ecs<S> {
     /// Background work: applies due state steps and releases expired snapshots.
     pub async fn tick(&mut self) -> Result<(), EcsError> {
         let mut cx = self.cx(DEFAULT_REGION).await?;
+        cx.t.collect_garbage().await?;
         actions::expire(&mut cx).await?;
         self.settings = cx.commit().await?;
         Ok(())

@@ -355,6 +355,14 @@ impl<S: Store> Engine<S> {
         t.commit().await
     }
 
+    /// Releases what rollbacks dropped (they defer it to stay O(1)); writes
+    /// and deletes do it first anyway. Callers run it in the background.
+    pub async fn collect_garbage(&mut self) -> Result<(), EngineError> {
+        let mut t = self.begin().await?;
+        t.collect_garbage().await?;
+        t.commit().await
+    }
+
     /// Deletes a volume; its snapshots stay.
     pub async fn delete_volume(&mut self, vol: VolumeId) -> Result<(), EngineError> {
         let mut t = self.begin().await?;

@@ -31,6 +31,9 @@ pub struct Superblock {
     pub generation: u64,
     /// Data blocks stored right now (what the Blocks table holds).
     pub stored_blocks: u64,
+    /// Roots dropped by a rollback whose reference is released later (the
+    /// next write or delete, or `collect_garbage`): rollback stays O(1).
+    pub garbage: Vec<u64>,
 }
 
 impl Superblock {
@@ -43,6 +46,7 @@ impl Superblock {
             next_snapshot: 1,
             generation: 1,
             stored_blocks: 0,
+            garbage: Vec::new(),
         }
     }
     pub fn encode(&self) -> Vec<u8> {
@@ -53,7 +57,11 @@ impl Superblock {
             .u64(self.next_volume)
             .u64(self.next_snapshot)
             .u64(self.generation)
-            .u64(self.stored_blocks);
+            .u64(self.stored_blocks)
+            .u32(self.garbage.len() as u32);
+        for &g in &self.garbage {
+            e.u64(g);
+        }
         e.0
     }
     pub fn decode(b: &[u8]) -> Result<Self, EngineError> {
@@ -66,6 +74,11 @@ impl Superblock {
             next_snapshot: d.u64()?,
             generation: d.u64()?,
             stored_blocks: d.u64()?,
+            garbage: {
+                // Absent in records written before it existed: none.
+                let n = if d.is_empty() { 0 } else { d.u32()? };
+                (0..n).map(|_| d.u64()).collect::<Result<_, _>>()?
+            },
         })
     }
 }

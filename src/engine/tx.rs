@@ -374,7 +374,20 @@ impl<'e, S: Store> EngineTx<'e, S> {
         Ok(VolumeId(id))
     }
 
+    /// Releases the roots that rollbacks dropped (frees what only they held).
+    pub async fn collect_garbage(&mut self) -> Result<(), EngineError> {
+        if self.sb().garbage.is_empty() {
+            return Ok(());
+        }
+        let garbage = std::mem::take(&mut self.sb_mut().garbage);
+        for root in garbage {
+            self.unref_node(root).await?;
+        }
+        Ok(())
+    }
+
     pub async fn write(&mut self, vid: VolumeId, offset: u64, data: &[u8]) -> Result<(), EngineError> {
+        self.collect_garbage().await?;
         let mut vol = (*self.volume(vid).await?).clone();
         let len = data.len() as u64;
         if offset.checked_add(len).is_none_or(|end| end > vol.size) {
@@ -552,7 +565,8 @@ impl<'e, S: Store> EngineTx<'e, S> {
             self.add_ref(RcKind::Node, snap.root, 1).await?;
         }
         if vol.root != 0 {
-            self.unref_node(vol.root).await?;
+            // Released later: what the volume held is dropped in the background.
+            self.sb_mut().garbage.push(vol.root);
         }
         vol.root = snap.root;
         vol.referenced_blocks = snap.referenced_blocks;
@@ -612,6 +626,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
     }
 
     pub async fn delete_snapshot(&mut self, sid: SnapshotId) -> Result<(), EngineError> {
+        self.collect_garbage().await?;
         let snap = self.snapshot_rec(sid).await?;
         if snap.root != 0 {
             self.unref_node(snap.root).await?;
@@ -621,6 +636,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
     }
 
     pub async fn delete_volume(&mut self, vid: VolumeId) -> Result<(), EngineError> {
+        self.collect_garbage().await?;
         let vol = self.volume(vid).await?;
         if vol.root != 0 {
             self.unref_node(vol.root).await?;
@@ -898,7 +914,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
             }
             roots.push((format!("snapshot {id}"), s.root, s.size, s.block_shift));
         }
-        // Count every reference, walking each node once.
+        // Count every reference, walking each node once (garbage roots still hold theirs).
         let mut node_refs: HashMap<u64, u32> = HashMap::new();
         let mut block_refs: HashMap<u64, u32> = HashMap::new();
         let mut block_size: HashMap<u64, u8> = HashMap::new();
@@ -907,6 +923,9 @@ impl<'e, S: Store> EngineTx<'e, S> {
             if *root != 0 {
                 stack.push((*root, LEVELS - 1, *shift));
             }
+        }
+        for &g in &self.sb().garbage {
+            stack.push((g, LEVELS - 1, 0)); // 0: block size unknown here
         }
         while let Some((id, level, shift)) = stack.pop() {
             let seen = node_refs.contains_key(&id);
@@ -972,7 +991,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
             let Some(&shift) = block_size.get(id) else {
                 return bad(format!("block {id} is stored and unreachable"));
             };
-            if v.len() != 1 << shift {
+            if shift != 0 && v.len() != 1 << shift {
                 return bad(format!("block {id} holds {} bytes", v.len()));
             }
             if v.iter().all(|&b| b == 0) {

@@ -15,12 +15,20 @@ use yew_router::prelude::*;
 use crate::browser::{self, human_bytes, LockGuard, LockOutcome, StorageInfo};
 use crate::service;
 
+mod common;
+mod instances;
+mod snapshots;
+
+use common::{Ctx, Toast};
+
 #[derive(Clone, Routable, PartialEq, Debug)]
 pub enum Route {
     #[at("/")]
     Home,
     #[at("/instances")]
     Instances,
+    #[at("/instances/:id")]
+    Instance { id: String },
     #[at("/disks")]
     Disks,
     #[at("/snapshots")]
@@ -127,7 +135,42 @@ pub fn app() -> Html {
         let (session, held) = (session.clone(), held.clone());
         Callback::from(move |_| start(true, session.clone(), held.clone()))
     };
+    // Live updates: lists re-read every second and after every action.
+    let tick = use_state(|| 0u64);
+    let ready = matches!(*session, Session::Ready(_));
+    {
+        let tick = tick.clone();
+        use_effect_with(ready, move |ready| {
+            let interval = ready.then(|| {
+                let tick = tick.clone();
+                gloo::timers::callback::Interval::new(1_000, move || tick.set(*tick + 1))
+            });
+            move || drop(interval)
+        });
+    }
+    let toasts = use_state(Vec::<(u64, Toast)>::new);
+    let next_toast = use_mut_ref(|| 0u64);
+    let ctx = Ctx {
+        tick: *tick,
+        toast: {
+            let toasts = toasts.clone();
+            let next = next_toast.clone();
+            Callback::from(move |t: Toast| {
+                let id = { let mut n = next.borrow_mut(); *n += 1; *n };
+                let mut v = (*toasts).clone();
+                v.push((id, t));
+                toasts.set(v);
+                let toasts = toasts.clone();
+                gloo::timers::callback::Timeout::new(8_000, move || {
+                    toasts.set(toasts.iter().filter(|(i, _)| *i != id).cloned().collect());
+                })
+                .forget();
+            })
+        },
+        refresh: { let tick = tick.clone(); Callback::from(move |_| tick.set(*tick + 1)) },
+    };
     html! {
+        <ContextProvider<Ctx> context={ctx}>
         <HashRouter>
             <div class="shell">
                 <header class="topbar">
@@ -144,10 +187,19 @@ pub fn app() -> Html {
                 </nav>
                 <main class="content">
                     <SessionPanel session={(*session).clone()} on_take_over={take_over} />
-                    <Switch<Route> render={switch} />
+                    if ready {
+                        <Switch<Route> render={switch} />
+                    }
                 </main>
+                <div class="toasts" aria-live="polite">
+                    { for toasts.iter().map(|(_, t)| match t {
+                        Toast::Ok(m) => html! { <div class="toast ok" role="status">{m.clone()}</div> },
+                        Toast::Err(e) => html! { <div class="toast err" role="alert"><strong>{e.code.clone()}</strong>{format!(" ({}): {}", e.http_status, e.message)}</div> },
+                    }) }
+                </div>
             </div>
         </HashRouter>
+        </ContextProvider<Ctx>>
     }
 }
 
@@ -169,18 +221,21 @@ fn nav_item(p: &NavItemProps) -> Html {
 }
 
 fn switch(route: Route) -> Html {
-    let (title, empty) = match route {
-        Route::Home | Route::Instances => ("Instances", "No instances yet. Creating instances arrives with the ECS API."),
-        Route::Disks => ("Disks", "No disks yet."),
-        Route::Snapshots => ("Snapshots", "No snapshots yet."),
-        Route::Images => ("Images", "No custom images yet."),
-        Route::NotFound => ("Not found", "This page does not exist."),
+    let placeholder = |title: &str, empty: &str| {
+        html! {
+            <section class="page" aria-labelledby="page-title">
+                <h1 id="page-title">{title.to_string()}</h1>
+                <p class="empty">{empty.to_string()}</p>
+            </section>
+        }
     };
-    html! {
-        <section class="page" aria-labelledby="page-title">
-            <h1 id="page-title">{title}</h1>
-            <p class="empty">{empty}</p>
-        </section>
+    match route {
+        Route::Home | Route::Instances => html! { <instances::InstancesPage /> },
+        Route::Instance { id } => html! { <instances::InstanceDetails {id} /> },
+        Route::Snapshots => html! { <snapshots::SnapshotsPage /> },
+        Route::Disks => placeholder("Disks", "The disks page comes next; disks are listed on each instance's Cloud Disk tab."),
+        Route::Images => placeholder("Images", "The images page comes next; Create Custom Image is on the Snapshots page."),
+        Route::NotFound => placeholder("Not found", "This page does not exist."),
     }
 }
 

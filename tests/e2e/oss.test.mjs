@@ -117,3 +117,39 @@ test('a capped upload shows progress, survives a reload and finishes; deleting o
   assert.deepEqual(p.errors, []);
   await context.close();
 });
+
+test('a released instant-access snapshot rolls back to the right bytes, fetched from OSS', async () => {
+  const context = await browser.newContext();
+  const p = await page(context);
+  await open(p);
+  const r = await p.evaluate(async () => {
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    const until = async (f) => { for (let i = 0; i < 100; i++) { if (await f()) return; await sleep(100); } throw new Error('timed out'); };
+    const status = async (id) => (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].Status;
+    const snap = async (id) => (await ecs.request('DescribeSnapshots', { SnapshotIds: [id] })).Snapshots.Snapshot[0];
+    const vm = (await ecs.request('RunInstances', { ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd', DataDisk: [{ Size: 20, Category: 'cloud_essd' }] })).InstanceIdSets.InstanceIdSet[0];
+    await until(async () => (await status(vm)) === 'Running');
+    const disk = (await ecs.request('DescribeDisks', { InstanceId: vm, DiskType: 'data' })).Disks.Disk[0].DiskId;
+    const data = new Uint8Array(1048576);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 13 + 1) & 255;
+    await ecs.writeDisk(disk, 2 * 1048576, data);
+    const s = (await ecs.request('CreateSnapshot', { DiskId: disk, InstantAccessRetentionDays: 1 })).SnapshotId;
+    await until(async () => (await snap(s)).Status === 'accomplished');
+    await ecs.writeDisk(disk, 2 * 1048576, new Uint8Array(1048576).fill(0xee));
+    await ecs.request('StopInstance', { InstanceId: vm });
+    await until(async () => (await status(vm)) === 'Stopped');
+    await ecs.advanceClock(86400 + 1);
+    const released = await snap(s);
+    await ecs.request('ResetDisk', { DiskId: disk, SnapshotId: s });
+    await ecs.request('StartInstance', { InstanceId: vm });
+    await until(async () => (await status(vm)) === 'Running');
+    const back = await ecs.readDisk(disk, 2 * 1048576, 1048576);
+    const same = back.every((b, i) => b === data[i]);
+    await until(async () => (await ecs.request('DescribeDisks', { DiskIds: [disk] })).Disks.Disk[0].HydrationProgress === '100%');
+    const after = await ecs.readDisk(disk, 2 * 1048576, 1048576);
+    return { released: released.LocalCopyReleased, exclusive: released.ExclusiveBytes, same, sameAfter: after.every((b, i) => b === data[i]) };
+  });
+  assert.deepEqual(r, { released: true, exclusive: 0, same: true, sameAfter: true });
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});

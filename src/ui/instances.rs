@@ -1,0 +1,275 @@
+//! Instances: the list (with Create Instance, Start, Stop, Delete, Manage)
+//! and an instance's details with the Cloud Disk and Snapshots tabs (seed 001).
+
+use serde_json::{json, Value};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use super::common::*;
+use super::snapshots::{SnapshotForm, SnapshotFrom, SnapshotTable};
+use super::Route;
+use crate::ecs::EcsError;
+
+#[function_component(InstancesPage)]
+pub fn instances_page() -> Html {
+    let ctx = use_ctx();
+    let data = use_query("DescribeInstances", json!({"PageSize": 100}));
+    let creating = use_state(|| false);
+    let deleting = use_state(|| None::<Value>);
+    let body = match &data {
+        None => html! { <p class="loading" aria-busy="true">{"Loading instances…"}</p> },
+        Some(Err(e)) => error_line(&Some(e.clone())),
+        Some(Ok(v)) => {
+            let rows = list(v, "Instances", "Instance");
+            if rows.is_empty() {
+                html! { <p class="empty">{"No instances yet. Create Instance starts one from a public image; its disks can then be snapshotted."}</p> }
+            } else {
+                html! {
+                    <table class="grid">
+                        <thead><tr role="row"><th>{"Instance ID/Name"}</th><th>{"Zone"}</th><th>{"Status"}</th><th>{"Image"}</th><th>{"Instance Type"}</th><th>{"Created At"}</th><th>{"Actions"}</th></tr></thead>
+                        <tbody>
+                        { for rows.iter().map(|i| {
+                            let id = s(i, "InstanceId").to_string();
+                            let status = s(i, "Status").to_string();
+                            let power = |action: &'static str, label: &'static str| {
+                                let (ctx, id) = (ctx.clone(), id.clone());
+                                Callback::from(move |_: MouseEvent| run(&ctx, action, json!({"InstanceId": id}), format!("{label}: {id}"), None))
+                            };
+                            let del = { let d = deleting.clone(); let i = i.clone(); Callback::from(move |_: MouseEvent| d.set(Some(i.clone()))) };
+                            html! {
+                                <tr role="row" data-instance={id.clone()}>
+                                    <td><Link<Route> to={Route::Instance { id: id.clone() }} classes="mono">{id.clone()}</Link<Route>><div class="sub">{s(i, "InstanceName").to_string()}</div></td>
+                                    <td>{s(i, "ZoneId").to_string()}</td>
+                                    <td>{status_badge(&status)}</td>
+                                    <td class="sub">{s(i, "ImageId").to_string()}</td>
+                                    <td>{s(i, "InstanceType").to_string()}</td>
+                                    <td>{when(s(i, "CreationTime"))}</td>
+                                    <td class="actions">
+                                        <Link<Route> to={Route::Instance { id: id.clone() }} classes="link">{"Manage"}</Link<Route>>
+                                        if status == "Stopped" { <button class="link" onclick={power("StartInstance", "Starting")}>{"Start"}</button> }
+                                        if status == "Running" { <button class="link" onclick={power("StopInstance", "Stopping")}>{"Stop"}</button> }
+                                        <button class="link danger" onclick={del}>{"Delete"}</button>
+                                    </td>
+                                </tr>
+                            }
+                        }) }
+                        </tbody>
+                    </table>
+                }
+            }
+        }
+    };
+    html! {
+        <section class="page" aria-labelledby="page-title">
+            <h1 id="page-title">{"Instances"}</h1>
+            <div class="toolbar"><button class="primary" onclick={let c = creating.clone(); Callback::from(move |_| c.set(true))}>{"Create Instance"}</button></div>
+            {body}
+            if *creating { <CreateInstanceDialog on_close={let c = creating.clone(); Callback::from(move |_| c.set(false))} /> }
+            if let Some(i) = (*deleting).clone() {
+                <DeleteInstanceDialog instance={i} on_close={let d = deleting.clone(); Callback::from(move |_| d.set(None))} />
+            }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct CloseProps {
+    on_close: Callback<()>,
+}
+
+#[function_component(CreateInstanceDialog)]
+fn create_instance_dialog(p: &CloseProps) -> Html {
+    let ctx = use_ctx();
+    let images = use_query("DescribeImages", json!({"PageSize": 100}));
+    let image = use_state(String::new);
+    let itype = use_state(|| "ecs.g7.large".to_string());
+    let zone = use_state(|| "cn-hangzhou-h".to_string());
+    let sys_cat = use_state(|| "cloud_essd".to_string());
+    let sys_size = use_state(|| "40".to_string());
+    let data_size = use_state(|| "20".to_string());
+    let data_cat = use_state(|| "cloud_essd".to_string());
+    let name = use_state(String::new);
+    let error = use_state(|| None::<EcsError>);
+    let image_list: Vec<Value> = images.iter().flatten().flat_map(|v| list(v, "Images", "Image")).collect();
+    let chosen = if image.is_empty() { image_list.first().map(|i| s(i, "ImageId").to_string()).unwrap_or_default() } else { (*image).clone() };
+    let sel = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: Event| h.set(value_of(&e))) };
+    let inp = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into()))) };
+    let ok = {
+        let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
+        let (itype, zone, sys_cat, sys_size, data_size, data_cat, name) = (itype.clone(), zone.clone(), sys_cat.clone(), sys_size.clone(), data_size.clone(), data_cat.clone(), name.clone());
+        let chosen = chosen.clone();
+        Callback::from(move |_: MouseEvent| {
+            let mut params = json!({
+                "ImageId": chosen, "InstanceType": *itype, "ZoneId": *zone,
+                "SystemDisk": {"Category": *sys_cat, "Size": *sys_size},
+            });
+            if !data_size.is_empty() && *data_size != "0" {
+                params["DataDisk"] = json!([{"Size": *data_size, "Category": *data_cat}]);
+            }
+            if !name.is_empty() {
+                params["InstanceName"] = json!(*name);
+            }
+            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match call("RunInstances", params).await {
+                    Ok(_) => {
+                        ctx.toast.emit(Toast::Ok("The instance is being created.".into()));
+                        ctx.refresh.emit(());
+                        on_close.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    html! {
+        <Dialog title="Create Instance" on_close={p.on_close.clone()}>
+            <div class="form">
+                <label>{"Image"}<select aria-label="Image" onchange={sel(&image)}>
+                    { for image_list.iter().map(|i| { let id = s(i, "ImageId").to_string(); html! {
+                        <option value={id.clone()} selected={chosen == id}>{format!("{} ({})", s(i, "OSName"), if s(i, "ImageOwnerAlias") == "self" { "custom" } else { "public" })}</option>
+                    } }) }
+                </select></label>
+                <label>{"Instance Name"}<input type="text" aria-label="Instance Name" value={(*name).clone()} oninput={inp(&name)} /></label>
+                <label>{"Instance Type"}<select aria-label="Instance Type" onchange={sel(&itype)}>
+                    { for ["ecs.g7.large", "ecs.g7.xlarge", "ecs.c7.large", "ecs.r7.large", "ecs.t6-c1m1.large"].iter().map(|t| html! { <option value={*t} selected={*itype == *t}>{*t}</option> }) }
+                </select></label>
+                <label>{"Zone"}<select aria-label="Zone" onchange={sel(&zone)}>
+                    { for ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j", "cn-hangzhou-k"].iter().map(|z| html! { <option value={*z} selected={*zone == *z}>{*z}</option> }) }
+                </select></label>
+                <div class="tagrow">
+                    <label>{"System Disk Category"}<select aria-label="System Disk Category" onchange={sel(&sys_cat)}>
+                        { for ["cloud_essd", "cloud_ssd", "cloud_efficiency"].iter().map(|c| html! { <option value={*c} selected={*sys_cat == *c}>{*c}</option> }) }
+                    </select></label>
+                    <label>{"System Disk Size (GiB)"}<input type="number" aria-label="System Disk Size (GiB)" value={(*sys_size).clone()} oninput={inp(&sys_size)} /></label>
+                </div>
+                <div class="tagrow">
+                    <label>{"Data Disk Category"}<select aria-label="Data Disk Category" onchange={sel(&data_cat)}>
+                        { for ["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud"].iter().map(|c| html! { <option value={*c} selected={*data_cat == *c}>{*c}</option> }) }
+                    </select></label>
+                    <label>{"Data Disk Size (GiB, 0 for none)"}<input type="number" aria-label="Data Disk Size (GiB)" value={(*data_size).clone()} oninput={inp(&data_size)} /></label>
+                </div>
+                {error_line(&error)}
+                <div class="buttons">
+                    <button class="primary" onclick={ok}>{"Create"}</button>
+                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
+                </div>
+            </div>
+        </Dialog>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct InstanceProps {
+    instance: Value,
+    on_close: Callback<()>,
+}
+
+#[function_component(DeleteInstanceDialog)]
+fn delete_instance_dialog(p: &InstanceProps) -> Html {
+    let ctx = use_ctx();
+    let error = use_state(|| None::<EcsError>);
+    let id = s(&p.instance, "InstanceId").to_string();
+    let running = s(&p.instance, "Status") == "Running";
+    let ok = {
+        let (ctx, error, on_close, id) = (ctx.clone(), error.clone(), p.on_close.clone(), id.clone());
+        Callback::from(move |_: MouseEvent| {
+            let params = json!({"InstanceId": id, "Force": running});
+            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match call("DeleteInstance", params).await {
+                    Ok(_) => {
+                        ctx.toast.emit(Toast::Ok("The instance was deleted.".into()));
+                        ctx.refresh.emit(());
+                        on_close.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    html! {
+        <Dialog title="Delete Instance" on_close={p.on_close.clone()}>
+            <div class="form">
+                <p>{format!("Delete instance {id}.")}</p>
+                <p class="warn">{"Its system disk and the data disks released with it are deleted with their data. Manual snapshots of them are kept."}</p>
+                if running { <p class="warn">{"The instance is Running: it is stopped and deleted at once."}</p> }
+                {error_line(&error)}
+                <div class="buttons">
+                    <button class="primary danger" onclick={ok}>{"Delete"}</button>
+                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
+                </div>
+            </div>
+        </Dialog>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct DetailsProps {
+    pub id: String,
+}
+
+/// An instance's details: Instance Details, Cloud Disk and Snapshots tabs.
+#[function_component(InstanceDetails)]
+pub fn instance_details(p: &DetailsProps) -> Html {
+    let tab = use_state(|| 0usize);
+    let snapshot_for = use_state(|| None::<(String, bool)>);
+    let inst = use_query("DescribeInstances", json!({"InstanceIds": [p.id.clone()]}));
+    let disks = use_query("DescribeDisks", json!({"InstanceId": p.id.clone(), "PageSize": 100}));
+    let i = inst.and_then(|r| r.ok()).and_then(|v| list(&v, "Instances", "Instance").into_iter().next());
+    let Some(i) = i else {
+        return html! { <section class="page"><h1 id="page-title">{p.id.clone()}</h1><p class="loading">{"Loading the instance…"}</p></section> };
+    };
+    let content = match *tab {
+        0 => html! {
+            <dl class="details">
+                <dt>{"Instance ID"}</dt><dd class="mono">{s(&i, "InstanceId").to_string()}</dd>
+                <dt>{"Instance Name"}</dt><dd>{s(&i, "InstanceName").to_string()}</dd>
+                <dt>{"Status"}</dt><dd>{status_badge(s(&i, "Status"))}</dd>
+                <dt>{"Zone"}</dt><dd>{s(&i, "ZoneId").to_string()}</dd>
+                <dt>{"Instance Type"}</dt><dd>{format!("{} ({} vCPU, {} MiB)", s(&i, "InstanceType"), i["Cpu"], i["Memory"])}</dd>
+                <dt>{"Image"}</dt><dd>{s(&i, "ImageId").to_string()}</dd>
+                <dt>{"Created At"}</dt><dd>{when(s(&i, "CreationTime"))}</dd>
+            </dl>
+        },
+        1 => {
+            let rows: Vec<Value> = disks.iter().flatten().flat_map(|v| list(v, "Disks", "Disk")).collect();
+            html! {
+                <table class="grid">
+                    <thead><tr role="row"><th>{"Disk ID/Name"}</th><th>{"Disk Type"}</th><th>{"Category"}</th><th>{"Size"}</th><th>{"Status"}</th><th>{"Encrypted"}</th><th>{"Device"}</th><th>{"Actions"}</th></tr></thead>
+                    <tbody>
+                    { for rows.iter().map(|d| {
+                        let id = s(d, "DiskId").to_string();
+                        let essd = s(d, "Category") == "cloud_essd" && d["Encrypted"] != json!(true);
+                        let open = { let h = snapshot_for.clone(); let id = id.clone(); Callback::from(move |_: MouseEvent| h.set(Some((id.clone(), essd)))) };
+                        html! {
+                            <tr role="row" data-disk={id.clone()}>
+                                <td><div class="mono">{id.clone()}</div><div class="sub">{s(d, "DiskName").to_string()}</div></td>
+                                <td>{if s(d, "Type") == "system" { "System Disk" } else { "Data Disk" }}</td>
+                                <td>{format!("{} {}", s(d, "Category"), s(d, "PerformanceLevel"))}</td>
+                                <td>{format!("{} GiB", d["Size"])}</td>
+                                <td>{status_badge(s(d, "Status"))}</td>
+                                <td>{if d["Encrypted"] == json!(true) { "Yes (recorded; not encrypted at rest yet)" } else { "No" }}</td>
+                                <td class="mono">{s(d, "Device").to_string()}</td>
+                                <td class="actions"><button class="link" onclick={open}>{"Create Snapshot"}</button></td>
+                            </tr>
+                        }
+                    }) }
+                    </tbody>
+                </table>
+            }
+        }
+        _ => html! { <SnapshotTable filter={json!({"InstanceId": p.id.clone()})} /> },
+    };
+    html! {
+        <section class="page" aria-labelledby="page-title">
+            <p class="crumbs"><Link<Route> to={Route::Instances}>{"Instances"}</Link<Route>>{" / "}{p.id.clone()}</p>
+            <h1 id="page-title">{format!("{} ({})", s(&i, "InstanceName"), s(&i, "InstanceId"))}</h1>
+            <Tabs tabs={vec!["Instance Details", "Cloud Disk", "Snapshots"]} active={*tab} on_select={let t = tab.clone(); Callback::from(move |x| t.set(x))} />
+            {content}
+            if let Some((disk_id, essd)) = (*snapshot_for).clone() {
+                <SnapshotForm from={SnapshotFrom::Disk { disk_id, essd }} on_close={let h = snapshot_for.clone(); Callback::from(move |_| h.set(None))} />
+            }
+        </section>
+    }
+}

@@ -1,0 +1,536 @@
+//! Snapshots: the Create Snapshot dialogs of seed 001 (from a disk) and seed
+//! 004 (Create Disk Snapshot), the snapshot table with its row actions, and
+//! the Snapshots page with its two tabs.
+
+use serde_json::{json, Value};
+use yew::prelude::*;
+
+use super::common::*;
+use crate::ecs::EcsError;
+
+/// Which procedure opened the dialog.
+#[derive(Clone, PartialEq)]
+pub enum SnapshotFrom {
+    /// Seed 001: the Create Snapshot action of one disk row.
+    Disk { disk_id: String, essd: bool },
+    /// Seed 004: Create Disk Snapshot on the Snapshots page.
+    Page,
+}
+
+#[derive(Properties, PartialEq)]
+pub struct SnapshotFormProps {
+    pub from: SnapshotFrom,
+    pub on_close: Callback<()>,
+}
+
+/// The Create Snapshot dialog.
+#[function_component(SnapshotForm)]
+pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
+    let ctx = use_ctx();
+    let name = use_state(String::new);
+    let local = use_state(|| false);
+    let permanent = use_state(|| true);
+    let days = use_state(|| "30".to_string());
+    let tag_key = use_state(String::new);
+    let tag_value = use_state(String::new);
+    let instant = use_state(|| true);
+    let group = use_state(String::new);
+    let resource_type = use_state(|| "disk".to_string());
+    let target = use_state(|| match &p.from {
+        SnapshotFrom::Disk { disk_id, .. } => disk_id.clone(),
+        SnapshotFrom::Page => String::new(),
+    });
+    let error = use_state(|| None::<EcsError>);
+    let page = p.from == SnapshotFrom::Page;
+    let disks = use_query("DescribeDisks", json!({"PageSize": 100}));
+    let instances = use_query("DescribeInstances", json!({"PageSize": 100}));
+
+    let submit = {
+        let (name, local, permanent, days, tag_key, tag_value, instant, group, resource_type, target, error) =
+            (name.clone(), local.clone(), permanent.clone(), days.clone(), tag_key.clone(), tag_value.clone(), instant.clone(), group.clone(), resource_type.clone(), target.clone(), error.clone());
+        let ctx = ctx.clone();
+        let on_close = p.on_close.clone();
+        let page = page;
+        Callback::from(move |_: MouseEvent| {
+            let mut params = json!({});
+            let group_snapshot = page && *resource_type == "instance";
+            if group_snapshot {
+                params["InstanceId"] = json!(*target);
+                if !name.is_empty() {
+                    params["Name"] = json!(*name);
+                }
+                params["InstantAccess"] = json!(*instant);
+            } else {
+                params["DiskId"] = json!(*target);
+                if !name.is_empty() {
+                    params["SnapshotName"] = json!(*name);
+                }
+                if *local {
+                    params["Category"] = json!("flash");
+                }
+                if !*permanent {
+                    params["RetentionDays"] = json!(*days);
+                }
+                if page && !*instant {
+                    params["InstantAccess"] = json!(false);
+                }
+            }
+            if !tag_key.is_empty() {
+                params["Tag"] = json!([{"Key": *tag_key, "Value": *tag_value}]);
+            }
+            if !group.is_empty() {
+                params["ResourceGroupId"] = json!(*group);
+            }
+            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
+            let action = if group_snapshot { "CreateSnapshotGroup" } else { "CreateSnapshot" };
+            wasm_bindgen_futures::spawn_local(async move {
+                match call(action, params).await {
+                    Ok(v) => {
+                        let id = v["SnapshotId"].as_str().or(v["SnapshotGroupId"].as_str()).unwrap_or("").to_string();
+                        ctx.toast.emit(Toast::Ok(format!("Snapshot {id} is being created.")));
+                        ctx.refresh.emit(());
+                        on_close.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+
+    let essd_target = match &p.from {
+        SnapshotFrom::Disk { essd, .. } => *essd,
+        SnapshotFrom::Page => disks
+            .as_ref()
+            .and_then(|r| r.as_ref().ok())
+            .map(|v| list(v, "Disks", "Disk").iter().any(|d| s(d, "DiskId") == *target && s(d, "Category") == "cloud_essd"))
+            .unwrap_or(false),
+    };
+    let set = |h: &UseStateHandle<String>| {
+        let h = h.clone();
+        Callback::from(move |e: Event| h.set(value_of(&e)))
+    };
+    let set_input = |h: &UseStateHandle<String>| {
+        let h = h.clone();
+        Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))
+    };
+    let title = if page { "Create Snapshot" } else { "Create Snapshot" };
+    html! {
+        <Dialog title={title} on_close={p.on_close.clone()}>
+            <div class="form">
+                if page {
+                    <fieldset>
+                        <legend>{"Resource Type"}</legend>
+                        <label><input type="radio" name="rtype" checked={*resource_type == "disk"}
+                            onchange={let r = resource_type.clone(); let t = target.clone(); Callback::from(move |_| { r.set("disk".into()); t.set(String::new()); })} />{" Cloud Disk"}</label>
+                        <label><input type="radio" name="rtype" checked={*resource_type == "instance"}
+                            onchange={let r = resource_type.clone(); let t = target.clone(); Callback::from(move |_| { r.set("instance".into()); t.set(String::new()); })} />{" Instance"}</label>
+                    </fieldset>
+                    if *resource_type == "disk" {
+                        <label>{"Select Cloud Disk"}
+                            <select aria-label="Select Cloud Disk" onchange={set(&target)}>
+                                <option value="" selected={target.is_empty()}>{"Select a disk"}</option>
+                                { for disks.iter().flatten().flat_map(|v| list(v, "Disks", "Disk")).map(|d| {
+                                    let id = s(&d, "DiskId").to_string();
+                                    let label = format!("{} / {} ({} GiB, {}, {})", id, s(&d, "DiskName"), d["Size"], s(&d, "Category"), if s(&d, "Type") == "system" { "system disk" } else { "data disk" });
+                                    html! { <option value={id.clone()} selected={*target == id}>{label}</option> }
+                                }) }
+                            </select>
+                        </label>
+                    } else {
+                        <label>{"Select Instance"}
+                            <select aria-label="Select Instance" onchange={set(&target)}>
+                                <option value="" selected={target.is_empty()}>{"Select an instance"}</option>
+                                { for instances.iter().flatten().flat_map(|v| list(v, "Instances", "Instance")).map(|i| {
+                                    let id = s(&i, "InstanceId").to_string();
+                                    html! { <option value={id.clone()} selected={*target == id}>{format!("{} / {}", id, s(&i, "InstanceName"))}</option> }
+                                }) }
+                            </select>
+                        </label>
+                        <p class="hint">{"A snapshot-consistent group: one point in time across the instance's ESSDs."}</p>
+                    }
+                }
+                <label>{"Snapshot Name"}
+                    <input type="text" aria-label="Snapshot Name" value={(*name).clone()} oninput={set_input(&name)}
+                        placeholder="2-128 characters, starting with a letter" />
+                </label>
+                if !page {
+                    <label class="check">
+                        <input type="checkbox" aria-label="Create Local Snapshot" checked={*local} disabled={!essd_target}
+                            onchange={let l = local.clone(); Callback::from(move |e: Event| l.set(checked_of(&e)))} />
+                        {" Create Local Snapshot"}
+                    </label>
+                    if !essd_target {
+                        <p class="hint">{"Local snapshots are for unencrypted ESSDs only."}</p>
+                    }
+                }
+                <fieldset>
+                    <legend>{"Retention Period"}</legend>
+                    <label><input type="radio" name="retention" aria-label="Permanent Retention" checked={*permanent}
+                        onchange={let pm = permanent.clone(); Callback::from(move |_| pm.set(true))} />{" Permanent Retention"}</label>
+                    <label><input type="radio" name="retention" aria-label="Retained for" checked={!*permanent}
+                        onchange={let pm = permanent.clone(); Callback::from(move |_| pm.set(false))} />{" Retained for "}
+                        <input type="number" class="days" aria-label="Retention Days" min="1" max="65536" value={(*days).clone()} oninput={set_input(&days)} disabled={*permanent} />{" days"}</label>
+                </fieldset>
+                if page {
+                    <details>
+                        <summary>{"Advanced Configuration"}</summary>
+                        <label class="check"><input type="checkbox" aria-label="Instant Access" checked={*instant}
+                            onchange={let i = instant.clone(); Callback::from(move |e: Event| i.set(checked_of(&e)))} />{" Instant Access"}</label>
+                        <label>{"Resource Group"}<input type="text" aria-label="Resource Group" value={(*group).clone()} oninput={set_input(&group)} /></label>
+                    </details>
+                }
+                <div class="tagrow">
+                    <label>{"Tag Key"}<input type="text" aria-label="Tag Key" value={(*tag_key).clone()} oninput={set_input(&tag_key)} /></label>
+                    <label>{"Tag Value"}<input type="text" aria-label="Tag Value" value={(*tag_value).clone()} oninput={set_input(&tag_value)} /></label>
+                </div>
+                {error_line(&error)}
+                <div class="buttons">
+                    <button class="primary" onclick={submit}>{if page { "OK" } else { "Create" }}</button>
+                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
+                </div>
+            </div>
+        </Dialog>
+    }
+}
+
+/// A row action's dialog.
+#[derive(Clone, PartialEq)]
+enum RowAction {
+    Rollback(Value),
+    CreateDisk(Value),
+    CreateImage(Value),
+    Delete(Value),
+}
+
+#[derive(Properties, PartialEq)]
+pub struct SnapshotTableProps {
+    /// DescribeSnapshots filters.
+    pub filter: Value,
+}
+
+/// The snapshot list with the seeds' columns and row actions.
+#[function_component(SnapshotTable)]
+pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
+    let mut params = p.filter.clone();
+    params["PageSize"] = json!(100);
+    let data = use_query("DescribeSnapshots", params);
+    let action = use_state(|| None::<RowAction>);
+    let close = {
+        let a = action.clone();
+        Callback::from(move |_| a.set(None))
+    };
+    let rows = match &data {
+        None => return html! { <p class="loading" aria-busy="true">{"Loading snapshots…"}</p> },
+        Some(Err(e)) => return error_line(&Some(e.clone())),
+        Some(Ok(v)) => list(v, "Snapshots", "Snapshot"),
+    };
+    if rows.is_empty() {
+        return html! { <p class="empty">{"No snapshots yet. Create one from a disk: Create Snapshot."}</p> };
+    }
+    let open = |a: RowAction| {
+        let h = action.clone();
+        Callback::from(move |_: MouseEvent| h.set(Some(a.clone())))
+    };
+    html! {
+        <>
+        <table class="grid">
+            <thead><tr role="row">
+                <th>{"Snapshot ID/Name"}</th><th>{"Source Disk"}</th><th>{"Incremental Size"}</th><th>{"Exclusive Size"}</th>
+                <th>{"Type"}</th><th>{"Category"}</th><th>{"Status"}</th><th>{"Progress"}</th><th>{"Retention Period"}</th>
+                <th>{"Created At"}</th><th>{"Actions"}</th>
+            </tr></thead>
+            <tbody>
+            { for rows.iter().map(|r| {
+                let progress = if s(r, "Status") == "progressing" && s(r, "Category") == "standard" {
+                    html! { <span title={format!("Estimated remaining time: {} s", r["RemainTime"])}>{format!("Upload to OSS: {}", s(r, "Progress"))}</span> }
+                } else if s(r, "Category") == "flash" {
+                    html! { <span>{"Local: 100%"}</span> }
+                } else {
+                    html! { <span>{"Upload to OSS: 100%"}</span> }
+                };
+                let retention = match r["RetentionDays"].as_u64() {
+                    Some(_) => {
+                        let left = r["RemainingRetentionDays"].as_u64().unwrap_or(0);
+                        html! { <span class={classes!((left <= 3).then_some("soon"))}>{format!("Released After {left} Days")}</span> }
+                    }
+                    None => html! { <span>{"Permanent"}</span> },
+                };
+                html! {
+                    <tr role="row" data-snapshot={s(r, "SnapshotId").to_string()}>
+                        <td><div class="mono">{s(r, "SnapshotId").to_string()}</div><div class="sub">{s(r, "SnapshotName").to_string()}</div></td>
+                        <td><div class="mono">{s(r, "SourceDiskId").to_string()}</div><div class="sub">{format!("{} GiB, {} disk", r["SourceDiskSize"], s(r, "SourceDiskType"))}</div></td>
+                        <td>{bytes(r["IncrementalBytes"].as_u64().unwrap_or(0))}</td>
+                        <td>{bytes(r["ExclusiveBytes"].as_u64().unwrap_or(0))}</td>
+                        <td>{if s(r, "SnapshotType") == "auto" { "Automatic" } else { "Manual" }}</td>
+                        <td>{if s(r, "Category") == "flash" { "Local Snapshot" } else { "Normal Snapshot" }}</td>
+                        <td>{status_badge(s(r, "Status"))}</td>
+                        <td>{progress}</td>
+                        <td>{retention}</td>
+                        <td>{when(s(r, "CreationTime"))}</td>
+                        <td class="actions">
+                            <button class="link" onclick={open(RowAction::Rollback(r.clone()))}>{"Roll Back Disk"}</button>
+                            <button class="link" onclick={open(RowAction::CreateDisk(r.clone()))}>{"Create Disk"}</button>
+                            <button class="link" onclick={open(RowAction::CreateImage(r.clone()))}>{"Create Custom Image"}</button>
+                            <button class="link danger" onclick={open(RowAction::Delete(r.clone()))}>{"Delete"}</button>
+                        </td>
+                    </tr>
+                }
+            }) }
+            </tbody>
+        </table>
+        { match (*action).clone() {
+            Some(RowAction::Rollback(r)) => html! { <RollbackDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::CreateDisk(r)) => html! { <CreateDiskDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::CreateImage(r)) => html! { <CreateImageDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::Delete(r)) => html! { <DeleteDialog snap={r} on_close={close.clone()} /> },
+            None => html! {},
+        } }
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct SnapProps {
+    snap: Value,
+    on_close: Callback<()>,
+}
+
+#[function_component(RollbackDialog)]
+fn rollback_dialog(p: &SnapProps) -> Html {
+    let ctx = use_ctx();
+    let disk_id = s(&p.snap, "SourceDiskId").to_string();
+    let disk = use_query("DescribeDisks", json!({"DiskIds": [disk_id.clone()]}));
+    let disk = disk.and_then(|r| r.ok()).and_then(|v| list(&v, "Disks", "Disk").into_iter().next());
+    let instance_id = disk.as_ref().map(|d| s(d, "InstanceId").to_string()).unwrap_or_default();
+    let inst = use_query("DescribeInstances", json!({"InstanceIds": [instance_id.clone()]}));
+    let inst_status = inst
+        .and_then(|r| r.ok())
+        .and_then(|v| list(&v, "Instances", "Instance").into_iter().next())
+        .map(|i| s(&i, "Status").to_string());
+    let error = use_state(|| None::<EcsError>);
+    let stop = {
+        let ctx = ctx.clone();
+        let id = instance_id.clone();
+        Callback::from(move |_: MouseEvent| run(&ctx, "StopInstance", json!({"InstanceId": id}), "Stopping the instance…".into(), None))
+    };
+    let ok = {
+        let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
+        let params = json!({"DiskId": disk_id.clone(), "SnapshotId": s(&p.snap, "SnapshotId")});
+        Callback::from(move |_: MouseEvent| {
+            let (ctx, error, on_close, params) = (ctx.clone(), error.clone(), on_close.clone(), params.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match call("ResetDisk", params).await {
+                    Ok(_) => {
+                        ctx.toast.emit(Toast::Ok("The disk was rolled back.".into()));
+                        ctx.refresh.emit(());
+                        on_close.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    html! {
+        <Dialog title="Roll Back Disk" on_close={p.on_close.clone()}>
+            <div class="form">
+                <p>{format!("Roll disk {} back to snapshot {}.", disk_id, s(&p.snap, "SnapshotId"))}</p>
+                <p class="warn">{"Everything written to the disk after this snapshot will be lost. This cannot be undone: take a snapshot of the disk first if you may need its current data."}</p>
+                if !instance_id.is_empty() {
+                    <p>{format!("The disk is attached to instance {instance_id}, which must be stopped ({}).", inst_status.clone().unwrap_or_else(|| "…".into()))}</p>
+                    if inst_status.as_deref() == Some("Running") {
+                        <button onclick={stop}>{"Stop Instance"}</button>
+                    }
+                }
+                {error_line(&error)}
+                <div class="buttons">
+                    <button class="primary danger" onclick={ok}>{"Roll Back"}</button>
+                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
+                </div>
+            </div>
+        </Dialog>
+    }
+}
+
+#[function_component(CreateDiskDialog)]
+fn create_disk_dialog(p: &SnapProps) -> Html {
+    let ctx = use_ctx();
+    let local = s(&p.snap, "Category") == "flash";
+    let zone = use_state(|| "cn-hangzhou-h".to_string());
+    let category = use_state(|| "cloud_essd".to_string());
+    let size = use_state(|| p.snap["SourceDiskSize"].to_string());
+    let error = use_state(|| None::<EcsError>);
+    let ok = {
+        let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
+        let (zone, category, size) = (zone.clone(), category.clone(), size.clone());
+        let snap = s(&p.snap, "SnapshotId").to_string();
+        Callback::from(move |_: MouseEvent| {
+            let params = json!({"ZoneId": *zone, "DiskCategory": *category, "Size": *size, "SnapshotId": snap});
+            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match call("CreateDisk", params).await {
+                    Ok(v) => {
+                        ctx.toast.emit(Toast::Ok(format!("Disk {} is being created.", s(&v, "DiskId"))));
+                        ctx.refresh.emit(());
+                        on_close.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    html! {
+        <Dialog title="Create Disk" on_close={p.on_close.clone()}>
+            <div class="form">
+                <p>{format!("A new disk with the content of snapshot {}.", s(&p.snap, "SnapshotId"))}</p>
+                <label>{"Zone"}<select aria-label="Zone" onchange={let z = zone.clone(); Callback::from(move |e: Event| z.set(value_of(&e)))}>
+                    { for ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j", "cn-hangzhou-k"].iter().map(|z| html! { <option value={*z} selected={*zone == *z}>{*z}</option> }) }
+                </select></label>
+                <label>{"Disk Category"}<select aria-label="Disk Category" onchange={let c = category.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
+                    { for ["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud"].iter().map(|c| html! { <option value={*c} selected={*category == *c}>{*c}</option> }) }
+                </select></label>
+                if local { <p class="hint">{"A local snapshot makes only ESSDs (cloud_essd)."}</p> }
+                <label>{"Size (GiB)"}<input type="number" aria-label="Size (GiB)" value={(*size).clone()}
+                    oninput={let sz = size.clone(); Callback::from(move |e: InputEvent| sz.set(value_of(&e.into())))} /></label>
+                {error_line(&error)}
+                <div class="buttons">
+                    <button class="primary" onclick={ok}>{"OK"}</button>
+                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
+                </div>
+            </div>
+        </Dialog>
+    }
+}
+
+#[function_component(CreateImageDialog)]
+fn create_image_dialog(p: &SnapProps) -> Html {
+    let ctx = use_ctx();
+    let name = use_state(String::new);
+    let error = use_state(|| None::<EcsError>);
+    let system = s(&p.snap, "SourceDiskType") == "system";
+    let ok = {
+        let (ctx, error, on_close, name) = (ctx.clone(), error.clone(), p.on_close.clone(), name.clone());
+        let snap = s(&p.snap, "SnapshotId").to_string();
+        Callback::from(move |_: MouseEvent| {
+            let mut params = json!({"SnapshotId": snap});
+            if !name.is_empty() {
+                params["ImageName"] = json!(*name);
+            }
+            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match call("CreateImage", params).await {
+                    Ok(v) => {
+                        ctx.toast.emit(Toast::Ok(format!("Image {} is being created.", s(&v, "ImageId"))));
+                        ctx.refresh.emit(());
+                        on_close.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    html! {
+        <Dialog title="Create Custom Image" on_close={p.on_close.clone()}>
+            <div class="form">
+                if !system {
+                    <p class="warn">{"This snapshot is of a data disk. A custom image is made from a system-disk snapshot; a data-disk snapshot (a local one too) joins one through DiskDeviceMapping in the API."}</p>
+                }
+                <label>{"Image Name"}<input type="text" aria-label="Image Name" value={(*name).clone()}
+                    oninput={let n = name.clone(); Callback::from(move |e: InputEvent| n.set(value_of(&e.into())))} /></label>
+                {error_line(&error)}
+                <div class="buttons">
+                    <button class="primary" onclick={ok}>{"OK"}</button>
+                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
+                </div>
+            </div>
+        </Dialog>
+    }
+}
+
+#[function_component(DeleteDialog)]
+fn delete_dialog(p: &SnapProps) -> Html {
+    let ctx = use_ctx();
+    let error = use_state(|| None::<EcsError>);
+    let force = use_state(|| false);
+    let usage = s(&p.snap, "Usage").to_string();
+    let progressing = s(&p.snap, "Status") == "progressing";
+    let ok = {
+        let (ctx, error, on_close, force) = (ctx.clone(), error.clone(), p.on_close.clone(), force.clone());
+        let snap = s(&p.snap, "SnapshotId").to_string();
+        Callback::from(move |_: MouseEvent| {
+            let params = json!({"SnapshotId": snap, "Force": *force});
+            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match call("DeleteSnapshot", params).await {
+                    Ok(_) => {
+                        ctx.toast.emit(Toast::Ok("The snapshot was deleted.".into()));
+                        ctx.refresh.emit(());
+                        on_close.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    html! {
+        <Dialog title="Delete Snapshot" on_close={p.on_close.clone()}>
+            <div class="form">
+                <p>{format!("Delete snapshot {} ({}).", s(&p.snap, "SnapshotId"), s(&p.snap, "SnapshotName"))}</p>
+                <p>{format!("Deleting it frees {} (its exclusive size).", bytes(p.snap["ExclusiveBytes"].as_u64().unwrap_or(0)))}</p>
+                if progressing { <p class="warn">{"Its upload to OSS is in progress: deleting it cancels the upload."}</p> }
+                if usage.contains("image") { <p class="warn">{"Custom images use this snapshot: delete them first."}</p> }
+                if usage.contains("disk") {
+                    <p class="warn">{"Disks were created from this snapshot."}</p>
+                    <label class="check"><input type="checkbox" aria-label="Force" checked={*force}
+                        onchange={let f = force.clone(); Callback::from(move |e: Event| f.set(checked_of(&e)))} />{" Delete it anyway (Force)"}</label>
+                }
+                {error_line(&error)}
+                <div class="buttons">
+                    <button class="primary danger" onclick={ok}>{"Delete"}</button>
+                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
+                </div>
+            </div>
+        </Dialog>
+    }
+}
+
+/// The Snapshots page: Disk Snapshots and Snapshot-consistent Groups.
+#[function_component(SnapshotsPage)]
+pub fn snapshots_page() -> Html {
+    let tab = use_state(|| 0usize);
+    let creating = use_state(|| false);
+    let groups = use_query("DescribeSnapshotGroups", json!({}));
+    html! {
+        <section class="page" aria-labelledby="page-title">
+            <h1 id="page-title">{"Snapshots"}</h1>
+            <Tabs tabs={vec!["Disk Snapshots", "Snapshot-consistent Groups"]} active={*tab} on_select={let t = tab.clone(); Callback::from(move |i| t.set(i))} />
+            if *tab == 0 {
+                <div class="toolbar"><button class="primary" onclick={let c = creating.clone(); Callback::from(move |_| c.set(true))}>{"Create Disk Snapshot"}</button></div>
+                <SnapshotTable filter={json!({})} />
+            } else {
+                { match groups {
+                    None => html! { <p class="loading">{"Loading…"}</p> },
+                    Some(Err(e)) => error_line(&Some(e)),
+                    Some(Ok(v)) => {
+                        let gs = list(&v, "SnapshotGroups", "SnapshotGroup");
+                        if gs.is_empty() {
+                            html! { <p class="empty">{"No snapshot-consistent groups. Create Disk Snapshot with Resource Type: Instance makes one."}</p> }
+                        } else {
+                            html! {
+                                <table class="grid"><thead><tr role="row"><th>{"Group ID/Name"}</th><th>{"Instance"}</th><th>{"Snapshots"}</th><th>{"Status"}</th><th>{"Created At"}</th></tr></thead>
+                                <tbody>{ for gs.iter().map(|g| html! {
+                                    <tr role="row"><td><div class="mono">{s(g, "SnapshotGroupId").to_string()}</div><div class="sub">{s(g, "Name").to_string()}</div></td>
+                                    <td class="mono">{s(g, "InstanceId").to_string()}</td>
+                                    <td>{list(g, "Snapshots", "Snapshot").len()}</td>
+                                    <td>{status_badge(s(g, "Status"))}</td><td>{when(s(g, "CreationTime"))}</td></tr>
+                                }) }</tbody></table>
+                            }
+                        }
+                    }
+                } }
+            }
+            if *creating {
+                <SnapshotForm from={SnapshotFrom::Page} on_close={let c = creating.clone(); Callback::from(move |_| c.set(false))} />
+            }
+        </section>
+    }
+}

@@ -1,0 +1,150 @@
+// The console, clicked through as seeds 001 and 004 describe, with a
+// screenshot of every step in target/e2e/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serve, launch, page, shot } from './lib.mjs';
+
+let server, browser;
+before(async () => { server = await serve(); browser = await launch(); });
+after(async () => { await browser?.close(); await server?.close(); });
+
+async function openConsole(context) {
+  const p = await page(context);
+  await p.setViewportSize({ width: 1440, height: 900 });
+  await p.goto(server.url + '#/instances');
+  await p.getByTestId('db-status').filter({ hasText: 'Database ready' }).waitFor({ timeout: 20000 });
+  return p;
+}
+
+async function createInstance(p) {
+  await p.getByRole('button', { name: 'Create Instance' }).click();
+  const dlg = p.getByRole('dialog', { name: 'Create Instance' });
+  await dlg.getByLabel('Instance Name').fill('web-1');
+  await shot(p, 'c01-create-instance');
+  await dlg.getByRole('button', { name: 'Create' }).click();
+  const row = p.getByRole('row').filter({ hasText: 'web-1' });
+  await row.getByText('Running').waitFor({ timeout: 10000 });
+  return row;
+}
+
+test('seed 001: create a local snapshot from the instance\'s Cloud Disk tab, then see it on the Snapshots tab', async () => {
+  const context = await browser.newContext();
+  const p = await openConsole(context);
+  const row = await createInstance(p);
+  await shot(p, 'c02-instances');
+  // Step 4: click the instance ID (or Manage).
+  await row.getByRole('link', { name: 'Manage' }).click();
+  // Step 5: the Cloud Disk tab.
+  await p.getByRole('tab', { name: 'Cloud Disk' }).click();
+  const dataDisk = p.getByRole('row').filter({ hasText: 'Data Disk' });
+  await dataDisk.waitFor();
+  await shot(p, 'c03-cloud-disk-tab');
+  // Step 6: Create Snapshot in the Actions column of an ESSD.
+  await dataDisk.getByRole('button', { name: 'Create Snapshot' }).click();
+  const dlg = p.getByRole('dialog', { name: 'Create Snapshot' });
+  // Step 7: name, Create Local Snapshot, Retention Period, tags, Create.
+  await dlg.getByLabel('Snapshot Name').fill('before-upgrade');
+  await dlg.getByLabel('Create Local Snapshot').check();
+  await dlg.getByLabel('Retained for').check();
+  await dlg.getByLabel('Retention Days').fill('2');
+  await dlg.getByLabel('Tag Key').fill('owner');
+  await dlg.getByLabel('Tag Value').fill('ops');
+  await shot(p, 'c04-create-snapshot-dialog');
+  await dlg.getByRole('button', { name: 'Create' }).click();
+  await dlg.waitFor({ state: 'detached' });
+  // Step 8: the Snapshots tab shows it, local, released after 2 days (highlighted).
+  await p.getByRole('tab', { name: 'Snapshots' }).click();
+  const snap = p.getByRole('row').filter({ hasText: 'before-upgrade' });
+  await snap.getByText('Local Snapshot').waitFor();
+  await snap.getByText('Released After 2 Days').waitFor();
+  assert.ok(await snap.locator('.soon').count() === 1, 'retention highlighted when 3 days or fewer remain');
+  await shot(p, 'c05-instance-snapshots-tab');
+  // A refused action shows its ECS code: a local snapshot cannot make an image from a data disk alone.
+  await snap.getByRole('button', { name: 'Create Custom Image' }).click();
+  const img = p.getByRole('dialog', { name: 'Create Custom Image' });
+  await img.getByText('This snapshot is of a data disk').waitFor();
+  await img.getByRole('button', { name: 'OK' }).click();
+  await img.getByText('OperationDenied').waitFor();
+  await shot(p, 'c06-refused-with-code');
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});
+
+test('seed 004: Create Disk Snapshot on the Snapshots page, watch the upload, then roll back, create a disk, an image, boot it and delete', async () => {
+  const context = await browser.newContext();
+  const p = await openConsole(context);
+  await createInstance(p);
+  await p.evaluate(() => ecs.setUploadRate(256 * 1024));
+  // Put some data on the system disk so the upload takes a moment.
+  await p.evaluate(async () => {
+    const d = (await ecs.request('DescribeDisks', { DiskType: 'system' })).Disks.Disk[0].DiskId;
+    await ecs.writeDisk(d, 0, new Uint8Array(2 * 1048576).fill(7));
+  });
+  await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Snapshots' }).click();
+  await p.getByRole('tab', { name: 'Disk Snapshots' }).click();
+  await p.getByRole('button', { name: 'Create Disk Snapshot' }).click();
+  const dlg = p.getByRole('dialog', { name: 'Create Snapshot' });
+  await dlg.getByLabel('Cloud Disk').check();
+  const select = dlg.getByLabel('Select Cloud Disk');
+  const sysOption = await select.locator('option', { hasText: 'system disk' }).first().getAttribute('value');
+  await select.selectOption(sysOption);
+  await dlg.getByLabel('Snapshot Name').fill('nightly-1');
+  await dlg.getByLabel('Permanent Retention').check();
+  await dlg.getByText('Advanced Configuration').click();
+  await dlg.getByLabel('Instant Access').check();
+  await shot(p, 'c07-create-disk-snapshot-dialog');
+  await dlg.getByRole('button', { name: 'OK' }).click();
+  const row = p.getByRole('row').filter({ hasText: 'nightly-1' });
+  await row.getByText(/Upload to OSS: ([1-9]|[1-9]\d)%/).waitFor({ timeout: 20000 });
+  const title = await row.getByText(/Upload to OSS/).getAttribute('title');
+  assert.match(title, /Estimated remaining time: \d+ s/);
+  await shot(p, 'c08-upload-progress');
+  await p.evaluate(() => ecs.setUploadRate(null));
+  await row.getByText('Upload to OSS: 100%').waitFor({ timeout: 20000 });
+  await shot(p, 'snapshots-page');
+  // Roll Back Disk: the instance must be stopped; the dialog offers to stop it.
+  await row.getByRole('button', { name: 'Roll Back Disk' }).click();
+  const rb = p.getByRole('dialog', { name: 'Roll Back Disk' });
+  await rb.getByRole('button', { name: 'Stop Instance' }).click();
+  await rb.getByText('must be stopped (Stopped)').waitFor({ timeout: 10000 });
+  await shot(p, 'c09-roll-back-dialog');
+  await rb.getByRole('button', { name: 'Roll Back' }).click();
+  await rb.waitFor({ state: 'detached' });
+  // Create Disk from it.
+  await row.getByRole('button', { name: 'Create Disk' }).click();
+  const cd = p.getByRole('dialog', { name: 'Create Disk' });
+  await cd.getByRole('button', { name: 'OK' }).click();
+  await cd.waitFor({ state: 'detached' });
+  // Create Custom Image, then boot it from the Instances page.
+  await row.getByRole('button', { name: 'Create Custom Image' }).click();
+  const ci = p.getByRole('dialog', { name: 'Create Custom Image' });
+  await ci.getByLabel('Image Name').fill('golden-nightly');
+  await ci.getByRole('button', { name: 'OK' }).click();
+  await ci.waitFor({ state: 'detached' });
+  await shot(p, 'c10-after-actions');
+  await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Instances' }).click();
+  await p.getByRole('button', { name: 'Create Instance' }).click();
+  const ni = p.getByRole('dialog', { name: 'Create Instance' });
+  const imgValue = await ni.getByLabel('Image').locator('option', { hasText: 'custom' }).first().getAttribute('value');
+  await ni.getByLabel('Image').selectOption(imgValue);
+  await ni.getByLabel('Instance Name').fill('from-golden');
+  await ni.getByRole('button', { name: 'Create' }).click();
+  await p.getByRole('row').filter({ hasText: 'from-golden' }).getByText('Running').waitFor({ timeout: 10000 });
+  const bytes = await p.evaluate(async () => {
+    const i = (await ecs.request('DescribeInstances', { InstanceName: 'from-golden' })).Instances.Instance[0].InstanceId;
+    const d = (await ecs.request('DescribeDisks', { InstanceId: i, DiskType: 'system' })).Disks.Disk[0].DiskId;
+    return Array.from(await ecs.readDisk(d, 1048576 - 2, 4));
+  });
+  assert.deepEqual(bytes, [7, 7, 7, 7], 'the booted image has the snapshot\'s bytes');
+  await shot(p, 'c11-booted-from-image');
+  // Delete: refused while the image uses it, with the code shown.
+  await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Snapshots' }).click();
+  await row.getByRole('button', { name: 'Delete' }).click();
+  const del = p.getByRole('dialog', { name: 'Delete Snapshot' });
+  await del.getByText('Custom images use this snapshot').waitFor();
+  await del.getByRole('button', { name: 'Delete' }).click();
+  await del.getByText('SnapshotCreatedImage').waitFor();
+  await shot(p, 'c12-delete-refused');
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});

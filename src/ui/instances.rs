@@ -91,7 +91,17 @@ fn create_instance_dialog(p: &CloseProps) -> Html {
     let name = use_state(String::new);
     let error = use_state(|| None::<EcsError>);
     let image_list: Vec<Value> = images.iter().flatten().flat_map(|v| list(v, "Images", "Image")).collect();
-    let chosen = if image.is_empty() { image_list.first().map(|i| s(i, "ImageId").to_string()).unwrap_or_default() } else { (*image).clone() };
+    let chosen = if image.is_empty() {
+        // Alibaba Cloud Linux first, as the ECS console does.
+        image_list
+            .iter()
+            .find(|i| s(i, "ImageId").starts_with("aliyun"))
+            .or(image_list.first())
+            .map(|i| s(i, "ImageId").to_string())
+            .unwrap_or_default()
+    } else {
+        (*image).clone()
+    };
     let sel = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: Event| h.set(value_of(&e))) };
     let inp = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into()))) };
     let ok = {
@@ -126,9 +136,16 @@ fn create_instance_dialog(p: &CloseProps) -> Html {
         <Dialog title="Create Instance" on_close={p.on_close.clone()}>
             <div class="form">
                 <label>{"Image"}<select aria-label="Image" onchange={sel(&image)}>
-                    { for image_list.iter().map(|i| { let id = s(i, "ImageId").to_string(); html! {
-                        <option value={id.clone()} selected={chosen == id}>{format!("{} ({})", s(i, "OSName"), if s(i, "ImageOwnerAlias") == "self" { "custom" } else { "public" })}</option>
-                    } }) }
+                    { for image_list.iter().map(|i| {
+                        let id = s(i, "ImageId").to_string();
+                        let ready = s(i, "Status") == "Available";
+                        let label = if s(i, "ImageOwnerAlias") == "self" {
+                            format!("{} (custom: {}){}", s(i, "ImageName"), s(i, "OSName"), if ready { "" } else { ", creating…" })
+                        } else {
+                            format!("{} (public)", s(i, "OSName"))
+                        };
+                        html! { <option value={id.clone()} selected={chosen == id} disabled={!ready}>{label}</option> }
+                    }) }
                 </select></label>
                 <label>{"Instance Name"}<input type="text" aria-label="Instance Name" value={(*name).clone()} oninput={inp(&name)} /></label>
                 <label>{"Instance Type"}<select aria-label="Instance Type" onchange={sel(&itype)}>

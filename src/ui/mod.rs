@@ -289,7 +289,7 @@ fn session_panel(p: &PanelProps) -> Html {
             html! {
                 <div class="notice ok" data-testid="db-summary">
                     <p>{format!(
-                        "Database ready: {} instances, {} disks, {} snapshots in cn-hangzhou. Scripts can use window.ecs.",
+                        "Database ready ({} instances, {} disks, {} snapshots when this tab opened it). Scripts can use window.ecs and window.oss.",
                         s.instances, s.disks, s.snapshots
                     )}</p>
                     <p>{storage}</p>

@@ -84,7 +84,7 @@ test('seed 004: Create Disk Snapshot on the Snapshots page, watch the upload, th
   await p.getByRole('tab', { name: 'Disk Snapshots' }).click();
   await p.getByRole('button', { name: 'Create Disk Snapshot' }).click();
   const dlg = p.getByRole('dialog', { name: 'Create Snapshot' });
-  await dlg.getByLabel('Cloud Disk').check();
+  await dlg.getByRole('radio', { name: 'Cloud Disk' }).check();
   const select = dlg.getByLabel('Select Cloud Disk');
   const sysOption = await select.locator('option', { hasText: 'system disk' }).first().getAttribute('value');
   await select.selectOption(sysOption);
@@ -125,11 +125,18 @@ test('seed 004: Create Disk Snapshot on the Snapshots page, watch the upload, th
   await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Instances' }).click();
   await p.getByRole('button', { name: 'Create Instance' }).click();
   const ni = p.getByRole('dialog', { name: 'Create Instance' });
-  const imgValue = await ni.getByLabel('Image').locator('option', { hasText: 'custom' }).first().getAttribute('value');
+  const golden = ni.getByLabel('Image').locator('option', { hasText: 'golden-nightly' });
+  await p.waitForFunction(() => document.querySelector('option[disabled]') === null || ![...document.querySelectorAll('option')].some((o) => o.textContent.includes('golden-nightly') && o.disabled));
+  const imgValue = await golden.getAttribute('value');
   await ni.getByLabel('Image').selectOption(imgValue);
   await ni.getByLabel('Instance Name').fill('from-golden');
   await ni.getByRole('button', { name: 'Create' }).click();
-  await p.getByRole('row').filter({ hasText: 'from-golden' }).getByText('Running').waitFor({ timeout: 10000 });
+  try {
+    await p.getByRole('row').filter({ hasText: 'from-golden' }).getByText('Running').waitFor({ timeout: 10000 });
+  } catch (e) {
+    await shot(p, 'debug-boot');
+    throw e;
+  }
   const bytes = await p.evaluate(async () => {
     const i = (await ecs.request('DescribeInstances', { InstanceName: 'from-golden' })).Instances.Instance[0].InstanceId;
     const d = (await ecs.request('DescribeDisks', { InstanceId: i, DiskType: 'system' })).Disks.Disk[0].DiskId;

@@ -8,4 +8,7 @@ echo "== native (cargo bench) =="
 cargo bench --bench engine
 echo "== browser (headless Chromium, release build) =="
 cargo test --release --target wasm32-unknown-unknown --test bench_idb -- --nocapture 2>&1 | tee target/bench/idb.log
+echo "== console (release build, headless Chromium) =="
+make build
+(cd tests/e2e && node bench-render.mjs) 2>&1 | tee target/bench/render.log
 python3 scripts/bench_report.py

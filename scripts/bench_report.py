@@ -12,12 +12,13 @@ figures = json.loads(out_path.read_text()) if out_path.exists() else {}
 native = bench / "native.json"
 if native.exists():
     figures.update(json.loads(native.read_text()))
-log = bench / "idb.log"
-if log.exists():
-    for line in log.read_text().splitlines():
-        m = re.search(r"BENCH_JSON (\{.*\})", line)
-        if m:
-            figures.update(json.loads(m.group(1)))
+for name in ["idb.log", "render.log"]:
+    log = bench / name
+    if log.exists():
+        for line in log.read_text().splitlines():
+            m = re.search(r"BENCH_JSON (\{.*\})", line)
+            if m:
+                figures.update(json.loads(m.group(1)))
 
 # (key, comparison, target)
 TARGETS = [
@@ -33,6 +34,8 @@ TARGETS = [
     ("oss_upload_vs_raw", ">=", 0.5),
     ("oss_incremental_upload_ratio", "<=", 1.05),
     ("oss_restore_first_read_ms", "report", None),
+    ("wasm_gzip_bytes", "<=", 600 * 1024),
+    ("first_render_ms", "report", None),
 ]
 out_path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
 print(f"\nwrote {out_path}")

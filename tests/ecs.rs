@@ -660,3 +660,22 @@ fn a_released_snapshot_rolls_back_clones_and_reads_from_oss() {
     a.ok("DeleteSnapshot", json!({"SnapshotId": s, "Force": true}));
     block_on(a.ecs.engine().check()).unwrap();
 }
+
+#[test]
+fn describe_block_map_extension() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({"DataDisk": [{"Size": 20, "Category": "cloud_essd"}]}));
+    let disk = a.disks_of(&inst)[1]["DiskId"].as_str().unwrap().to_string();
+    a.write(&disk, 0, &vec![1u8; 2 * 32768]);
+    let s1 = a.snapshot(&disk, json!({}));
+    a.write(&disk, 32768, &vec![2u8; 32768]);
+    let m = a.ok("DescribeBlockMap", json!({"DiskId": disk}));
+    assert_eq!(m["BlockSize"], 32768);
+    assert_eq!(m["Blocks"], 20 * 32768);
+    let runs = m["Runs"]["Run"].as_array().unwrap();
+    assert_eq!(runs[0], json!({"Start": 0, "Length": 1, "State": "shared", "FirstSnapshotId": s1, "SharedWithSnapshots": [s1], "SharedWithDisks": 0}));
+    assert_eq!(runs[1]["State"], "exclusive");
+    assert_eq!(runs[2], json!({"Start": 2, "Length": 20 * 32768 - 2, "State": "unwritten"}));
+    a.err("DescribeBlockMap", json!({}), "MissingParameter", 400);
+    a.err("DescribeBlockMap", json!({"SnapshotId": "s-nope"}), "InvalidSnapshotId.NotFound", 404);
+}

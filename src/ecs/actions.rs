@@ -22,6 +22,8 @@ pub const ACTIONS: &[&str] = &[
     "CreateSnapshotGroup", "DescribeSnapshotGroups", "DeleteSnapshotGroup",
     "TagResources", "UntagResources", "ListTagResources",
     "DescribeTasks",
+    // Extension (named and documented in README): the block map of a disk or snapshot.
+    "DescribeBlockMap",
 ];
 
 /// How long each automatic state step takes (ECS's take seconds; ours under one).
@@ -111,6 +113,7 @@ async fn dispatch_action<S: Store>(cx: &mut Cx<'_, S>, action: &str, p: &Params)
         "UntagResources" => untag_resources(cx, p).await,
         "ListTagResources" => list_tag_resources(cx, p).await,
         "DescribeTasks" => Ok(json!({"TotalCount": 0, "PageNumber": 1, "PageSize": 10, "TaskSet": {"Task": []}})),
+        "DescribeBlockMap" => describe_block_map(cx, p).await,
         _ => unreachable!("ACTIONS lists every action"),
     }
 }
@@ -1771,4 +1774,47 @@ async fn list_tag_resources<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<
         }
     }
     Ok(json!({"NextToken": "", "TagResources": {"TagResource": out}}))
+}
+
+// ------------------------------------------------------- block map (extension)
+
+/// DescribeBlockMap (a rowsnap extension): which blocks of a disk or a
+/// snapshot are unwritten, written and shared (with which snapshots), or
+/// exclusive, and which snapshot first captured each, as runs.
+async fn describe_block_map<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
+    let disk_id = p.str("DiskId");
+    let snap_id = p.str("SnapshotId");
+    let map = match (&disk_id, &snap_id) {
+        (Some(d), None) => MapRef::Volume(VolumeId(cx.disk(d).await?.volume)),
+        (None, Some(s)) => {
+            let snap = cx.snapshot(s).await?;
+            if snap.local_released {
+                return Err(EcsError::forbidden(
+                    "OperationDenied.LocalCopyReleased",
+                    "This snapshot's local copy was released; its blocks are in OSS only.",
+                ));
+            }
+            MapRef::Snapshot(SnapshotId(snap.engine))
+        }
+        _ => return Err(EcsError::bad("MissingParameter", "Give DiskId or SnapshotId (one of them).")),
+    };
+    let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
+    let name = |engine: u64| snaps.iter().find(|s| s.engine == engine && !s.local_released).map(|s| s.id.clone()).unwrap_or_else(|| "image".to_string());
+    let m = cx.t.block_map(map).await?;
+    let runs: Vec<Value> = m
+        .runs
+        .iter()
+        .map(|r| match &r.state {
+            crate::engine::BlockState::Unwritten => json!({"Start": r.start, "Length": r.len, "State": "unwritten"}),
+            crate::engine::BlockState::Written { first_snapshot, shared_with, shared_with_volumes, exclusive } => json!({
+                "Start": r.start,
+                "Length": r.len,
+                "State": if *exclusive { "exclusive" } else { "shared" },
+                "FirstSnapshotId": first_snapshot.map(|s| name(s.0)).unwrap_or_default(),
+                "SharedWithSnapshots": shared_with.iter().map(|s| name(s.0)).collect::<Vec<_>>(),
+                "SharedWithDisks": shared_with_volumes.len(),
+            }),
+        })
+        .collect();
+    Ok(json!({"BlockSize": m.block_size, "Blocks": m.blocks, "Runs": {"Run": runs}}))
 }

@@ -16,7 +16,9 @@ use crate::browser::{self, human_bytes, LockGuard, LockOutcome, StorageInfo};
 use crate::service;
 
 mod common;
+mod disks;
 mod instances;
+mod settings;
 mod snapshots;
 
 use common::{Ctx, Toast};
@@ -31,6 +33,10 @@ pub enum Route {
     Instance { id: String },
     #[at("/disks")]
     Disks,
+    #[at("/disks/:id")]
+    Disk { id: String },
+    #[at("/settings")]
+    Settings,
     #[at("/snapshots")]
     Snapshots,
     #[at("/images")]
@@ -184,6 +190,7 @@ pub fn app() -> Html {
                     <NavItem to={Route::Disks} label="Disks" />
                     <NavItem to={Route::Snapshots} label="Snapshots" />
                     <NavItem to={Route::Images} label="Images" />
+                    <NavItem to={Route::Settings} label="Settings" />
                 </nav>
                 <main class="content">
                     <SessionPanel session={(*session).clone()} on_take_over={take_over} />
@@ -233,8 +240,10 @@ fn switch(route: Route) -> Html {
         Route::Home | Route::Instances => html! { <instances::InstancesPage /> },
         Route::Instance { id } => html! { <instances::InstanceDetails {id} /> },
         Route::Snapshots => html! { <snapshots::SnapshotsPage /> },
-        Route::Disks => placeholder("Disks", "The disks page comes next; disks are listed on each instance's Cloud Disk tab."),
-        Route::Images => placeholder("Images", "The images page comes next; Create Custom Image is on the Snapshots page."),
+        Route::Disks => html! { <disks::DisksPage /> },
+        Route::Disk { id } => html! { <disks::DiskDetails {id} /> },
+        Route::Images => html! { <settings::ImagesPage /> },
+        Route::Settings => html! { <settings::SettingsPage /> },
         Route::NotFound => placeholder("Not found", "This page does not exist."),
     }
 }

@@ -155,3 +155,55 @@ test('seed 004: Create Disk Snapshot on the Snapshots page, watch the upload, th
   assert.deepEqual(p.errors, []);
   await context.close();
 });
+
+test('disk page: block map, space chart and data panel; settings: clock, upload rate, delete all data; images', async () => {
+  const context = await browser.newContext();
+  const p = await openConsole(context);
+  await createInstance(p);
+  // Data and two snapshots through the API; the console shows what they hold.
+  const disk = await p.evaluate(async () => {
+    const d = (await ecs.request('DescribeDisks', { DiskType: 'data' })).Disks.Disk[0].DiskId;
+    await ecs.writeDisk(d, 0, new Uint8Array(4 * 1048576).fill(1));
+    const s1 = (await ecs.request('CreateSnapshot', { DiskId: d, Category: 'flash', SnapshotName: 'first' })).SnapshotId;
+    await ecs.writeDisk(d, 1048576, new Uint8Array(1048576).fill(2));
+    await ecs.request('CreateSnapshot', { DiskId: d, Category: 'flash', SnapshotName: 'second' });
+    await ecs.writeDisk(d, 3 * 1048576, new Uint8Array(65536).fill(3));
+    return d;
+  });
+  await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Disks' }).click();
+  await p.getByRole('link', { name: disk }).click();
+  const map = p.getByRole('img', { name: /Block map of/ });
+  await map.waitFor();
+  const titles = await map.locator('.cell').evaluateAll((cells) => cells.map((c) => c.title));
+  assert.ok(titles.some((t) => t.includes('first captured by s-')), 'cells owned by a snapshot');
+  assert.ok(titles.some((t) => t.includes('never written')), 'unwritten cells');
+  if (!titles.some((t) => t.includes('written since the last snapshot'))) { await shot(p, 'debug-map'); console.log(JSON.stringify(titles.filter((t) => !t.includes('never')).slice(0, 12))); }
+  assert.ok(titles.some((t) => t.includes('written since the last snapshot')), 'cells written since the last snapshot');
+  await p.getByText(/exclusive \(freed by deleting it\)/).waitFor();
+  await p.getByLabel('Offset').fill('1048570');
+  await p.getByRole('button', { name: 'View as Hex' }).click();
+  const hex = await p.getByLabel('Hex view').textContent();
+  assert.match(hex, /0000000ffffa  01 01 01 01 01 01 02 02/);
+  await shot(p, 'c13-disk-block-map');
+  // Settings.
+  await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Settings' }).click();
+  await p.getByLabel('Days to advance').fill('2');
+  await p.getByRole('button', { name: 'Advance Clock' }).click();
+  await p.getByText('2.0 days ahead of real time').waitFor();
+  await p.getByLabel('Upload rate in KiB/s').fill('128');
+  await p.getByRole('button', { name: 'Set Upload Rate' }).click();
+  await p.getByText('capped at 128.0 KiB/s').waitFor();
+  await shot(p, 'c14-settings');
+  // Images.
+  await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Images' }).click();
+  await p.getByRole('row').filter({ hasText: 'Public Image' }).first().waitFor();
+  // Delete all data, confirmed.
+  await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Settings' }).click();
+  await p.getByRole('button', { name: 'Delete all data' }).click();
+  await p.getByRole('dialog', { name: 'Delete all data' }).getByRole('button', { name: 'Delete everything' }).click();
+  await p.getByText('All data was deleted.').waitFor();
+  const left = await p.evaluate(() => ecs.request('DescribeDisks', {}).then((r) => r.TotalCount));
+  assert.equal(left, 0);
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});

@@ -1,0 +1,233 @@
+//! Disks: the list, and a disk's page with its block map, space chart and
+//! data panel (write a test pattern, view any offset as hex).
+
+use serde_json::{json, Value};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use super::common::*;
+use super::snapshots::{SnapshotForm, SnapshotFrom};
+use super::Route;
+use crate::ecs::EcsError;
+use crate::service;
+
+#[function_component(DisksPage)]
+pub fn disks_page() -> Html {
+    let data = use_query("DescribeDisks", json!({"PageSize": 100}));
+    let body = match &data {
+        None => html! { <p class="loading" aria-busy="true">{"Loading disks…"}</p> },
+        Some(Err(e)) => error_line(&Some(e.clone())),
+        Some(Ok(v)) => {
+            let rows = list(v, "Disks", "Disk");
+            if rows.is_empty() {
+                return html! { <section class="page"><h1 id="page-title">{"Disks"}</h1><p class="empty">{"No disks yet. Create Instance makes a system disk; Create Disk on a snapshot makes a data disk."}</p></section> };
+            }
+            html! {
+                <table class="grid">
+                    <thead><tr role="row"><th>{"Disk ID/Name"}</th><th>{"Type"}</th><th>{"Category"}</th><th>{"Size"}</th><th>{"Written"}</th><th>{"Status"}</th><th>{"Instance"}</th><th>{"Zone"}</th><th>{"Source Snapshot"}</th></tr></thead>
+                    <tbody>
+                    { for rows.iter().map(|d| {
+                        let id = s(d, "DiskId").to_string();
+                        html! {
+                            <tr role="row" data-disk={id.clone()}>
+                                <td><Link<Route> to={Route::Disk { id: id.clone() }} classes="mono">{id.clone()}</Link<Route>><div class="sub">{s(d, "DiskName").to_string()}</div></td>
+                                <td>{if s(d, "Type") == "system" { "System Disk" } else { "Data Disk" }}</td>
+                                <td>{format!("{} {}", s(d, "Category"), s(d, "PerformanceLevel"))}</td>
+                                <td>{format!("{} GiB", d["Size"])}</td>
+                                <td>{bytes(d["ReferencedBytes"].as_u64().unwrap_or(0))}</td>
+                                <td>{status_badge(s(d, "Status"))}{if s(d, "HydrationProgress") != "100%" { format!(" restoring {}", s(d, "HydrationProgress")) } else { String::new() }}</td>
+                                <td class="mono">{s(d, "InstanceId").to_string()}</td>
+                                <td>{s(d, "ZoneId").to_string()}</td>
+                                <td class="mono">{s(d, "SourceSnapshotId").to_string()}</td>
+                            </tr>
+                        }
+                    }) }
+                    </tbody>
+                </table>
+            }
+        }
+    };
+    html! {
+        <section class="page" aria-labelledby="page-title">
+            <h1 id="page-title">{"Disks"}</h1>
+            {body}
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct DiskProps {
+    pub id: String,
+}
+
+/// Colours for snapshots in the block map, by their position.
+const PALETTE: &[&str] = &["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f", "#e15759", "#bab0ac"];
+
+#[function_component(DiskDetails)]
+pub fn disk_details(p: &DiskProps) -> Html {
+    let ctx = use_ctx();
+    let disk = use_query("DescribeDisks", json!({"DiskIds": [p.id.clone()]}));
+    let map = use_query("DescribeBlockMap", json!({"DiskId": p.id.clone()}));
+    let snaps = use_query("DescribeSnapshots", json!({"DiskId": p.id.clone(), "PageSize": 100}));
+    let offset = use_state(|| "0".to_string());
+    let hex = use_state(|| None::<Result<Vec<u8>, EcsError>>);
+    let snapshotting = use_state(|| false);
+    let d = disk.and_then(|r| r.ok()).and_then(|v| list(&v, "Disks", "Disk").into_iter().next());
+    let Some(d) = d else {
+        return html! { <section class="page"><h1 id="page-title">{p.id.clone()}</h1><p class="loading">{"Loading the disk…"}</p></section> };
+    };
+    let snap_list: Vec<Value> = snaps.iter().flatten().flat_map(|v| list(v, "Snapshots", "Snapshot")).collect();
+    // Oldest first: colours follow the order snapshots were taken.
+    let mut order: Vec<String> = snap_list.iter().map(|s| s["SnapshotId"].as_str().unwrap_or("").to_string()).collect();
+    order.reverse();
+    let colour = |id: &str| order.iter().position(|x| x == id).map(|i| PALETTE[i % PALETTE.len()]).unwrap_or("#79706e");
+
+    let grid = match &map {
+        None => html! { <p class="loading">{"Reading the block map…"}</p> },
+        Some(Err(e)) => error_line(&Some(e.clone())),
+        Some(Ok(m)) => {
+            let blocks = m["Blocks"].as_u64().unwrap_or(0);
+            let bs = m["BlockSize"].as_u64().unwrap_or(32768);
+            let runs = list(m, "Runs", "Run");
+            // Draw up to the last written block (at least 512 blocks): the rest is never written.
+            let written_end = runs
+                .iter()
+                .filter(|r| s(r, "State") != "unwritten")
+                .map(|r| r["Start"].as_u64().unwrap_or(0) + r["Length"].as_u64().unwrap_or(0))
+                .max()
+                .unwrap_or(0);
+            let extent = written_end.max(512).min(blocks).max(1);
+            let cells = extent.clamp(1, 512);
+            let per = extent.div_ceil(cells).max(1);
+            let rank = |r: &Value| -> i64 {
+                match s(r, "State") {
+                    "unwritten" => -2,
+                    _ if s(r, "FirstSnapshotId").is_empty() => i64::MAX, // written since the last snapshot
+                    _ => order.iter().position(|x| x == s(r, "FirstSnapshotId")).map(|i| i as i64).unwrap_or(-1),
+                }
+            };
+            let mut html_cells = Vec::new();
+            let mut ri = 0usize;
+            for c in 0..cells {
+                let (lo, hi) = (c * per, ((c + 1) * per).min(extent));
+                // The newest content in this cell tells the most.
+                let mut best: Option<&Value> = None;
+                while ri < runs.len() && runs[ri]["Start"].as_u64().unwrap_or(0) + runs[ri]["Length"].as_u64().unwrap_or(0) <= lo {
+                    ri += 1;
+                }
+                let mut j = ri;
+                while j < runs.len() && runs[j]["Start"].as_u64().unwrap_or(0) < hi {
+                    if best.is_none_or(|b| rank(&runs[j]) > rank(b)) {
+                        best = Some(&runs[j]);
+                    }
+                    j += 1;
+                }
+                let (fill, label) = match best {
+                    Some(r) if s(r, "State") != "unwritten" && s(r, "FirstSnapshotId").is_empty() => ("#222831".to_string(), "written since the last snapshot (this disk only)".to_string()),
+                    Some(r) if s(r, "State") != "unwritten" => {
+                        let first = s(r, "FirstSnapshotId");
+                        let shared: Vec<String> = r["SharedWithSnapshots"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+                        (colour(first).to_string(), format!("first captured by {first}; shared with {}", if shared.is_empty() { "no snapshot".into() } else { shared.join(", ") }))
+                    }
+                    _ => ("#e8eaed".to_string(), "never written".to_string()),
+                };
+                let title = format!("blocks {lo}..{hi} (bytes {}..{}): {label}", lo * bs, hi * bs);
+                html_cells.push(html! { <span class="cell" style={format!("background:{fill}")} title={title}></span> });
+            }
+            html! {
+                <>
+                <div class="blockmap" role="img" aria-label={format!("Block map of {} blocks of {}", blocks, bytes(bs))}>{ for html_cells }</div>
+                <p class="legend">
+                    <span><span class="cell" style="background:#e8eaed"></span>{" never written"}</span>
+                    <span><span class="cell" style="background:#222831"></span>{" written since the last snapshot"}</span>
+                    { for order.iter().map(|id| html! { <span><span class="cell" style={format!("background:{}", colour(id))}></span>{format!(" first captured by {id}")}</span> }) }
+                    <span class="sub">{format!(" Each cell is {} blocks ({}); hover a cell for its offset and owner.{}", per, bytes(per * bs),
+                        if extent < blocks { format!(" Shown: the first {} of {}; the rest was never written.", bytes(extent * bs), bytes(blocks * bs)) } else { String::new() })}</span>
+                </p>
+                </>
+            }
+        }
+    };
+    // Space chart: the disk and each snapshot, exclusive vs shared.
+    let max = snap_list.iter().map(|s| s["ReferencedBytes"].as_u64().unwrap_or(0)).chain([d["ReferencedBytes"].as_u64().unwrap_or(0)]).max().unwrap_or(1).max(1);
+    let bar = |label: String, referenced: u64, exclusive: u64| {
+        let w = |n: u64| format!("width:{:.2}%", n as f64 * 100.0 / max as f64);
+        html! {
+            <div class="bar-row">
+                <span class="bar-label mono">{label}</span>
+                <span class="bar"><span class="excl" style={w(exclusive)}></span><span class="shared" style={w(referenced.saturating_sub(exclusive))}></span></span>
+                <span class="sub">{format!("{} referenced, {} exclusive", bytes(referenced), bytes(exclusive))}</span>
+            </div>
+        }
+    };
+    let write_pattern = {
+        let (ctx, id) = (ctx.clone(), p.id.clone());
+        let offset = offset.clone();
+        Callback::from(move |_: MouseEvent| {
+            let (ctx, id) = (ctx.clone(), id.clone());
+            let off: u64 = offset.parse().unwrap_or(0);
+            wasm_bindgen_futures::spawn_local(async move {
+                let pattern: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
+                match service::with(async |ecs| ecs.write_disk(&id, off, &pattern).await).await {
+                    Ok(()) => ctx.toast.emit(Toast::Ok(format!("Wrote a 64 KiB test pattern at offset {off}."))),
+                    Err(e) => ctx.toast.emit(Toast::Err(e)),
+                }
+                ctx.refresh.emit(());
+            });
+        })
+    };
+    let view = {
+        let (id, offset, hex) = (p.id.clone(), offset.clone(), hex.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (id, hex) = (id.clone(), hex.clone());
+            let off: u64 = offset.parse().unwrap_or(0);
+            wasm_bindgen_futures::spawn_local(async move {
+                hex.set(Some(service::with(async |ecs| ecs.read_disk(&id, off, 256).await).await));
+            });
+        })
+    };
+    let dump = match &*hex {
+        None => html! {},
+        Some(Err(e)) => error_line(&Some(e.clone())),
+        Some(Ok(b)) => {
+            let base: u64 = offset.parse().unwrap_or(0);
+            html! { <pre class="hex" aria-label="Hex view">{ b.chunks(16).enumerate().map(|(i, row)| {
+                let hexs: Vec<String> = row.iter().map(|x| format!("{x:02x}")).collect();
+                let text: String = row.iter().map(|&x| if (32..127).contains(&x) { x as char } else { '.' }).collect();
+                format!("{:012x}  {:<48} {}\n", base + i as u64 * 16, hexs.join(" "), text)
+            }).collect::<String>() }</pre> }
+        }
+    };
+    html! {
+        <section class="page" aria-labelledby="page-title">
+            <p class="crumbs"><Link<Route> to={Route::Disks}>{"Disks"}</Link<Route>>{" / "}{p.id.clone()}</p>
+            <h1 id="page-title">{format!("{} ({} GiB {} {})", p.id, d["Size"], s(&d, "Category"), if s(&d, "Type") == "system" { "system disk" } else { "data disk" })}</h1>
+            <div class="toolbar">
+                <button class="primary" onclick={let h = snapshotting.clone(); Callback::from(move |_| h.set(true))}>{"Create Snapshot"}</button>
+                {status_badge(s(&d, "Status"))}
+                if s(&d, "HydrationProgress") != "100%" { <span class="sub">{format!("Restoring from OSS: {}", s(&d, "HydrationProgress"))}</span> }
+            </div>
+            <h2>{"Block map"}</h2>
+            {grid}
+            <h2>{"Space"}</h2>
+            <div class="space">
+                {bar(format!("{} (disk)", p.id), d["ReferencedBytes"].as_u64().unwrap_or(0), d["WrittenSinceSnapshotBytes"].as_u64().unwrap_or(0))}
+                { for snap_list.iter().map(|sn| bar(s(sn, "SnapshotId").to_string(), sn["ReferencedBytes"].as_u64().unwrap_or(0), sn["ExclusiveBytes"].as_u64().unwrap_or(0))) }
+                <p class="legend"><span><span class="cell excl"></span>{" exclusive (freed by deleting it)"}</span><span><span class="cell shared"></span>{" shared"}</span></p>
+            </div>
+            <h2>{"Data"}</h2>
+            <div class="toolbar">
+                <label>{"Offset "}<input type="number" aria-label="Offset" min="0" value={(*offset).clone()}
+                    oninput={let o = offset.clone(); Callback::from(move |e: InputEvent| o.set(value_of(&e.into())))} /></label>
+                <button onclick={view}>{"View as Hex"}</button>
+                <button onclick={write_pattern}>{"Write Test Pattern"}</button>
+                <span class="sub">{"The disk must be attached to a Running instance."}</span>
+            </div>
+            {dump}
+            if *snapshotting {
+                <SnapshotForm from={SnapshotFrom::Disk { disk_id: p.id.clone(), essd: s(&d, "Category") == "cloud_essd" && d["Encrypted"] != json!(true) }}
+                    on_close={let h = snapshotting.clone(); Callback::from(move |_| h.set(None::<()>.is_some()))} />
+            }
+        </section>
+    }
+}

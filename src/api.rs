@@ -152,9 +152,6 @@ fn oss_create_bucket(bucket: JsValue) -> Promise {
     })
 }
 
-/// Bytes of a Blob read per transaction when putting a large object.
-const SLICE: f64 = (4 << 20) as f64;
-
 fn oss_put_object(bucket: JsValue, key: JsValue, data: JsValue) -> Promise {
     future_to_promise(async move {
         let (b, k) = bucket_key(&bucket, &key)?;
@@ -166,29 +163,7 @@ fn oss_put_object(bucket: JsValue, key: JsValue, data: JsValue) -> Promise {
         let Ok(blob) = data.dyn_into::<web_sys::Blob>() else {
             return Err(js_error(EcsError::invalid("Data", "a Uint8Array or a Blob (such as a File)"), None));
         };
-        // A Blob is read in slices, outside any transaction; each slice is one
-        // transaction; the object appears when the last one completes it.
-        let size = blob.size();
-        let upload = service::with(async |ecs| ecs.oss_begin(&b, &k).await).await.map_err(|e| js_error(e, None))?;
-        let mut stored = 0u64;
-        let mut offset = 0f64;
-        let result: Result<(), JsValue> = async {
-            while offset < size {
-                let end = (offset + SLICE).min(size);
-                let slice = blob.slice_with_f64_and_f64(offset, end)?;
-                let buf = wasm_bindgen_futures::JsFuture::from(slice.array_buffer()).await?;
-                let bytes = Uint8Array::new(&buf).to_vec();
-                let at = offset as u64;
-                stored += service::with(async |ecs| ecs.oss_put_part(&upload, at, &bytes).await).await.map_err(|e| js_error(e, None))?;
-                offset = end;
-            }
-            service::with(async |ecs| ecs.oss_complete(&b, &k, &upload, size as u64, stored).await).await.map_err(|e| js_error(e, None))
-        }
-        .await;
-        if let Err(e) = result {
-            let _ = service::with(async |ecs| ecs.oss_abort(&upload).await).await;
-            return Err(e);
-        }
+        service::put_blob(&b, &k, &blob, |_| ()).await.map_err(|e| js_error(e, None))?;
         Ok(JsValue::UNDEFINED)
     })
 }

@@ -29,6 +29,14 @@ impl<S: Store> Ecs<S> {
         Ok(())
     }
 
+    /// The buckets (not the hidden one), by name.
+    pub async fn oss_list_buckets(&mut self) -> Result<Vec<String>, EcsError> {
+        let mut cx = self.cx("").await?;
+        let mut names: Vec<String> = Embedded.list_buckets(&mut cx.t).await.map_err(err)?.into_iter().map(|b| b.name).collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// Starts a multi-part put: checks the bucket and returns an upload id.
     pub async fn oss_begin(&mut self, bucket: &str, key: &str) -> Result<String, EcsError> {
         check_bucket_name(bucket).map_err(err)?;

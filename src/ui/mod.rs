@@ -18,6 +18,7 @@ use crate::service;
 mod common;
 mod disks;
 mod instances;
+mod oss;
 mod settings;
 mod snapshots;
 
@@ -37,6 +38,8 @@ pub enum Route {
     Disk { id: String },
     #[at("/settings")]
     Settings,
+    #[at("/oss")]
+    Oss,
     #[at("/snapshots")]
     Snapshots,
     #[at("/images")]
@@ -190,6 +193,7 @@ pub fn app() -> Html {
                     <NavItem to={Route::Disks} label="Disks" />
                     <NavItem to={Route::Snapshots} label="Snapshots" />
                     <NavItem to={Route::Images} label="Images" />
+                    <NavItem to={Route::Oss} label="OSS" />
                     <NavItem to={Route::Settings} label="Settings" />
                 </nav>
                 <main class="content">
@@ -244,6 +248,7 @@ fn switch(route: Route) -> Html {
         Route::Disk { id } => html! { <disks::DiskDetails {id} /> },
         Route::Images => html! { <settings::ImagesPage /> },
         Route::Settings => html! { <settings::SettingsPage /> },
+        Route::Oss => html! { <oss::OssPage /> },
         Route::NotFound => placeholder("Not found", "This page does not exist."),
     }
 }

@@ -199,6 +199,7 @@ enum RowAction {
     Rollback(Value),
     CreateDisk(Value),
     CreateImage(Value),
+    Modify(Value),
     Delete(Value),
 }
 
@@ -215,6 +216,7 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     params["PageSize"] = json!(100);
     let data = use_query("DescribeSnapshots", params);
     let action = use_state(|| None::<RowAction>);
+    let search = use_state(String::new);
     let close = {
         let a = action.clone();
         Callback::from(move |_| a.set(None))
@@ -227,12 +229,23 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     if rows.is_empty() {
         return html! { <p class="empty">{"No snapshots yet. Create one from a disk: Create Snapshot."}</p> };
     }
+    let needle = search.trim().to_lowercase();
+    let total = rows.len();
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .filter(|r| needle.is_empty() || [s(r, "SnapshotId"), s(r, "SnapshotName"), s(r, "SourceDiskId")].iter().any(|f| f.to_lowercase().contains(&needle)))
+        .collect();
     let open = |a: RowAction| {
         let h = action.clone();
         Callback::from(move |_: MouseEvent| h.set(Some(a.clone())))
     };
     html! {
         <>
+        <div class="toolbar">
+            <input type="search" aria-label="Search snapshots" placeholder="Search by snapshot ID, name or disk ID" value={(*search).clone()}
+                oninput={let h = search.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))} />
+            <span class="sub">{format!("{} of {} snapshots, newest first", rows.len(), total)}</span>
+        </div>
         <table class="grid">
             <thead><tr role="row">
                 <th>{"Snapshot ID/Name"}</th><th>{"Source Disk"}</th><th>{"Incremental Size"}</th><th>{"Exclusive Size"}</th>
@@ -271,6 +284,7 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
                             <button class="link" onclick={open(RowAction::Rollback(r.clone()))}>{"Roll Back Disk"}</button>
                             <button class="link" onclick={open(RowAction::CreateDisk(r.clone()))}>{"Create Disk"}</button>
                             <button class="link" onclick={open(RowAction::CreateImage(r.clone()))}>{"Create Custom Image"}</button>
+                            <button class="link" onclick={open(RowAction::Modify(r.clone()))}>{"Modify"}</button>
                             <button class="link danger" onclick={open(RowAction::Delete(r.clone()))}>{"Delete"}</button>
                         </td>
                     </tr>
@@ -282,6 +296,7 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
             Some(RowAction::Rollback(r)) => html! { <RollbackDialog snap={r} on_close={close.clone()} /> },
             Some(RowAction::CreateDisk(r)) => html! { <CreateDiskDialog snap={r} on_close={close.clone()} /> },
             Some(RowAction::CreateImage(r)) => html! { <CreateImageDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::Modify(r)) => html! { <ModifyDialog snap={r} on_close={close.clone()} /> },
             Some(RowAction::Delete(r)) => html! { <DeleteDialog snap={r} on_close={close.clone()} /> },
             None => html! {},
         } }
@@ -436,6 +451,60 @@ fn create_image_dialog(p: &SnapProps) -> Html {
                 }
                 <label>{"Image Name"}<input type="text" aria-label="Image Name" value={(*name).clone()}
                     oninput={let n = name.clone(); Callback::from(move |e: InputEvent| n.set(value_of(&e.into())))} /></label>
+                {error_line(&error)}
+                <div class="buttons">
+                    <button class="primary" onclick={ok}>{"OK"}</button>
+                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
+                </div>
+            </div>
+        </Dialog>
+    }
+}
+
+#[function_component(ModifyDialog)]
+fn modify_dialog(p: &SnapProps) -> Html {
+    let ctx = use_ctx();
+    let name = use_state(|| s(&p.snap, "SnapshotName").to_string());
+    let desc = use_state(|| s(&p.snap, "Description").to_string());
+    let days = use_state(|| p.snap["RetentionDays"].as_u64().map(|d| d.to_string()).unwrap_or_default());
+    let error = use_state(|| None::<EcsError>);
+    let ok = {
+        let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
+        let (name, desc, days) = (name.clone(), desc.clone(), days.clone());
+        let snap = p.snap.clone();
+        Callback::from(move |_: MouseEvent| {
+            let mut params = json!({"SnapshotId": s(&snap, "SnapshotId")});
+            if *name != s(&snap, "SnapshotName") {
+                params["SnapshotName"] = json!(*name);
+            }
+            if *desc != s(&snap, "Description") {
+                params["Description"] = json!(*desc);
+            }
+            if !days.is_empty() && Some(days.as_str()) != snap["RetentionDays"].as_u64().map(|d| d.to_string()).as_deref() {
+                params["RetentionDays"] = json!(*days);
+            }
+            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match call("ModifySnapshotAttribute", params).await {
+                    Ok(_) => {
+                        ctx.toast.emit(Toast::Ok("The snapshot was modified.".into()));
+                        ctx.refresh.emit(());
+                        on_close.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    let inp = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into()))) };
+    html! {
+        <Dialog title="Modify Snapshot" on_close={p.on_close.clone()}>
+            <div class="form">
+                <label>{"Snapshot Name"}<input type="text" aria-label="Snapshot Name" value={(*name).clone()} oninput={inp(&name)} /></label>
+                <label>{"Description"}<input type="text" aria-label="Description" value={(*desc).clone()} oninput={inp(&desc)} /></label>
+                <label>{"Retention Period (days from creation; empty keeps it as it is)"}
+                    <input type="number" aria-label="Retention Days" min="1" max="65536" value={(*days).clone()} oninput={inp(&days)} /></label>
+                <p class="hint">{"Extending the retention keeps a snapshot longer; a snapshot kept permanently stays so unless you give a number of days."}</p>
                 {error_line(&error)}
                 <div class="buttons">
                     <button class="primary" onclick={ok}>{"OK"}</button>

@@ -207,3 +207,55 @@ test('disk page: block map, space chart and data panel; settings: clock, upload 
   assert.deepEqual(p.errors, []);
   await context.close();
 });
+
+test('OSS page: create a bucket, upload a file with progress, download it, delete it; snapshots: search and Modify', async () => {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const p = await openConsole(context);
+  await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'OSS' }).click();
+  await p.getByLabel('New bucket name').fill('my-files');
+  await p.getByRole('button', { name: 'Create Bucket' }).click();
+  await p.getByText('Bucket my-files created.').waitFor();
+  const content = Buffer.alloc(9 * 1048576 + 5);
+  for (let i = 0; i < content.length; i += 4096) content[i] = (i / 4096) & 255;
+  await p.getByLabel('Upload File').setInputFiles({ name: 'disk.img', mimeType: 'application/octet-stream', buffer: content });
+  const row = p.getByRole('row').filter({ hasText: 'disk.img' });
+  await row.waitFor({ timeout: 20000 });
+  await row.getByText('9.0 MiB').waitFor();
+  await shot(p, 'c15-oss-page');
+  const [download] = await Promise.all([p.waitForEvent('download'), row.getByRole('button', { name: 'Download' }).click()]);
+  const fs = await import('node:fs');
+  const got = fs.readFileSync(await download.path());
+  assert.equal(got.length, content.length);
+  assert.ok(got.equals(content), 'the downloaded file has the uploaded bytes');
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await row.waitFor({ state: 'detached' });
+  // Snapshots: search and Modify (extend retention).
+  await createInstanceViaApi(p);
+  await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Snapshots' }).click();
+  await p.getByRole('row').filter({ hasText: 'keep-me' }).waitFor();
+  await p.getByLabel('Search snapshots').fill('other');
+  await p.getByRole('row').filter({ hasText: 'keep-me' }).waitFor({ state: 'detached' });
+  await p.getByLabel('Search snapshots').fill('');
+  const snap = p.getByRole('row').filter({ hasText: 'keep-me' });
+  await snap.getByText('Released After 2 Days').waitFor();
+  await snap.getByRole('button', { name: 'Modify' }).click();
+  const dlg = p.getByRole('dialog', { name: 'Modify Snapshot' });
+  await dlg.getByLabel('Retention Days').fill('30');
+  await dlg.getByLabel('Snapshot Name').fill('kept-longer');
+  await dlg.getByRole('button', { name: 'OK' }).click();
+  await p.getByRole('row').filter({ hasText: 'kept-longer' }).getByText('Released After 30 Days').waitFor();
+  await shot(p, 'c16-modified');
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});
+
+async function createInstanceViaApi(p) {
+  await p.evaluate(async () => {
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    const vm = (await ecs.request('RunInstances', { ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd' })).InstanceIdSets.InstanceIdSet[0];
+    for (let i = 0; i < 50 && (await ecs.request('DescribeInstances', { InstanceIds: [vm] })).Instances.Instance[0].Status !== 'Running'; i++) await sleep(100);
+    const d = (await ecs.request('DescribeDisks', { InstanceId: vm })).Disks.Disk[0].DiskId;
+    await ecs.request('CreateSnapshot', { DiskId: d, SnapshotName: 'keep-me', Category: 'flash', RetentionDays: 2 });
+    await ecs.request('CreateSnapshot', { DiskId: d, SnapshotName: 'other-one', Category: 'flash' });
+  });
+}

@@ -162,31 +162,39 @@ async fn upload_loop() {
     }
 }
 
-/// Bytes of a Blob read per transaction when putting a large object.
+/// Bytes of a Blob read at a time (one transaction each where they are stored).
 const SLICE: f64 = (4 << 20) as f64;
 
-/// Puts a Blob (such as a File) into OSS: read in 4 MiB slices, outside any
-/// transaction, each slice one transaction; the object appears when the last
-/// one completes it. `progress` gets the bytes done so far.
-pub async fn put_blob(bucket: &str, key: &str, blob: &web_sys::Blob, progress: impl Fn(f64)) -> Result<(), EcsError> {
-    use js_sys::Uint8Array;
+/// Reads a Blob (such as a File) in 4 MiB slices, outside any transaction,
+/// handing each to `f` with its offset: a large file never sits in memory.
+pub async fn for_each_slice(blob: &web_sys::Blob, mut f: impl AsyncFnMut(u64, Vec<u8>) -> Result<(), EcsError>) -> Result<(), EcsError> {
     let js = |e: JsValue| EcsError::new(400, "InvalidArgument", format!("The file could not be read: {e:?}"));
     let size = blob.size();
+    let mut offset = 0f64;
+    while offset < size {
+        let end = (offset + SLICE).min(size);
+        let slice = blob.slice_with_f64_and_f64(offset, end).map_err(js)?;
+        let buf = wasm_bindgen_futures::JsFuture::from(slice.array_buffer()).await.map_err(js)?;
+        f(offset as u64, js_sys::Uint8Array::new(&buf).to_vec()).await?;
+        offset = end;
+    }
+    Ok(())
+}
+
+/// Puts a Blob into OSS: each slice is one transaction; the object appears
+/// when the last one completes it. `progress` gets the bytes done so far.
+pub async fn put_blob(bucket: &str, key: &str, blob: &web_sys::Blob, progress: impl Fn(f64)) -> Result<(), EcsError> {
     let upload = with(async |ecs| ecs.oss_begin(bucket, key).await).await?;
     let mut stored = 0u64;
-    let mut offset = 0f64;
-    let result: Result<(), EcsError> = async {
-        while offset < size {
-            let end = (offset + SLICE).min(size);
-            let slice = blob.slice_with_f64_and_f64(offset, end).map_err(js)?;
-            let buf = wasm_bindgen_futures::JsFuture::from(slice.array_buffer()).await.map_err(js)?;
-            let bytes = Uint8Array::new(&buf).to_vec();
-            let at = offset as u64;
+    let result = async {
+        for_each_slice(blob, async |at, bytes| {
+            let n = bytes.len() as u64;
             stored += with(async |ecs| ecs.oss_put_part(&upload, at, &bytes).await).await?;
-            offset = end;
-            progress(offset);
-        }
-        with(async |ecs| ecs.oss_complete(bucket, key, &upload, size as u64, stored).await).await
+            progress((at + n) as f64);
+            Ok(())
+        })
+        .await?;
+        with(async |ecs| ecs.oss_complete(bucket, key, &upload, blob.size() as u64, stored).await).await
     }
     .await;
     if result.is_err() {

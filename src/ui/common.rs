@@ -175,3 +175,18 @@ pub fn status_badge(status: &str) -> Html {
     };
     html! { <span class={class}>{text.to_string()}</span> }
 }
+
+/// Offers `parts` (Uint8Arrays) to the user as a downloaded file.
+pub fn save_file(parts: &js_sys::Array, name: &str) -> Result<(), EcsError> {
+    use wasm_bindgen::JsCast;
+    let fail = |_| EcsError::new(500, "InternalError", "The browser refused to make the file.");
+    let blob = web_sys::Blob::new_with_u8_array_sequence(parts).map_err(fail)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or_else(|| fail(wasm_bindgen::JsValue::NULL))?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(fail)?.unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}

@@ -70,6 +70,8 @@ pub fn disk_details(p: &DiskProps) -> Html {
     let map = use_query("DescribeBlockMap", json!({"DiskId": p.id.clone()}));
     let snaps = use_query("DescribeSnapshots", json!({"DiskId": p.id.clone(), "PageSize": 100}));
     let offset = use_state(|| "0".to_string());
+    let length = use_state(|| "1048576".to_string());
+    let progress = use_state(|| None::<(f64, f64)>);
     let hex = use_state(|| None::<Result<Vec<u8>, EcsError>>);
     let snapshotting = use_state(|| false);
     let d = disk.and_then(|r| r.ok()).and_then(|v| list(&v, "Disks", "Disk").into_iter().next());
@@ -186,6 +188,36 @@ pub fn disk_details(p: &DiskProps) -> Html {
             });
         })
     };
+    let upload = {
+        let (ctx, id, offset, progress) = (ctx.clone(), p.id.clone(), offset.clone(), progress.clone());
+        Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+            input.set_value("");
+            let (ctx, id, progress) = (ctx.clone(), id.clone(), progress.clone());
+            let start: u64 = offset.parse().unwrap_or(0);
+            wasm_bindgen_futures::spawn_local(async move {
+                match write_file(&id, start, file.as_ref(), |done, total| progress.set(Some((done, total)))).await {
+                    Ok(n) => ctx.toast.emit(Toast::Ok(format!("Wrote {} at offset {start}.", bytes(n)))),
+                    Err(e) => ctx.toast.emit(Toast::Err(e)),
+                }
+                progress.set(None);
+                ctx.refresh.emit(());
+            });
+        })
+    };
+    let download_range = {
+        let (ctx, id, offset, length) = (ctx.clone(), p.id.clone(), offset.clone(), length.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (ctx, id) = (ctx.clone(), id.clone());
+            let (start, len): (u64, u64) = (offset.parse().unwrap_or(0), length.parse().unwrap_or(0));
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = download_range_of(&id, start, len).await {
+                    ctx.toast.emit(Toast::Err(e));
+                }
+            });
+        })
+    };
     let dump = match &*hex {
         None => html! {},
         Some(Err(e)) => error_line(&Some(e.clone())),
@@ -221,8 +253,16 @@ pub fn disk_details(p: &DiskProps) -> Html {
                     oninput={let o = offset.clone(); Callback::from(move |e: InputEvent| o.set(value_of(&e.into())))} /></label>
                 <button onclick={view}>{"View as Hex"}</button>
                 <button onclick={write_pattern}>{"Write Test Pattern"}</button>
-                <span class="sub">{"The disk must be attached to a Running instance."}</span>
+                <label class="button-like">{"Upload File at Offset"}<input type="file" aria-label="Upload File at Offset" onchange={upload} /></label>
+                <label>{"Length "}<input type="number" aria-label="Length" min="1" value={(*length).clone()}
+                    oninput={let l = length.clone(); Callback::from(move |e: InputEvent| l.set(value_of(&e.into())))} /></label>
+                <button onclick={download_range}>{"Download Range"}</button>
             </div>
+            <p class="sub">{"Reading and writing need the disk attached to a Running instance, as the instance's operating system would use it."}</p>
+            if let Some((done, total)) = *progress {
+                <div class="progress"><span>{format!("Writing: {} of {}", bytes(done as u64), bytes(total as u64))}</span>
+                    <progress aria-label="Write progress" max={total.max(1.0).to_string()} value={done.to_string()}></progress></div>
+            }
             {dump}
             if *snapshotting {
                 <SnapshotForm from={SnapshotFrom::Disk { disk_id: p.id.clone(), essd: s(&d, "Category") == "cloud_essd" && d["Encrypted"] != json!(true) }}
@@ -230,4 +270,32 @@ pub fn disk_details(p: &DiskProps) -> Html {
             }
         </section>
     }
+}
+
+/// Writes a local file into a disk at `start`, 4 MiB at a time (each one
+/// transaction); the file is read in slices, never whole.
+async fn write_file(disk: &str, start: u64, blob: &web_sys::Blob, progress: impl Fn(f64, f64)) -> Result<u64, EcsError> {
+    let size = blob.size();
+    service::for_each_slice(blob, async |at, data| {
+        let n = data.len() as u64;
+        service::with(async |ecs| ecs.write_disk(disk, start + at, &data).await).await?;
+        progress((at + n) as f64, size);
+        Ok(())
+    })
+    .await?;
+    Ok(size as u64)
+}
+
+/// Downloads `len` bytes of a disk from `start` to a local file, read in 4 MiB parts.
+async fn download_range_of(disk: &str, start: u64, len: u64) -> Result<(), EcsError> {
+    const PART: u64 = 4 << 20;
+    let parts = js_sys::Array::new();
+    let mut done = 0;
+    while done < len {
+        let n = PART.min(len - done);
+        let data = service::with(async |ecs| ecs.read_disk(disk, start + done, n).await).await?;
+        parts.push(&js_sys::Uint8Array::from(&data[..]));
+        done += n;
+    }
+    save_file(&parts, &format!("{disk}-{start}-{len}.bin"))
 }

@@ -2,7 +2,6 @@
 //! file (with a progress bar), download an object (read in 4 MiB ranges),
 //! delete. Snapshot data lives in a hidden bucket that is not listed.
 
-use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use super::common::*;
@@ -24,16 +23,7 @@ async fn download(bucket: String, key: String, size: u64) -> Result<(), EcsError
             break;
         }
     }
-    let fail = |_| EcsError::new(500, "InternalError", "The browser refused to make the file.");
-    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(fail)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
-    let document = web_sys::window().and_then(|w| w.document()).ok_or_else(|| fail(wasm_bindgen::JsValue::NULL))?;
-    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(fail)?.unchecked_into();
-    a.set_href(&url);
-    a.set_download(key.rsplit('/').next().unwrap_or(&key));
-    a.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
-    Ok(())
+    save_file(&parts, key.rsplit('/').next().unwrap_or(&key))
 }
 
 #[function_component(OssPage)]

@@ -157,7 +157,7 @@ test('seed 004: Create Disk Snapshot on the Snapshots page, watch the upload, th
 });
 
 test('disk page: block map, space chart and data panel; settings: clock, upload rate, delete all data; images', async () => {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ acceptDownloads: true });
   const p = await openConsole(context);
   await createInstance(p);
   // Data and two snapshots through the API; the console shows what they hold.
@@ -180,11 +180,21 @@ test('disk page: block map, space chart and data panel; settings: clock, upload 
   if (!titles.some((t) => t.includes('written since the last snapshot'))) { await shot(p, 'debug-map'); console.log(JSON.stringify(titles.filter((t) => !t.includes('never')).slice(0, 12))); }
   assert.ok(titles.some((t) => t.includes('written since the last snapshot')), 'cells written since the last snapshot');
   await p.getByText(/exclusive \(freed by deleting it\)/).waitFor();
-  await p.getByLabel('Offset').fill('1048570');
+  await p.getByLabel('Offset', { exact: true }).fill('1048570');
   await p.getByRole('button', { name: 'View as Hex' }).click();
   const hex = await p.getByLabel('Hex view').textContent();
   assert.match(hex, /0000000ffffa  01 01 01 01 01 01 02 02/);
   await shot(p, 'c13-disk-block-map');
+  // Upload a local file into the disk at an offset, then download that range.
+  await p.getByLabel('Offset', { exact: true }).fill('8192');
+  await p.getByLabel('Upload File at Offset').setInputFiles({ name: 'boot.bin', mimeType: 'application/octet-stream', buffer: Buffer.from('rowsnap data panel!') });
+  await p.getByText(/Wrote 19 B at offset 8192/).waitFor();
+  await p.getByRole('button', { name: 'View as Hex' }).click();
+  await p.getByLabel('Hex view').getByText(/rowsnap data pan/).waitFor();
+  await p.getByLabel('Length', { exact: true }).fill('19');
+  const [dl] = await Promise.all([p.waitForEvent('download'), p.getByRole('button', { name: 'Download Range' }).click()]);
+  const fs = await import('node:fs');
+  assert.equal(fs.readFileSync(await dl.path()).toString(), 'rowsnap data panel!');
   // Settings.
   await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Settings' }).click();
   await p.getByLabel('Days to advance').fill('2');

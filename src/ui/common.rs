@@ -8,8 +8,40 @@ use yew::prelude::*;
 use crate::ecs::EcsError;
 use crate::service;
 
-/// One ECS action through the tab's service.
-pub async fn call(action: &str, params: Value) -> Result<Value, EcsError> {
+thread_local! {
+    /// The region and resource group chosen in the top bar.
+    static SCOPE: std::cell::RefCell<(String, String)> =
+        std::cell::RefCell::new((crate::ecs::DEFAULT_REGION.to_string(), String::new()));
+}
+
+pub fn region() -> String {
+    SCOPE.with(|s| s.borrow().0.clone())
+}
+
+pub fn resource_group() -> String {
+    SCOPE.with(|s| s.borrow().1.clone())
+}
+
+pub fn set_scope(region: &str, group: &str) {
+    SCOPE.with(|s| *s.borrow_mut() = (region.to_string(), group.to_string()));
+}
+
+/// The zones of the chosen region.
+pub fn zones() -> Vec<&'static str> {
+    let r = region();
+    crate::ecs::REGIONS.iter().find(|x| x.0 == r).map(|x| x.2.to_vec()).unwrap_or_default()
+}
+
+/// One ECS action through the tab's service, in the chosen region (and, for
+/// Describe actions, the chosen resource group).
+pub async fn call(action: &str, mut params: Value) -> Result<Value, EcsError> {
+    if let Value::Object(m) = &mut params {
+        m.entry("RegionId").or_insert_with(|| Value::String(region()));
+        let group = resource_group();
+        if !group.is_empty() && action.starts_with("Describe") && action != "DescribeImages" {
+            m.entry("ResourceGroupId").or_insert(Value::String(group));
+        }
+    }
     service::with(async |ecs| ecs.request(action, &params).await.map_err(|(e, _)| e)).await
 }
 
@@ -25,6 +57,8 @@ pub enum Toast {
 pub struct Ctx {
     /// Goes up every second and after every action: lists re-read on it.
     pub tick: u64,
+    /// The region and resource group of the top bar (lists re-read when they change).
+    pub scope: (String, String),
     pub toast: Callback<Toast>,
     pub refresh: Callback<()>,
 }
@@ -42,7 +76,7 @@ pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, Ec
     {
         let state = state.clone();
         let key = params.to_string();
-        use_effect_with((key, ctx.tick), move |_| {
+        use_effect_with((key, ctx.tick, ctx.scope.clone()), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 state.set(Some(call(action, params).await));
             });

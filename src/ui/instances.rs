@@ -83,7 +83,7 @@ fn create_instance_dialog(p: &CloseProps) -> Html {
     let images = use_query("DescribeImages", json!({"PageSize": 100}));
     let image = use_state(String::new);
     let itype = use_state(|| "ecs.g7.large".to_string());
-    let zone = use_state(|| "cn-hangzhou-h".to_string());
+    let zone = use_state(|| zones().first().map(|z| z.to_string()).unwrap_or_default());
     let sys_cat = use_state(|| "cloud_essd".to_string());
     let sys_size = use_state(|| "40".to_string());
     let data_size = use_state(|| "20".to_string());
@@ -152,7 +152,7 @@ fn create_instance_dialog(p: &CloseProps) -> Html {
                     { for ["ecs.g7.large", "ecs.g7.xlarge", "ecs.c7.large", "ecs.r7.large", "ecs.t6-c1m1.large"].iter().map(|t| html! { <option value={*t} selected={*itype == *t}>{*t}</option> }) }
                 </select></label>
                 <label>{"Zone"}<select aria-label="Zone" onchange={sel(&zone)}>
-                    { for ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j", "cn-hangzhou-k"].iter().map(|z| html! { <option value={*z} selected={*zone == *z}>{*z}</option> }) }
+                    { for zones().into_iter().map(|z| html! { <option value={z} selected={*zone == z}>{z}</option> }) }
                 </select></label>
                 <div class="tagrow">
                     <label>{"System Disk Category"}<select aria-label="System Disk Category" onchange={sel(&sys_cat)}>

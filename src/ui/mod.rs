@@ -159,7 +159,9 @@ pub fn app() -> Html {
     }
     let toasts = use_state(Vec::<(u64, Toast)>::new);
     let next_toast = use_mut_ref(|| 0u64);
+    let scope = use_state(|| (common::region(), common::resource_group()));
     let ctx = Ctx {
+        scope: (*scope).clone(),
         tick: *tick,
         toast: {
             let toasts = toasts.clone();
@@ -185,7 +187,25 @@ pub fn app() -> Html {
                 <header class="topbar">
                     <span class="brand">{"rowsnap"}</span>
                     <span class="product">{"ECS snapshot console"}</span>
-                    <span class="region" title="Region">{"China (Hangzhou) · cn-hangzhou"}</span>
+                    <label class="region">{"Region "}
+                        <select aria-label="Region" onchange={let sc = scope.clone(); Callback::from(move |e: Event| {
+                            let r = common::value_of(&e);
+                            common::set_scope(&r, &sc.1);
+                            sc.set((r, sc.1.clone()));
+                        })}>
+                            { for crate::ecs::REGIONS.iter().map(|(id, name, _)| html! {
+                                <option value={*id} selected={scope.0 == *id}>{format!("{name} · {id}")}</option>
+                            }) }
+                        </select>
+                    </label>
+                    <label class="region">{"Resource Group "}
+                        <input type="text" aria-label="Resource Group" placeholder="All resource groups" value={scope.1.clone()}
+                            onchange={let sc = scope.clone(); Callback::from(move |e: Event| {
+                                let g = common::value_of(&e);
+                                common::set_scope(&sc.0, g.trim());
+                                sc.set((sc.0.clone(), g.trim().to_string()));
+                            })} />
+                    </label>
                     <SessionBadge session={(*session).clone()} />
                 </header>
                 <nav class="sidenav" aria-label="Main navigation">

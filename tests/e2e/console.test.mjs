@@ -269,3 +269,19 @@ async function createInstanceViaApi(p) {
     await ecs.request('CreateSnapshot', { DiskId: d, SnapshotName: 'other-one', Category: 'flash' });
   });
 }
+
+test('the region selector scopes every page', async () => {
+  const context = await browser.newContext();
+  const p = await openConsole(context);
+  await createInstance(p);
+  await p.getByLabel('Region').selectOption('cn-shanghai');
+  await p.getByText('No instances yet').waitFor();
+  await p.getByRole('button', { name: 'Create Instance' }).click();
+  const zones = await p.getByRole('dialog', { name: 'Create Instance' }).getByLabel('Zone').locator('option').allTextContents();
+  assert.deepEqual(zones, ['cn-shanghai-e', 'cn-shanghai-f', 'cn-shanghai-g']);
+  await p.getByRole('dialog', { name: 'Create Instance' }).getByRole('button', { name: 'Cancel' }).click();
+  await p.getByLabel('Region').selectOption('cn-hangzhou');
+  await p.getByRole('row').filter({ hasText: 'web-1' }).waitFor();
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});

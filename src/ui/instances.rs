@@ -16,12 +16,17 @@ pub fn instances_page() -> Html {
     let data = use_query("DescribeInstances", json!({"PageSize": 100}));
     let creating = use_state(|| false);
     let deleting = use_state(|| None::<Value>);
+    let search = use_state(String::new);
     let body = match &data {
         None => html! { <p class="loading" aria-busy="true">{"Loading instances…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
         Some(Ok(v)) => {
-            let rows = list(v, "Instances", "Instance");
-            if rows.is_empty() {
+            let needle = search.trim().to_lowercase();
+            let rows: Vec<Value> = list(v, "Instances", "Instance")
+                .into_iter()
+                .filter(|i| needle.is_empty() || [s(i, "InstanceId"), s(i, "InstanceName"), s(i, "Status")].iter().any(|f| f.to_lowercase().contains(&needle)))
+                .collect();
+            if rows.is_empty() && needle.is_empty() {
                 html! { <p class="empty">{"No instances yet. Create Instance starts one from a public image; its disks can then be snapshotted."}</p> }
             } else {
                 html! {
@@ -62,7 +67,11 @@ pub fn instances_page() -> Html {
     html! {
         <section class="page" aria-labelledby="page-title">
             <h1 id="page-title">{"Instances"}</h1>
-            <div class="toolbar"><button class="primary" onclick={let c = creating.clone(); Callback::from(move |_| c.set(true))}>{"Create Instance"}</button></div>
+            <div class="toolbar">
+                <button class="primary" onclick={let c = creating.clone(); Callback::from(move |_| c.set(true))}>{"Create Instance"}</button>
+                <input type="search" aria-label="Search instances" placeholder="Search by instance ID, name or status" value={(*search).clone()}
+                    oninput={let h = search.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))} />
+            </div>
             {body}
             if *creating { <CreateInstanceDialog on_close={let c = creating.clone(); Callback::from(move |_| c.set(false))} /> }
             if let Some(i) = (*deleting).clone() {
@@ -73,15 +82,18 @@ pub fn instances_page() -> Html {
 }
 
 #[derive(Properties, PartialEq)]
-struct CloseProps {
-    on_close: Callback<()>,
+pub struct CreateInstanceProps {
+    pub on_close: Callback<()>,
+    /// An image to start from (the Images page's Create Instance).
+    #[prop_or_default]
+    pub image: Option<String>,
 }
 
 #[function_component(CreateInstanceDialog)]
-fn create_instance_dialog(p: &CloseProps) -> Html {
+pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
     let ctx = use_ctx();
     let images = use_query("DescribeImages", json!({"PageSize": 100}));
-    let image = use_state(String::new);
+    let image = use_state(|| p.image.clone().unwrap_or_default());
     let itype = use_state(|| "ecs.g7.large".to_string());
     let zone = use_state(|| zones().first().map(|z| z.to_string()).unwrap_or_default());
     let sys_cat = use_state(|| "cloud_essd".to_string());

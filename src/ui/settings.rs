@@ -14,6 +14,7 @@ pub fn images_page() -> Html {
     let ctx = use_ctx();
     let data = use_query("DescribeImages", json!({"PageSize": 100}));
     let deleting = use_state(|| None::<Value>);
+    let launching = use_state(|| None::<String>);
     let body = match &data {
         None => html! { <p class="loading">{"Loading images…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
@@ -24,6 +25,8 @@ pub fn images_page() -> Html {
                 { for list(v, "Images", "Image").iter().map(|i| {
                     let custom = s(i, "ImageOwnerAlias") == "self";
                     let del = { let d = deleting.clone(); let i = i.clone(); Callback::from(move |_: MouseEvent| d.set(Some(i.clone()))) };
+                    let launch = { let l = launching.clone(); let id = s(i, "ImageId").to_string(); Callback::from(move |_: MouseEvent| l.set(Some(id.clone()))) };
+                    let ready = s(i, "Status") == "Available";
                     html! {
                         <tr role="row">
                             <td><div class="mono">{s(i, "ImageId").to_string()}</div><div class="sub">{s(i, "ImageName").to_string()}</div></td>
@@ -33,7 +36,10 @@ pub fn images_page() -> Html {
                             <td>{list(i, "DiskDeviceMappings", "DiskDeviceMapping").len()}</td>
                             <td>{status_badge(s(i, "Status"))}</td>
                             <td>{if custom { when(s(i, "CreationTime")) } else { String::new() }}</td>
-                            <td class="actions">if custom { <button class="link danger" onclick={del}>{"Delete"}</button> }</td>
+                            <td class="actions">
+                                <button class="link" onclick={launch} disabled={!ready}>{"Create Instance"}</button>
+                                if custom { <button class="link danger" onclick={del}>{"Delete"}</button> }
+                            </td>
                         </tr>
                     }
                 }) }
@@ -66,6 +72,9 @@ pub fn images_page() -> Html {
             <p class="hint">{"Create Custom Image is a row action on the Snapshots page; Create Instance (Instances page) boots any image here."}</p>
             {body}
             {confirm.unwrap_or_default()}
+            if let Some(image) = (*launching).clone() {
+                <super::instances::CreateInstanceDialog image={Some(image)} on_close={let l = launching.clone(); Callback::from(move |_| l.set(None))} />
+            }
         </section>
     }
 }

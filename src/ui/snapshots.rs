@@ -217,6 +217,8 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     let data = use_query("DescribeSnapshots", params);
     let action = use_state(|| None::<RowAction>);
     let search = use_state(String::new);
+    let category = use_state(String::new);
+    let page = use_state(|| 0usize);
     let close = {
         let a = action.clone();
         Callback::from(move |_| a.set(None))
@@ -234,7 +236,13 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     let rows: Vec<Value> = rows
         .into_iter()
         .filter(|r| needle.is_empty() || [s(r, "SnapshotId"), s(r, "SnapshotName"), s(r, "SourceDiskId")].iter().any(|f| f.to_lowercase().contains(&needle)))
+        .filter(|r| category.is_empty() || s(r, "Category") == category.as_str())
         .collect();
+    const PER_PAGE: usize = 20;
+    let pages = rows.len().div_ceil(PER_PAGE).max(1);
+    let current = (*page).min(pages - 1);
+    let shown = rows.len();
+    let rows: Vec<Value> = rows.into_iter().skip(current * PER_PAGE).take(PER_PAGE).collect();
     let open = |a: RowAction| {
         let h = action.clone();
         Callback::from(move |_: MouseEvent| h.set(Some(a.clone())))
@@ -244,7 +252,17 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
         <div class="toolbar">
             <input type="search" aria-label="Search snapshots" placeholder="Search by snapshot ID, name or disk ID" value={(*search).clone()}
                 oninput={let h = search.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))} />
-            <span class="sub">{format!("{} of {} snapshots, newest first", rows.len(), total)}</span>
+            <select aria-label="Category" onchange={let c = category.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
+                <option value="" selected={category.is_empty()}>{"All categories"}</option>
+                <option value="standard" selected={*category == "standard"}>{"Normal Snapshot"}</option>
+                <option value="flash" selected={*category == "flash"}>{"Local Snapshot"}</option>
+            </select>
+            <span class="sub">{format!("{shown} of {total} snapshots, newest first")}</span>
+            if pages > 1 {
+                <button disabled={current == 0} onclick={let pg = page.clone(); Callback::from(move |_| pg.set(current.saturating_sub(1)))}>{"Previous"}</button>
+                <span class="sub">{format!("Page {} of {pages}", current + 1)}</span>
+                <button disabled={current + 1 >= pages} onclick={let pg = page.clone(); Callback::from(move |_| pg.set(current + 1))}>{"Next"}</button>
+            }
         </div>
         <table class="grid">
             <thead><tr role="row">

@@ -206,7 +206,11 @@ test('disk page: block map, space chart and data panel; settings: clock, upload 
   await shot(p, 'c14-settings');
   // Images.
   await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Images' }).click();
-  await p.getByRole('row').filter({ hasText: 'Public Image' }).first().waitFor();
+  const ubuntu = p.getByRole('row').filter({ hasText: 'Ubuntu 22.04' });
+  await ubuntu.getByRole('button', { name: 'Create Instance' }).click();
+  const launch = p.getByRole('dialog', { name: 'Create Instance' });
+  assert.match(await launch.getByLabel('Image').locator('option:checked').textContent(), /Ubuntu 22.04/);
+  await launch.getByRole('button', { name: 'Cancel' }).click();
   // Delete all data, confirmed.
   await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Settings' }).click();
   await p.getByRole('button', { name: 'Delete all data' }).click();

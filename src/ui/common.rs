@@ -102,6 +102,29 @@ pub fn run(ctx: &Ctx, action: &'static str, params: Value, ok: String, then: Opt
     });
 }
 
+/// Submits a dialog's action: on success toasts `ok(response)`, refreshes
+/// and closes the dialog; on failure shows the ECS error in the dialog.
+pub fn submit(
+    ctx: &Ctx,
+    action: &'static str,
+    params: Value,
+    error: UseStateHandle<Option<EcsError>>,
+    on_close: Callback<()>,
+    ok: impl FnOnce(&Value) -> String + 'static,
+) {
+    let ctx = ctx.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        match call(action, params).await {
+            Ok(v) => {
+                ctx.toast.emit(Toast::Ok(ok(&v)));
+                ctx.refresh.emit(());
+                on_close.emit(());
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    });
+}
+
 pub fn list(v: &Value, outer: &str, inner: &str) -> Vec<Value> {
     v[outer][inner].as_array().cloned().unwrap_or_default()
 }

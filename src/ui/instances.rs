@@ -131,17 +131,7 @@ pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
             if !name.is_empty() {
                 params["InstanceName"] = json!(*name);
             }
-            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                match call("RunInstances", params).await {
-                    Ok(_) => {
-                        ctx.toast.emit(Toast::Ok("The instance is being created.".into()));
-                        ctx.refresh.emit(());
-                        on_close.emit(());
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
+            submit(&ctx, "RunInstances", params, error.clone(), on_close.clone(), move |_v: &Value| "The instance is being created.".into());
         })
     };
     html! {
@@ -204,17 +194,7 @@ fn delete_instance_dialog(p: &InstanceProps) -> Html {
         let (ctx, error, on_close, id) = (ctx.clone(), error.clone(), p.on_close.clone(), id.clone());
         Callback::from(move |_: MouseEvent| {
             let params = json!({"InstanceId": id, "Force": running});
-            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                match call("DeleteInstance", params).await {
-                    Ok(_) => {
-                        ctx.toast.emit(Toast::Ok("The instance was deleted.".into()));
-                        ctx.refresh.emit(());
-                        on_close.emit(());
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
+            submit(&ctx, "DeleteInstance", params, error.clone(), on_close.clone(), move |_v: &Value| "The instance was deleted.".into());
         })
     };
     html! {

@@ -398,17 +398,7 @@ fn create_disk_dialog(p: &SnapProps) -> Html {
         let snap = s(&p.snap, "SnapshotId").to_string();
         Callback::from(move |_: MouseEvent| {
             let params = json!({"ZoneId": *zone, "DiskCategory": *category, "Size": *size, "SnapshotId": snap});
-            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                match call("CreateDisk", params).await {
-                    Ok(v) => {
-                        ctx.toast.emit(Toast::Ok(format!("Disk {} is being created.", s(&v, "DiskId"))));
-                        ctx.refresh.emit(());
-                        on_close.emit(());
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
+            submit(&ctx, "CreateDisk", params, error.clone(), on_close.clone(), move |v: &Value| format!("Disk {} is being created.", s(&v, "DiskId")));
         })
     };
     html! {
@@ -448,17 +438,7 @@ fn create_image_dialog(p: &SnapProps) -> Html {
             if !name.is_empty() {
                 params["ImageName"] = json!(*name);
             }
-            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                match call("CreateImage", params).await {
-                    Ok(v) => {
-                        ctx.toast.emit(Toast::Ok(format!("Image {} is being created.", s(&v, "ImageId"))));
-                        ctx.refresh.emit(());
-                        on_close.emit(());
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
+            submit(&ctx, "CreateImage", params, error.clone(), on_close.clone(), move |v: &Value| format!("Image {} is being created.", s(&v, "ImageId")));
         })
     };
     html! {
@@ -501,17 +481,7 @@ fn modify_dialog(p: &SnapProps) -> Html {
             if !days.is_empty() && Some(days.as_str()) != snap["RetentionDays"].as_u64().map(|d| d.to_string()).as_deref() {
                 params["RetentionDays"] = json!(*days);
             }
-            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                match call("ModifySnapshotAttribute", params).await {
-                    Ok(_) => {
-                        ctx.toast.emit(Toast::Ok("The snapshot was modified.".into()));
-                        ctx.refresh.emit(());
-                        on_close.emit(());
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
+            submit(&ctx, "ModifySnapshotAttribute", params, error.clone(), on_close.clone(), move |_v: &Value| "The snapshot was modified.".into());
         })
     };
     let inp = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into()))) };
@@ -545,17 +515,7 @@ fn delete_dialog(p: &SnapProps) -> Html {
         let snap = s(&p.snap, "SnapshotId").to_string();
         Callback::from(move |_: MouseEvent| {
             let params = json!({"SnapshotId": snap, "Force": *force});
-            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                match call("DeleteSnapshot", params).await {
-                    Ok(_) => {
-                        ctx.toast.emit(Toast::Ok("The snapshot was deleted.".into()));
-                        ctx.refresh.emit(());
-                        on_close.emit(());
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
+            submit(&ctx, "DeleteSnapshot", params, error.clone(), on_close.clone(), move |_v: &Value| "The snapshot was deleted.".into());
         })
     };
     html! {

@@ -257,57 +257,72 @@ async fn begin_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, page: u
     Ok(())
 }
 
-/// Uploads up to `budget` bytes of the oldest upload task. Returns the
-/// snapshot it worked on and whether that upload is now complete.
-pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Option<(String, bool)>, EcsError> {
+/// The oldest upload task, if any.
+pub(crate) async fn oldest<S: Store>(cx: &mut Cx<'_, S>) -> Result<Option<UploadTask>, EcsError> {
     let mut tasks: Vec<UploadTask> = cx.scan("upload/").await?;
     tasks.sort_by_key(|t| t.seq);
-    let Some(mut task) = tasks.into_iter().next() else { return Ok(None) };
+    Ok(tasks.into_iter().next())
+}
+
+/// The next stretch to upload: (first block, blocks), within one run, one
+/// page and `budget` bytes (at least one block). None when all is done.
+pub(crate) fn next_stretch(task: &UploadTask, budget: u64) -> Option<(u64, u64)> {
     let bs = 1u64 << task.block_shift;
-    let mut budget = budget.max(bs);
-    while budget >= bs && task.run < task.runs.len() {
-        let (first, count) = task.runs[task.run];
-        let index = first + task.offset;
-        let page = index / PAGE;
-        if task.page != Some(page) {
-            finish_page(cx, &mut task).await?;
-            begin_page(cx, &mut task, page).await?;
-        }
-        // A stretch within this run and this page, within the budget: read,
-        // hash, then one batch of count look-ups and the puts of new blocks.
-        let page_end = (page + 1) * PAGE;
-        let n = (count - task.offset).min(page_end - index).min(budget / bs).max(1);
-        let data = cx.t.read(MapRef::Snapshot(SnapshotId(task.engine)), index * bs, (n * bs).min(task.size - index * bs)).await?;
-        let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
-        let mut fresh: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-        for (i, block) in data.chunks(bs as usize).enumerate() {
-            let slot = ((index + i as u64) % PAGE) as u16;
-            if let Some(old) = task.entries.remove(&slot) {
-                *deltas.entry(old).or_insert(0) -= 1;
-            }
-            if block.iter().all(|&b| b == 0) {
-                continue; // unwritten: no entry
-            }
-            let mut full = block.to_vec();
-            full.resize(bs as usize, 0);
-            let hash = blake3::hash(&full).to_hex().to_string();
-            *deltas.entry(hash.clone()).or_insert(0) += 1;
-            task.entries.insert(slot, hash.clone());
-            fresh.entry(hash).or_insert(full);
-        }
-        task.uploaded_bytes += block_deltas(cx, &deltas, &fresh).await?;
-        task.done_blocks += n;
-        task.offset += n;
-        budget = budget.saturating_sub(n * bs);
-        if task.offset == count {
-            task.run += 1;
-            task.offset = 0;
-        }
+    let &(first, count) = task.runs.get(task.run)?;
+    let index = first + task.offset;
+    let page_end = (index / PAGE + 1) * PAGE;
+    let n = (count - task.offset).min(page_end - index).min(budget / bs).max(1);
+    Some((index, n))
+}
+
+/// Byte range (offset, length) of a stretch in the snapshot.
+pub(crate) fn stretch_bytes(task: &UploadTask, (index, n): (u64, u64)) -> (u64, u64) {
+    let bs = 1u64 << task.block_shift;
+    (index * bs, (n * bs).min(task.size - index * bs))
+}
+
+/// Uploads one stretch whose bytes are `data`: hashes its blocks, stores the
+/// new ones (one batch of count look-ups) and advances the task.
+pub(crate) async fn apply_stretch<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, (index, n): (u64, u64), data: &[u8]) -> Result<(), EcsError> {
+    let bs = 1u64 << task.block_shift;
+    let page = index / PAGE;
+    if task.page != Some(page) {
+        finish_page(cx, task).await?;
+        begin_page(cx, task, page).await?;
     }
+    let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
+    let mut fresh: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for (i, block) in data.chunks(bs as usize).enumerate() {
+        let slot = ((index + i as u64) % PAGE) as u16;
+        if let Some(old) = task.entries.remove(&slot) {
+            *deltas.entry(old).or_insert(0) -= 1;
+        }
+        if block.iter().all(|&b| b == 0) {
+            continue; // unwritten: no entry
+        }
+        let mut full = block.to_vec();
+        full.resize(bs as usize, 0);
+        let hash = blake3::hash(&full).to_hex().to_string();
+        *deltas.entry(hash.clone()).or_insert(0) += 1;
+        task.entries.insert(slot, hash.clone());
+        fresh.entry(hash).or_insert(full);
+    }
+    task.uploaded_bytes += block_deltas(cx, &deltas, &fresh).await?;
+    task.done_blocks += n;
+    task.offset += n;
+    if task.offset == task.runs[task.run].1 {
+        task.run += 1;
+        task.offset = 0;
+    }
+    Ok(())
+}
+
+/// Saves a task that has more to do, or completes it: returns whether it completed.
+pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: UploadTask) -> Result<bool, EcsError> {
     let id = task.snapshot_id.clone();
     if task.run < task.runs.len() {
         cx.save(&task_key(&id), &task);
-        return Ok(Some((id, false)));
+        return Ok(false);
     }
     // Done: the manifest takes over the task's pages plus the parent's unchanged ones.
     finish_page(cx, &mut task).await?;
@@ -335,7 +350,26 @@ pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Op
         s.last_modified = cx.now;
         cx.save(&format!("snapshot/{id}"), &s);
     }
-    Ok(Some((id, true)))
+    Ok(true)
+}
+
+/// Uploads up to `budget` bytes of the oldest upload task in this one
+/// transaction. Returns the snapshot it worked on and whether that upload is
+/// now complete.
+pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Option<(String, bool)>, EcsError> {
+    let Some(mut task) = oldest(cx).await? else { return Ok(None) };
+    let bs = 1u64 << task.block_shift;
+    let mut budget = budget.max(bs);
+    while budget >= bs {
+        let Some(stretch) = next_stretch(&task, budget) else { break };
+        let (offset, len) = stretch_bytes(&task, stretch);
+        let data = cx.t.read(MapRef::Snapshot(SnapshotId(task.engine)), offset, len).await?;
+        apply_stretch(cx, &mut task, stretch, &data).await?;
+        budget = budget.saturating_sub(stretch.1 * bs);
+    }
+    let id = task.snapshot_id.clone();
+    let done = save_or_finish(cx, task).await?;
+    Ok(Some((id, done)))
 }
 
 /// Cancels an upload: drops every reference it held (chunks other

@@ -144,7 +144,7 @@ async fn upload_loop() {
             }
             None => UNCAPPED,
         };
-        match ecs.upload_step(budget).await {
+        match ecs.upload_pump(budget, 1 << 20).await {
             Ok(Some(_)) => {
                 if ecs.upload_rate().is_some() {
                     allowance -= (budget / 32_768 * 32_768).max(32_768) as f64;

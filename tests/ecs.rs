@@ -679,3 +679,27 @@ fn describe_block_map_extension() {
     a.err("DescribeBlockMap", json!({}), "MissingParameter", 400);
     a.err("DescribeBlockMap", json!({"SnapshotId": "s-nope"}), "InvalidSnapshotId.NotFound", 404);
 }
+
+#[test]
+fn the_pipelined_upload_stores_what_the_stepwise_one_does() {
+    let run = |pump: bool| {
+        let mut a = Api::new();
+        a.auto_upload = false;
+        let inst = a.instance(IMAGE, json!({"DataDisk": [{"Size": 20, "Category": "cloud_essd"}]}));
+        let disk = a.disks_of(&inst)[1]["DiskId"].as_str().unwrap().to_string();
+        let mut data = vec![0u8; 3 << 20];
+        rowsnap::engine::testkit::Rng::new(5).fill(&mut data);
+        a.write(&disk, 1 << 20, &data);
+        a.write(&disk, 9 << 20, &data[..1 << 20]); // dedup within one upload
+        let s = a.snapshot(&disk, json!({}));
+        if pump {
+            while block_on(a.ecs.upload_pump(1 << 20, 128 << 10)).unwrap().is_some() {}
+        } else {
+            a.upload_all();
+        }
+        let d = a.ok("DescribeSnapshots", json!({"SnapshotIds": [s]}))["Snapshots"]["Snapshot"][0].clone();
+        assert_eq!(d["Status"], "accomplished");
+        (oss_state(&mut a), d["UploadedBytes"].clone())
+    };
+    assert_eq!(run(true), run(false));
+}

@@ -266,6 +266,54 @@ impl<S: Store> Ecs<S> {
         Ok(out)
     }
 
+    /// Uploads up to `budget` bytes of the oldest uploading snapshot in
+    /// stretches of `stretch` bytes, pipelined: the next stretch is read (a
+    /// read-only transaction over the engine's tables) while the previous one
+    /// is written (a transaction over OSS and records), each stretch one
+    /// transaction. Returns like [`Ecs::upload_step`].
+    pub async fn upload_pump(&mut self, budget: u64, stretch: u64) -> Result<Option<(String, bool)>, EcsError> {
+        let now = self.now();
+        let wall = (self.wall)();
+        let engine = &self.engine;
+        let rng = &mut self.rng;
+        let settings = self.settings.clone();
+        let mut cx = Cx { t: engine.begin_upper().await?, now, wall, rng, settings, settings_dirty: false, region: String::new() };
+        let Some(mut task) = upload::oldest(&mut cx).await? else { return Ok(None) };
+        drop(cx);
+        let id = task.snapshot_id.clone();
+        let bs = 1u64 << task.block_shift;
+        let read = |task: &upload::UploadTask, s: (u64, u64)| {
+            let (offset, len) = upload::stretch_bytes(task, s);
+            let snap = MapRef::Snapshot(SnapshotId(task.engine));
+            async move { engine.begin_engine_read().await?.read(snap, offset, len).await }
+        };
+        let mut budget = budget.max(bs);
+        let Some(mut current) = upload::next_stretch(&task, stretch.min(budget)) else {
+            let mut cx = Cx { t: engine.begin_upper().await?, now, wall, rng: &mut self.rng, settings: self.settings.clone(), settings_dirty: false, region: String::new() };
+            let done = upload::save_or_finish(&mut cx, task).await?;
+            self.settings = cx.commit().await?;
+            return Ok(Some((id, done)));
+        };
+        let mut data = read(&task, current).await?;
+        loop {
+            let mut cx = Cx { t: engine.begin_upper().await?, now, wall, rng: &mut self.rng, settings: self.settings.clone(), settings_dirty: false, region: String::new() };
+            upload::apply_stretch(&mut cx, &mut task, current, &data).await?;
+            budget = budget.saturating_sub(current.1 * bs);
+            let next = if budget >= bs { upload::next_stretch(&task, stretch.min(budget)) } else { None };
+            let Some(next) = next else {
+                let done = upload::save_or_finish(&mut cx, task).await?;
+                self.settings = cx.commit().await?;
+                return Ok(Some((id, done)));
+            };
+            upload::save_or_finish(&mut cx, task.clone()).await?;
+            // Write this stretch while the next one is read.
+            let (committed, next_data) = join2(cx.commit(), read(&task, next)).await;
+            self.settings = committed?;
+            data = next_data?;
+            current = next;
+        }
+    }
+
     /// Background work: applies due state steps and releases expired snapshots.
     pub async fn tick(&mut self) -> Result<(), EcsError> {
         let mut cx = self.cx(DEFAULT_REGION).await?;
@@ -274,6 +322,28 @@ impl<S: Store> Ecs<S> {
         self.settings = cx.commit().await?;
         Ok(())
     }
+}
+
+/// Runs two futures at once and waits for both.
+async fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+    use std::task::Poll;
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        if ra.is_some() && rb.is_some() { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    (ra.unwrap(), rb.unwrap())
 }
 
 fn check_range(offset: u64, len: u64, size: u64) -> Result<(), EcsError> {

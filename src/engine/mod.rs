@@ -278,6 +278,20 @@ impl<S: Store> Engine<S> {
         Ok(EngineTx::new(self, tx))
     }
 
+    /// A read-only transaction over the engine's tables only: it runs beside
+    /// a transaction over the upper tables ([`Engine::begin_upper`]).
+    pub async fn begin_engine_read(&self) -> Result<EngineTx<'_, S>, EngineError> {
+        let tx = self.store.begin_scoped(false, &store::ENGINE_TABLES).await?;
+        Ok(EngineTx::new(self, tx))
+    }
+
+    /// A read-write transaction over the upper tables only (records, OSS):
+    /// engine operations are not allowed in it.
+    pub async fn begin_upper(&self) -> Result<EngineTx<'_, S>, EngineError> {
+        let tx = self.store.begin_scoped(true, &store::UPPER_TABLES).await?;
+        Ok(EngineTx::new(self, tx))
+    }
+
     async fn read_tx(&mut self) -> Result<EngineTx<'_, S>, EngineError> {
         let tx = self.store.begin(false).await?;
         Ok(EngineTx::new(self, tx))

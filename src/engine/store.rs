@@ -143,7 +143,20 @@ pub trait Store {
     type Tx: Tx;
     /// Opens a transaction; `write` false gives a read-only one.
     async fn begin(&self, write: bool) -> Result<Self::Tx, StoreError>;
+
+    /// Opens a transaction over some tables only. Transactions over disjoint
+    /// tables may run at the same time (IndexedDB runs them in parallel); a
+    /// store may ignore the scope. Using a table outside it is a bug.
+    async fn begin_scoped(&self, write: bool, tables: &[Table]) -> Result<Self::Tx, StoreError> {
+        let _ = tables;
+        self.begin(write).await
+    }
 }
+
+/// The engine's own tables.
+pub const ENGINE_TABLES: [Table; 6] = [Table::Meta, Table::Volumes, Table::Snapshots, Table::Nodes, Table::Blocks, Table::Refcounts];
+/// The tables of the layers above the engine.
+pub const UPPER_TABLES: [Table; 3] = [Table::Records, Table::OssObjects, Table::OssChunks];
 
 /// One transaction. See the module docs for the contract.
 #[allow(async_fn_in_trait)]

@@ -141,7 +141,8 @@ impl IdbStore {
 /// One IndexedDB transaction over every table.
 pub struct IdbTx {
     raw: web_sys::IdbTransaction,
-    stores: Vec<ObjectStore>,
+    /// By table; None outside the transaction's scope.
+    stores: Vec<Option<ObjectStore>>,
     closed: Rc<Cell<bool>>,
     committed: bool,
 }
@@ -158,7 +159,7 @@ impl Drop for IdbTx {
 
 impl IdbTx {
     fn store(&self, t: Table) -> &ObjectStore {
-        &self.stores[t as usize]
+        self.stores[t as usize].as_ref().unwrap_or_else(|| panic!("{t:?} is outside this transaction's scope"))
     }
 
     fn err(&self, e: idb::Error) -> StoreError {
@@ -174,10 +175,14 @@ impl Store for IdbStore {
     type Tx = IdbTx;
 
     async fn begin(&self, write: bool) -> Result<IdbTx, StoreError> {
+        self.begin_scoped(write, &Table::ALL).await
+    }
+
+    async fn begin_scoped(&self, write: bool, tables: &[Table]) -> Result<IdbTx, StoreError> {
         if self.closed.get() {
             return Err(StoreError::VersionChanged);
         }
-        let names: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
+        let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
         let mode = if write { TransactionMode::ReadWrite } else { TransactionMode::ReadOnly };
         let tx = self.db.transaction(&names, mode).map_err(|e| {
             if self.closed.get() {
@@ -188,7 +193,7 @@ impl Store for IdbStore {
         })?;
         let stores = Table::ALL
             .iter()
-            .map(|t| tx.object_store(t.name()))
+            .map(|t| if tables.contains(t) { tx.object_store(t.name()).map(Some) } else { Ok(None) })
             .collect::<Result<Vec<_>, _>>()
             .map_err(js_err)?;
         Ok(IdbTx { raw: tx.into(), stores, closed: self.closed.clone(), committed: false })

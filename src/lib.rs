@@ -21,3 +21,4 @@ pub mod service;
 pub mod api;
 pub mod ecs;
 pub mod oss;
+pub mod image;

@@ -1,0 +1,6 @@
+//! Disk image formats for importing and exporting virtual disks (plain Rust, any target).
+//!
+//! - [`qcow2`]: a streaming qcow2 (v2/v3) reader over any random-access source, and a
+//!   front-to-back qcow2 v3 writer whose output `qemu-img check` accepts.
+
+pub mod qcow2;

@@ -118,15 +118,21 @@ async fn tick_loop() {
     }
 }
 
-/// Uploads normal snapshots to OSS in the background, one bounded step (one
-/// transaction) at a time, at most at the upload rate.
+/// Uploads normal snapshots to OSS in the background, in bounded pumps of
+/// 4 MiB stretches (one transaction each; measured fastest: 1 MiB stretches
+/// gave ~30 MB/s, 4 MiB ~47, 8 MiB ~40), at most at the upload rate. Between
+/// pumps the loop yields, so console and script calls are served in between.
 async fn upload_loop() {
-    const STEP_MS: u32 = 100;
-    const UNCAPPED: u64 = 8 << 20;
+    const IDLE_MS: u32 = 100;
+    const UNCAPPED: u64 = 32 << 20;
+    const STRETCH: u64 = 4 << 20;
     let mut allowance = 0f64;
     let mut last = js_sys::Date::now();
+    let mut busy = false;
     loop {
-        gloo::timers::future::TimeoutFuture::new(STEP_MS).await;
+        // Busy and uncapped: only yield to other tasks; otherwise wait a little.
+        gloo::timers::future::TimeoutFuture::new(if busy { 0 } else { IDLE_MS }).await;
+        busy = false;
         let now = js_sys::Date::now();
         let dt = (now - last).max(0.0) / 1000.0;
         last = now;
@@ -144,10 +150,12 @@ async fn upload_loop() {
             }
             None => UNCAPPED,
         };
-        match ecs.upload_pump(budget, 1 << 20).await {
+        match ecs.upload_pump(budget, STRETCH).await {
             Ok(Some(_)) => {
                 if ecs.upload_rate().is_some() {
                     allowance -= (budget / 32_768 * 32_768).max(32_768) as f64;
+                } else {
+                    busy = true;
                 }
             }
             Ok(None) => {

@@ -266,7 +266,7 @@ async fn oss_uploads() -> (f64, f64) {
     }
     ecs.request("CreateSnapshot", &json!({"DiskId": disks[0]})).await.unwrap();
     let t0 = now();
-    while ecs.upload_pump(8 * MIB, MIB).await.unwrap().is_some() {}
+    while ecs.upload_pump(32 * MIB, 4 * MIB).await.unwrap().is_some() {}
     let mb_s = (64 * MIB) as f64 / (now() - t0) / 1e6;
     // 1 GiB on the second disk, snapshot and upload; overwrite 16 MiB, snapshot, upload.
     for i in 0..64 {
@@ -274,11 +274,11 @@ async fn oss_uploads() -> (f64, f64) {
         ecs.write_disk(&disks[1], i * 16 * MIB, &buf).await.unwrap();
     }
     ecs.request("CreateSnapshot", &json!({"DiskId": disks[1]})).await.unwrap();
-    while ecs.upload_pump(8 * MIB, MIB).await.unwrap().is_some() {}
+    while ecs.upload_pump(32 * MIB, 4 * MIB).await.unwrap().is_some() {}
     rng.fill(&mut buf);
     ecs.write_disk(&disks[1], 300 * MIB, &buf).await.unwrap();
     let s = ecs.request("CreateSnapshot", &json!({"DiskId": disks[1]})).await.unwrap()["SnapshotId"].as_str().unwrap().to_string();
-    while ecs.upload_pump(8 * MIB, MIB).await.unwrap().is_some() {}
+    while ecs.upload_pump(32 * MIB, 4 * MIB).await.unwrap().is_some() {}
     let d = ecs.request("DescribeSnapshots", &json!({"SnapshotIds": [s]})).await.unwrap();
     let uploaded = d["Snapshots"]["Snapshot"][0]["UploadedBytes"].as_u64().unwrap();
     ecs.engine().store().close();
@@ -309,7 +309,7 @@ async fn oss_restore_first_read() -> f64 {
         ecs.write_disk(&disk, i * 16 * MIB, &buf).await.unwrap();
     }
     let s = ecs.request("CreateSnapshot", &json!({"DiskId": disk, "InstantAccessRetentionDays": 1})).await.unwrap()["SnapshotId"].as_str().unwrap().to_string();
-    while ecs.upload_pump(8 * MIB, MIB).await.unwrap().is_some() {}
+    while ecs.upload_pump(32 * MIB, 4 * MIB).await.unwrap().is_some() {}
     ecs.request("StopInstance", &json!({"InstanceId": inst})).await.unwrap();
     ecs.advance_clock(86_401.0).await.unwrap(); // releases the local copy; the instance is Stopped
     ecs.request("ResetDisk", &json!({"DiskId": disk, "SnapshotId": s})).await.unwrap();

@@ -158,6 +158,19 @@ impl Drop for IdbTx {
 }
 
 impl IdbTx {
+    /// Every (key, value) with a key in `lo..=hi`, ascending: getAllKeys and
+    /// getAll over the same range, both issued before either is awaited.
+    async fn entries(&self, table: Table, lo: &JsValue, hi: &JsValue) -> Result<Vec<(JsValue, Vec<u8>)>, StoreError> {
+        let range = || KeyRange::bound(lo, hi, None, None).map_err(|e| self.err(e));
+        let st = self.store(table);
+        let keys = st.get_all_keys(Some(Query::KeyRange(range()?)), None).map_err(|e| self.err(e))?;
+        let vals = st.get_all(Some(Query::KeyRange(range()?)), None).map_err(|e| self.err(e))?;
+        let (keys, vals) = (keys.into_future(), vals.into_future());
+        let keys = keys.await.map_err(|e| self.err(e))?;
+        let vals = vals.await.map_err(|e| self.err(e))?;
+        Ok(keys.into_iter().zip(vals.iter()).map(|(k, v)| (k, bytes(&v))).collect())
+    }
+
     fn store(&self, t: Table) -> &ObjectStore {
         self.stores[t as usize].as_ref().unwrap_or_else(|| panic!("{t:?} is outside this transaction's scope"))
     }
@@ -231,21 +244,9 @@ impl Tx for IdbTx {
         lo: u64,
         hi: u64,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let range = |s: &Self| {
-            KeyRange::bound(&JsValue::from_f64(lo as f64), &JsValue::from_f64(hi as f64), None, None)
-                .map_err(|e| s.err(e))
-        };
-        let st = self.store(table);
-        let keys = st.get_all_keys(Some(Query::KeyRange(range(self)?)), None).map_err(|e| self.err(e))?;
-        let vals = st.get_all(Some(Query::KeyRange(range(self)?)), None).map_err(|e| self.err(e))?;
-        let (keys, vals) = (keys.into_future(), vals.into_future());
-        let keys = keys.await.map_err(|e| self.err(e))?;
-        let vals = vals.await.map_err(|e| self.err(e))?;
-        Ok(keys
-            .iter()
-            .zip(vals.iter())
-            .map(|(k, v)| (k.as_f64().unwrap_or(0.0) as u64, bytes(v)))
-            .collect())
+        let (lo, hi) = (JsValue::from_f64(lo as f64), JsValue::from_f64(hi as f64));
+        let entries = self.entries(table, &lo, &hi).await?;
+        Ok(entries.into_iter().map(|(k, v)| (k.as_f64().unwrap_or(0.0) as u64, v)).collect())
     }
 
     async fn get_values(
@@ -292,26 +293,9 @@ impl Tx for IdbTx {
         table: Table,
         prefix: &str,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let range = |s: &Self| {
-            KeyRange::bound(
-                &JsValue::from_str(prefix),
-                &JsValue::from_str(&format!("{prefix}\u{ffff}")),
-                None,
-                None,
-            )
-            .map_err(|e| s.err(e))
-        };
-        let st = self.store(table);
-        let keys = st.get_all_keys(Some(Query::KeyRange(range(self)?)), None).map_err(|e| self.err(e))?;
-        let vals = st.get_all(Some(Query::KeyRange(range(self)?)), None).map_err(|e| self.err(e))?;
-        let (keys, vals) = (keys.into_future(), vals.into_future());
-        let keys = keys.await.map_err(|e| self.err(e))?;
-        let vals = vals.await.map_err(|e| self.err(e))?;
-        Ok(keys
-            .iter()
-            .zip(vals.iter())
-            .map(|(k, v)| (k.as_string().unwrap_or_default(), bytes(v)))
-            .collect())
+        let (lo, hi) = (JsValue::from_str(prefix), JsValue::from_str(&format!("{prefix}\u{ffff}")));
+        let entries = self.entries(table, &lo, &hi).await?;
+        Ok(entries.into_iter().map(|(k, v)| (k.as_string().unwrap_or_default(), v)).collect())
     }
 
     fn put(&mut self, table: Table, key: Key, value: Vec<u8>) {

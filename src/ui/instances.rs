@@ -169,10 +169,7 @@ pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
                     <label>{"Data Disk Size (GiB, 0 for none)"}<input type="number" aria-label="Data Disk Size (GiB)" value={(*data_size).clone()} oninput={inp(&data_size)} /></label>
                 </div>
                 {error_line(&error)}
-                <div class="buttons">
-                    <button class="primary" onclick={ok}>{"Create"}</button>
-                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
-                </div>
+                <DialogButtons ok="Create" on_ok={ok} on_cancel={p.on_close.clone()} />
             </div>
         </Dialog>
     }
@@ -204,10 +201,7 @@ fn delete_instance_dialog(p: &InstanceProps) -> Html {
                 <p class="warn">{"Its system disk and the data disks released with it are deleted with their data. Manual snapshots of them are kept."}</p>
                 if running { <p class="warn">{"The instance is Running: it is stopped and deleted at once."}</p> }
                 {error_line(&error)}
-                <div class="buttons">
-                    <button class="primary danger" onclick={ok}>{"Delete"}</button>
-                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
-                </div>
+                <DialogButtons ok="Delete" on_ok={ok} on_cancel={p.on_close.clone()} danger=true />
             </div>
         </Dialog>
     }

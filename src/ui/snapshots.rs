@@ -375,10 +375,7 @@ fn rollback_dialog(p: &SnapProps) -> Html {
                     }
                 }
                 {error_line(&error)}
-                <div class="buttons">
-                    <button class="primary danger" onclick={ok}>{"Roll Back"}</button>
-                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
-                </div>
+                <DialogButtons ok="Roll Back" on_ok={ok} on_cancel={p.on_close.clone()} danger=true />
             </div>
         </Dialog>
     }
@@ -415,10 +412,7 @@ fn create_disk_dialog(p: &SnapProps) -> Html {
                 <label>{"Size (GiB)"}<input type="number" aria-label="Size (GiB)" value={(*size).clone()}
                     oninput={let sz = size.clone(); Callback::from(move |e: InputEvent| sz.set(value_of(&e.into())))} /></label>
                 {error_line(&error)}
-                <div class="buttons">
-                    <button class="primary" onclick={ok}>{"OK"}</button>
-                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
-                </div>
+                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
             </div>
         </Dialog>
     }
@@ -450,10 +444,7 @@ fn create_image_dialog(p: &SnapProps) -> Html {
                 <label>{"Image Name"}<input type="text" aria-label="Image Name" value={(*name).clone()}
                     oninput={let n = name.clone(); Callback::from(move |e: InputEvent| n.set(value_of(&e.into())))} /></label>
                 {error_line(&error)}
-                <div class="buttons">
-                    <button class="primary" onclick={ok}>{"OK"}</button>
-                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
-                </div>
+                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
             </div>
         </Dialog>
     }
@@ -494,10 +485,7 @@ fn modify_dialog(p: &SnapProps) -> Html {
                     <input type="number" aria-label="Retention Days" min="1" max="65536" value={(*days).clone()} oninput={inp(&days)} /></label>
                 <p class="hint">{"Extending the retention keeps a snapshot longer; a snapshot kept permanently stays so unless you give a number of days."}</p>
                 {error_line(&error)}
-                <div class="buttons">
-                    <button class="primary" onclick={ok}>{"OK"}</button>
-                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
-                </div>
+                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
             </div>
         </Dialog>
     }
@@ -531,10 +519,7 @@ fn delete_dialog(p: &SnapProps) -> Html {
                         onchange={let f = force.clone(); Callback::from(move |e: Event| f.set(checked_of(&e)))} />{" Delete it anyway (Force)"}</label>
                 }
                 {error_line(&error)}
-                <div class="buttons">
-                    <button class="primary danger" onclick={ok}>{"Delete"}</button>
-                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
-                </div>
+                <DialogButtons ok="Delete" on_ok={ok} on_cancel={p.on_close.clone()} danger=true />
             </div>
         </Dialog>
     }

@@ -23,6 +23,11 @@ if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.'; then
   cargo install trunk --version '~0.21' --locked || cargo install trunk --version '~0.21' --force
 fi
 
+if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
+  echo "install: binaryen's wasm-opt (npm) for the release bundle"
+  (cd tools && npm ci --no-audit --no-fund)
+fi
+
 if [ "$what" = test ]; then
   if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     echo "install: chromium and chromium-driver (apt)"

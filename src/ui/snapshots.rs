@@ -218,6 +218,10 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     let action = use_state(|| None::<RowAction>);
     let search = use_state(String::new);
     let category = use_state(String::new);
+    let status = use_state(String::new);
+    let kind = use_state(String::new);
+    let source = use_state(String::new);
+    let oldest_first = use_state(|| false);
     let page = use_state(|| 0usize);
     let close = {
         let a = action.clone();
@@ -237,7 +241,14 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
         .into_iter()
         .filter(|r| needle.is_empty() || [s(r, "SnapshotId"), s(r, "SnapshotName"), s(r, "SourceDiskId")].iter().any(|f| f.to_lowercase().contains(&needle)))
         .filter(|r| category.is_empty() || s(r, "Category") == category.as_str())
+        .filter(|r| status.is_empty() || s(r, "Status") == status.as_str())
+        .filter(|r| kind.is_empty() || s(r, "SnapshotType") == kind.as_str())
+        .filter(|r| source.is_empty() || s(r, "SourceDiskType") == source.as_str())
         .collect();
+    let mut rows = rows;
+    if *oldest_first {
+        rows.reverse(); // DescribeSnapshots gives newest first
+    }
     const PER_PAGE: usize = 20;
     let pages = rows.len().div_ceil(PER_PAGE).max(1);
     let current = (*page).min(pages - 1);
@@ -257,7 +268,25 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
                 <option value="standard" selected={*category == "standard"}>{"Normal Snapshot"}</option>
                 <option value="flash" selected={*category == "flash"}>{"Local Snapshot"}</option>
             </select>
-            <span class="sub">{format!("{shown} of {total} snapshots, newest first")}</span>
+            <select aria-label="Status" onchange={let c = status.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
+                <option value="" selected={status.is_empty()}>{"All statuses"}</option>
+                <option value="progressing" selected={*status == "progressing"}>{"Progressing"}</option>
+                <option value="accomplished" selected={*status == "accomplished"}>{"Accomplished"}</option>
+            </select>
+            <select aria-label="Snapshot Type" onchange={let c = kind.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
+                <option value="" selected={kind.is_empty()}>{"All types"}</option>
+                <option value="user" selected={*kind == "user"}>{"Manual"}</option>
+                <option value="auto" selected={*kind == "auto"}>{"Automatic"}</option>
+            </select>
+            <select aria-label="Source Disk Type" onchange={let c = source.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
+                <option value="" selected={source.is_empty()}>{"System and data disks"}</option>
+                <option value="system" selected={*source == "system"}>{"System disks"}</option>
+                <option value="data" selected={*source == "data"}>{"Data disks"}</option>
+            </select>
+            <button aria-label="Sort by creation time" onclick={let o = oldest_first.clone(); Callback::from(move |_| o.set(!*o))}>
+                {if *oldest_first { "Created: oldest first" } else { "Created: newest first" }}
+            </button>
+            <span class="sub">{format!("{shown} of {total} snapshots")}</span>
             if pages > 1 {
                 <button disabled={current == 0} onclick={let pg = page.clone(); Callback::from(move |_| pg.set(current.saturating_sub(1)))}>{"Previous"}</button>
                 <span class="sub">{format!("Page {} of {pages}", current + 1)}</span>

@@ -250,6 +250,14 @@ test('OSS page: create a bucket, upload a file with progress, download it, delet
   await p.getByLabel('Search snapshots').fill('other');
   await p.getByRole('row').filter({ hasText: 'keep-me' }).waitFor({ state: 'detached' });
   await p.getByLabel('Search snapshots').fill('');
+  await p.getByLabel('Source Disk Type').selectOption('data');
+  await p.getByText('0 of 2 snapshots').waitFor();
+  await p.getByLabel('Source Disk Type').selectOption('system');
+  await p.getByText('2 of 2 snapshots').waitFor();
+  const firstRow = () => p.getByRole('row').nth(1).textContent();
+  assert.match(await firstRow(), /other-one/, 'newest first');
+  await p.getByRole('button', { name: 'Sort by creation time' }).click();
+  assert.match(await firstRow(), /keep-me/, 'oldest first');
   const snap = p.getByRole('row').filter({ hasText: 'keep-me' });
   await snap.getByText('Released After 2 Days').waitFor();
   await snap.getByRole('button', { name: 'Modify' }).click();

@@ -703,3 +703,28 @@ fn the_pipelined_upload_stores_what_the_stepwise_one_does() {
     };
     assert_eq!(run(true), run(false));
 }
+
+#[test]
+fn describe_snapshots_next_token_and_dry_run() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({}));
+    let sys = a.system_disk(&inst);
+    let ids: Vec<String> = (0..5).map(|i| a.snapshot(&sys, json!({"SnapshotName": format!("n{i}"), "Category": "flash"}))).collect();
+    let first = a.ok("DescribeSnapshots", json!({"MaxResults": 2}));
+    assert_eq!(first["TotalCount"], 5);
+    assert_eq!(first["NextToken"], "2");
+    let mut seen: Vec<String> = first["Snapshots"]["Snapshot"].as_array().unwrap().iter().map(|s| s["SnapshotId"].as_str().unwrap().to_string()).collect();
+    let mut token = first["NextToken"].as_str().unwrap().to_string();
+    while !token.is_empty() {
+        let next = a.ok("DescribeSnapshots", json!({"MaxResults": "2", "NextToken": token}));
+        seen.extend(next["Snapshots"]["Snapshot"].as_array().unwrap().iter().map(|s| s["SnapshotId"].as_str().unwrap().to_string()));
+        token = next["NextToken"].as_str().unwrap().to_string();
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+    a.err("DescribeSnapshots", json!({"MaxResults": 0}), "InvalidParameter", 400);
+    a.err("DescribeSnapshots", json!({"NextToken": "zz"}), "InvalidNextToken.Malformed", 400);
+    a.err("DescribeSnapshots", json!({"DryRun": true}), "DryRunOperation", 400);
+    a.err("DescribeSnapshots", json!({"DryRun": true, "Status": "bogus"}), "InvalidParameter", 400);
+}

@@ -1348,12 +1348,37 @@ async fn describe_snapshots<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<
             && has_tags(&s.tags, &tags)
     });
     all.sort_by(|a, b| (b.created, b.seq).cmp(&(a.created, a.seq)));
+    // NextToken/MaxResults paging (instead of PageNumber/PageSize when given).
+    let max_results = p.int("MaxResults", "InvalidParameter")?;
+    let next_token = p.str("NextToken");
+    if p.bool("DryRun")? == Some(true) {
+        return Err(EcsError::bad("DryRunOperation", "Request validation has been passed with DryRun flag set."));
+    }
+    if max_results.is_some() || next_token.is_some() {
+        let max = max_results.unwrap_or(10);
+        if !(1..=100).contains(&max) {
+            return Err(EcsError::invalid("MaxResults", "it is 1 to 100"));
+        }
+        let start = match &next_token {
+            Some(t) => t.parse::<usize>().map_err(|_| EcsError::bad("InvalidNextToken.Malformed", "The NextToken is not one this API gave."))?,
+            None => 0,
+        };
+        let total = all.len();
+        let items: Vec<Snapshot> = all.into_iter().skip(start).take(max as usize).collect();
+        let next = start + items.len();
+        let mut out = Vec::new();
+        for s in &items {
+            out.push(snapshot_json(cx, s).await?);
+        }
+        let token = if next < total { next.to_string() } else { String::new() };
+        return Ok(json!({"TotalCount": total, "NextToken": token, "Snapshots": {"Snapshot": out}}));
+    }
     let (total, number, size, items) = page(all, p)?;
     let mut out = Vec::new();
     for s in &items {
         out.push(snapshot_json(cx, s).await?);
     }
-    Ok(json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "Snapshots": {"Snapshot": out}}))
+    Ok(json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "NextToken": "", "Snapshots": {"Snapshot": out}}))
 }
 
 /// Deletes a snapshot's engine snapshot and record.

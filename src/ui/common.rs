@@ -150,14 +150,32 @@ pub struct DialogProps {
     pub children: Html,
 }
 
-/// A modal dialog (role=dialog, labelled by its title).
+/// A modal dialog (role=dialog, labelled by its title). It takes the focus
+/// when it opens, and Escape closes it.
 #[function_component(Dialog)]
 pub fn dialog(p: &DialogProps) -> Html {
     let id = format!("dlg-{}", p.title.replace(' ', "-").to_lowercase());
     let close = p.on_close.reform(|_: MouseEvent| ());
+    let node = use_node_ref();
+    {
+        let node = node.clone();
+        use_effect_with((), move |_| {
+            if let Some(el) = node.cast::<web_sys::HtmlElement>() {
+                let _ = el.focus();
+            }
+        });
+    }
+    let on_key = {
+        let on_close = p.on_close.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if e.key() == "Escape" {
+                on_close.emit(());
+            }
+        })
+    };
     html! {
-        <div class="overlay">
-            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby={id.clone()}>
+        <div class="overlay" onkeydown={on_key}>
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby={id.clone()} tabindex="-1" ref={node}>
                 <div class="dialog-head">
                     <h2 id={id}>{p.title.clone()}</h2>
                     <button class="icon" aria-label="Close" onclick={close}>{"×"}</button>

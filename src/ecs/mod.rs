@@ -277,7 +277,7 @@ impl<S: Store> Ecs<S> {
         let engine = &self.engine;
         let rng = &mut self.rng;
         let settings = self.settings.clone();
-        let mut cx = Cx { t: engine.begin_upper().await?, now, wall, rng, settings, settings_dirty: false, region: String::new() };
+        let mut cx = upper_cx(engine, rng, settings, now, wall).await?;
         let Some(mut task) = upload::oldest(&mut cx).await? else { return Ok(None) };
         drop(cx);
         let id = task.snapshot_id.clone();
@@ -289,14 +289,14 @@ impl<S: Store> Ecs<S> {
         };
         let mut budget = budget.max(bs);
         let Some(mut current) = upload::next_stretch(&task, stretch.min(budget)) else {
-            let mut cx = Cx { t: engine.begin_upper().await?, now, wall, rng: &mut self.rng, settings: self.settings.clone(), settings_dirty: false, region: String::new() };
+            let mut cx = upper_cx(engine, &mut self.rng, self.settings.clone(), now, wall).await?;
             let done = upload::save_or_finish(&mut cx, task).await?;
             self.settings = cx.commit().await?;
             return Ok(Some((id, done)));
         };
         let mut data = read(&task, current).await?;
         loop {
-            let mut cx = Cx { t: engine.begin_upper().await?, now, wall, rng: &mut self.rng, settings: self.settings.clone(), settings_dirty: false, region: String::new() };
+            let mut cx = upper_cx(engine, &mut self.rng, self.settings.clone(), now, wall).await?;
             upload::apply_stretch(&mut cx, &mut task, current, &data).await?;
             budget = budget.saturating_sub(current.1 * bs);
             let next = if budget >= bs { upload::next_stretch(&task, stretch.min(budget)) } else { None };
@@ -322,6 +322,12 @@ impl<S: Store> Ecs<S> {
         self.settings = cx.commit().await?;
         Ok(())
     }
+}
+
+/// A request context whose transaction covers only the upper tables (records,
+/// OSS), so that an engine read can run beside it.
+async fn upper_cx<'a, S: Store>(engine: &'a Engine<S>, rng: &'a mut Rng, settings: Settings, now: u64, wall: u64) -> Result<Cx<'a, S>, EcsError> {
+    Ok(Cx { t: engine.begin_upper().await?, now, wall, rng, settings, settings_dirty: false, region: String::new() })
 }
 
 /// Runs two futures at once and waits for both.

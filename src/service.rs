@@ -118,7 +118,7 @@ async fn tick_loop() {
     }
 }
 
-/// Uploads normal snapshots to OSS in the background, in bounded pumps of
+/// Uploads normal snapshots to OSS and runs tasks (imports, exports) in the background, in bounded pumps of
 /// 4 MiB stretches (one transaction each; measured fastest: 1 MiB stretches
 /// gave ~30 MB/s, 4 MiB ~47, 8 MiB ~40), at most at the upload rate. Between
 /// pumps the loop yields, so console and script calls are served in between.
@@ -126,6 +126,8 @@ async fn upload_loop() {
     const IDLE_MS: u32 = 100;
     const UNCAPPED: u64 = 32 << 20;
     const STRETCH: u64 = 4 << 20;
+    /// Task steps per turn (4 MiB each), between which other calls get the service.
+    const TASK_STEPS: usize = 4;
     let mut allowance = 0f64;
     let mut last = js_sys::Date::now();
     let mut busy = false;
@@ -143,15 +145,18 @@ async fn upload_loop() {
             Some(rate) => {
                 // Save up to one second (or one block) of allowance.
                 allowance = (allowance + rate as f64 * dt).min((rate as f64).max(65_536.0));
-                if allowance < 32_768.0 {
-                    continue;
-                }
-                allowance as u64
+                (allowance >= 32_768.0).then_some(allowance as u64)
             }
-            None => UNCAPPED,
+            None => Some(UNCAPPED),
         };
-        match ecs.upload_pump(budget, STRETCH).await {
+        let pumped = match budget {
+            Some(budget) => ecs.upload_pump(budget, STRETCH).await,
+            None => Ok(Some((String::new(), false))), // waiting for allowance
+        };
+        match pumped {
+            Ok(Some(_)) if budget.is_none() => {}
             Ok(Some(_)) => {
+                let budget = budget.unwrap_or(0);
                 if ecs.upload_rate().is_some() {
                     allowance -= (budget / 32_768 * 32_768).max(32_768) as f64;
                 } else {
@@ -166,6 +171,17 @@ async fn upload_loop() {
                 }
             }
             Err(e) => web_sys::console::warn_1(&format!("rowsnap: upload step failed (it will be retried): {e}").into()),
+        }
+        // Imports and exports: a few steps (one transaction each) per turn.
+        for _ in 0..TASK_STEPS {
+            match ecs.task_step().await {
+                Ok(Some(_)) => busy = true,
+                Ok(None) => break,
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("rowsnap: task step failed (it will be retried): {e}").into());
+                    break;
+                }
+            }
         }
     }
 }

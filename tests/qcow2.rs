@@ -1,6 +1,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! qcow2 reader and writer against the real `qemu-img` / `qemu-io`.
 
+use rowsnap::image::prefetch::Prefetch;
 use rowsnap::image::qcow2::{Qcow2Error, Qcow2Reader, Qcow2Writer, ReadAt, WRITER_CLUSTER_SIZE};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -821,7 +822,48 @@ fn bad_magic_and_garbage_are_errors() {
 // ---------------------------------------------------------------------------------------------
 
 fn exercise_bounded(data: &[u8]) -> Result<(), Qcow2Error> {
-    let mut r = Qcow2Reader::open(data)?;
+    exercise(data, None)
+}
+
+/// Fills what a [`Qcow2Error::Pending`] names from `data`.
+fn fill(src: &Prefetch, data: &[u8], offset: u64, len: u64) {
+    let cs = src.chunk_size();
+    for i in src.missing_chunks(offset, len, 1) {
+        let start = (i * cs) as usize;
+        src.insert(i, data[start..(start + cs as usize).min(data.len())].to_vec());
+    }
+}
+
+/// Runs `op` again after each Pending, as the importer does (fetching in between).
+fn retrying<T>(pf: Option<&Prefetch>, data: &[u8], mut op: impl FnMut() -> Result<T, Qcow2Error>) -> Result<T, Qcow2Error> {
+    for _ in 0..100_000 {
+        match op() {
+            Err(Qcow2Error::Pending { offset, len }) => fill(pf.expect("only a Prefetch is pending"), data, offset, len),
+            r => {
+                if let Some(pf) = pf {
+                    pf.trim();
+                }
+                return r;
+            }
+        }
+    }
+    panic!("the reads never settle");
+}
+
+/// Opens and reads an image the ways an importer does: over the bytes, or (with `chunk`)
+/// over a [`Prefetch`] of that chunk size that starts empty and is filled on demand.
+fn exercise(data: &[u8], chunk: Option<u64>) -> Result<(), Qcow2Error> {
+    match chunk {
+        None => exercise_reader(data, None, Qcow2Reader::open(data)?),
+        Some(c) => {
+            let pf = Prefetch::new(data.len() as u64, c, 64);
+            let r = retrying(Some(&pf), data, || Qcow2Reader::open(pf.clone()))?;
+            exercise_reader(data, Some(&pf), r)
+        }
+    }
+}
+
+fn exercise_reader<R: ReadAt>(data: &[u8], pf: Option<&Prefetch>, mut r: Qcow2Reader<R>) -> Result<(), Qcow2Error> {
     let vs = r.virtual_size();
     let _ = r.snapshots().len();
     let mut buf = vec![0u8; 64 * KIB as usize];
@@ -829,19 +871,126 @@ fn exercise_bounded(data: &[u8]) -> Result<(), Qcow2Error> {
     for (off, len) in [(0, 64 * KIB), (4096 + 7, 20_000), (65536, 64 * KIB)] {
         if off < vs {
             let n = len.min(vs - off) as usize;
-            r.read(off, &mut buf[..n])?;
+            retrying(pf, data, || r.read(off, &mut buf[..n]))?;
         }
     }
     if vs > 0 {
         let n = vs.min(5000) as usize;
-        r.read(vs - n as u64, &mut buf[..n])?;
+        retrying(pf, data, || r.read(vs - n as u64, &mut buf[..n]))?;
     }
-    let ranges = r.allocated_ranges()?;
-    for &(start, len) in ranges.iter().take(8) {
-        let n = len.min(32 * KIB) as usize;
-        r.read(start, &mut buf[..n])?;
+    if pf.is_none() {
+        // The whole walk at once (the importer walks in bounded steps, below).
+        let ranges = r.allocated_ranges()?;
+        for &(start, len) in ranges.iter().take(8) {
+            let n = len.min(32 * KIB) as usize;
+            r.read(start, &mut buf[..n])?;
+        }
+    }
+    // The importer's walk: bounded steps from the start.
+    let mut from = 0;
+    for _ in 0..16 {
+        let (runs, next) = retrying(pf, data, || r.allocated_from(from, MIB, 64 * MIB))?;
+        assert!(next > from || next >= vs, "allocated_from moves on");
+        if let Some(&(start, len)) = runs.first() {
+            let n = len.min(32 * KIB) as usize;
+            retrying(pf, data, || r.read(start, &mut buf[..n]))?;
+        }
+        if next >= vs {
+            break;
+        }
+        from = next;
     }
     Ok(())
+}
+
+/// The qemu-img images the mutation tests start from (made once).
+fn fuzz_bases() -> &'static Vec<Vec<u8>> {
+    static BASES: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    BASES.get_or_init(|| {
+        let dir = TempDir::new("proptest-bases");
+        let a = dir.path("a.qcow2");
+        create_patterned(&a, 4 * MIB, "cluster_size=4096");
+        qemu_img(&["snapshot", "-c", "s1", s(&a)]);
+        let raw = dir.path("r.raw");
+        make_raw(&raw, 2 * MIB);
+        let c = dir.path("c.qcow2");
+        qemu_img(&["convert", "-c", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096", s(&raw), s(&c)]);
+        let v2 = dir.path("v2.qcow2");
+        create_patterned(&v2, 4 * MIB, "compat=0.10,cluster_size=512");
+        vec![fs::read(&a).unwrap(), fs::read(&c).unwrap(), fs::read(&v2).unwrap()]
+    })
+}
+
+#[test]
+fn prefetched_reads_give_the_same_bytes() {
+    for data in fuzz_bases() {
+        let mut direct = Qcow2Reader::open(data.as_slice()).unwrap();
+        let pf = Prefetch::new(data.len() as u64, 4096, 64);
+        let mut fetched = retrying(Some(&pf), data, || Qcow2Reader::open(pf.clone())).unwrap();
+        let vs = direct.virtual_size();
+        let mut a = vec![0u8; 192 * KIB as usize];
+        let mut b = a.clone();
+        let mut off = 0;
+        while off < vs {
+            let n = (vs - off).min(a.len() as u64) as usize;
+            direct.read(off, &mut a[..n]).unwrap();
+            retrying(Some(&pf), data, || fetched.read(off, &mut b[..n])).unwrap();
+            assert!(a[..n] == b[..n], "offset {off}");
+            off += n as u64;
+        }
+        let mut runs = Vec::new();
+        let mut from = 0;
+        while from < vs {
+            let (r, next) = retrying(Some(&pf), data, || fetched.allocated_from(from, 300 * KIB, 2 * MIB)).unwrap();
+            runs.extend(r);
+            from = next;
+        }
+        // Merge runs split by step boundaries, then compare with the whole walk.
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (s0, l) in runs {
+            match merged.last_mut() {
+                Some((ms, ml)) if *ms + *ml == s0 => *ml += l,
+                _ => merged.push((s0, l)),
+            }
+        }
+        assert_eq!(merged, direct.allocated_ranges().unwrap());
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 400, failure_persistence: None, ..Default::default() })]
+
+    /// Mutated headers and tables (8-byte fields set to any value, bytes flipped, the file
+    /// cut short): never a panic, never an allocation over 64 MiB, and the prefetched path
+    /// (the importer's) decides as the direct one does.
+    #[test]
+    fn proptest_mutated_images(
+        base in 0usize..3,
+        fields in proptest::collection::vec((0u64..16_384, proptest::prelude::any::<u64>()), 0..4),
+        bytes in proptest::collection::vec((0u64..131_072, proptest::prelude::any::<u8>()), 0..6),
+        cut in proptest::option::of(0.0f64..1.0),
+    ) {
+        let mut data = fuzz_bases()[base].clone();
+        let span = data.len().min(128 * KIB as usize) as u64;
+        for (at, v) in fields {
+            let at = (at * 8 % (span - 8)) as usize;
+            data[at..at + 8].copy_from_slice(&v.to_be_bytes());
+        }
+        for (at, b) in bytes {
+            data[(at % span) as usize] = b;
+        }
+        if let Some(f) = cut {
+            data.truncate((data.len() as f64 * f) as usize);
+        }
+        MAX_ALLOC.with(|m| m.set(0));
+        let direct = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exercise(&data, None)));
+        let fetched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exercise(&data, Some(4096))));
+        let biggest = MAX_ALLOC.with(|m| m.get());
+        proptest::prop_assert!(direct.is_ok() && fetched.is_ok(), "a panic");
+        proptest::prop_assert!(biggest <= 64 * MIB as usize, "an allocation of {} bytes", biggest);
+        let (direct, fetched) = (direct.unwrap(), fetched.unwrap());
+        proptest::prop_assert_eq!(direct.is_ok(), fetched.is_ok(), "direct {:?} vs prefetched {:?}", direct, fetched);
+    }
 }
 
 #[test]

@@ -21,7 +21,9 @@ pub const ACTIONS: &[&str] = &[
     "CreateImage", "DescribeImages", "DeleteImage",
     "CreateSnapshotGroup", "DescribeSnapshotGroups", "DeleteSnapshotGroup",
     "TagResources", "UntagResources", "ListTagResources",
-    "DescribeTasks",
+    "ImportImage", "ExportImage", "DescribeTasks", "DescribeTaskAttribute", "CancelTask",
+    // Extensions (named and documented in README): export a snapshot or a disk like an image.
+    "ExportSnapshot", "ExportDisk",
     // Extension (named and documented in README): the block map of a disk or snapshot.
     "DescribeBlockMap",
 ];
@@ -112,7 +114,11 @@ async fn dispatch_action<S: Store>(cx: &mut Cx<'_, S>, action: &str, p: &Params)
         "TagResources" => tag_resources(cx, p).await,
         "UntagResources" => untag_resources(cx, p).await,
         "ListTagResources" => list_tag_resources(cx, p).await,
-        "DescribeTasks" => Ok(json!({"TotalCount": 0, "PageNumber": 1, "PageSize": 10, "TaskSet": {"Task": []}})),
+        "ImportImage" => super::tasks::import_image(cx, p).await,
+        "ExportImage" | "ExportSnapshot" | "ExportDisk" => super::tasks::export(cx, p, action).await,
+        "DescribeTasks" => super::tasks::describe_tasks(cx, p).await,
+        "DescribeTaskAttribute" => super::tasks::describe_task_attribute(cx, p).await,
+        "CancelTask" => super::tasks::cancel_task(cx, p).await,
         "DescribeBlockMap" => describe_block_map(cx, p).await,
         _ => unreachable!("ACTIONS lists every action"),
     }
@@ -120,7 +126,7 @@ async fn dispatch_action<S: Store>(cx: &mut Cx<'_, S>, action: &str, p: &Params)
 
 // ------------------------------------------------------------------ helpers
 
-fn page<T>(items: Vec<T>, p: &Params) -> Result<(usize, usize, usize, Vec<T>), EcsError> {
+pub(super) fn page<T>(items: Vec<T>, p: &Params) -> Result<(usize, usize, usize, Vec<T>), EcsError> {
     let (number, size) = p.paging()?;
     let total = items.len();
     let items = items.into_iter().skip((number - 1).saturating_mul(size)).take(size).collect();
@@ -259,6 +265,7 @@ pub async fn seed_public_images<S: Store>(cx: &mut Cx<'_, S>) -> Result<(), EcsE
                 created: 0,
                 resource_group: String::new(),
                 tags: vec![],
+                ..Default::default()
             };
             cx.save(&format!("image/{region}/{id}"), &img);
         }
@@ -298,7 +305,7 @@ fn describe_zones<S: Store>(cx: &Cx<'_, S>) -> Value {
 
 // ----------------------------------------------------------------- images
 
-async fn image<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Image, EcsError> {
+pub(super) async fn image<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Image, EcsError> {
     let key = format!("image/{}/{id}", cx.region);
     let mut img: Image = cx
         .load(&key)
@@ -328,7 +335,14 @@ fn image_json(i: &Image, instances: usize) -> Value {
         "CreationTime": iso(i.created),
         "ResourceGroupId": i.resource_group,
         "Tags": tags_json(&i.tags),
-        "Progress": if i.status == "Available" { "100%" } else { "50%" },
+        "Progress": match i.status.as_str() {
+            "Available" => "100%".to_string(),
+            _ if !i.task_id.is_empty() => format!("{}%", i.progress),
+            _ => "50%".to_string(),
+        },
+        // Extensions: the import task and why it failed.
+        "ImportTaskId": i.task_id,
+        "FailureReason": i.failure,
         "DiskDeviceMappings": {"DiskDeviceMapping": i.mappings.iter().map(|m| json!({
             "SnapshotId": m.snapshot_id,
             "Size": m.size_gib,
@@ -475,6 +489,7 @@ async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value,
         created: cx.now,
         resource_group: p.str("ResourceGroupId").unwrap_or_default(),
         tags,
+        ..Default::default()
     };
     cx.save(&format!("image/{}/{id}", cx.region), &img);
     Ok(json!({"ImageId": id}))
@@ -495,9 +510,18 @@ async fn delete_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value,
         ));
     }
     for m in &img.mappings {
-        if let Some(mut s) = cx.load::<Snapshot>(&format!("snapshot/{}", m.snapshot_id)).await? {
+        if m.snapshot_id.is_empty() {
+            // An imported image owns its content (disks made from it share its blocks).
+            cx.t.delete_snapshot(SnapshotId(m.engine)).await?;
+        } else if let Some(mut s) = cx.load::<Snapshot>(&format!("snapshot/{}", m.snapshot_id)).await? {
             s.images.retain(|x| *x != id);
             cx.save(&format!("snapshot/{}", s.id), &s);
+        }
+    }
+    // Deleting an image being imported cancels its import.
+    if let Some(mut t) = cx.load::<super::tasks::Task>(&format!("task/{}", img.task_id)).await? {
+        if t.status == "Processing" {
+            super::tasks::end(cx, &mut t, "Cancelled", "", "").await?;
         }
     }
     cx.t.delete_record(&format!("image/{}/{id}", cx.region));

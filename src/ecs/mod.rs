@@ -16,6 +16,7 @@ mod actions;
 pub mod upload;
 mod objects;
 mod restore;
+pub mod tasks;
 pub mod error;
 pub mod model;
 pub mod params;
@@ -55,6 +56,7 @@ pub struct Ecs<S: Store> {
     wall: Box<dyn Fn() -> u64>,
     rng: Rng,
     settings: Settings,
+    readers: tasks::Readers,
 }
 
 /// One request in progress: its transaction, the time, and id generation.
@@ -77,7 +79,7 @@ impl<S: Store> Ecs<S> {
     pub async fn open(store: S, wall: Box<dyn Fn() -> u64>) -> Result<Self, EcsError> {
         let engine = Engine::open(store).await?;
         let seed = wall() ^ 0x5eed_ec50_0000_0000;
-        let mut ecs = Ecs { engine, wall, rng: Rng::new(seed), settings: Settings::default() };
+        let mut ecs = Ecs { engine, wall, rng: Rng::new(seed), settings: Settings::default(), readers: tasks::Readers::default() };
         let mut t = ecs.engine.begin().await?;
         if let Some(s) = t.get_record(SETTINGS_KEY).await? {
             ecs.settings = serde_json::from_slice(&s).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?;
@@ -311,6 +313,42 @@ impl<S: Store> Ecs<S> {
             self.settings = committed?;
             data = next_data?;
             current = next;
+        }
+    }
+
+    /// One bounded step (one transaction) of the oldest Processing task
+    /// (ImportImage, ExportImage, ...). Returns the task and whether it ended;
+    /// None when no task is processing. A step that meets bad input ends the
+    /// task as Failed, in a fresh transaction, with the reason.
+    pub async fn task_step(&mut self) -> Result<Option<(String, bool)>, EcsError> {
+        let now = self.now();
+        let wall = (self.wall)();
+        let t = self.engine.begin().await?;
+        let mut cx = Cx { t, now, wall, rng: &mut self.rng, settings: self.settings.clone(), settings_dirty: false, region: String::new() };
+        let Some(mut task) = tasks::oldest(&mut cx).await? else { return Ok(None) };
+        let id = task.id.clone();
+        match tasks::step(&mut cx, &mut self.readers, &mut task).await {
+            Ok(done) => {
+                self.settings = cx.commit().await?;
+                if done {
+                    tasks::forget(&mut self.readers);
+                }
+                Ok(Some((id, done)))
+            }
+            Err(tasks::StepError::Store(e)) => {
+                tasks::forget(&mut self.readers);
+                Err(e)
+            }
+            Err(tasks::StepError::Fail(code, msg)) => {
+                drop(cx);
+                tasks::forget(&mut self.readers);
+                let mut cx = self.cx("").await?;
+                // The task as it was before the failed step.
+                let mut task: tasks::Task = cx.load(&format!("task/{id}")).await?.unwrap_or(task);
+                tasks::end(&mut cx, &mut task, "Failed", &code, &msg).await?;
+                self.settings = cx.commit().await?;
+                Ok(Some((id, true)))
+            }
         }
     }
 

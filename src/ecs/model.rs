@@ -168,6 +168,12 @@ pub struct Image {
     pub created: u64,
     pub resource_group: String,
     pub tags: Vec<(String, String)>,
+    /// The ImportImage task filling it ("" for other images).
+    pub task_id: String,
+    /// Import progress, percent.
+    pub progress: u32,
+    /// Why the import failed (CreateFailed).
+    pub failure: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

@@ -190,3 +190,25 @@ pub(crate) fn hydration_progress(h: &Hydration) -> u64 {
     }
     ((h.total_pages - h.pages.len() as u64) * 100 / h.total_pages).min(99)
 }
+
+/// The byte ranges of a released snapshot that hold data (its manifest's
+/// blocks), ascending and merged.
+pub(crate) async fn released_runs<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot) -> Result<Vec<(u64, u64)>, EcsError> {
+    let m = manifest(cx, &snap.id)
+        .await?
+        .ok_or_else(|| EcsError::new(500, "InternalError", format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
+    let bs = 1u64 << m.block_shift;
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for (page, hash) in &m.pages {
+        let bytes = cx.t.get_in(Table::OssChunks, &page_key(hash)).await?.ok_or_else(|| missing(format!("page {hash}")))?;
+        let entries: BTreeMap<u16, String> = serde_json::from_slice(&bytes).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?;
+        for slot in entries.keys() {
+            let start = (page * PAGE + *slot as u64) * bs;
+            match runs.last_mut() {
+                Some((s, l)) if *s + *l == start => *l += bs,
+                _ => runs.push((start, bs)),
+            }
+        }
+    }
+    Ok(runs)
+}

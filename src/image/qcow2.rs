@@ -139,6 +139,16 @@ pub enum Qcow2Error {
     /// [`Qcow2Writer::try_plan`] was given an impossible layout.
     #[error("invalid qcow2 plan: {0}")]
     InvalidPlan(String),
+    /// The source does not hold these bytes yet: fetch them and call again (an asynchronous
+    /// source, see [`super::prefetch`]). The reader's state is unchanged by a failed read, so
+    /// the same call can simply be repeated.
+    #[error("{len} bytes at offset {offset} are not fetched yet")]
+    Pending {
+        /// File offset of the missing bytes.
+        offset: u64,
+        /// How many.
+        len: u64,
+    },
 }
 
 impl From<io::Error> for Qcow2Error {
@@ -436,7 +446,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
         }
         if backing_file_offset != 0 {
             let name =
-                Self::backing_name(&mut src, backing_file_offset, backing_file_size, file_size)
+                Self::backing_name(&mut src, backing_file_offset, backing_file_size, file_size)?
                     .unwrap_or_else(|| format!("name at offset {backing_file_offset:#x}"));
             return Err(Qcow2Error::BackingFile(name));
         }
@@ -549,13 +559,21 @@ impl<R: ReadAt> Qcow2Reader<R> {
         })
     }
 
-    fn backing_name(src: &mut R, offset: u64, size: u32, file_size: u64) -> Option<String> {
+    fn backing_name(
+        src: &mut R,
+        offset: u64,
+        size: u32,
+        file_size: u64,
+    ) -> Result<Option<String>, Qcow2Error> {
         if size == 0 || size > 1023 || check_in_file("", offset, size as u64, file_size).is_err() {
-            return None;
+            return Ok(None);
         }
         let mut name = vec![0u8; size as usize];
-        src.read_at(offset, &mut name).ok()?;
-        Some(format!("\"{}\"", String::from_utf8_lossy(&name)))
+        match src.read_at(offset, &mut name) {
+            Ok(()) => Ok(Some(format!("\"{}\"", String::from_utf8_lossy(&name)))),
+            Err(e @ Qcow2Error::Pending { .. }) => Err(e),
+            Err(_) => Ok(None),
+        }
     }
 
     fn read_snapshots(
@@ -592,7 +610,9 @@ impl<R: ReadAt> Qcow2Reader<R> {
             }
             let var_len = extra_size as u64 + id_size + name_size;
             let entry_len = (40 + var_len).next_multiple_of(8);
-            check_in_file("a snapshot table entry", pos, entry_len, file_size)?;
+            // The last entry's padding may be missing at the end of the file (qemu-img
+            // snapshot writes the table's bytes only).
+            check_in_file("a snapshot table entry", pos, 40 + var_len, file_size)?;
             let mut var = vec![0u8; var_len as usize];
             src.read_at(pos + 40, &mut var)?;
             let extra = &var[..extra_size as usize];
@@ -899,6 +919,66 @@ impl<R: ReadAt> Qcow2Reader<R> {
             f(s, e - s)?;
         }
         Ok(())
+    }
+
+    /// The allocated data runs `(guest_offset, len)` from guest offset `from` (rounded down to
+    /// a cluster) on, in guest order and merged, until the runs hold `max_bytes` of data (a
+    /// cluster may go past it) or the scan has covered `max_span` bytes of guest space.
+    /// Returns the runs and the guest offset where the next scan starts (the virtual size
+    /// at the end). Unallocated L2 tables are skipped whole, so an importer walks a sparse
+    /// image in few steps; each step is bounded, also in the L2 tables it reads (at most
+    /// 4 MiB of them).
+    pub fn allocated_from(
+        &mut self,
+        from: u64,
+        max_bytes: u64,
+        max_span: u64,
+    ) -> Result<(Vec<(u64, u64)>, u64), Qcow2Error> {
+        let cs = self.cluster_size();
+        let size = self.header.virtual_size;
+        let l2_bits = self.header.cluster_bits - 3;
+        let per_l2 = 1u64 << l2_bits;
+        let clusters = self.guest_clusters();
+        let span_end = from.saturating_add(max_span.max(cs)).min(size);
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        let mut data = 0u64;
+        let mut c = from / cs;
+        let mut tables = 0u64;
+        let mut last_table = u64::MAX;
+        while c < clusters && c * cs < span_end && data < max_bytes {
+            let l1_index = (c >> l2_bits) as usize;
+            let l2_offset = self.l1.get(l1_index).copied().unwrap_or(0) & OFFSET_MASK;
+            if l2_offset == 0 {
+                c = (c / per_l2 + 1) * per_l2;
+                continue;
+            }
+            if l2_offset != last_table {
+                if tables > 0 && (tables + 1) * cs > 4 << 20 {
+                    break;
+                }
+                tables += 1;
+                last_table = l2_offset;
+            }
+            let slot = self.l2_table(l2_offset)?;
+            let entry = self.l2_cache[slot].table[(c & (per_l2 - 1)) as usize];
+            let start = c * cs;
+            let end = (start + cs).min(size);
+            match self.classify(entry)? {
+                Mapping::Zero => {}
+                mapping => {
+                    if let Mapping::Data(host) = mapping {
+                        check_in_file("a data cluster", host, end - start, self.file_size)?;
+                    }
+                    data += end - start;
+                    match runs.last_mut() {
+                        Some((s, l)) if *s + *l == start => *l += end - start,
+                        _ => runs.push((start, end - start)),
+                    }
+                }
+            }
+            c += 1;
+        }
+        Ok((runs, (c * cs).min(size)))
     }
 
     /// The allocated data ranges `(guest_offset, len)` in guest order, merged, so an importer

@@ -93,7 +93,8 @@ fn bucket_key(b: &str) -> String {
 fn object_key(b: &str, k: &str) -> String {
     format!("o/{b}/{k}")
 }
-fn chunk_key(upload: &str, index: u64) -> String {
+/// The key of chunk `index` of an upload in `oss_chunks`.
+pub fn chunk_key(upload: &str, index: u64) -> String {
     format!("{upload}/{index:010}")
 }
 

@@ -221,6 +221,9 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     let status = use_state(String::new);
     let kind = use_state(String::new);
     let source = use_state(String::new);
+    // Creation dates (YYYY-MM-DD, UTC as the table shows them), "" for open-ended.
+    let created_from = use_state(String::new);
+    let created_to = use_state(String::new);
     let oldest_first = use_state(|| false);
     let page = use_state(|| 0usize);
     let close = {
@@ -237,61 +240,57 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     }
     let needle = search.trim().to_lowercase();
     let total = rows.len();
-    let rows: Vec<Value> = rows
+    let mut rows: Vec<Value> = rows
         .into_iter()
-        .filter(|r| needle.is_empty() || [s(r, "SnapshotId"), s(r, "SnapshotName"), s(r, "SourceDiskId")].iter().any(|f| f.to_lowercase().contains(&needle)))
-        .filter(|r| category.is_empty() || s(r, "Category") == category.as_str())
-        .filter(|r| status.is_empty() || s(r, "Status") == status.as_str())
-        .filter(|r| kind.is_empty() || s(r, "SnapshotType") == kind.as_str())
-        .filter(|r| source.is_empty() || s(r, "SourceDiskType") == source.as_str())
+        .filter(|r| text_matches(&needle, &[s(r, "SnapshotId"), s(r, "SnapshotName"), s(r, "SourceDiskId")]))
+        .filter(|r| admits(&category, s(r, "Category")))
+        .filter(|r| admits(&status, s(r, "Status")))
+        .filter(|r| admits(&kind, s(r, "SnapshotType")))
+        .filter(|r| admits(&source, s(r, "SourceDiskType")))
+        .filter(|r| created_within(s(r, "CreationTime"), &created_from, &created_to))
         .collect();
-    let mut rows = rows;
     if *oldest_first {
         rows.reverse(); // DescribeSnapshots gives newest first
     }
-    const PER_PAGE: usize = 20;
-    let pages = rows.len().div_ceil(PER_PAGE).max(1);
-    let current = (*page).min(pages - 1);
     let shown = rows.len();
-    let rows: Vec<Value> = rows.into_iter().skip(current * PER_PAGE).take(PER_PAGE).collect();
+    let (rows, current, pages) = paginate(rows, *page);
     let open = |a: RowAction| {
         let h = action.clone();
         Callback::from(move |_: MouseEvent| h.set(Some(a.clone())))
     };
+    let set_date = |h: &UseStateHandle<String>| {
+        let (h, pg) = (h.clone(), page.clone());
+        Callback::from(move |e: Event| {
+            h.set(value_of(&e));
+            pg.set(0);
+        })
+    };
+    let dated = !created_from.is_empty() || !created_to.is_empty();
+    let backwards = !created_from.is_empty() && !created_to.is_empty() && *created_from > *created_to;
     html! {
         <>
         <div class="toolbar">
-            <input type="search" aria-label="Search snapshots" placeholder="Search by snapshot ID, name or disk ID" value={(*search).clone()}
-                oninput={let h = search.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))} />
-            <select aria-label="Category" onchange={let c = category.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
-                <option value="" selected={category.is_empty()}>{"All categories"}</option>
-                <option value="standard" selected={*category == "standard"}>{"Normal Snapshot"}</option>
-                <option value="flash" selected={*category == "flash"}>{"Local Snapshot"}</option>
-            </select>
-            <select aria-label="Status" onchange={let c = status.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
-                <option value="" selected={status.is_empty()}>{"All statuses"}</option>
-                <option value="progressing" selected={*status == "progressing"}>{"Progressing"}</option>
-                <option value="accomplished" selected={*status == "accomplished"}>{"Accomplished"}</option>
-            </select>
-            <select aria-label="Snapshot Type" onchange={let c = kind.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
-                <option value="" selected={kind.is_empty()}>{"All types"}</option>
-                <option value="user" selected={*kind == "user"}>{"Manual"}</option>
-                <option value="auto" selected={*kind == "auto"}>{"Automatic"}</option>
-            </select>
-            <select aria-label="Source Disk Type" onchange={let c = source.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
-                <option value="" selected={source.is_empty()}>{"System and data disks"}</option>
-                <option value="system" selected={*source == "system"}>{"System disks"}</option>
-                <option value="data" selected={*source == "data"}>{"Data disks"}</option>
-            </select>
+            {search_box("Search snapshots", "Search by snapshot ID, name or disk ID", &search, &page)}
+            {filter_select("Category", "All categories", &[("standard", "Normal Snapshot"), ("flash", "Local Snapshot")], &category, &page)}
+            {filter_select("Status", "All statuses", &[("progressing", "Progressing"), ("accomplished", "Accomplished")], &status, &page)}
+            {filter_select("Snapshot Type", "All types", &[("user", "Manual"), ("auto", "Automatic")], &kind, &page)}
+            {filter_select("Source Disk Type", "System and data disks", &[("system", "System disks"), ("data", "Data disks")], &source, &page)}
             <button aria-label="Sort by creation time" onclick={let o = oldest_first.clone(); Callback::from(move |_| o.set(!*o))}>
                 {if *oldest_first { "Created: oldest first" } else { "Created: newest first" }}
             </button>
-            <span class="sub">{format!("{shown} of {total} snapshots")}</span>
-            if pages > 1 {
-                <button disabled={current == 0} onclick={let pg = page.clone(); Callback::from(move |_| pg.set(current.saturating_sub(1)))}>{"Previous"}</button>
-                <span class="sub">{format!("Page {} of {pages}", current + 1)}</span>
-                <button disabled={current + 1 >= pages} onclick={let pg = page.clone(); Callback::from(move |_| pg.set(current + 1))}>{"Next"}</button>
+        </div>
+        <div class="toolbar">
+            <label class="inline" title="Dates in UTC, as the Created At column shows them">{"Created from "}
+                <input type="date" aria-label="Created from" value={(*created_from).clone()} max={(!created_to.is_empty()).then(|| (*created_to).clone())} onchange={set_date(&created_from)} /></label>
+            <label class="inline">{"to "}
+                <input type="date" aria-label="Created to" value={(*created_to).clone()} min={(!created_from.is_empty()).then(|| (*created_from).clone())} onchange={set_date(&created_to)} /></label>
+            <span class="sub">{"(UTC)"}</span>
+            if dated {
+                <button onclick={let (f, t, pg) = (created_from.clone(), created_to.clone(), page.clone()); Callback::from(move |_| { f.set(String::new()); t.set(String::new()); pg.set(0); })}>{"Clear dates"}</button>
             }
+            if backwards { <span class="warn">{"The start date is after the end date."}</span> }
+            <span class="sub">{format!("{shown} of {total} snapshots")}</span>
+            {pager(current, pages, &page)}
         </div>
         <table class="grid">
             <thead><tr role="row">
@@ -349,6 +348,14 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
         } }
         </>
     }
+}
+
+/// Whether an ECS creation time (`2026-11-21T10:00:00Z`) falls on or
+/// between the dates `from` and `to` (`YYYY-MM-DD`, UTC; `""` leaves that end
+/// open). ISO dates compare as text.
+fn created_within(time: &str, from: &str, to: &str) -> bool {
+    let day = time.get(..10).unwrap_or(time);
+    (from.is_empty() || day >= from) && (to.is_empty() || day <= to)
 }
 
 #[derive(Properties, PartialEq)]

@@ -17,6 +17,7 @@ use crate::service;
 
 mod common;
 mod disks;
+mod images;
 mod instances;
 mod oss;
 mod settings;

@@ -1,0 +1,258 @@
+//! The Images page's import and export: "Import Image" and "Export Image"
+//! dialogs (objects of the embedded OSS in and out, RAW or QCOW2) and the
+//! task list with its progress (DescribeTasks, CancelTask).
+
+use serde_json::{json, Value};
+use yew::prelude::*;
+
+use super::common::*;
+use crate::ecs::EcsError;
+use crate::oss::Listed;
+use crate::service;
+
+/// The buckets, and the objects of the chosen one (re-read on every tick).
+#[hook]
+fn use_bucket_objects(bucket: String) -> (Vec<String>, Vec<Listed>) {
+    let ctx = use_ctx();
+    let buckets = use_state(Vec::<String>::new);
+    let objects = use_state(Vec::<Listed>::new);
+    {
+        let (buckets, objects) = (buckets.clone(), objects.clone());
+        use_effect_with((ctx.tick / 5, bucket), move |(_, chosen)| {
+            let chosen = chosen.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(b) = service::with(async |ecs| ecs.oss_list_buckets().await).await {
+                    buckets.set(b);
+                }
+                if !chosen.is_empty() {
+                    if let Ok(o) = service::with(async |ecs| ecs.oss_list(&chosen, "").await).await {
+                        objects.set(o);
+                    }
+                }
+            });
+        });
+    }
+    ((*buckets).clone(), (*objects).clone())
+}
+
+fn input(h: &UseStateHandle<String>) -> Callback<InputEvent> {
+    let h = h.clone();
+    Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))
+}
+
+fn change(h: &UseStateHandle<String>) -> Callback<Event> {
+    let h = h.clone();
+    Callback::from(move |e: Event| h.set(value_of(&e)))
+}
+
+#[derive(Properties, PartialEq)]
+pub struct CloseProps {
+    pub on_close: Callback<()>,
+}
+
+#[function_component(ImportImageDialog)]
+pub fn import_image_dialog(p: &CloseProps) -> Html {
+    let ctx = use_ctx();
+    let name = use_state(String::new);
+    let bucket = use_state(String::new);
+    let object = use_state(String::new);
+    let format = use_state(|| "QCOW2".to_string());
+    let size = use_state(String::new);
+    let os_type = use_state(|| "linux".to_string());
+    let platform = use_state(|| "Ubuntu".to_string());
+    let arch = use_state(|| "x86_64".to_string());
+    let error = use_state(|| None::<EcsError>);
+    let (buckets, objects) = use_bucket_objects((*bucket).clone());
+    // Choose the first bucket and guess the format from the object's name.
+    {
+        let (bucket, first) = (bucket.clone(), buckets.first().cloned());
+        use_effect_with(first, move |first| {
+            if bucket.is_empty() {
+                if let Some(f) = first {
+                    bucket.set(f.clone());
+                }
+            }
+        });
+    }
+    let pick_object = {
+        let (object, format) = (object.clone(), format.clone());
+        Callback::from(move |e: Event| {
+            let v = value_of(&e);
+            if v.to_ascii_lowercase().ends_with(".raw") || v.to_ascii_lowercase().ends_with(".img") {
+                format.set("RAW".into());
+            } else if v.to_ascii_lowercase().ends_with(".qcow2") {
+                format.set("QCOW2".into());
+            }
+            object.set(v);
+        })
+    };
+    let ok = {
+        let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
+        let (name, bucket, object, format, size, os_type, platform, arch) =
+            (name.clone(), bucket.clone(), object.clone(), format.clone(), size.clone(), os_type.clone(), platform.clone(), arch.clone());
+        Callback::from(move |_: MouseEvent| {
+            let mut params = json!({
+                "OSType": *os_type,
+                "Platform": *platform,
+                "Architecture": *arch,
+                "DiskDeviceMapping.1.OSSBucket": *bucket,
+                "DiskDeviceMapping.1.OSSObject": *object,
+                "DiskDeviceMapping.1.Format": *format,
+            });
+            if !name.is_empty() {
+                params["ImageName"] = json!(*name);
+            }
+            if !size.is_empty() {
+                params["DiskDeviceMapping.1.DiskImageSize"] = json!(*size);
+            }
+            submit(&ctx, "ImportImage", params, error.clone(), on_close.clone(), |v: &Value| {
+                format!("Importing image {} (task {}).", s(v, "ImageId"), s(v, "TaskId"))
+            });
+        })
+    };
+    html! {
+        <Dialog title="Import Image" on_close={p.on_close.clone()}>
+            <div class="form">
+                <p class="hint">{"Import a disk image file from OSS as a custom image: upload the file on the OSS page first. RAW (any length) and QCOW2 (versions 2 and 3, any cluster size, compressed clusters; images with a backing file or encryption are refused) are supported."}</p>
+                <label>{"Image Name"}<input type="text" aria-label="Image Name" placeholder="2-128 characters, starting with a letter" value={(*name).clone()} oninput={input(&name)} /></label>
+                <label>{"OSS Bucket"}
+                    <select aria-label="OSS Bucket" onchange={change(&bucket)}>
+                        <option value="" selected={bucket.is_empty()}>{"Choose a bucket"}</option>
+                        { for buckets.iter().map(|b| html! { <option value={b.clone()} selected={*b == *bucket}>{b.clone()}</option> }) }
+                    </select>
+                </label>
+                <label>{"OSS Object"}
+                    <select aria-label="OSS Object" onchange={pick_object}>
+                        <option value="" selected={object.is_empty()}>{"Choose an object"}</option>
+                        { for objects.iter().map(|o| html! { <option value={o.key.clone()} selected={o.key == *object}>{format!("{} ({})", o.key, bytes(o.size))}</option> }) }
+                    </select>
+                </label>
+                <label>{"Image Format"}
+                    <select aria-label="Image Format" onchange={change(&format)}>
+                        { for ["QCOW2", "RAW"].iter().map(|f| html! { <option value={*f} selected={*f == *format}>{*f}</option> }) }
+                    </select>
+                </label>
+                <label>{"System Disk Size (GiB; empty: the image's own size)"}<input type="number" aria-label="Disk Image Size" min="1" max="2048" value={(*size).clone()} oninput={input(&size)} /></label>
+                <label>{"Operating System"}
+                    <select aria-label="Operating System" onchange={change(&os_type)}>
+                        { for ["linux", "windows"].iter().map(|f| html! { <option value={*f} selected={*f == *os_type}>{if *f == "linux" { "Linux" } else { "Windows" }}</option> }) }
+                    </select>
+                </label>
+                <label>{"Platform"}<input type="text" aria-label="Platform" value={(*platform).clone()} oninput={input(&platform)} /></label>
+                <label>{"Architecture"}
+                    <select aria-label="Architecture" onchange={change(&arch)}>
+                        { for ["x86_64", "arm64", "i386"].iter().map(|f| html! { <option value={*f} selected={*f == *arch}>{*f}</option> }) }
+                    </select>
+                </label>
+                {error_line(&error)}
+                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+            </div>
+        </Dialog>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ExportProps {
+    pub image: Value,
+    pub on_close: Callback<()>,
+}
+
+#[function_component(ExportImageDialog)]
+pub fn export_image_dialog(p: &ExportProps) -> Html {
+    let ctx = use_ctx();
+    let bucket = use_state(String::new);
+    let prefix = use_state(|| "exports/".to_string());
+    let format = use_state(|| "qcow2".to_string());
+    let error = use_state(|| None::<EcsError>);
+    let (buckets, _) = use_bucket_objects(String::new());
+    {
+        let (bucket, first) = (bucket.clone(), buckets.first().cloned());
+        use_effect_with(first, move |first| {
+            if bucket.is_empty() {
+                if let Some(f) = first {
+                    bucket.set(f.clone());
+                }
+            }
+        });
+    }
+    let id = s(&p.image, "ImageId").to_string();
+    let ok = {
+        let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
+        let (bucket, prefix, format, id) = (bucket.clone(), prefix.clone(), format.clone(), id.clone());
+        Callback::from(move |_: MouseEvent| {
+            let params = json!({"ImageId": id, "OSSBucket": *bucket, "OSSPrefix": *prefix, "ImageFormat": *format});
+            submit(&ctx, "ExportImage", params, error.clone(), on_close.clone(), |v: &Value| {
+                format!("Exporting to {} (task {}).", s(v, "OSSObject"), s(v, "TaskId"))
+            });
+        })
+    };
+    html! {
+        <Dialog title="Export Image" on_close={p.on_close.clone()}>
+            <div class="form">
+                <p>{format!("Export the system disk of image {} ({}) to OSS. The object's name is the prefix, the image ID and _system.<format>; it appears when the task finishes.", id, s(&p.image, "ImageName"))}</p>
+                <label>{"OSS Bucket"}
+                    <select aria-label="OSS Bucket" onchange={change(&bucket)}>
+                        <option value="" selected={bucket.is_empty()}>{"Choose a bucket"}</option>
+                        { for buckets.iter().map(|b| html! { <option value={b.clone()} selected={*b == *bucket}>{b.clone()}</option> }) }
+                    </select>
+                </label>
+                <label>{"OSS Prefix"}<input type="text" aria-label="OSS Prefix" value={(*prefix).clone()} oninput={input(&prefix)} /></label>
+                <label>{"Image Format"}
+                    <select aria-label="Image Format" onchange={change(&format)}>
+                        { for ["qcow2", "raw"].iter().map(|f| html! { <option value={*f} selected={*f == *format}>{f.to_uppercase()}</option> }) }
+                    </select>
+                </label>
+                <p class="hint">{"QCOW2: version 3, sparse (never-written clusters are not stored). RAW: the full disk size, stored sparse."}</p>
+                {error_line(&error)}
+                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+            </div>
+        </Dialog>
+    }
+}
+
+/// The import and export tasks of the region, newest first, with progress and Cancel.
+#[function_component(TaskList)]
+pub fn task_list() -> Html {
+    let ctx = use_ctx();
+    let data = use_query("DescribeTasks", json!({"PageSize": 20}));
+    let tasks = match &data {
+        Some(Ok(v)) => list(v, "TaskSet", "Task"),
+        _ => vec![],
+    };
+    if tasks.is_empty() {
+        return html! {};
+    }
+    html! {
+        <section aria-label="Tasks">
+            <h2>{"Tasks"}</h2>
+            <table class="grid tasks">
+                <thead><tr role="row"><th>{"Task ID"}</th><th>{"Action"}</th><th>{"Resource"}</th><th>{"Status"}</th><th>{"Progress"}</th><th>{"Created At"}</th><th>{"Actions"}</th></tr></thead>
+                <tbody>
+                { for tasks.iter().map(|t| {
+                    let id = s(t, "TaskId").to_string();
+                    let pct: f64 = s(t, "TaskProcess").trim_end_matches('%').parse().unwrap_or(0.0);
+                    let cancel = { let ctx = ctx.clone(); let id = id.clone(); Callback::from(move |_: MouseEvent| run(&ctx, "CancelTask", json!({"TaskId": id}), "The task was cancelled.".into(), None)) };
+                    let detail = match (s(t, "TaskStatus"), s(t, "OSSObject")) {
+                        ("Failed", _) => format!("{}: {}", s(t, "ErrorCode"), s(t, "ErrorMsg")),
+                        (_, o) if !o.is_empty() => format!("to {o}"),
+                        _ => String::new(),
+                    };
+                    html! {
+                        <tr role="row">
+                            <td class="mono">{id.clone()}</td>
+                            <td>{s(t, "TaskAction").to_string()}</td>
+                            <td><div class="mono">{s(t, "ResourceId").to_string()}</div><div class="sub">{detail}</div></td>
+                            <td>{status_badge(s(t, "TaskStatus"))}</td>
+                            <td><progress max="100" value={pct.to_string()} aria-label={format!("Task {id} progress")}></progress>{format!(" {}", s(t, "TaskProcess"))}</td>
+                            <td>{when(s(t, "CreationTime"))}</td>
+                            <td class="actions">
+                                if s(t, "TaskStatus") == "Processing" { <button class="link danger" onclick={cancel}>{"Cancel"}</button> }
+                            </td>
+                        </tr>
+                    }
+                }) }
+                </tbody>
+            </table>
+        </section>
+    }
+}

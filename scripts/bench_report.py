@@ -34,6 +34,9 @@ TARGETS = [
     ("oss_upload_vs_raw", ">=", 0.5),
     ("oss_incremental_upload_ratio", "<=", 1.05),
     ("oss_restore_first_read_ms", "report", None),
+    ("import_qcow2_mb_s", "report", None),
+    ("export_qcow2_mb_s", "report", None),
+    ("export_qcow2_speed_vs_qemu_img", ">=", 0.5),
     ("wasm_gzip_bytes", "<=", 600 * 1024),
     ("first_render_ms", "report", None),
 ]

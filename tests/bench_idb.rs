@@ -237,8 +237,69 @@ async fn bench() {
     out.insert("oss_upload_mb_s".into(), up);
     out.insert("oss_upload_vs_raw".into(), up / out["raw_put_mb_s"]);
     out.insert("oss_incremental_upload_ratio".into(), ratio);
+    let (import, export) = images_in_out().await;
+    console_log!("ImportImage of a 256 MiB qcow2: {import:.1} MB/s; ExportImage to qcow2: {export:.1} MB/s");
+    out.insert("import_qcow2_mb_s".into(), import);
+    out.insert("export_qcow2_mb_s".into(), export);
     let json = out.iter().map(|(k, v)| format!("\"{k}\": {v:.6}")).collect::<Vec<_>>().join(", ");
     console_log!("BENCH_JSON {{{json}}}");
+}
+
+/// ImportImage of a qcow2 holding 256 MiB of data, then ExportImage of the
+/// image to qcow2, both through their tasks on IndexedDB: MB/s of data each.
+async fn images_in_out() -> (f64, f64) {
+    use rowsnap::ecs::Ecs;
+    use rowsnap::image::qcow2::{Qcow2Writer, WRITER_CLUSTER_SIZE};
+    use serde_json::json;
+    let name = "bench-images";
+    IdbStore::delete(name).await.unwrap();
+    let mut ecs = Ecs::open(IdbStore::open(name).await.unwrap(), Box::new(|| js_sys::Date::now() as u64)).await.unwrap();
+    // The qcow2 file, made by rowsnap's writer and put into OSS in 4 MiB parts.
+    let data = 256 * MIB;
+    let cs = WRITER_CLUSTER_SIZE;
+    let clusters: Vec<u64> = (0..data / cs).collect();
+    let w = Qcow2Writer::plan(data, &clusters);
+    let meta = w.metadata();
+    let total = w.total_size();
+    ecs.oss_create_bucket("images").await.unwrap();
+    let up = ecs.oss_begin("images", "bench.qcow2").await.unwrap();
+    let mut stored = 0;
+    let part = 4 * MIB;
+    let mut rng = Rng::new(41);
+    let mut pos = 0;
+    while pos < total {
+        let n = (total - pos).min(part);
+        let mut buf = vec![0u8; n as usize];
+        let m = (meta.len() as u64).saturating_sub(pos).min(n) as usize;
+        buf[..m].copy_from_slice(&meta[pos as usize..pos as usize + m]);
+        rng.fill(&mut buf[m..]);
+        stored += ecs.oss_put_part(&up, pos, &buf).await.unwrap();
+        pos += n;
+    }
+    ecs.oss_complete("images", "bench.qcow2", &up, total, stored).await.unwrap();
+    let v = ecs
+        .request("ImportImage", &json!({"DiskDeviceMapping.1.OSSBucket": "images", "DiskDeviceMapping.1.OSSObject": "bench.qcow2", "DiskDeviceMapping.1.Format": "QCOW2"}))
+        .await
+        .unwrap();
+    let image = v["ImageId"].as_str().unwrap().to_string();
+    let t0 = now();
+    while ecs.task_step().await.unwrap().is_some() {}
+    let import = data as f64 / (now() - t0) / 1e6;
+    let t = ecs.request("DescribeTasks", &json!({"TaskIds": v["TaskId"]})).await.unwrap();
+    assert_eq!(t["TaskSet"]["Task"][0]["TaskStatus"], "Finished", "{t}");
+    ecs.oss_create_bucket("exports").await.unwrap();
+    let v = ecs.request("ExportImage", &json!({"ImageId": image, "OSSBucket": "exports", "ImageFormat": "qcow2"})).await.unwrap();
+    let t0 = now();
+    while ecs.task_step().await.unwrap().is_some() {}
+    let export = data as f64 / (now() - t0) / 1e6;
+    let listed = ecs.oss_list("exports", "").await.unwrap();
+    assert_eq!(listed[0].size, total, "the export has the imported file's layout");
+    let key = v["OSSObject"].as_str().unwrap();
+    let head = ecs.oss_get("exports", key, Some((0, meta.len() as u64))).await.unwrap();
+    assert!(head == meta, "the same metadata");
+    ecs.engine().store().close();
+    IdbStore::delete(name).await.unwrap();
+    (import, export)
 }
 
 /// Upload MB/s of a 64 MiB snapshot with no rate cap, and the bytes uploaded

@@ -32,6 +32,7 @@ TARGETS = [
     ("idb_read_vs_raw", ">=", 0.7),
     ("idb_bytes_after_change_ratio", "<=", 1.01),
     ("oss_upload_vs_raw", ">=", 0.5),
+    ("oss_upload_vs_raw_copy", "report", None),
     ("oss_incremental_upload_ratio", "<=", 1.05),
     ("oss_restore_first_read_ms", "report", None),
     ("import_qcow2_mb_s", "report", None),

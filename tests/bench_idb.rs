@@ -227,22 +227,53 @@ async fn bench() {
     out.insert("idb_metadata_bytes_after_change".into(), m1 as f64 - m0 as f64);
     e.store().close();
     IdbStore::delete(name).await.unwrap();
-    // Normal-snapshot uploads to the embedded OSS (the smaller database first:
-    // deleting a multi-GiB one keeps Chromium's storage busy for minutes).
+    print_json(&out);
+}
+
+fn print_json(out: &BTreeMap<String, f64>) {
+    let json = out.iter().map(|(k, v)| format!("\"{k}\": {v:.6}")).collect::<Vec<_>>().join(", ");
+    console_log!("BENCH_JSON {{{json}}}");
+}
+
+/// Normal-snapshot uploads to the embedded OSS, with their own raw IndexedDB
+/// baselines measured alternately in the same run, 3 times each (medians):
+/// raw put of 64 MiB as 32 KiB records, and the raw copy ceiling (see
+/// `raw_copy`). The smaller database first: deleting a multi-GiB one keeps
+/// Chromium's storage busy for minutes.
+#[wasm_bindgen_test]
+async fn bench_oss() {
+    let mut out: BTreeMap<String, f64> = BTreeMap::new();
     let first_read = oss_restore_first_read().await;
     console_log!("first 4 KiB read after rolling back to a released 256 MiB snapshot: {first_read:.2} ms");
     out.insert("oss_restore_first_read_ms".into(), first_read);
-    let (up, ratio) = oss_uploads().await;
-    console_log!("OSS upload of a 64 MiB snapshot: {up:.1} MB/s; second snapshot of a 1 GiB disk after a 16 MiB overwrite uploads {ratio:.4} x 16 MiB");
+    let (mut ups, mut puts, mut copies) = (vec![], vec![], vec![]);
+    for _ in 0..3 {
+        let (p, _) = raw_put_get(64 * MIB, 32 << 10).await;
+        puts.push(p);
+        copies.push(raw_copy(1 << 20, false).await);
+        ups.push(oss_uploads(false).await.0);
+    }
+    let ratio = oss_uploads(true).await.1;
+    let (up, put, copy) = (median(ups), median(puts), median(copies));
+    console_log!("OSS upload of a 64 MiB snapshot: {up:.1} MB/s; raw put {put:.1} MB/s; raw copy (32 KiB records read, 1 MiB records written) {copy:.1} MB/s");
+    console_log!("second snapshot of a 1 GiB disk after a 16 MiB overwrite uploads {ratio:.4} x 16 MiB");
     out.insert("oss_upload_mb_s".into(), up);
-    out.insert("oss_upload_vs_raw".into(), up / out["raw_put_mb_s"]);
+    out.insert("oss_raw_put_mb_s".into(), put);
+    out.insert("oss_raw_copy_mb_s".into(), copy);
+    out.insert("oss_upload_vs_raw".into(), up / put);
+    out.insert("oss_upload_vs_raw_copy".into(), up / copy);
     out.insert("oss_incremental_upload_ratio".into(), ratio);
+    print_json(&out);
+}
+
+#[wasm_bindgen_test]
+async fn bench_images() {
+    let mut out: BTreeMap<String, f64> = BTreeMap::new();
     let (import, export) = images_in_out().await;
     console_log!("ImportImage of a 256 MiB qcow2: {import:.1} MB/s; ExportImage to qcow2: {export:.1} MB/s");
     out.insert("import_qcow2_mb_s".into(), import);
     out.insert("export_qcow2_mb_s".into(), export);
-    let json = out.iter().map(|(k, v)| format!("\"{k}\": {v:.6}")).collect::<Vec<_>>().join(", ");
-    console_log!("BENCH_JSON {{{json}}}");
+    print_json(&out);
 }
 
 /// ImportImage of a qcow2 holding 256 MiB of data, then ExportImage of the
@@ -302,9 +333,10 @@ async fn images_in_out() -> (f64, f64) {
     (import, export)
 }
 
-/// Upload MB/s of a 64 MiB snapshot with no rate cap, and the bytes uploaded
-/// for a second snapshot of a 1 GiB disk after overwriting 16 MiB ÷ 16 MiB.
-async fn oss_uploads() -> (f64, f64) {
+/// Upload MB/s of a 64 MiB snapshot with no rate cap, and (with
+/// `incremental`) the bytes uploaded for a second snapshot of a 1 GiB disk
+/// after overwriting 16 MiB ÷ 16 MiB.
+async fn oss_uploads(incremental: bool) -> (f64, f64) {
     use rowsnap::ecs::Ecs;
     use serde_json::json;
     let name = "bench-oss";
@@ -329,6 +361,11 @@ async fn oss_uploads() -> (f64, f64) {
     let t0 = now();
     while ecs.upload_pump(32 * MIB, 4 * MIB).await.unwrap().is_some() {}
     let mb_s = (64 * MIB) as f64 / (now() - t0) / 1e6;
+    if !incremental {
+        ecs.engine().store().close();
+        IdbStore::delete(name).await.unwrap();
+        return (mb_s, 0.0);
+    }
     // 1 GiB on the second disk, snapshot and upload; overwrite 16 MiB, snapshot, upload.
     for i in 0..64 {
         rng.fill(&mut buf);
@@ -383,4 +420,67 @@ async fn oss_restore_first_read() -> f64 {
     ecs.engine().store().close();
     IdbStore::delete(name).await.unwrap();
     ms
+}
+
+/// The ceiling of any upload that copies bytes inside one IndexedDB database:
+/// read 64 MiB stored as 32 KiB records (as engine blocks are) with getAll,
+/// 4 MiB at a time, and put them into another object store as records of
+/// `out` bytes; in one read-write transaction over both stores per 4 MiB, or
+/// a read-only one then a read-write one. MB/s.
+async fn raw_copy(out: u64, one_tx: bool) -> f64 {
+    let name = format!("bench-copy-{out}-{one_tx}");
+    Factory::new().unwrap().delete(&name).unwrap().await.unwrap();
+    let mut req = Factory::new().unwrap().open(&name, Some(1)).unwrap();
+    req.on_upgrade_needed(|ev| {
+        let db = idb::DatabaseEvent::database(&ev).unwrap();
+        db.create_object_store("src", ObjectStoreParams::new()).unwrap();
+        db.create_object_store("dst", ObjectStoreParams::new()).unwrap();
+    });
+    let db = req.await.unwrap();
+    let rec = 32 << 10;
+    let total = 64 * MIB;
+    let n = total / rec;
+    let per = 4 * MIB / rec;
+    let mut data = vec![0u8; rec as usize];
+    Rng::new(3).fill(&mut data);
+    let mut k = 0;
+    while k < n {
+        let tx = db.transaction(&["src"], TransactionMode::ReadWrite).unwrap();
+        let st = tx.object_store("src").unwrap();
+        for i in k..k + per {
+            data[0] = i as u8;
+            st.put(&Uint8Array::from(&data[..]), Some(&JsValue::from_f64(i as f64))).unwrap();
+        }
+        tx.commit().unwrap().await.unwrap();
+        k += per;
+    }
+    let t0 = now();
+    let mut k = 0;
+    while k < n {
+        let range = KeyRange::bound(&JsValue::from_f64(k as f64), &JsValue::from_f64((k + per - 1) as f64), None, None).unwrap();
+        let (tx, vals) = if one_tx {
+            let tx = db.transaction(&["src", "dst"], TransactionMode::ReadWrite).unwrap();
+            let vals = tx.object_store("src").unwrap().get_all(Some(Query::KeyRange(range)), None).unwrap().into_future().await.unwrap();
+            (tx, vals)
+        } else {
+            let tx = db.transaction(&["src"], TransactionMode::ReadOnly).unwrap();
+            let vals = tx.object_store("src").unwrap().get_all(Some(Query::KeyRange(range)), None).unwrap().into_future().await.unwrap();
+            drop(tx);
+            (db.transaction(&["dst"], TransactionMode::ReadWrite).unwrap(), vals)
+        };
+        let mut buf = Vec::with_capacity((4 * MIB) as usize);
+        for v in vals {
+            buf.extend_from_slice(&Uint8Array::new(&v).to_vec());
+        }
+        let st = tx.object_store("dst").unwrap();
+        for (j, c) in buf.chunks(out as usize).enumerate() {
+            st.put(&Uint8Array::from(c), Some(&JsValue::from_f64((k * rec / out + j as u64) as f64))).unwrap();
+        }
+        tx.commit().unwrap().await.unwrap();
+        k += per;
+    }
+    let mb_s = total as f64 / (now() - t0) / 1e6;
+    db.close();
+    Factory::new().unwrap().delete(&name).unwrap().await.unwrap();
+    mb_s
 }

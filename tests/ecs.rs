@@ -595,7 +595,7 @@ fn the_pipelined_upload_stores_what_the_stepwise_one_does() {
         }
         let d = a.ok("DescribeSnapshots", json!({"SnapshotIds": [s]}))["Snapshots"]["Snapshot"][0].clone();
         assert_eq!(d["Status"], "accomplished");
-        (oss_state(&mut a), d["UploadedBytes"].clone())
+        (oss_logical(&mut a), d["UploadedBytes"].clone())
     };
     assert_eq!(run(true), run(false));
 }

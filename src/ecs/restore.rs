@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::error::EcsError;
 use super::model::{Disk, Hydration, Snapshot};
-use super::upload::{block_key, manifest, page_key, PAGE};
+use super::upload::{load_block, manifest, page_key, PAGE};
 use super::Cx;
 use crate::engine::{MapRef, Store, Table, VolumeId};
 
@@ -28,12 +28,15 @@ fn missing(what: String) -> EcsError {
 /// Reads pages and blocks of a manifest from OSS, each page once.
 struct Remote<'p> {
     pages: &'p BTreeMap<u64, String>,
+    block_shift: u8,
     loaded: HashMap<u64, BTreeMap<u16, String>>,
+    /// Packs read so far (a few).
+    packs: HashMap<String, Vec<u8>>,
 }
 
 impl<'p> Remote<'p> {
-    fn new(pages: &'p BTreeMap<u64, String>) -> Self {
-        Remote { pages, loaded: HashMap::new() }
+    fn new(pages: &'p BTreeMap<u64, String>, block_shift: u8) -> Self {
+        Remote { pages, block_shift, loaded: HashMap::new(), packs: HashMap::new() }
     }
 
     /// The block's bytes from OSS; None when the manifest has no such block (zeros).
@@ -46,7 +49,8 @@ impl<'p> Remote<'p> {
             self.loaded.insert(page, entries);
         }
         let Some(block) = self.loaded[&page].get(&((index % PAGE) as u16)) else { return Ok(None) };
-        Ok(Some(cx.t.get_in(Table::OssChunks, &block_key(block)).await?.ok_or_else(|| missing(format!("block {block}")))?))
+        let bs = 1usize << self.block_shift;
+        Ok(Some(load_block(cx, block, bs, &mut self.packs).await?.ok_or_else(|| missing(format!("block {block}")))?))
     }
 }
 
@@ -70,7 +74,7 @@ pub(crate) async fn read_released<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot,
         return Ok(out);
     }
     let bs = 1u64 << m.block_shift;
-    let mut remote = Remote::new(&m.pages);
+    let mut remote = Remote::new(&m.pages, m.block_shift);
     for index in offset / bs..=(offset + len - 1) / bs {
         if let Some(block) = remote.block(cx, index).await? {
             overlay(&mut out, offset, index, bs, &block);
@@ -99,7 +103,7 @@ pub(crate) async fn read_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, offset:
         return Ok(out);
     }
     let bs = 1u64 << h.block_shift;
-    let mut remote = Remote::new(&h.pages);
+    let mut remote = Remote::new(&h.pages, h.block_shift);
     for index in offset / bs..=(offset + len - 1) / bs {
         if pending(h, index) {
             if let Some(block) = remote.block(cx, index).await? {
@@ -151,7 +155,7 @@ pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> R
     let bs = 1u64 << h.block_shift;
     let size = disk.size_gib << 30;
     let mut spent = 0u64;
-    let mut remote = Remote::new(&h.pages);
+    let mut remote = Remote::new(&h.pages, h.block_shift);
     let mut done_pages = Vec::new();
     for &page in h.pages.keys() {
         if spent > 0 && spent >= budget {

@@ -162,3 +162,32 @@ impl Api {
         v["Images"]["Image"][0].clone()
     }
 }
+
+/// The OSS state as content: pages, manifests, and each block's count, but
+/// not where blocks are packed (that depends on the step sizes). Checks on
+/// the way that every block's stored bytes hash to its name.
+pub fn oss_logical(a: &mut Api) -> Vec<String> {
+    use rowsnap::engine::{Key, Table};
+    let dump = a.ecs.engine().store().dump();
+    let chunk = |k: &str| dump.iter().find(|((t, key), _)| *t == Table::OssChunks && *key == Key::Str(k.to_string())).map(|(_, v)| v.clone());
+    let bs = 1usize << rowsnap::engine::DEFAULT_BLOCK_SHIFT;
+    let mut out = Vec::new();
+    for ((t, k), v) in &dump {
+        let Key::Str(k) = k else { continue };
+        if let Some(hash) = k.strip_prefix("oss/block/").filter(|_| *t == Table::Records) {
+            let rec: Value = serde_json::from_slice(v).unwrap();
+            let (count, bytes) = match rec.as_u64() {
+                Some(n) => (n, chunk(&format!("snap/blocks/{hash}")).unwrap()),
+                None => {
+                    let pack = chunk(&format!("snap/packs/{}", rec["p"].as_str().unwrap())).expect("the block's pack");
+                    let at = rec["s"].as_u64().unwrap() as usize * bs;
+                    (rec["n"].as_u64().unwrap(), pack[at..at + bs].to_vec())
+                }
+            };
+            assert_eq!(blake3::hash(&bytes).to_hex().as_str(), hash, "a block's bytes hash to its name");
+            out.push(format!("block {hash} x{count}"));
+        }
+    }
+    out.extend(oss_lines(a.ecs.engine().store()).into_iter().filter(|l| !l.contains("oss/block/") && !l.contains("/pack")));
+    out
+}

@@ -595,7 +595,18 @@ fn the_pipelined_upload_stores_what_the_stepwise_one_does() {
         }
         let d = a.ok("DescribeSnapshots", json!({"SnapshotIds": [s]}))["Snapshots"]["Snapshot"][0].clone();
         assert_eq!(d["Status"], "accomplished");
-        (oss_logical(&mut a), d["UploadedBytes"].clone())
+        // The same bytes on another disk: found in OSS, not uploaded again.
+        let other = a.disks_of(&inst)[0]["DiskId"].as_str().unwrap().to_string();
+        a.write(&other, 64 << 20, &data);
+        let s2 = a.snapshot(&other, json!({}));
+        if pump {
+            while block_on(a.ecs.upload_pump(1 << 20, 128 << 10)).unwrap().is_some() {}
+        } else {
+            a.upload_all();
+        }
+        let d2 = a.ok("DescribeSnapshots", json!({"SnapshotIds": [s2]}))["Snapshots"]["Snapshot"][0].clone();
+        assert!(d2["UploadedBytes"].as_u64().unwrap() < (1 << 20), "deduplicated: {d2}");
+        (oss_logical(&mut a), d["UploadedBytes"].clone(), d2["UploadedBytes"].clone())
     };
     assert_eq!(run(true), run(false));
 }

@@ -69,6 +69,8 @@ pub fn use_ctx() -> Ctx {
 }
 
 /// The result of an action, re-read on every tick. None while loading.
+/// With `PageSize: 100` a Describe action's every page is read and merged
+/// (lists filter and page in the console), so no row is left out past 100.
 #[hook]
 pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, EcsError>> {
     let ctx = use_ctx();
@@ -78,11 +80,46 @@ pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, Ec
         let key = params.to_string();
         use_effect_with((key, ctx.tick, ctx.scope.clone()), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
-                state.set(Some(call(action, params).await));
+                let all = params["PageSize"].as_u64() == Some(100);
+                state.set(Some(if all { call_all(action, params).await } else { call(action, params).await }));
             });
         });
     }
     (*state).clone()
+}
+
+/// Every page of a Describe action (at most 50), merged into the first
+/// page's shape: the double-wrapped list (`Snapshots: {Snapshot: [...]}`)
+/// holds every item.
+pub async fn call_all(action: &str, params: Value) -> Result<Value, EcsError> {
+    let mut first = call(action, params.clone()).await?;
+    let (Some(total), Some(size)) = (first["TotalCount"].as_u64(), first["PageSize"].as_u64()) else { return Ok(first) };
+    let Some((outer, inner)) = list_path(&first) else { return Ok(first) };
+    let mut page = 1;
+    while page * size < total && page < 50 {
+        page += 1;
+        let mut p = params.clone();
+        p["PageNumber"] = Value::from(page);
+        let next = call(action, p).await?;
+        let more = next[&outer][&inner].as_array().cloned().unwrap_or_default();
+        if more.is_empty() {
+            break;
+        }
+        if let Some(items) = first[&outer][&inner].as_array_mut() {
+            items.extend(more);
+        }
+    }
+    Ok(first)
+}
+
+/// Where a Describe response keeps its list: the top-level key whose value
+/// is an object with exactly one key holding an array.
+fn list_path(v: &Value) -> Option<(String, String)> {
+    v.as_object()?.iter().find_map(|(k, o)| {
+        let o = o.as_object().filter(|o| o.len() == 1)?;
+        let (ik, a) = o.iter().next()?;
+        a.is_array().then(|| (k.clone(), ik.clone()))
+    })
 }
 
 /// Runs an action; toasts its error (with the ECS Code) or `ok`, and refreshes.

@@ -334,3 +334,30 @@ test('dialogs keep the focus: Tab and Shift+Tab cycle inside, Escape closes, the
   assert.deepEqual(p.errors, []);
   await context.close();
 });
+
+test('Snapshots page: lists of more than 100 are read page by page, none left out', async () => {
+  const context = await browser.newContext();
+  const p = await openConsole(context);
+  const count = await p.evaluate(async () => {
+    const { disks } = await t.run({ ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd', DataDisk: [{ Size: 20, Category: 'cloud_essd' }] });
+    // 60 snapshots of each disk (the quota is 64 a disk): 120 in all.
+    // A disk takes one normal snapshot at a time: both disks in turn, each
+    // waiting for its previous upload (of nothing: the disks are empty).
+    for (let i = 0; i < 60; i++) {
+      const ids = [];
+      for (const d of disks) ids.push((await ecs.request('CreateSnapshot', { DiskId: d.DiskId, SnapshotName: `many-${d.Device.slice(-1)}-${i}` })).SnapshotId);
+      for (const id of ids) await t.until('DescribeSnapshots', { SnapshotIds: [id] }, (r) => r.Snapshots.Snapshot[0].Status, 'accomplished');
+    }
+    return (await ecs.request('DescribeSnapshots', { PageSize: 10 })).TotalCount;
+  });
+  assert.equal(count, 120);
+  await nav(p, 'Snapshots');
+  await p.getByText('120 of 120 snapshots').waitFor({ timeout: 20000 });
+  // The oldest one (past the first 100) is found by the search.
+  await p.getByLabel('Search snapshots').fill('many-a-0');
+  await p.getByText('1 of 120 snapshots').waitFor();
+  await p.getByRole('row').filter({ hasText: 'many-a-0' }).waitFor();
+  await shot(p, 'l11-120-snapshots');
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});

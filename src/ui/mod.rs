@@ -15,6 +15,7 @@ use yew_router::prelude::*;
 use crate::browser::{self, human_bytes, LockGuard, LockOutcome, StorageInfo};
 use crate::service;
 
+mod blockmap;
 mod common;
 mod disks;
 mod images;

@@ -22,6 +22,7 @@ mod images;
 mod instances;
 mod oss;
 mod settings;
+mod snapshot;
 mod snapshots;
 
 use common::{Ctx, Toast};
@@ -44,6 +45,8 @@ pub enum Route {
     Oss,
     #[at("/snapshots")]
     Snapshots,
+    #[at("/snapshots/:id")]
+    Snapshot { id: String },
     #[at("/images")]
     Images,
     #[not_found]
@@ -268,6 +271,7 @@ fn switch(route: Route) -> Html {
         Route::Snapshots => html! { <snapshots::SnapshotsPage /> },
         Route::Disks => html! { <disks::DisksPage /> },
         Route::Disk { id } => html! { <disks::DiskDetails {id} /> },
+        Route::Snapshot { id } => html! { <snapshot::SnapshotDetails {id} /> },
         Route::Images => html! { <settings::ImagesPage /> },
         Route::Settings => html! { <settings::SettingsPage /> },
         Route::Oss => html! { <oss::OssPage /> },

@@ -4,8 +4,10 @@
 
 use serde_json::{json, Value};
 use yew::prelude::*;
+use yew_router::prelude::*;
 
 use super::common::*;
+use super::Route;
 use crate::ecs::EcsError;
 
 /// Which procedure opened the dialog.
@@ -193,6 +195,45 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct ActionsProps {
+    /// A DescribeSnapshots item.
+    pub snap: Value,
+}
+
+/// A snapshot's actions (the table's row actions, and the snapshot page's
+/// buttons) with their dialogs.
+#[function_component(SnapshotActions)]
+pub fn snapshot_actions(p: &ActionsProps) -> Html {
+    let action = use_state(|| None::<RowAction>);
+    let close = {
+        let a = action.clone();
+        Callback::from(move |_| a.set(None))
+    };
+    let open = |a: RowAction| {
+        let h = action.clone();
+        Callback::from(move |_: MouseEvent| h.set(Some(a.clone())))
+    };
+    let r = &p.snap;
+    html! {
+        <>
+        <button class="link" onclick={open(RowAction::Rollback(r.clone()))}>{"Roll Back Disk"}</button>
+        <button class="link" onclick={open(RowAction::CreateDisk(r.clone()))}>{"Create Disk"}</button>
+        <button class="link" onclick={open(RowAction::CreateImage(r.clone()))}>{"Create Custom Image"}</button>
+        <button class="link" onclick={open(RowAction::Modify(r.clone()))}>{"Modify"}</button>
+        <button class="link danger" onclick={open(RowAction::Delete(r.clone()))}>{"Delete"}</button>
+        { match (*action).clone() {
+            Some(RowAction::Rollback(r)) => html! { <RollbackDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::CreateDisk(r)) => html! { <CreateDiskDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::CreateImage(r)) => html! { <CreateImageDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::Modify(r)) => html! { <ModifyDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::Delete(r)) => html! { <DeleteDialog snap={r} on_close={close.clone()} /> },
+            None => html! {},
+        } }
+        </>
+    }
+}
+
 /// A row action's dialog.
 #[derive(Clone, PartialEq)]
 enum RowAction {
@@ -215,7 +256,6 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     let mut params = p.filter.clone();
     params["PageSize"] = json!(100);
     let data = use_query("DescribeSnapshots", params);
-    let action = use_state(|| None::<RowAction>);
     let search = use_state(String::new);
     let category = use_state(String::new);
     let status = use_state(String::new);
@@ -226,10 +266,6 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     let created_to = use_state(String::new);
     let oldest_first = use_state(|| false);
     let page = use_state(|| 0usize);
-    let close = {
-        let a = action.clone();
-        Callback::from(move |_| a.set(None))
-    };
     let rows = match &data {
         None => return html! { <p class="loading" aria-busy="true">{"Loading snapshots…"}</p> },
         Some(Err(e)) => return error_line(&Some(e.clone())),
@@ -254,10 +290,6 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     }
     let shown = rows.len();
     let (rows, current, pages) = paginate(rows, *page);
-    let open = |a: RowAction| {
-        let h = action.clone();
-        Callback::from(move |_: MouseEvent| h.set(Some(a.clone())))
-    };
     let set_date = |h: &UseStateHandle<String>| {
         let (h, pg) = (h.clone(), page.clone());
         Callback::from(move |e: Event| {
@@ -316,8 +348,8 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
                 };
                 html! {
                     <tr role="row" data-snapshot={s(r, "SnapshotId").to_string()}>
-                        <td><div class="mono">{s(r, "SnapshotId").to_string()}</div><div class="sub">{s(r, "SnapshotName").to_string()}</div></td>
-                        <td><div class="mono">{s(r, "SourceDiskId").to_string()}</div><div class="sub">{format!("{} GiB, {} disk", r["SourceDiskSize"], s(r, "SourceDiskType"))}</div></td>
+                        <td><Link<Route> to={Route::Snapshot { id: s(r, "SnapshotId").to_string() }} classes="mono">{s(r, "SnapshotId").to_string()}</Link<Route>><div class="sub">{s(r, "SnapshotName").to_string()}</div></td>
+                        <td><Link<Route> to={Route::Disk { id: s(r, "SourceDiskId").to_string() }} classes="mono">{s(r, "SourceDiskId").to_string()}</Link<Route>><div class="sub">{format!("{} GiB, {} disk", r["SourceDiskSize"], s(r, "SourceDiskType"))}</div></td>
                         <td>{bytes(r["IncrementalBytes"].as_u64().unwrap_or(0))}</td>
                         <td>{bytes(r["ExclusiveBytes"].as_u64().unwrap_or(0))}</td>
                         <td>{if s(r, "SnapshotType") == "auto" { "Automatic" } else { "Manual" }}</td>
@@ -326,26 +358,12 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
                         <td>{progress}</td>
                         <td>{retention}</td>
                         <td>{when(s(r, "CreationTime"))}</td>
-                        <td class="actions">
-                            <button class="link" onclick={open(RowAction::Rollback(r.clone()))}>{"Roll Back Disk"}</button>
-                            <button class="link" onclick={open(RowAction::CreateDisk(r.clone()))}>{"Create Disk"}</button>
-                            <button class="link" onclick={open(RowAction::CreateImage(r.clone()))}>{"Create Custom Image"}</button>
-                            <button class="link" onclick={open(RowAction::Modify(r.clone()))}>{"Modify"}</button>
-                            <button class="link danger" onclick={open(RowAction::Delete(r.clone()))}>{"Delete"}</button>
-                        </td>
+                        <td class="actions"><SnapshotActions snap={r.clone()} /></td>
                     </tr>
                 }
             }) }
             </tbody>
         </table>
-        { match (*action).clone() {
-            Some(RowAction::Rollback(r)) => html! { <RollbackDialog snap={r} on_close={close.clone()} /> },
-            Some(RowAction::CreateDisk(r)) => html! { <CreateDiskDialog snap={r} on_close={close.clone()} /> },
-            Some(RowAction::CreateImage(r)) => html! { <CreateImageDialog snap={r} on_close={close.clone()} /> },
-            Some(RowAction::Modify(r)) => html! { <ModifyDialog snap={r} on_close={close.clone()} /> },
-            Some(RowAction::Delete(r)) => html! { <DeleteDialog snap={r} on_close={close.clone()} /> },
-            None => html! {},
-        } }
         </>
     }
 }

@@ -298,3 +298,37 @@ test('the region selector scopes every page', async () => {
   assert.deepEqual(p.errors, []);
   await context.close();
 });
+
+test('a snapshot has its own page: details, block map, actions; the URL survives a reload', async () => {
+  const context = await browser.newContext();
+  const p = await openConsole(context);
+  await createInstance(p);
+  const { disk, snap } = await p.evaluate(async () => {
+    const d = (await ecs.request('DescribeDisks', { DiskType: 'system' })).Disks.Disk[0].DiskId;
+    await ecs.writeDisk(d, 8 * 1048576, new Uint8Array(1048576).fill(9));
+    const s = (await ecs.request('CreateSnapshot', { DiskId: d, SnapshotName: 'page-of-its-own', Category: 'flash' })).SnapshotId;
+    return { disk: d, snap: s };
+  });
+  await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Snapshots' }).click();
+  await p.getByRole('link', { name: snap }).click();
+  await p.waitForURL(new RegExp(`#/snapshots/${snap}$`));
+  const details = p.getByRole('table', { name: 'Snapshot Details' });
+  await details.getByRole('row').filter({ hasText: 'Snapshot Name' }).getByText('page-of-its-own').waitFor();
+  await details.getByRole('row').filter({ hasText: 'Category' }).getByText('Local Snapshot').waitFor();
+  await details.getByRole('link', { name: disk }).waitFor();
+  const map = p.getByRole('img', { name: /^Block map of \d+ blocks/ });
+  await map.waitFor();
+  // The 1 MiB written at 8 MiB is in the map, first captured by this snapshot.
+  const owned = await map.locator('.cell').evaluateAll((cells, id) => cells.filter((c) => c.title.includes(`first captured by ${id}`)).length, snap);
+  assert.ok(owned > 0, 'cells owned by the snapshot');
+  await shot(p, 'c15-snapshot-page');
+  await p.reload();
+  await details.getByText('page-of-its-own').waitFor({ timeout: 20000 });
+  // Its actions are there: Delete from the page.
+  await p.getByRole('button', { name: 'Delete' }).click();
+  const del = p.getByRole('dialog', { name: 'Delete Snapshot' });
+  await del.getByRole('button', { name: 'Delete' }).click();
+  await p.getByText('This snapshot does not exist').waitFor();
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});

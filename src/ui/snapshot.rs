@@ -1,0 +1,116 @@
+//! A snapshot's page: what it is and holds (attributes, space, what depends
+//! on it), its block map, and its actions.
+
+use serde_json::json;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use super::common::*;
+use super::Route;
+
+#[derive(Properties, PartialEq)]
+pub struct SnapshotProps {
+    pub id: String,
+}
+
+fn row(label: &'static str, value: Html) -> Html {
+    html! { <tr role="row"><th scope="row">{label}</th><td>{value}</td></tr> }
+}
+
+fn text(v: impl Into<String>) -> Html {
+    let v: String = v.into();
+    html! { {if v.is_empty() { "-".to_string() } else { v }} }
+}
+
+#[function_component(SnapshotDetails)]
+pub fn snapshot_details(p: &SnapshotProps) -> Html {
+    let snap = use_query("DescribeSnapshots", json!({"SnapshotIds": [p.id.clone()]}));
+    let snap = match &snap {
+        None => return html! { <section class="page"><h1 id="page-title">{p.id.clone()}</h1><p class="loading">{"Loading the snapshot…"}</p></section> },
+        Some(Err(e)) => return html! { <section class="page"><h1 id="page-title">{p.id.clone()}</h1>{error_line(&Some(e.clone()))}</section> },
+        Some(Ok(v)) => list(v, "Snapshots", "Snapshot").into_iter().next(),
+    };
+    let Some(sn) = snap else {
+        return html! {
+            <section class="page">
+                <p class="crumbs"><Link<Route> to={Route::Snapshots}>{"Snapshots"}</Link<Route>>{" / "}{p.id.clone()}</p>
+                <h1 id="page-title">{p.id.clone()}</h1>
+                <p class="empty">{"This snapshot does not exist (it may have been deleted or released by its retention)."}</p>
+            </section>
+        };
+    };
+    let disk = s(&sn, "SourceDiskId").to_string();
+    let local = s(&sn, "Category") == "flash";
+    let progress = if s(&sn, "Status") == "progressing" && !local {
+        format!("Upload to OSS: {} (about {} s left)", s(&sn, "Progress"), sn["RemainTime"])
+    } else if local {
+        "Local: 100%".to_string()
+    } else {
+        "Upload to OSS: 100%".to_string()
+    };
+    let retention = match sn["RetentionDays"].as_u64() {
+        Some(d) => format!("{d} days (Released After {} Days)", sn["RemainingRetentionDays"].as_u64().unwrap_or(0)),
+        None => "Permanent Retention".to_string(),
+    };
+    let tags: Vec<String> = list(&sn, "Tags", "Tag").iter().map(|t| format!("{}={}", s(t, "TagKey"), s(t, "TagValue"))).collect();
+    html! {
+        <section class="page" aria-labelledby="page-title">
+            <p class="crumbs"><Link<Route> to={Route::Snapshots}>{"Snapshots"}</Link<Route>>{" / "}{p.id.clone()}</p>
+            <h1 id="page-title">{format!("{} ", s(&sn, "SnapshotName"))}<span class="mono sub">{p.id.clone()}</span></h1>
+            <div class="toolbar actions"><super::snapshots::SnapshotActions snap={sn.clone()} /></div>
+            <h2>{"Snapshot Details"}</h2>
+            <table class="grid details" aria-label="Snapshot Details">
+                <tbody>
+                {row("Snapshot ID", html! { <span class="mono">{p.id.clone()}</span> })}
+                {row("Snapshot Name", text(s(&sn, "SnapshotName")))}
+                {row("Description", text(s(&sn, "Description")))}
+                {row("Status", status_badge(s(&sn, "Status")))}
+                {row("Progress", text(progress))}
+                {row("Category", text(if local { "Local Snapshot" } else { "Normal Snapshot" }))}
+                {row("Type", text(if s(&sn, "SnapshotType") == "auto" { "Automatic" } else { "Manual" }))}
+                {row("Source Disk", html! { <><Link<Route> to={Route::Disk { id: disk.clone() }} classes="mono">{disk.clone()}</Link<Route>>{format!(" ({} GiB, {} disk)", sn["SourceDiskSize"], s(&sn, "SourceDiskType"))}</> })}
+                {row("Incremental Size", text(bytes(sn["IncrementalBytes"].as_u64().unwrap_or(0))))}
+                {row("Exclusive Size (freed by deleting it)", text(bytes(sn["ExclusiveBytes"].as_u64().unwrap_or(0))))}
+                {row("Referenced Size", text(bytes(sn["ReferencedBytes"].as_u64().unwrap_or(0))))}
+                {row("Instant Access", text(if sn["InstantAccess"] == true { format!("On ({} days)", sn["InstantAccessRetentionDays"]) } else { "Off".to_string() }))}
+                {row("Local Copy", text(if sn["LocalCopyReleased"] == true { "Released: read from OSS" } else { "Kept" }))}
+                {row("Retention Period", text(retention))}
+                {row("Usage", text(match s(&sn, "Usage") {
+                    "image" => "Used by a custom image",
+                    "disk" => "Disks were created from it",
+                    "image_disk" => "Used by a custom image; disks were created from it",
+                    _ => "Not used",
+                }))}
+                {row("Tags", text(tags.join(", ")))}
+                {row("Created At", text(when(s(&sn, "CreationTime"))))}
+                </tbody>
+            </table>
+            <h2>{"Block Map"}</h2>
+            <p class="hint">{"The blocks this snapshot sees, coloured by the snapshot of its disk that first captured them."}</p>
+            <SnapshotBlockMap id={p.id.clone()} disk={disk.clone()} />
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct MapProps {
+    id: String,
+    disk: String,
+}
+
+/// The snapshot's block map, coloured like its disk's (by the disk's snapshots, oldest first).
+#[function_component(SnapshotBlockMap)]
+fn snapshot_block_map(p: &MapProps) -> Html {
+    let map = use_query("DescribeBlockMap", json!({"SnapshotId": p.id.clone()}));
+    let siblings = use_query("DescribeSnapshots", json!({"DiskId": p.disk.clone(), "PageSize": 100}));
+    let mut order: Vec<String> = siblings.iter().flatten().flat_map(|v| list(v, "Snapshots", "Snapshot")).map(|x| s(&x, "SnapshotId").to_string()).collect();
+    order.reverse();
+    if !order.contains(&p.id) {
+        order.push(p.id.clone());
+    }
+    match &map {
+        None => html! { <p class="loading">{"Reading the block map…"}</p> },
+        Some(Err(e)) => error_line(&Some(e.clone())),
+        Some(Ok(m)) => html! { <super::blockmap::BlockMap map={m.clone()} {order} /> },
+    }
+}

@@ -295,3 +295,83 @@ fn a_released_snapshot_exports_from_oss() {
     let got = block_on(a.ecs.oss_get("exports", &key, Some((0, 3 << 20)))).unwrap();
     assert!(got == data);
 }
+
+#[test]
+fn imports_and_exports_resume_after_a_failed_commit_at_any_point() {
+    use rowsnap::ecs::Ecs;
+    use rowsnap::engine::memory::MemoryStore;
+    use rowsnap::engine::testkit::{FailMode, FailingStore};
+    let dir = scratch("resume");
+    let len = (9 << 20) + 4_000;
+    let data = guest(len, 13);
+    let raw = dir.join("r.raw");
+    std::fs::write(&raw, &data).unwrap();
+    let q = dir.join("r.qcow2");
+    run("qemu-img", &["convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096", s(&raw), s(&q)]);
+    let wall = || -> Box<dyn Fn() -> u64> { Box::new(|| 1_795_000_000_000) };
+    // Set-up: an import and an export (qcow2 and raw), all Processing.
+    let start = {
+        let mut a = Api::new();
+        a.put("images", "r.qcow2", &std::fs::read(&q).unwrap());
+        block_on(a.ecs.oss_create_bucket("exports")).unwrap();
+        let i = a.instance(IMAGE, json!({}));
+        let d = a.system_disk(&i);
+        a.write(&d, 0, &data);
+        let snap = a.snapshot(&d, json!({}));
+        let img = a.ok("CreateImage", json!({"SnapshotId": snap, "ImageName": "src"}))["ImageId"].as_str().unwrap().to_string();
+        a.wait();
+        a.ok("ImportImage", json!({"ImageName": "imported", "DiskDeviceMapping.1.OSSBucket": "images", "DiskDeviceMapping.1.OSSObject": "r.qcow2"}));
+        a.ok("ExportImage", json!({"ImageId": img, "OSSBucket": "exports", "ImageFormat": "qcow2"}));
+        a.ok("ExportImage", json!({"ImageId": img, "OSSBucket": "exports", "OSSPrefix": "raw/", "ImageFormat": "raw"}));
+        a.ecs.engine().store().dump()
+    };
+    // What an imported image boots with.
+    let booted = |ecs: &mut Ecs<MemoryStore>| -> Vec<u8> {
+        let imgs = block_on(ecs.request("DescribeImages", &json!({"ImageName": "imported"}))).unwrap();
+        let img = &imgs["Images"]["Image"][0];
+        assert_eq!(img["Status"], "Available", "{img}");
+        let v = block_on(ecs.request("RunInstances", &json!({"ImageId": img["ImageId"]}))).unwrap();
+        let id = v["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+        block_on(ecs.advance_clock(5.0)).unwrap();
+        let disks = block_on(ecs.request("DescribeDisks", &json!({"InstanceId": id}))).unwrap();
+        let disk = disks["Disks"]["Disk"][0]["DiskId"].as_str().unwrap().to_string();
+        block_on(ecs.read_disk(&disk, 0, len as u64)).unwrap()
+    };
+    let clean = MemoryStore::new();
+    clean.restore(&start);
+    let counting = FailingStore::new(clean.clone(), u64::MAX, FailMode::Before);
+    let mut ecs = block_on(Ecs::open(counting.clone(), wall())).unwrap();
+    while block_on(ecs.task_step()).unwrap().is_some() {}
+    let commits = counting.commits();
+    assert!(commits >= 6, "several steps: {commits}");
+    let want = oss_lines(&clean);
+    drop(ecs);
+    let mut ecs = block_on(Ecs::open(clean.clone(), wall())).unwrap();
+    assert!(booted(&mut ecs) == data);
+    drop(ecs);
+    for n in 1..=commits {
+        for mode in [FailMode::Before, FailMode::After] {
+            let store = MemoryStore::new();
+            store.restore(&start);
+            let mut ecs = block_on(Ecs::open(FailingStore::new(store.clone(), n, mode), wall())).unwrap();
+            loop {
+                match block_on(ecs.task_step()) {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => panic!("commit {n} never failed"),
+                    Err(_) => break,
+                }
+            }
+            drop(ecs);
+            // Reopen after the failure and let the tasks resume.
+            let mut ecs = block_on(Ecs::open(store.clone(), wall())).unwrap();
+            while block_on(ecs.task_step()).unwrap().is_some() {}
+            assert_eq!(oss_lines(&store), want, "failed commit {n} {mode:?}: OSS differs from a clean run");
+            let tasks = block_on(ecs.request("DescribeTasks", &json!({"PageSize": 10}))).unwrap();
+            for t in tasks["TaskSet"]["Task"].as_array().unwrap() {
+                assert_eq!(t["TaskStatus"], "Finished", "failed commit {n} {mode:?}: {t}");
+            }
+            block_on(ecs.engine().check()).unwrap();
+            assert!(booted(&mut ecs) == data, "failed commit {n} {mode:?}: the imported image's bytes");
+        }
+    }
+}

@@ -156,6 +156,13 @@ fn bad_images_fail_with_a_reason_and_leave_nothing_behind() {
         assert_eq!(block_on(a.ecs.engine().list_volumes()).unwrap().len(), volumes, "{key}: no volume is left behind");
         a.ok("DeleteImage", json!({"ImageId": image}));
     }
+    // A virtual size past the largest system disk (a qcow2 header says 4 TiB).
+    let huge = dir.join("huge.qcow2");
+    run("qemu-img", &["create", "-q", "-f", "qcow2", s(&huge), "4T"]);
+    a.put("images", "huge.qcow2", &std::fs::read(&huge).unwrap());
+    let (_, task) = import(&mut a, "huge.qcow2", Some("QCOW2"), json!({}));
+    assert_eq!(a.task(&task)["ErrorCode"], "InvalidImage.TooLarge");
+    assert_eq!(block_on(a.ecs.engine().list_volumes()).unwrap().len(), volumes);
     // DiskImageSize below the image's size.
     a.put("images", "big.raw", &vec![1u8; (1 << 30) + 512]);
     let (_, task) = import(&mut a, "big.raw", Some("RAW"), json!({"DiskDeviceMapping.1.DiskImageSize": 1}));

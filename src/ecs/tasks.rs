@@ -592,6 +592,12 @@ async fn import_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: 
     };
     if job.volume == 0 {
         let needed = virtual_size.div_ceil(GIB).max(1);
+        if needed > 2048 {
+            return Err(fail(
+                "InvalidImage.TooLarge",
+                format!("The image's virtual size is {virtual_size} bytes; a system disk holds at most 2048 GiB."),
+            ));
+        }
         let gib = if job.disk_size_gib == 0 { needed } else { job.disk_size_gib };
         if gib < needed {
             return Err(fail(

@@ -439,6 +439,32 @@ pub fn pager(current: usize, pages: usize, page: &UseStateHandle<usize>) -> Html
     }
 }
 
+/// Orders a Describe list by `CreationTime` (ISO 8601, so text order is time
+/// order): newest first, or oldest first. Rows created in the same second keep
+/// the API's order (newest first, by creation sequence), and oldest first is
+/// exactly the reverse of newest first.
+pub fn sort_by_creation(rows: &mut [Value], oldest_first: bool) {
+    rows.sort_by(|a, b| s(b, "CreationTime").cmp(s(a, "CreationTime")));
+    if oldest_first {
+        rows.reverse();
+    }
+}
+
+/// A list's creation-time sort toggle (newest first until clicked, as in the
+/// ECS console); a click flips the order and goes back to the first page.
+pub fn sort_toggle(oldest_first: &UseStateHandle<bool>, page: &UseStateHandle<usize>) -> Html {
+    let (o, pg) = (oldest_first.clone(), page.clone());
+    let (text, title) = if **oldest_first {
+        ("Created: oldest first", "Oldest first; click for newest first")
+    } else {
+        ("Created: newest first", "Newest first; click for oldest first")
+    };
+    html! {
+        <button class="sort" aria-label="Sort by creation time" title={title}
+            onclick={Callback::from(move |_: MouseEvent| { o.set(!*o); pg.set(0); })}>{text}</button>
+    }
+}
+
 /// An inline error with its ECS code.
 pub fn error_line(e: &Option<EcsError>) -> Html {
     match e {

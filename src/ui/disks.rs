@@ -30,7 +30,8 @@ const DISK_CATEGORIES: &[(&str, &str)] = &[
 ];
 
 /// The Disks list: search by disk ID or name, filters by status, category
-/// and disk type, paged in the browser like the snapshot table.
+/// and disk type, newest or oldest first, paged in the browser like the
+/// snapshot table.
 #[function_component(DisksPage)]
 pub fn disks_page() -> Html {
     let data = use_query("DescribeDisks", json!({"PageSize": 100}));
@@ -38,6 +39,7 @@ pub fn disks_page() -> Html {
     let status = use_state(String::new);
     let category = use_state(String::new);
     let kind = use_state(String::new);
+    let oldest_first = use_state(|| false);
     let page = use_state(|| 0usize);
     let body = match &data {
         None => html! { <p class="loading" aria-busy="true">{"Loading disks…"}</p> },
@@ -49,13 +51,14 @@ pub fn disks_page() -> Html {
             }
             let needle = search.trim().to_lowercase();
             let total = rows.len();
-            let rows: Vec<Value> = rows
+            let mut rows: Vec<Value> = rows
                 .into_iter()
                 .filter(|d| text_matches(&needle, &[s(d, "DiskId"), s(d, "DiskName")]))
                 .filter(|d| admits(&status, s(d, "Status")))
                 .filter(|d| admits(&category, s(d, "Category")))
                 .filter(|d| admits(&kind, s(d, "Type")))
                 .collect();
+            sort_by_creation(&mut rows, *oldest_first);
             let shown = rows.len();
             let (rows, current, pages) = paginate(rows, *page);
             html! {
@@ -65,6 +68,7 @@ pub fn disks_page() -> Html {
                     {filter_select("Status", "All statuses", DISK_STATUSES, &status, &page)}
                     {filter_select("Category", "All categories", DISK_CATEGORIES, &category, &page)}
                     {filter_select("Disk Type", "System and data disks", &[("system", "System Disk"), ("data", "Data Disk")], &kind, &page)}
+                    {sort_toggle(&oldest_first, &page)}
                     <span class="sub">{format!("{shown} of {total} disks")}</span>
                     {pager(current, pages, &page)}
                 </div>
@@ -72,7 +76,7 @@ pub fn disks_page() -> Html {
                     <p class="empty">{"No disk matches the search and filters."}</p>
                 } else {
                 <table class="grid">
-                    <thead><tr role="row"><th>{"Disk ID/Name"}</th><th>{"Type"}</th><th>{"Category"}</th><th>{"Size"}</th><th>{"Written"}</th><th>{"Status"}</th><th>{"Instance"}</th><th>{"Zone"}</th><th>{"Source Snapshot"}</th></tr></thead>
+                    <thead><tr role="row"><th>{"Disk ID/Name"}</th><th>{"Type"}</th><th>{"Category"}</th><th>{"Size"}</th><th>{"Written"}</th><th>{"Status"}</th><th>{"Instance"}</th><th>{"Zone"}</th><th>{"Source Snapshot"}</th><th>{"Created At"}</th></tr></thead>
                     <tbody>
                     { for rows.iter().map(|d| {
                         let id = s(d, "DiskId").to_string();
@@ -87,6 +91,7 @@ pub fn disks_page() -> Html {
                                 <td class="mono">{s(d, "InstanceId").to_string()}</td>
                                 <td>{s(d, "ZoneId").to_string()}</td>
                                 <td class="mono">{s(d, "SourceSnapshotId").to_string()}</td>
+                                <td>{when(s(d, "CreationTime"))}</td>
                             </tr>
                         }
                     }) }

@@ -10,6 +10,21 @@ use super::snapshots::{SnapshotForm, SnapshotFrom, SnapshotTable};
 use super::Route;
 use crate::ecs::EcsError;
 
+/// ECS instance statuses, for the Status filter.
+const INSTANCE_STATUSES: &[(&str, &str)] = &[
+    ("Running", "Running"),
+    ("Stopped", "Stopped"),
+    ("Pending", "Pending"),
+    ("Starting", "Starting"),
+    ("Stopping", "Stopping"),
+];
+
+/// The instance types RunInstances offers (the Create Instance dialog's list).
+const INSTANCE_TYPES: &[&str] = &["ecs.g7.large", "ecs.g7.xlarge", "ecs.c7.large", "ecs.r7.large", "ecs.t6-c1m1.large"];
+
+/// The Instances list: search by ID, name or status; filters by status, zone
+/// and instance type; newest or oldest first; paged in the browser like the
+/// Disks and Snapshots lists.
 #[function_component(InstancesPage)]
 pub fn instances_page() -> Html {
     let ctx = use_ctx();
@@ -17,17 +32,51 @@ pub fn instances_page() -> Html {
     let creating = use_state(|| false);
     let deleting = use_state(|| None::<Value>);
     let search = use_state(String::new);
+    let status = use_state(String::new);
+    let zone = use_state(String::new);
+    let itype = use_state(String::new);
+    let oldest_first = use_state(|| false);
+    let page = use_state(|| 0usize);
+    let region_zones = zones();
+    // A zone of another region (the top bar's region changed) filters nothing.
+    let zone_choice = if region_zones.contains(&zone.as_str()) { (*zone).clone() } else { String::new() };
+    let mut tools = html! {};
     let body = match &data {
         None => html! { <p class="loading" aria-busy="true">{"Loading instances…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
         Some(Ok(v)) => {
+            let rows = list(v, "Instances", "Instance");
+            let total = rows.len();
             let needle = search.trim().to_lowercase();
-            let rows: Vec<Value> = list(v, "Instances", "Instance")
+            let mut rows: Vec<Value> = rows
                 .into_iter()
-                .filter(|i| needle.is_empty() || [s(i, "InstanceId"), s(i, "InstanceName"), s(i, "Status")].iter().any(|f| f.to_lowercase().contains(&needle)))
+                .filter(|i| text_matches(&needle, &[s(i, "InstanceId"), s(i, "InstanceName"), s(i, "Status")]))
+                .filter(|i| admits(&status, s(i, "Status")))
+                .filter(|i| admits(&zone_choice, s(i, "ZoneId")))
+                .filter(|i| admits(&itype, s(i, "InstanceType")))
                 .collect();
-            if rows.is_empty() && needle.is_empty() {
+            sort_by_creation(&mut rows, *oldest_first);
+            let shown = rows.len();
+            let (rows, current, pages) = paginate(rows, *page);
+            if total > 0 {
+                let zone_options: Vec<(&'static str, &'static str)> = region_zones.iter().map(|z| (*z, *z)).collect();
+                let type_options: Vec<(&'static str, &'static str)> = INSTANCE_TYPES.iter().map(|t| (*t, *t)).collect();
+                tools = html! {
+                    <>
+                        {search_box("Search instances", "Search by instance ID, name or status", &search, &page)}
+                        {filter_select("Status", "All statuses", INSTANCE_STATUSES, &status, &page)}
+                        {filter_select("Zone", "All zones", &zone_options, &zone, &page)}
+                        {filter_select("Instance Type", "All instance types", &type_options, &itype, &page)}
+                        {sort_toggle(&oldest_first, &page)}
+                        <span class="sub">{format!("{shown} of {total} instances")}</span>
+                        {pager(current, pages, &page)}
+                    </>
+                };
+            }
+            if total == 0 {
                 html! { <p class="empty">{"No instances yet. Create Instance starts one from a public image; its disks can then be snapshotted."}</p> }
+            } else if shown == 0 {
+                html! { <p class="empty">{"No instance matches the search and filters."}</p> }
             } else {
                 html! {
                     <table class="grid">
@@ -69,8 +118,7 @@ pub fn instances_page() -> Html {
             <h1 id="page-title">{"Instances"}</h1>
             <div class="toolbar">
                 <button class="primary" onclick={let c = creating.clone(); Callback::from(move |_| c.set(true))}>{"Create Instance"}</button>
-                <input type="search" aria-label="Search instances" placeholder="Search by instance ID, name or status" value={(*search).clone()}
-                    oninput={let h = search.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))} />
+                {tools}
             </div>
             {body}
             if *creating { <CreateInstanceDialog on_close={let c = creating.clone(); Callback::from(move |_| c.set(false))} /> }
@@ -151,7 +199,7 @@ pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
                 </select></label>
                 <label>{"Instance Name"}<input type="text" aria-label="Instance Name" value={(*name).clone()} oninput={inp(&name)} /></label>
                 <label>{"Instance Type"}<select aria-label="Instance Type" onchange={sel(&itype)}>
-                    { for ["ecs.g7.large", "ecs.g7.xlarge", "ecs.c7.large", "ecs.r7.large", "ecs.t6-c1m1.large"].iter().map(|t| html! { <option value={*t} selected={*itype == *t}>{*t}</option> }) }
+                    { for INSTANCE_TYPES.iter().map(|t| html! { <option value={*t} selected={*itype == *t}>{*t}</option> }) }
                 </select></label>
                 <label>{"Zone"}<select aria-label="Zone" onchange={sel(&zone)}>
                     { for zones().into_iter().map(|z| html! { <option value={z} selected={*zone == z}>{z}</option> }) }

@@ -85,20 +85,8 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn run(program: &str, args: &[&str]) -> Output {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod support;
+use support::run;
 
 fn qemu_img(args: &[&str]) -> Output {
     run("qemu-img", args)

@@ -10,9 +10,11 @@ use crate::ecs::EcsError;
 use crate::oss::Listed;
 use crate::service;
 
-/// The buckets, and the objects of the chosen one (re-read on every tick).
+/// The buckets, and the objects of the chosen one (re-read every few
+/// ticks); chooses the first bucket while none is chosen.
 #[hook]
-fn use_bucket_objects(bucket: String) -> (Vec<String>, Vec<Listed>) {
+fn use_bucket_objects(chosen: &UseStateHandle<String>) -> (Vec<String>, Vec<Listed>) {
+    let bucket = (**chosen).clone();
     let ctx = use_ctx();
     let buckets = use_state(Vec::<String>::new);
     let objects = use_state(Vec::<Listed>::new);
@@ -30,6 +32,16 @@ fn use_bucket_objects(bucket: String) -> (Vec<String>, Vec<Listed>) {
                     }
                 }
             });
+        });
+    }
+    {
+        let (chosen, first) = (chosen.clone(), buckets.first().cloned());
+        use_effect_with(first, move |first| {
+            if chosen.is_empty() {
+                if let Some(f) = first {
+                    chosen.set(f.clone());
+                }
+            }
         });
     }
     ((*buckets).clone(), (*objects).clone())
@@ -62,18 +74,7 @@ pub fn import_image_dialog(p: &CloseProps) -> Html {
     let platform = use_state(|| "Ubuntu".to_string());
     let arch = use_state(|| "x86_64".to_string());
     let error = use_state(|| None::<EcsError>);
-    let (buckets, objects) = use_bucket_objects((*bucket).clone());
-    // Choose the first bucket and guess the format from the object's name.
-    {
-        let (bucket, first) = (bucket.clone(), buckets.first().cloned());
-        use_effect_with(first, move |first| {
-            if bucket.is_empty() {
-                if let Some(f) = first {
-                    bucket.set(f.clone());
-                }
-            }
-        });
-    }
+    let (buckets, objects) = use_bucket_objects(&bucket);
     let pick_object = {
         let (object, format) = (object.clone(), format.clone());
         Callback::from(move |e: Event| {
@@ -164,17 +165,7 @@ pub fn export_image_dialog(p: &ExportProps) -> Html {
     let prefix = use_state(|| "exports/".to_string());
     let format = use_state(|| "qcow2".to_string());
     let error = use_state(|| None::<EcsError>);
-    let (buckets, _) = use_bucket_objects(String::new());
-    {
-        let (bucket, first) = (bucket.clone(), buckets.first().cloned());
-        use_effect_with(first, move |first| {
-            if bucket.is_empty() {
-                if let Some(f) = first {
-                    bucket.set(f.clone());
-                }
-            }
-        });
-    }
+    let (buckets, _) = use_bucket_objects(&bucket);
     let id = s(&p.image, "ImageId").to_string();
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());

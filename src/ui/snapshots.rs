@@ -285,9 +285,7 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
         .filter(|r| admits(&source, s(r, "SourceDiskType")))
         .filter(|r| created_within(s(r, "CreationTime"), &created_from, &created_to))
         .collect();
-    if *oldest_first {
-        rows.reverse(); // DescribeSnapshots gives newest first
-    }
+    sort_by_creation(&mut rows, *oldest_first);
     let shown = rows.len();
     let (rows, current, pages) = paginate(rows, *page);
     let set_date = |h: &UseStateHandle<String>| {
@@ -307,9 +305,7 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
             {filter_select("Status", "All statuses", &[("progressing", "Progressing"), ("accomplished", "Accomplished")], &status, &page)}
             {filter_select("Snapshot Type", "All types", &[("user", "Manual"), ("auto", "Automatic")], &kind, &page)}
             {filter_select("Source Disk Type", "System and data disks", &[("system", "System disks"), ("data", "Data disks")], &source, &page)}
-            <button aria-label="Sort by creation time" onclick={let o = oldest_first.clone(); Callback::from(move |_| o.set(!*o))}>
-                {if *oldest_first { "Created: oldest first" } else { "Created: newest first" }}
-            </button>
+            {sort_toggle(&oldest_first, &page)}
         </div>
         <div class="toolbar">
             <label class="inline" title="Dates in UTC, as the Created At column shows them">{"Created from "}

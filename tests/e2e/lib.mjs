@@ -44,3 +44,45 @@ export async function shot(p, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
+
+// Helpers evaluated in the page (window.t).
+export const PAGE_HELPERS = `
+  window.t = {
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    async until(action, params, pick, want) {
+      for (let i = 0; i < 100; i++) {
+        if (pick(await ecs.request(action, params)) === want) return;
+        await t.sleep(100);
+      }
+      throw new Error(action + ' never reached ' + want);
+    },
+    async run(params) {
+      const id = (await ecs.request('RunInstances', params)).InstanceIdSets.InstanceIdSet[0];
+      await t.until('DescribeInstances', { InstanceIds: [id] }, (r) => r.Instances.Instance[0].Status, 'Running');
+      const disks = (await ecs.request('DescribeDisks', { InstanceId: id })).Disks.Disk;
+      for (const d of disks) await t.until('DescribeDisks', { DiskIds: [d.DiskId] }, (r) => r.Disks.Disk[0].Status, 'In_use');
+      return { id, disks: disks.sort((a, b) => a.Device.localeCompare(b.Device)) };
+    },
+    async disk(params) {
+      const id = (await ecs.request('CreateDisk', params)).DiskId;
+      await t.until('DescribeDisks', { DiskIds: [id] }, (r) => r.Disks.Disk[0].Status, 'Available');
+      return id;
+    },
+  };
+`;
+
+
+/** Opens the console at `route` once its database is ready, with PAGE_HELPERS installed. */
+export async function openConsoleAt(url, context, route = '#/instances') {
+  const p = await page(context);
+  await p.setViewportSize({ width: 1440, height: 900 });
+  await p.goto(url + route);
+  await p.getByTestId('db-status').filter({ hasText: 'Database ready' }).waitFor({ timeout: 20000 });
+  await p.evaluate(PAGE_HELPERS);
+  return p;
+}
+
+/** Clicks a link of the left navigation. */
+export const nav = (p, name) => p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name }).click();
+/** A regular expression matching exactly `text`. */
+export const exactly = (text) => new RegExp(`^${text}$`);

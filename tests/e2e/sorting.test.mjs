@@ -6,37 +6,13 @@
 // in target/e2e/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, page, shot } from './lib.mjs';
+import { serve, launch, shot, openConsoleAt, nav, exactly } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
 after(async () => { await browser?.close(); await server?.close(); });
 
-async function openConsole(context, route = '#/instances') {
-  const p = await page(context);
-  await p.setViewportSize({ width: 1440, height: 900 });
-  await p.goto(server.url + route);
-  await p.getByTestId('db-status').filter({ hasText: 'Database ready' }).waitFor({ timeout: 20000 });
-  await p.evaluate(HELPERS);
-  return p;
-}
-
-// Helpers evaluated in the page (window.t).
-const HELPERS = `
-  window.t = {
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    async until(action, params, pick, want) {
-      for (let i = 0; i < 100; i++) {
-        if (pick(await ecs.request(action, params)) === want) return;
-        await t.sleep(100);
-      }
-      throw new Error(action + ' never reached ' + want);
-    },
-  };
-`;
-
-const nav = (p, name) => p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name }).click();
-const exactly = (text) => new RegExp(`^${text}$`);
+const openConsole = (context, route) => openConsoleAt(server.url, context, route);
 
 /** The ids of the rows the table shows, in the order shown (data-instance or data-disk). */
 const rowIds = (p, attr) => p.locator(`tr[data-${attr}]`).evaluateAll((rows, a) => rows.map((r) => r.getAttribute(`data-${a}`)), attr);

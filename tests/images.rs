@@ -258,9 +258,16 @@ fn exports_are_accepted_and_found_identical_by_qemu_img() {
     let out = run("qemu-img", &["dd", "-f", "qcow2", "-O", "raw", &format!("if={}", s(&path)), &format!("of={}", s(&dir.join("snap.raw"))), "bs=1M", "count=8"]);
     drop(out);
     assert!(std::fs::read(dir.join("snap.raw")).unwrap() == content);
+    let written = |a: &mut Api| a.ok("DescribeDisks", json!({"DiskIds": [d.clone()]}))["Disks"]["Disk"][0]["WrittenSinceSnapshotBytes"].clone();
+    let before = written(&mut a);
+    assert_eq!(before, 32768, "one block written since the snapshot");
     let key = export(&mut a, "ExportDisk", "DiskId", &d, "raw");
     let now = block_on(a.ecs.oss_get("exports", &key, Some((0, 26)))).unwrap();
     assert_eq!(now, b"changed after the snapshot");
+    assert_eq!(written(&mut a), before, "an export is not one of the disk's snapshots");
+    let next = a.snapshot(&d, json!({}));
+    let inc = a.ok("DescribeSnapshots", json!({"SnapshotIds": [next]}))["Snapshots"]["Snapshot"][0]["IncrementalBytes"].clone();
+    assert_eq!(inc, 32768, "the next snapshot builds on the user's previous one");
     // Errors.
     a.err("ExportImage", json!({"ImageId": img, "OSSBucket": "nope"}), "NoSuchBucket", 404);
     a.err("ExportImage", json!({"ImageId": img}), "MissingParameter", 400);
@@ -381,4 +388,33 @@ fn imports_and_exports_resume_after_a_failed_commit_at_any_point() {
             assert!(booted(&mut ecs) == data, "failed commit {n} {mode:?}: the imported image's bytes");
         }
     }
+}
+
+#[test]
+fn a_fragmented_qcow2_imports_exactly() {
+    // 4 KiB clusters written in a strided order (cluster k is the (k*97 mod
+    // 2048)-th allocated), so that guest-adjacent clusters lie ~400 KiB apart
+    // in the file: every import read is scattered.
+    let dir = scratch("fragmented");
+    let q = dir.join("frag.qcow2");
+    run("qemu-img", &["create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", s(&q), "16M"]);
+    let mut args: Vec<String> = vec!["-f".into(), "qcow2".into()];
+    for k in 0..2048u64 {
+        let i = k * 97 % 2048;
+        // Every other cluster of the first 16 MiB, with its own pattern.
+        args.push("-c".into());
+        args.push(format!("write -q -P {} {} 4k", i % 251 + 1, i * 8192));
+    }
+    args.push(s(&q).into());
+    let refs: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
+    run("qemu-io", &refs);
+    let raw = dir.join("frag.raw");
+    run("qemu-img", &["convert", "-f", "qcow2", "-O", "raw", s(&q), s(&raw)]);
+    let want = std::fs::read(&raw).unwrap();
+    let mut a = Api::new();
+    a.put("images", "frag.qcow2", &std::fs::read(&q).unwrap());
+    let (image, task) = import(&mut a, "frag.qcow2", None, json!({}));
+    assert_eq!(a.task(&task)["TaskStatus"], "Finished", "{}", a.task(&task));
+    let (_, got) = boot_and_read(&mut a, &image, want.len());
+    assert!(got == want, "the fragmented image's bytes");
 }

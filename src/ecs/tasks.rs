@@ -37,7 +37,9 @@ pub const STEP_BYTES: u64 = 4 << 20;
 const STEP_SPAN: u64 = 1 << 30;
 /// Chunks an import keeps in memory (12 MiB) and reads ahead.
 const PREFETCH_CHUNKS: usize = 48;
-const READ_AHEAD: u64 = 15;
+/// Chunks fetched past a missing range (a sequential image reads ahead; a
+/// fragmented one does not pile up chunks within one read).
+const READ_AHEAD: u64 = 3;
 const CS: u64 = WRITER_CLUSTER_SIZE;
 
 /// A task (record `task/<id>`).
@@ -316,7 +318,8 @@ pub(super) async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: &st
             if d.hydration.is_some() {
                 return Err(EcsError::forbidden("IncorrectDiskStatus", format!("The disk \"{id}\" is still being restored from OSS; export it when HydrationProgress is 100%.")));
             }
-            let s = cx.t.snapshot(VolumeId(d.volume)).await?;
+            // Detached: the disk's own snapshot history does not see it.
+            let s = cx.t.snapshot_detached(VolumeId(d.volume)).await?;
             (Source::Engine(s.0), d.size_gib, id.clone())
         }
     };
@@ -485,7 +488,21 @@ pub(super) async fn end<S: Store>(cx: &mut Cx<'_, S>, t: &mut Task, status: &str
         }
     }
     if let Some(job) = &t.export {
-        Embedded.abort_upload(&mut cx.t, &job.upload_id).await.map_err(oss_err)?;
+        // The chunks written so far, by key: qcow2 files are written front to
+        // back; raw ones only where the source has data.
+        let written = job.pos.div_ceil(CHUNK);
+        if job.format == "qcow2" {
+            Embedded.delete_upload_chunks(&mut cx.t, &job.upload_id, 0..written);
+        } else {
+            let mut chunks: Vec<u64> = job
+                .clusters
+                .iter()
+                .flat_map(|&(f, n)| (f * CS / CHUNK)..((f + n) * CS).div_ceil(CHUNK))
+                .filter(|&c| c < written)
+                .collect();
+            chunks.dedup();
+            Embedded.delete_upload_chunks(&mut cx.t, &job.upload_id, chunks.into_iter());
+        }
         if job.engine != 0 {
             cx.t.delete_snapshot(SnapshotId(job.engine)).await?;
         }
@@ -618,12 +635,22 @@ async fn import_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: 
         let reader = readers.reader.as_mut().expect("a reader");
         let from = job.cursor;
         let (runs, next) = with_fetch(cx, &meta, &src, reader, |r| r.allocated_from(from, STEP_BYTES, STEP_SPAN)).await?;
+        // Read in pieces of at most 16 clusters (64 KiB to 1 MiB): the chunks
+        // one piece needs stay few however scattered the image's clusters are,
+        // and are trimmed between pieces.
+        let piece = (reader.cluster_size() * 16).clamp(64 << 10, 1 << 20);
         for (start, len) in runs {
             let mut at = start;
             while at < start + len {
                 let n = (start + len - at).min(STEP_BYTES);
                 let mut buf = vec![0u8; n as usize];
-                with_fetch(cx, &meta, &src, reader, |r| r.read(at, &mut buf)).await?;
+                let mut done = 0u64;
+                while done < n {
+                    let k = (n - done).min(piece - (at + done) % piece);
+                    let (from, to) = (done as usize, (done + k) as usize);
+                    with_fetch(cx, &meta, &src, reader, |r| r.read(at + done, &mut buf[from..to])).await?;
+                    done += k;
+                }
                 cx.t.write(volume, at, &buf).await?;
                 job.copied += n;
                 at += n;

@@ -531,6 +531,18 @@ impl<'e, S: Store> EngineTx<'e, S> {
     }
 
     pub async fn snapshot(&mut self, vid: VolumeId) -> Result<SnapshotId, EngineError> {
+        self.take_snapshot(vid, true).await
+    }
+
+    /// A snapshot of the volume's current content that leaves the volume as
+    /// it was: its base snapshot and its written-since-snapshot count do not
+    /// move (for a copy a task holds, such as an export, which the user's
+    /// next snapshot must not build on).
+    pub async fn snapshot_detached(&mut self, vid: VolumeId) -> Result<SnapshotId, EngineError> {
+        self.take_snapshot(vid, false).await
+    }
+
+    async fn take_snapshot(&mut self, vid: VolumeId, rebase: bool) -> Result<SnapshotId, EngineError> {
         let mut vol = (*self.volume(vid).await?).clone();
         if vol.root != 0 {
             self.add_ref(RcKind::Node, vol.root, 1).await?;
@@ -552,10 +564,12 @@ impl<'e, S: Store> EngineTx<'e, S> {
             generation: gen,
         };
         self.snapshots.insert(id, Some(Rc::new(rec)));
-        vol.base = id;
-        vol.base_gen = gen;
-        vol.written_blocks = 0;
-        self.set_volume(vol);
+        if rebase {
+            vol.base = id;
+            vol.base_gen = gen;
+            vol.written_blocks = 0;
+            self.set_volume(vol);
+        }
         Ok(SnapshotId(id))
     }
 

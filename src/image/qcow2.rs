@@ -927,7 +927,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
     /// Returns the runs and the guest offset where the next scan starts (the virtual size
     /// at the end). Unallocated L2 tables are skipped whole, so an importer walks a sparse
     /// image in few steps; each step is bounded, also in the L2 tables it reads (at most
-    /// 4 MiB of them).
+    /// 64 of them and 4 MiB).
     pub fn allocated_from(
         &mut self,
         from: u64,
@@ -953,7 +953,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
                 continue;
             }
             if l2_offset != last_table {
-                if tables > 0 && (tables + 1) * cs > 4 << 20 {
+                if tables > 0 && (tables >= 64 || (tables + 1) * cs > 4 << 20) {
                     break;
                 }
                 tables += 1;

@@ -236,6 +236,14 @@ impl Embedded {
         Ok(())
     }
 
+    /// Deletes chunks `indexes` of an upload that will not complete, by key
+    /// (nothing is read: a large upload's chunks never sit in memory).
+    pub fn delete_upload_chunks<S: Store>(&self, t: &mut EngineTx<'_, S>, upload: &str, indexes: impl Iterator<Item = u64>) {
+        for i in indexes {
+            t.delete_in(Table::OssChunks, &chunk_key(upload, i));
+        }
+    }
+
     /// Deletes the chunks of an upload that never completed.
     pub async fn abort_upload<S: Store>(&self, t: &mut EngineTx<'_, S>, upload: &str) -> Result<(), OssError> {
         for (k, _) in t.scan_in(Table::OssChunks, &format!("{upload}/")).await? {

@@ -418,3 +418,36 @@ fn a_fragmented_qcow2_imports_exactly() {
     let (_, got) = boot_and_read(&mut a, &image, want.len());
     assert!(got == want, "the fragmented image's bytes");
 }
+
+#[test]
+fn a_full_storage_fails_the_task_and_frees_what_it_made() {
+    use rowsnap::ecs::Ecs;
+    use rowsnap::engine::memory::MemoryStore;
+    use rowsnap::engine::testkit::{FailMode, FailingStore};
+    let dir = scratch("quota");
+    let raw = dir.join("q.raw");
+    std::fs::write(&raw, guest(6 << 20, 17)).unwrap();
+    let q = dir.join("q.qcow2");
+    run("qemu-img", &["convert", "-f", "raw", "-O", "qcow2", s(&raw), s(&q)]);
+    let start = {
+        let mut a = Api::new();
+        a.put("images", "q.qcow2", &std::fs::read(&q).unwrap());
+        a.ok("ImportImage", json!({"ImageName": "too-big", "DiskDeviceMapping.1.OSSBucket": "images", "DiskDeviceMapping.1.OSSObject": "q.qcow2"}));
+        a.ecs.engine().store().dump()
+    };
+    let store = MemoryStore::new();
+    store.restore(&start);
+    // Commits that put more than 1 MiB fail as a full browser storage does.
+    let mut ecs = block_on(Ecs::open(FailingStore::new(store.clone(), 0, FailMode::QuotaAbove(1 << 20)), Box::new(|| 1_795_000_000_000))).unwrap();
+    let volumes = block_on(ecs.engine().list_volumes()).unwrap().len();
+    let (_, ended) = block_on(ecs.task_step()).unwrap().expect("a task");
+    assert!(ended, "a full storage ends the task at once");
+    assert_eq!(block_on(ecs.task_step()).unwrap(), None, "nothing left processing, nothing blocked");
+    let t = block_on(ecs.request("DescribeTasks", &json!({}))).unwrap();
+    let t = &t["TaskSet"]["Task"][0];
+    assert_eq!((t["TaskStatus"].as_str(), t["ErrorCode"].as_str()), (Some("Failed"), Some("StorageQuotaExceeded")), "{t}");
+    let img = block_on(ecs.request("DescribeImages", &json!({"ImageName": "too-big"}))).unwrap();
+    assert_eq!(img["Images"]["Image"][0]["Status"], "CreateFailed");
+    assert_eq!(block_on(ecs.engine().list_volumes()).unwrap().len(), volumes, "no volume left behind");
+    block_on(ecs.engine().check()).unwrap();
+}

@@ -57,6 +57,8 @@ pub struct Ecs<S: Store> {
     rng: Rng,
     settings: Settings,
     readers: tasks::Readers,
+    /// The task whose steps failed on the store, and how many times in a row.
+    task_failures: (String, u32),
 }
 
 /// One request in progress: its transaction, the time, and id generation.
@@ -79,7 +81,7 @@ impl<S: Store> Ecs<S> {
     pub async fn open(store: S, wall: Box<dyn Fn() -> u64>) -> Result<Self, EcsError> {
         let engine = Engine::open(store).await?;
         let seed = wall() ^ 0x5eed_ec50_0000_0000;
-        let mut ecs = Ecs { engine, wall, rng: Rng::new(seed), settings: Settings::default(), readers: tasks::Readers::default() };
+        let mut ecs = Ecs { engine, wall, rng: Rng::new(seed), settings: Settings::default(), readers: tasks::Readers::default(), task_failures: (String::new(), 0) };
         let mut t = ecs.engine.begin().await?;
         if let Some(s) = t.get_record(SETTINGS_KEY).await? {
             ecs.settings = serde_json::from_slice(&s).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?;
@@ -328,16 +330,20 @@ impl<S: Store> Ecs<S> {
         let Some(mut task) = tasks::oldest(&mut cx).await? else { return Ok(None) };
         let id = task.id.clone();
         match tasks::step(&mut cx, &mut self.readers, &mut task).await {
-            Ok(done) => {
-                self.settings = cx.commit().await?;
-                if done {
-                    tasks::forget(&mut self.readers);
+            Ok(done) => match cx.commit().await {
+                Ok(settings) => {
+                    self.settings = settings;
+                    self.task_failures = (String::new(), 0);
+                    if done {
+                        tasks::forget(&mut self.readers);
+                    }
+                    Ok(Some((id, done)))
                 }
-                Ok(Some((id, done)))
-            }
+                Err(e) => self.task_store_failure(id, e).await,
+            },
             Err(tasks::StepError::Store(e)) => {
-                tasks::forget(&mut self.readers);
-                Err(e)
+                drop(cx);
+                self.task_store_failure(id, e).await
             }
             Err(tasks::StepError::Fail(code, msg)) => {
                 drop(cx);
@@ -350,6 +356,25 @@ impl<S: Store> Ecs<S> {
                 Ok(Some((id, true)))
             }
         }
+    }
+
+    /// A task step failed on the store (or the reader gave up): retried by
+    /// the next step, unless it was the third time in a row or the browser's
+    /// storage is full; then the task ends as Failed with the error (which
+    /// frees what it made) so that it neither hangs nor blocks later tasks.
+    async fn task_store_failure(&mut self, id: String, e: EcsError) -> Result<Option<(String, bool)>, EcsError> {
+        tasks::forget(&mut self.readers);
+        let n = if self.task_failures.0 == id { self.task_failures.1 + 1 } else { 1 };
+        self.task_failures = (id.clone(), n);
+        if n < 3 && e.code != "StorageQuotaExceeded" {
+            return Err(e);
+        }
+        let mut cx = self.cx("").await?;
+        let Some(mut task) = cx.load::<tasks::Task>(&format!("task/{id}")).await? else { return Err(e) };
+        tasks::end(&mut cx, &mut task, "Failed", &e.code, &format!("{} (the step failed {n} times)", e.message)).await?;
+        self.settings = cx.commit().await?;
+        self.task_failures = (String::new(), 0);
+        Ok(Some((id, true)))
     }
 
     /// Background work: applies due state steps and releases expired snapshots.

@@ -431,6 +431,9 @@ pub enum FailMode {
     /// Everything is written and the commit still reports an error (a crash
     /// after the data became durable, before the caller heard of it).
     After,
+    /// Every commit (not only the chosen one) that puts more than this many
+    /// bytes fails as the browser's full storage does: nothing is written.
+    QuotaAbove(u64),
 }
 
 /// A [`MemoryStore`] whose `fail_at`-th commit (counting from 1) fails.
@@ -457,6 +460,7 @@ pub struct FailingTx {
     commits: Rc<Cell<u64>>,
     fail_at: u64,
     mode: FailMode,
+    put_bytes: u64,
 }
 
 impl Store for FailingStore {
@@ -467,6 +471,7 @@ impl Store for FailingStore {
             commits: self.commits.clone(),
             fail_at: self.fail_at,
             mode: self.mode,
+            put_bytes: 0,
         })
     }
 }
@@ -491,6 +496,7 @@ impl Tx for FailingTx {
         self.inner.scan_prefix(t, p).await
     }
     fn put(&mut self, t: Table, k: Key, v: Vec<u8>) {
+        self.put_bytes += v.len() as u64;
         self.inner.put(t, k, v)
     }
     fn delete(&mut self, t: Table, k: Key) {
@@ -499,6 +505,12 @@ impl Tx for FailingTx {
     async fn commit(self) -> Result<(), StoreError> {
         let n = self.commits.get() + 1;
         self.commits.set(n);
+        if let FailMode::QuotaAbove(limit) = self.mode {
+            if self.put_bytes > limit {
+                return Err(StoreError::QuotaExceeded);
+            }
+            return self.inner.commit().await;
+        }
         if n != self.fail_at {
             return self.inner.commit().await;
         }

@@ -547,13 +547,47 @@ fn a_released_snapshot_rolls_back_clones_and_reads_from_oss() {
     a.ok("AttachDisk", json!({"InstanceId": inst, "DiskId": clone}));
     a.wait();
     assert_eq!(a.read(&clone, 10 << 20, 3 << 20), data);
+    // Deleting the snapshot meanwhile does not break the disks restoring from
+    // it: they hold its pages until they are copied.
+    a.ok("DeleteSnapshot", json!({"SnapshotId": s, "Force": true}));
     // Hydration in the background copies the rest; the user's bytes stay.
     while block_on(a.ecs.hydrate_step(1 << 20)).unwrap().is_some() {}
     assert_eq!(p(&mut a, &disk), "100%");
     assert_eq!(a.read(&disk, 10 << 20, 3 << 20), want);
     assert_eq!(a.read(&clone, 10 << 20, 3 << 20), data);
-    a.snapshot(&disk, json!({})); // hydrated: snapshots work again
-    a.ok("DeleteSnapshot", json!({"SnapshotId": s, "Force": true}));
+    let s2 = a.snapshot(&disk, json!({})); // hydrated: snapshots work again
+    block_on(a.ecs.engine().check()).unwrap();
+    // Nothing of the deleted snapshot is left in OSS once the disks are copied.
+    a.ok("DeleteSnapshot", json!({"SnapshotId": s2}));
+    let left: Vec<String> = oss_logical(&mut a).into_iter().filter(|l| l.contains("snap/") || l.starts_with("block")).collect();
+    assert!(left.is_empty(), "OSS still holds {left:?}");
+}
+
+#[test]
+fn deleting_a_parent_snapshot_during_its_childs_upload_keeps_the_child_whole() {
+    let mut a = Api::new();
+    a.auto_upload = false;
+    let inst = a.instance(IMAGE, json!({"DataDisk": [{"Size": 20, "Category": "cloud_essd"}]}));
+    let disk = a.disks_of(&inst)[1]["DiskId"].as_str().unwrap().to_string();
+    let mut data = vec![0u8; 3 << 20];
+    rowsnap::engine::testkit::Rng::new(23).fill(&mut data);
+    a.write(&disk, 0, &data[..1 << 20]);
+    let parent = a.snapshot(&disk, json!({}));
+    a.upload_all();
+    a.write(&disk, 2 << 20, &data[2 << 20..]);
+    let child = a.snapshot(&disk, json!({"InstantAccessRetentionDays": 1}));
+    // The child's upload builds on the parent's pages; the parent goes first.
+    a.ok("DeleteSnapshot", json!({"SnapshotId": parent}));
+    a.upload_all();
+    block_on(a.ecs.advance_clock(2.0 * 86_400.0)).unwrap();
+    let d = a.ok("DescribeSnapshots", json!({"SnapshotIds": [child.clone()]}))["Snapshots"]["Snapshot"][0].clone();
+    assert_eq!(d["LocalCopyReleased"], true, "{d}");
+    let mut want = data.clone();
+    want[1 << 20..2 << 20].fill(0);
+    assert!(block_on(a.ecs.read_snapshot(&child, 0, 3 << 20)).unwrap() == want, "the child reads whole from OSS");
+    a.ok("DeleteSnapshot", json!({"SnapshotId": child}));
+    let left: Vec<String> = oss_logical(&mut a).into_iter().filter(|l| l.contains("snap/") || l.starts_with("block")).collect();
+    assert!(left.is_empty(), "OSS still holds {left:?}");
     block_on(a.ecs.engine().check()).unwrap();
 }
 

@@ -84,6 +84,7 @@ fn failed_commit_at_every_point_leaves_before_or_after() {
             let want = match mode {
                 FailMode::Before => &digests[s],
                 FailMode::After => &digests[s + 1],
+                FailMode::QuotaAbove(_) => unreachable!("only Before and After are run here"),
             };
             // Reopened from what the store holds ...
             let mut reopened = block_on(Engine::open(store.inner.clone())).unwrap();

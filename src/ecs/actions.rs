@@ -1075,6 +1075,9 @@ async fn remove_disk<S: Store>(cx: &mut Cx<'_, S>, d: &Disk) -> Result<(), EcsEr
             cx.save(&format!("snapshot/{}", s.id), &s);
         }
     }
+    if let Some(h) = &d.hydration {
+        super::restore::end_hydration(cx, h).await?;
+    }
     cx.t.delete_volume(VolumeId(d.volume)).await?;
     cx.t.delete_record(&format!("disk/{}", d.id));
     Ok(())
@@ -1510,6 +1513,9 @@ async fn reset_one<S: Store>(cx: &mut Cx<'_, S>, disk_id: &str, snapshot_id: &st
     }
     if !snapshot_available(&snap) {
         return Err(EcsError::forbidden("InvalidSnapshotId.NotReady", format!("The snapshot \"{snapshot_id}\" is not ready yet.")));
+    }
+    if let Some(h) = disk.hydration.take() {
+        super::restore::end_hydration(cx, &h).await?;
     }
     if snap.local_released {
         // The snapshot is only in OSS: a fresh volume, hydrated from it.

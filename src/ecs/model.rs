@@ -133,6 +133,9 @@ pub struct Hydration {
     /// Blocks of those pages the user wrote since: not copied over.
     pub dirty: std::collections::BTreeSet<u64>,
     pub total_pages: u64,
+    /// It holds a reference on each page still to copy (so deleting the
+    /// snapshot meanwhile cannot drop them); false in hydrations from before.
+    pub holds_pages: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

@@ -69,12 +69,17 @@ pub(crate) async fn read_released<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot,
     let m = manifest(cx, &snap.id)
         .await?
         .ok_or_else(|| EcsError::new(500, "InternalError", format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
+    read_pages(cx, &m.pages, m.block_shift, offset, len).await
+}
+
+/// Reads bytes of the content a page map describes, from OSS.
+pub(crate) async fn read_pages<S: Store>(cx: &mut Cx<'_, S>, pages: &BTreeMap<u64, String>, block_shift: u8, offset: u64, len: u64) -> Result<Vec<u8>, EcsError> {
     let mut out = vec![0u8; len as usize];
     if len == 0 {
         return Ok(out);
     }
-    let bs = 1u64 << m.block_shift;
-    let mut remote = Remote::new(&m.pages, m.block_shift);
+    let bs = 1u64 << block_shift;
+    let mut remote = Remote::new(pages, block_shift);
     for index in offset / bs..=(offset + len - 1) / bs {
         if let Some(block) = remote.block(cx, index).await? {
             overlay(&mut out, offset, index, bs, &block);
@@ -88,7 +93,17 @@ pub(crate) async fn hydration_for<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot)
     let m = manifest(cx, &snap.id)
         .await?
         .ok_or_else(|| EcsError::new(500, "InternalError", format!("the snapshot {} has no manifest", snap.id)))?;
-    Ok(Hydration { snapshot_id: snap.id.clone(), block_shift: m.block_shift, total_pages: m.pages.len() as u64, pages: m.pages, dirty: Default::default() })
+    super::upload::hold_pages(cx, &m.pages, 1).await?;
+    Ok(Hydration { snapshot_id: snap.id.clone(), block_shift: m.block_shift, total_pages: m.pages.len() as u64, pages: m.pages, dirty: Default::default(), holds_pages: true })
+}
+
+/// Ends a hydration that will not finish (its disk is deleted or rolled
+/// back): drops its hold on the pages it had left to copy.
+pub(crate) async fn end_hydration<S: Store>(cx: &mut Cx<'_, S>, h: &Hydration) -> Result<(), EcsError> {
+    if h.holds_pages {
+        super::upload::hold_pages(cx, &h.pages, -1).await?;
+    }
+    Ok(())
 }
 
 fn pending(h: &Hydration, index: u64) -> bool {
@@ -175,9 +190,15 @@ pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> R
         done_pages.push(page);
     }
     let h = disk.hydration.as_mut().unwrap();
+    let mut copied = std::collections::BTreeMap::new();
     for page in done_pages {
-        h.pages.remove(&page);
+        if let Some(hash) = h.pages.remove(&page) {
+            copied.insert(page, hash);
+        }
         h.dirty.retain(|i| i / PAGE != page);
+    }
+    if h.holds_pages {
+        super::upload::hold_pages(cx, &copied, -1).await?;
     }
     let done = h.pages.is_empty();
     if done {

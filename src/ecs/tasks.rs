@@ -90,6 +90,9 @@ pub struct ExportJob {
     pub engine: u64,
     /// The snapshot whose released content (OSS only) is exported, when `engine` is 0.
     pub snapshot_id: String,
+    /// That content's pages, which the task holds (a reference each) until it ends.
+    pub pages: std::collections::BTreeMap<u64, String>,
+    pub block_shift: u8,
     pub bucket: String,
     pub key: String,
     /// raw or qcow2.
@@ -329,16 +332,19 @@ pub(super) async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: &st
     }
     // The written clusters, the file's size.
     let virtual_size = size * GIB;
-    let (engine, snapshot_id, clusters) = match source {
+    let (engine, snapshot_id, clusters, pages, block_shift) = match source {
         Source::Engine(sid) => {
             let info = cx.t.snapshot_info(SnapshotId(sid)).await?;
             let bs = info.block_size;
             let runs = cx.t.written_runs(MapRef::Snapshot(SnapshotId(sid))).await?;
-            (sid, String::new(), cluster_runs(runs.into_iter().map(|(f, n)| (f * bs, n * bs))))
+            (sid, String::new(), cluster_runs(runs.into_iter().map(|(f, n)| (f * bs, n * bs))), Default::default(), 0)
         }
         Source::Released(s) => {
             let runs = super::restore::released_runs(cx, &s).await?;
-            (0, s.id, cluster_runs(runs.into_iter()))
+            let m = super::upload::manifest(cx, &s.id).await?.ok_or_else(|| EcsError::new(500, "InternalError", format!("the snapshot {} has no manifest", s.id)))?;
+            // Held until the export ends: deleting the snapshot meanwhile cannot drop them.
+            super::upload::hold_pages(cx, &m.pages, 1).await?;
+            (0, s.id, cluster_runs(runs.into_iter()), m.pages, m.block_shift)
         }
     };
     let total = match format {
@@ -358,6 +364,8 @@ pub(super) async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: &st
         export: Some(ExportJob {
             engine,
             snapshot_id,
+            pages,
+            block_shift,
             bucket,
             key: key.clone(),
             format: format.into(),
@@ -506,6 +514,10 @@ pub(super) async fn end<S: Store>(cx: &mut Cx<'_, S>, t: &mut Task, status: &str
         if job.engine != 0 {
             cx.t.delete_snapshot(SnapshotId(job.engine)).await?;
         }
+        super::upload::hold_pages(cx, &job.pages, -1).await?;
+    }
+    if let Some(job) = t.export.as_mut() {
+        job.clusters.clear(); // nothing more to write: keep the record small
     }
     t.status = status.into();
     t.error_code = code.into();
@@ -714,10 +726,7 @@ async fn read_source<S: Store>(cx: &mut Cx<'_, S>, job: &ExportJob, offset: u64,
     if job.engine != 0 {
         return Ok(cx.t.read(MapRef::Snapshot(SnapshotId(job.engine)), offset, len).await?);
     }
-    let Some(s) = cx.load::<Snapshot>(&format!("snapshot/{}", job.snapshot_id)).await? else {
-        return Err(fail("InvalidSnapshotId.NotFound", format!("The snapshot \"{}\" was deleted during the export.", job.snapshot_id)));
-    };
-    Ok(super::restore::read_released(cx, &s, offset, len).await?)
+    Ok(super::restore::read_pages(cx, &job.pages, job.block_shift, offset, len).await?)
 }
 
 async fn export_step<S: Store>(cx: &mut Cx<'_, S>, task: &mut Task) -> Result<bool, StepError> {
@@ -792,6 +801,10 @@ async fn export_step<S: Store>(cx: &mut Cx<'_, S>, task: &mut Task) -> Result<bo
     }
     if job.engine != 0 {
         cx.t.delete_snapshot(SnapshotId(job.engine)).await?;
+    }
+    super::upload::hold_pages(cx, &job.pages, -1).await?;
+    if let Some(e) = task.export.as_mut() {
+        e.clusters.clear();
     }
     Ok(true)
 }

@@ -70,6 +70,9 @@ pub struct UploadTask {
     /// The snapshot whose manifest this one builds on.
     pub parent: Option<String>,
     pub parent_pages: BTreeMap<u64, String>,
+    /// The task holds a reference on each parent page (so deleting the parent
+    /// meanwhile cannot drop them); false in tasks from before this was so.
+    pub holds_parent: bool,
     /// Blocks to upload, as (first, count) runs, ascending.
     pub runs: Vec<(u64, u64)>,
     pub run: usize,
@@ -227,7 +230,7 @@ async fn load_page<S: Store>(cx: &mut Cx<'_, S>, hash: &str) -> Result<BTreeMap<
 /// Adds `delta` to a page's count; stores it from `bytes` when the count
 /// leaves zero, deletes it (dropping its blocks) when it reaches zero.
 /// Returns the bytes stored.
-async fn page_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i64, bytes: Option<&[u8]>) -> Result<u64, EcsError> {
+pub(crate) async fn page_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i64, bytes: Option<&[u8]>) -> Result<u64, EcsError> {
     let key = format!("oss/page/{hash}");
     let old: u64 = cx.load(&key).await?.unwrap_or(0);
     let new = (old as i64 + delta).max(0) as u64;
@@ -252,6 +255,15 @@ async fn page_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i64, bytes: O
         cx.save(&key, &new);
     }
     Ok(stored)
+}
+
+/// Adds `delta` to the count of each page of a page map (a hold by a task or
+/// a restore that will read them).
+pub(crate) async fn hold_pages<S: Store>(cx: &mut Cx<'_, S>, pages: &BTreeMap<u64, String>, delta: i64) -> Result<(), EcsError> {
+    for h in pages.values() {
+        page_ref(cx, h, delta, None).await?;
+    }
+    Ok(())
 }
 
 /// The manifest of an uploaded snapshot, if it has one.
@@ -295,11 +307,13 @@ pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u
         size: info.size,
         parent: parent.as_ref().map(|(p, _)| p.id.clone()),
         parent_pages: parent.map(|(_, m)| m.pages).unwrap_or_default(),
+        holds_parent: true,
         runs,
         total_blocks,
         started_wall: wall,
         ..Default::default()
     };
+    hold_pages(cx, &task.parent_pages, 1).await?;
     cx.save(&task_key(&snap.id), &task);
     Ok(())
 }
@@ -431,6 +445,10 @@ pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: Uploa
             None => pages.remove(p),
         };
     }
+    // The task's hold on the parent's pages ends (after the manifest took its own).
+    if task.holds_parent {
+        hold_pages(cx, &task.parent_pages, -1).await?;
+    }
     let m = Manifest { block_shift: task.block_shift, size: task.size, pages };
     let bytes = serde_json::to_vec(&m).unwrap();
     task.uploaded_bytes += bytes.len() as u64;
@@ -476,6 +494,9 @@ pub(crate) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<(),
     block_deltas(cx, &deltas, &BTreeMap::new(), "").await?;
     for h in task.done_pages.values().flatten() {
         page_ref(cx, h, -1, None).await?;
+    }
+    if task.holds_parent {
+        hold_pages(cx, &task.parent_pages, -1).await?;
     }
     cx.t.delete_record(&task_key(id));
     Ok(())

@@ -168,6 +168,10 @@ impl<S: Store> Ecs<S> {
         actions::expire(&mut cx).await?;
         let out = actions::dispatch(&mut cx, action, &p).await?;
         self.settings = cx.commit().await?;
+        if matches!(action, "CancelTask" | "DeleteImage") {
+            // An import may have ended: its reader's memory goes (rebuilt if not).
+            tasks::forget(&mut self.readers);
+        }
         Ok(out)
     }
 

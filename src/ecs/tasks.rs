@@ -117,6 +117,32 @@ pub struct Readers {
     key: Option<(String, String)>,
     src: Option<Prefetch>,
     reader: Option<Qcow2Reader<Prefetch>>,
+    /// A qcow2 export's plan: its task, the guest clusters, the writer and
+    /// the metadata bytes (built once, not every step).
+    plan: Option<(String, std::rc::Rc<ExportPlan>)>,
+}
+
+/// What a qcow2 export writes, planned once.
+pub struct ExportPlan {
+    clusters: Vec<u64>,
+    writer: Qcow2Writer,
+    metadata: Vec<u8>,
+}
+
+impl Readers {
+    fn plan(&mut self, task: &str, job: &ExportJob) -> Result<std::rc::Rc<ExportPlan>, StepError> {
+        if let Some((t, p)) = &self.plan {
+            if t == task {
+                return Ok(p.clone());
+            }
+        }
+        let clusters = expand(&job.clusters);
+        let writer = Qcow2Writer::try_plan(job.virtual_size, &clusters).map_err(|e| StepError::Store(EcsError::new(500, "InternalError", e.to_string())))?;
+        let metadata = writer.metadata();
+        let p = std::rc::Rc::new(ExportPlan { clusters, writer, metadata });
+        self.plan = Some((task.to_string(), p.clone()));
+        Ok(p)
+    }
 }
 
 /// Why a step stopped: the task failed for good (bad input), or the store failed (retry).
@@ -538,7 +564,7 @@ pub(super) async fn oldest<S: Store>(cx: &mut Cx<'_, S>) -> Result<Option<Task>,
 
 /// One bounded step of `task`. Ok(true) when it finished.
 pub(super) async fn step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: &mut Task) -> Result<bool, StepError> {
-    let done = if task.import.is_some() { import_step(cx, readers, task).await? } else { export_step(cx, task).await? };
+    let done = if task.import.is_some() { import_step(cx, readers, task).await? } else { export_step(cx, readers, task).await? };
     if done {
         task.status = "Finished".into();
         task.progress = 100;
@@ -592,7 +618,7 @@ async fn import_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: 
     };
     let key = (task.id.clone(), meta.upload_id.clone());
     if readers.key.as_ref() != Some(&key) {
-        *readers = Readers { key: Some(key), src: Some(Prefetch::new(meta.size, CHUNK, PREFETCH_CHUNKS)), reader: None };
+        *readers = Readers { key: Some(key), src: Some(Prefetch::new(meta.size, CHUNK, PREFETCH_CHUNKS)), reader: None, plan: None };
     }
     let src = readers.src.clone().expect("a source");
     if job.format.is_empty() {
@@ -729,21 +755,20 @@ async fn read_source<S: Store>(cx: &mut Cx<'_, S>, job: &ExportJob, offset: u64,
     Ok(super::restore::read_pages(cx, &job.pages, job.block_shift, offset, len).await?)
 }
 
-async fn export_step<S: Store>(cx: &mut Cx<'_, S>, task: &mut Task) -> Result<bool, StepError> {
+async fn export_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: &mut Task) -> Result<bool, StepError> {
     let job = task.export.clone().expect("an export");
     let mut pos = job.pos;
     let mut stored = job.stored;
     if job.format == "qcow2" {
-        let clusters = expand(&job.clusters);
-        let w = Qcow2Writer::try_plan(job.virtual_size, &clusters).map_err(|e| StepError::Store(EcsError::new(500, "InternalError", e.to_string())))?;
+        let plan = readers.plan(&task.id, &job)?;
+        let (clusters, w) = (&plan.clusters, &plan.writer);
         let end = (pos + STEP_BYTES).min(w.total_size());
         if pos < end {
             let mut buf = vec![0u8; (end - pos) as usize];
             let meta_len = w.metadata_len();
             if pos < meta_len {
-                let m = w.metadata();
                 let to = end.min(meta_len);
-                buf[..(to - pos) as usize].copy_from_slice(&m[pos as usize..to as usize]);
+                buf[..(to - pos) as usize].copy_from_slice(&plan.metadata[pos as usize..to as usize]);
             }
             // Data clusters i..j of the file, read in runs of guest-contiguous clusters.
             let first = pos.max(meta_len);

@@ -111,7 +111,8 @@ fn task_key(id: &str) -> String {
     format!("task/{id}")
 }
 
-/// The qcow2 reader an import keeps between its steps (memory only: rebuilt after a reload).
+/// What tasks keep in memory between steps: an import's qcow2 reader and a
+/// qcow2 export's plan (rebuilt after a reload).
 #[derive(Default)]
 pub struct Readers {
     key: Option<(String, String)>,

@@ -606,6 +606,11 @@ fn describe_block_map_extension() {
     assert_eq!(runs[0], json!({"Start": 0, "Length": 1, "State": "shared", "FirstSnapshotId": s1, "SharedWithSnapshots": [s1], "SharedWithDisks": 0}));
     assert_eq!(runs[1]["State"], "exclusive");
     assert_eq!(runs[2], json!({"Start": 2, "Length": 20 * 32768 - 2, "State": "unwritten"}));
+    // The system disk's blocks came from its public image: named by it.
+    let sys = a.system_disk(&inst);
+    let m = a.ok("DescribeBlockMap", json!({"DiskId": sys}));
+    let first = m["Runs"]["Run"].as_array().unwrap().iter().find(|r| r["State"] != "unwritten").unwrap().clone();
+    assert_eq!(first["FirstSnapshotId"], IMAGE, "{first}");
     a.err("DescribeBlockMap", json!({}), "MissingParameter", 400);
     a.err("DescribeBlockMap", json!({"SnapshotId": "s-nope"}), "InvalidSnapshotId.NotFound", 404);
 }

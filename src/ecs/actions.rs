@@ -1853,8 +1853,23 @@ async fn describe_block_map<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<
         }
         _ => return Err(EcsError::bad("MissingParameter", "Give DiskId or SnapshotId (one of them).")),
     };
-    let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
-    let name = |engine: u64| snaps.iter().find(|s| s.engine == engine && !s.local_released).map(|s| s.id.clone()).unwrap_or_else(|| "image".to_string());
+    // Engine snapshots by what owns them: an ECS snapshot, an image's content
+    // (public or imported), or a task (an export's copy).
+    let mut names: BTreeMap<u64, String> = BTreeMap::new();
+    for t in cx.scan::<super::tasks::Task>("task/").await? {
+        if let Some(e) = t.export.as_ref().filter(|e| e.engine != 0 && t.status == "Processing") {
+            names.insert(e.engine, format!("{} (export task)", t.id));
+        }
+    }
+    for i in cx.scan::<Image>("image/").await? {
+        for m in i.mappings.iter().filter(|m| m.snapshot_id.is_empty()) {
+            names.insert(m.engine, i.id.clone());
+        }
+    }
+    for s in cx.scan::<Snapshot>("snapshot/").await?.into_iter().filter(|s| !s.local_released) {
+        names.insert(s.engine, s.id);
+    }
+    let name = |engine: u64| names.get(&engine).cloned().unwrap_or_else(|| "image".to_string());
     let m = cx.t.block_map(map).await?;
     let runs: Vec<Value> = m
         .runs

@@ -35,6 +35,9 @@ pub fn oss_page() -> Html {
     let new_bucket = use_state(String::new);
     let progress = use_state(|| None::<(String, f64, f64)>);
     let error = use_state(|| None::<EcsError>);
+    let search = use_state(String::new);
+    let page = use_state(|| 0usize);
+    let deleting = use_state(|| None::<Listed>);
     {
         let (buckets, bucket, objects) = (buckets.clone(), bucket.clone(), objects.clone());
         use_effect_with((ctx.tick, (*bucket).clone()), move |(_, chosen)| {
@@ -99,25 +102,28 @@ pub fn oss_page() -> Html {
         None => html! { <p class="loading">{if bucket.is_empty() { "Create a bucket to start." } else { "Loading objects…" }}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
         Some(Ok(list)) if list.is_empty() => html! { <p class="empty">{"No objects in this bucket. Upload File puts a local file here."}</p> },
-        Some(Ok(list)) => html! {
+        Some(Ok(list)) => {
+            let needle = search.trim().to_lowercase();
+            let found: Vec<&Listed> = list.iter().filter(|o| text_matches(&needle, &[&o.key])).collect();
+            let shown = found.len();
+            let (found, current, pages) = paginate(found, *page);
+            html! {
+            <>
+            <div class="toolbar">
+                {search_box("Search objects", "Object key (or part of it)", &search, &page)}
+                <span class="sub">{format!("{shown} of {} objects", list.len())}</span>
+                {pager(current, pages, &page)}
+            </div>
             <table class="grid">
                 <thead><tr role="row"><th>{"Key"}</th><th>{"Size"}</th><th>{"Last Modified"}</th><th>{"Actions"}</th></tr></thead>
                 <tbody>
-                { for list.iter().map(|o| {
+                if found.is_empty() { <tr><td colspan="4" class="empty">{"No object matches the search."}</td></tr> }
+                { for found.into_iter().map(|o| {
                     let dl = { let (b, k, size, ctx) = ((*bucket).clone(), o.key.clone(), o.size, ctx.clone()); Callback::from(move |_: MouseEvent| {
                         let (b, k, ctx) = (b.clone(), k.clone(), ctx.clone());
                         wasm_bindgen_futures::spawn_local(async move { if let Err(e) = download(b, k, size).await { ctx.toast.emit(Toast::Err(e)) } });
                     }) };
-                    let del = { let (b, k, ctx) = ((*bucket).clone(), o.key.clone(), ctx.clone()); Callback::from(move |_: MouseEvent| {
-                        let (b, k, ctx) = (b.clone(), k.clone(), ctx.clone());
-                        wasm_bindgen_futures::spawn_local(async move {
-                            match service::with(async |ecs| ecs.oss_delete(&b, &k).await).await {
-                                Ok(()) => ctx.toast.emit(Toast::Ok(format!("Deleted {k}."))),
-                                Err(e) => ctx.toast.emit(Toast::Err(e)),
-                            }
-                            ctx.refresh.emit(());
-                        });
-                    }) };
+                    let del = { let (d, o) = (deleting.clone(), o.clone()); Callback::from(move |_: MouseEvent| d.set(Some(o.clone()))) };
                     html! {
                         <tr role="row"><td class="mono">{o.key.clone()}</td><td>{bytes(o.size)}</td><td>{when(&o.last_modified)}</td>
                             <td class="actions"><button class="link" onclick={dl}>{"Download"}</button><button class="link danger" onclick={del}>{"Delete"}</button></td></tr>
@@ -125,8 +131,36 @@ pub fn oss_page() -> Html {
                 }) }
                 </tbody>
             </table>
-        },
+            </>
+            }
+        }
     };
+    // Deleting an object asks first and says what goes.
+    let confirm = (*deleting).clone().map(|o| {
+        let close = { let d = deleting.clone(); Callback::from(move |_| d.set(None)) };
+        let ok = {
+            let (b, k, ctx, close) = ((*bucket).clone(), o.key.clone(), ctx.clone(), close.clone());
+            Callback::from(move |_: MouseEvent| {
+                let (b, k, ctx) = (b.clone(), k.clone(), ctx.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    match service::with(async |ecs| ecs.oss_delete(&b, &k).await).await {
+                        Ok(()) => ctx.toast.emit(Toast::Ok(format!("Deleted {k}."))),
+                        Err(e) => ctx.toast.emit(Toast::Err(e)),
+                    }
+                    ctx.refresh.emit(());
+                });
+                close.emit(());
+            })
+        };
+        html! {
+            <Dialog title="Delete Object" on_close={close.clone()}>
+                <div class="form">
+                    <p>{format!("Delete {} ({}) from bucket {}? Its data is gone for good; images imported from it keep their own copy.", o.key, bytes(o.size), *bucket)}</p>
+                    <DialogButtons ok="Delete" on_ok={ok} on_cancel={close} danger=true />
+                </div>
+            </Dialog>
+        }
+    });
     html! {
         <section class="page" aria-labelledby="page-title">
             <h1 id="page-title">{"OSS"}</h1>
@@ -147,6 +181,7 @@ pub fn oss_page() -> Html {
             }
             {error_line(&error)}
             {rows}
+            {confirm.unwrap_or_default()}
         </section>
     }
 }

@@ -241,7 +241,14 @@ test('OSS page: create a bucket, upload a file with progress, download it, delet
   const got = fs.readFileSync(await download.path());
   assert.equal(got.length, content.length);
   assert.ok(got.equals(content), 'the downloaded file has the uploaded bytes');
+  await p.getByLabel('Search objects').fill('no-such-key');
+  await p.getByText('No object matches the search.').waitFor();
+  await p.getByText('0 of 1 objects').waitFor();
+  await p.getByLabel('Search objects').fill('');
   await row.getByRole('button', { name: 'Delete' }).click();
+  const delObj = p.getByRole('dialog', { name: 'Delete Object' });
+  await delObj.getByText(/Its data is gone for good/).waitFor();
+  await delObj.getByRole('button', { name: 'Delete' }).click();
   await row.waitFor({ state: 'detached' });
   // Snapshots: search and Modify (extend retention).
   await createInstanceViaApi(p);

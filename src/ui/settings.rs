@@ -19,6 +19,7 @@ pub fn images_page() -> Html {
     let exporting = use_state(|| None::<Value>);
     let search = use_state(String::new);
     let owner = use_state(String::new);
+    let page = use_state(|| 0usize);
     let body = match &data {
         None => html! { <p class="loading">{"Loading images…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
@@ -29,7 +30,11 @@ pub fn images_page() -> Html {
                 .filter(|i| owner.is_empty() || s(i, "ImageOwnerAlias") == owner.as_str())
                 .filter(|i| q.is_empty() || s(i, "ImageId").to_lowercase().contains(&q) || s(i, "ImageName").to_lowercase().contains(&q))
                 .collect();
+            let (total, shown) = (list(v, "Images", "Image").len(), rows.len());
+            let (rows, current, pages) = paginate(rows, *page);
             html! {
+            <>
+            <div class="toolbar"><span class="sub">{format!("{shown} of {total} images")}</span>{pager(current, pages, &page)}</div>
             <table class="grid">
                 <thead><tr role="row"><th>{"Image ID/Name"}</th><th>{"Owner"}</th><th>{"OS"}</th><th>{"Size"}</th><th>{"Disks"}</th><th>{"Status"}</th><th>{"Created At"}</th><th>{"Actions"}</th></tr></thead>
                 <tbody>
@@ -64,15 +69,15 @@ pub fn images_page() -> Html {
                 }) }
                 </tbody>
             </table>
+            </>
             }
         }
     };
     let toolbar = html! {
         <div class="toolbar">
             <button class="primary" onclick={{ let i = importing.clone(); Callback::from(move |_: MouseEvent| i.set(true)) }}>{"Import Image"}</button>
-            <input type="search" aria-label="Search images" placeholder="Image ID or name" value={(*search).clone()}
-                oninput={{ let q = search.clone(); Callback::from(move |e: InputEvent| q.set(value_of(&e.into()))) }} />
-            <select aria-label="Image Type" onchange={{ let o = owner.clone(); Callback::from(move |e: Event| o.set(value_of(&e))) }}>
+            {search_box("Search images", "Image ID or name", &search, &page)}
+            <select aria-label="Image Type" onchange={{ let (o, pg) = (owner.clone(), page.clone()); Callback::from(move |e: Event| { o.set(value_of(&e)); pg.set(0); }) }}>
                 <option value="" selected={owner.is_empty()}>{"All Images"}</option>
                 <option value="self" selected={*owner == "self"}>{"Custom Images"}</option>
                 <option value="system" selected={*owner == "system"}>{"Public Images"}</option>

@@ -204,6 +204,7 @@ test('console: Import Image and Export Image dialogs with their task progress', 
   await p.getByLabel('Image Type').selectOption('self');
   assert.equal(await p.getByRole('row').filter({ hasText: 'Public Image' }).count(), 0);
   await row.waitFor();
+  await p.getByText('1 of 5 images').waitFor(); // the imported one of 4 public + 1 custom
   await p.getByLabel('Search images').fill('no-such-image');
   await p.getByText('No images match.').waitFor();
   assert.deepEqual(p.errors, []);

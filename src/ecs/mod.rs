@@ -373,11 +373,15 @@ impl<S: Store> Ecs<S> {
         if n < 3 && e.code != "StorageQuotaExceeded" {
             return Err(e);
         }
+        self.task_failures = (String::new(), 0);
         let mut cx = self.cx("").await?;
         let Some(mut task) = cx.load::<tasks::Task>(&format!("task/{id}")).await? else { return Err(e) };
+        if task.status != "Processing" {
+            // The failed commit was durable after all: the task already ended.
+            return Ok(Some((id, true)));
+        }
         tasks::end(&mut cx, &mut task, "Failed", &e.code, &format!("{} (the step failed {n} times)", e.message)).await?;
         self.settings = cx.commit().await?;
-        self.task_failures = (String::new(), 0);
         Ok(Some((id, true)))
     }
 

@@ -753,6 +753,13 @@ async fn read_source<S: Store>(cx: &mut Cx<'_, S>, job: &ExportJob, offset: u64,
     if job.engine != 0 {
         return Ok(cx.t.read(MapRef::Snapshot(SnapshotId(job.engine)), offset, len).await?);
     }
+    if job.pages.is_empty() && !job.snapshot_id.is_empty() {
+        // An export from before exports held their pages: read the snapshot's manifest.
+        let Some(s) = cx.load::<Snapshot>(&format!("snapshot/{}", job.snapshot_id)).await? else {
+            return Err(fail("InvalidSnapshotId.NotFound", format!("The snapshot \"{}\" was deleted during the export.", job.snapshot_id)));
+        };
+        return Ok(super::restore::read_released(cx, &s, offset, len).await?);
+    }
     Ok(super::restore::read_pages(cx, &job.pages, job.block_shift, offset, len).await?)
 }
 

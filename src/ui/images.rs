@@ -17,10 +17,11 @@ fn use_bucket_objects(chosen: &UseStateHandle<String>) -> (Vec<String>, Vec<List
     let bucket = (**chosen).clone();
     let ctx = use_ctx();
     let buckets = use_state(Vec::<String>::new);
-    let objects = use_state(Vec::<Listed>::new);
+    // The listing and the bucket it is of: another bucket's objects are never offered.
+    let objects = use_state(|| (String::new(), Vec::<Listed>::new()));
     {
         let (buckets, objects) = (buckets.clone(), objects.clone());
-        use_effect_with((ctx.tick / 5, bucket), move |(_, chosen)| {
+        use_effect_with((ctx.tick / 5, bucket.clone()), move |(_, chosen)| {
             let chosen = chosen.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(b) = service::with(async |ecs| ecs.oss_list_buckets().await).await {
@@ -28,7 +29,7 @@ fn use_bucket_objects(chosen: &UseStateHandle<String>) -> (Vec<String>, Vec<List
                 }
                 if !chosen.is_empty() {
                     if let Ok(o) = service::with(async |ecs| ecs.oss_list(&chosen, "").await).await {
-                        objects.set(o);
+                        objects.set((chosen, o));
                     }
                 }
             });
@@ -44,7 +45,8 @@ fn use_bucket_objects(chosen: &UseStateHandle<String>) -> (Vec<String>, Vec<List
             }
         });
     }
-    ((*buckets).clone(), (*objects).clone())
+    let listed = if objects.0 == bucket { objects.1.clone() } else { Vec::new() };
+    ((*buckets).clone(), listed)
 }
 
 fn input(h: &UseStateHandle<String>) -> Callback<InputEvent> {
@@ -68,7 +70,8 @@ pub fn import_image_dialog(p: &CloseProps) -> Html {
     let name = use_state(String::new);
     let bucket = use_state(String::new);
     let object = use_state(String::new);
-    let format = use_state(|| "QCOW2".to_string());
+    // Empty: detected from the file (a qcow2 starts with its magic).
+    let format = use_state(String::new);
     let size = use_state(String::new);
     let os_type = use_state(|| "linux".to_string());
     let platform = use_state(|| "Ubuntu".to_string());
@@ -79,10 +82,13 @@ pub fn import_image_dialog(p: &CloseProps) -> Html {
         let (object, format) = (object.clone(), format.clone());
         Callback::from(move |e: Event| {
             let v = value_of(&e);
-            if v.to_ascii_lowercase().ends_with(".raw") || v.to_ascii_lowercase().ends_with(".img") {
+            let lower = v.to_ascii_lowercase();
+            if lower.ends_with(".raw") || lower.ends_with(".img") {
                 format.set("RAW".into());
-            } else if v.to_ascii_lowercase().ends_with(".qcow2") {
+            } else if lower.ends_with(".qcow2") {
                 format.set("QCOW2".into());
+            } else {
+                format.set(String::new());
             }
             object.set(v);
         })
@@ -98,8 +104,10 @@ pub fn import_image_dialog(p: &CloseProps) -> Html {
                 "Architecture": *arch,
                 "DiskDeviceMapping.1.OSSBucket": *bucket,
                 "DiskDeviceMapping.1.OSSObject": *object,
-                "DiskDeviceMapping.1.Format": *format,
             });
+            if !format.is_empty() {
+                params["DiskDeviceMapping.1.Format"] = json!(*format);
+            }
             if !name.is_empty() {
                 params["ImageName"] = json!(*name);
             }
@@ -117,7 +125,7 @@ pub fn import_image_dialog(p: &CloseProps) -> Html {
                 <p class="hint">{"Import a disk image file from OSS as a custom image: upload the file on the OSS page first. RAW (any length) and QCOW2 (versions 2 and 3, any cluster size, compressed clusters; images with a backing file or encryption are refused) are supported."}</p>
                 <label>{"Image Name"}<input type="text" aria-label="Image Name" placeholder="2-128 characters, starting with a letter" value={(*name).clone()} oninput={input(&name)} /></label>
                 <label>{"OSS Bucket"}
-                    <select aria-label="OSS Bucket" onchange={change(&bucket)}>
+                    <select aria-label="OSS Bucket" onchange={{ let (b, o) = (bucket.clone(), object.clone()); Callback::from(move |e: Event| { b.set(value_of(&e)); o.set(String::new()); }) }}>
                         <option value="" selected={bucket.is_empty()}>{"Choose a bucket"}</option>
                         { for buckets.iter().map(|b| html! { <option value={b.clone()} selected={*b == *bucket}>{b.clone()}</option> }) }
                     </select>
@@ -125,12 +133,12 @@ pub fn import_image_dialog(p: &CloseProps) -> Html {
                 <label>{"OSS Object"}
                     <select aria-label="OSS Object" onchange={pick_object}>
                         <option value="" selected={object.is_empty()}>{"Choose an object"}</option>
-                        { for objects.iter().map(|o| html! { <option value={o.key.clone()} selected={o.key == *object}>{format!("{} ({})", o.key, bytes(o.size))}</option> }) }
+                        { for objects.iter().map(|o| html! { <option key={o.key.clone()} value={o.key.clone()} selected={o.key == *object}>{format!("{} ({})", o.key, bytes(o.size))}</option> }) }
                     </select>
                 </label>
                 <label>{"Image Format"}
                     <select aria-label="Image Format" onchange={change(&format)}>
-                        { for ["QCOW2", "RAW"].iter().map(|f| html! { <option value={*f} selected={*f == *format}>{*f}</option> }) }
+                        { for [("", "Detect from the file"), ("QCOW2", "QCOW2"), ("RAW", "RAW")].iter().map(|(v, t)| html! { <option value={*v} selected={*v == *format}>{*t}</option> }) }
                     </select>
                 </label>
                 <label>{"System Disk Size (GiB; empty: the image's own size)"}<input type="number" aria-label="Disk Image Size" min="1" max="2048" value={(*size).clone()} oninput={input(&size)} /></label>

@@ -31,7 +31,8 @@ pub fn oss_page() -> Html {
     let ctx = use_ctx();
     let buckets = use_state(Vec::<String>::new);
     let bucket = use_state(String::new);
-    let objects = use_state(|| None::<Result<Vec<Listed>, EcsError>>);
+    // The listing and the bucket it is of: rows of another bucket are never shown.
+    let objects = use_state(|| None::<(String, Result<Vec<Listed>, EcsError>)>);
     let new_bucket = use_state(String::new);
     let progress = use_state(|| None::<(String, f64, f64)>);
     let error = use_state(|| None::<EcsError>);
@@ -52,7 +53,8 @@ pub fn oss_page() -> Html {
                     buckets.set(b);
                 }
                 if !chosen.is_empty() {
-                    objects.set(Some(service::with(async |ecs| ecs.oss_list(&chosen, "").await).await));
+                    let listed = service::with(async |ecs| ecs.oss_list(&chosen, "").await).await;
+                    objects.set(Some((chosen, listed)));
                 }
             });
         });
@@ -98,7 +100,8 @@ pub fn oss_page() -> Html {
             });
         })
     };
-    let rows = match &*objects {
+    let listing = (*objects).as_ref().filter(|(b, _)| *b == *bucket).map(|(_, r)| r);
+    let rows = match listing {
         None => html! { <p class="loading">{if bucket.is_empty() { "Create a bucket to start." } else { "Loading objects…" }}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
         Some(Ok(list)) if list.is_empty() => html! { <p class="empty">{"No objects in this bucket. Upload File puts a local file here."}</p> },

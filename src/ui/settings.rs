@@ -24,7 +24,7 @@ pub fn images_page() -> Html {
         None => html! { <p class="loading">{"Loading images…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
         Some(Ok(v)) => {
-            let q = search.to_lowercase();
+            let q = search.trim().to_lowercase();
             let rows: Vec<Value> = list(v, "Images", "Image")
                 .into_iter()
                 .filter(|i| owner.is_empty() || s(i, "ImageOwnerAlias") == owner.as_str())
@@ -97,7 +97,7 @@ pub fn images_page() -> Html {
         html! {
             <Dialog title="Delete Image" on_close={close.clone()}>
                 <div class="form">
-                    <p>{format!("Delete image {} ({}). Its snapshots stay; instances created from it keep running.", s(&img, "ImageId"), s(&img, "ImageName"))}</p>
+                    <p>{format!("Delete image {} ({}). Its snapshots stay; instances and disks created from it keep running with their data. An imported image's own content goes with it, and an import still in progress is cancelled.", s(&img, "ImageId"), s(&img, "ImageName"))}</p>
                     <div class="buttons"><button class="primary danger" onclick={ok}>{"Delete"}</button><button onclick={close.reform(|_: MouseEvent| ())}>{"Cancel"}</button></div>
                 </div>
             </Dialog>

@@ -343,7 +343,7 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
                     None => html! { <span>{"Permanent"}</span> },
                 };
                 html! {
-                    <tr role="row" data-snapshot={s(r, "SnapshotId").to_string()}>
+                    <tr role="row" key={s(r, "SnapshotId").to_string()} data-snapshot={s(r, "SnapshotId").to_string()}>
                         <td><Link<Route> to={Route::Snapshot { id: s(r, "SnapshotId").to_string() }} classes="mono">{s(r, "SnapshotId").to_string()}</Link<Route>><div class="sub">{s(r, "SnapshotName").to_string()}</div></td>
                         <td><Link<Route> to={Route::Disk { id: s(r, "SourceDiskId").to_string() }} classes="mono">{s(r, "SourceDiskId").to_string()}</Link<Route>><div class="sub">{format!("{} GiB, {} disk", r["SourceDiskSize"], s(r, "SourceDiskType"))}</div></td>
                         <td>{bytes(r["IncrementalBytes"].as_u64().unwrap_or(0))}</td>

@@ -445,17 +445,7 @@ fn an_upload_resumes_after_a_failed_commit_at_any_point() {
     drop(ecs);
     for n in 1..=commits {
         for mode in [FailMode::Before, FailMode::After] {
-            let store = MemoryStore::new();
-            store.restore(&start);
-            let mut ecs = block_on(Ecs::open(FailingStore::new(store.clone(), n, mode), wall())).unwrap();
-            loop {
-                match block_on(ecs.upload_step(32 << 10)) {
-                    Ok(Some(_)) => continue,
-                    Ok(None) => panic!("commit {n} never failed"),
-                    Err(_) => break,
-                }
-            }
-            drop(ecs);
+            let store = run_until_failure(&start, n, mode, |ecs| block_on(ecs.upload_step(32 << 10)));
             // Reopen after the failure and let the upload resume.
             let mut ecs = block_on(Ecs::open(store.clone(), wall())).unwrap();
             while block_on(ecs.upload_step(32 << 10)).unwrap().is_some() {}

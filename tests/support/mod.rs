@@ -191,3 +191,33 @@ pub fn oss_logical(a: &mut Api) -> Vec<String> {
     out.extend(oss_lines(a.ecs.engine().store()).into_iter().filter(|l| !l.contains("oss/block/") && !l.contains("/pack")));
     out
 }
+
+/// A store's content (as `MemoryStore::dump` gives it).
+pub type Dump = std::collections::BTreeMap<(rowsnap::engine::Table, rowsnap::engine::Key), Vec<u8>>;
+
+/// The clock of the failure tests: fixed.
+pub fn fixed_wall() -> Box<dyn Fn() -> u64> {
+    Box::new(|| 1_795_000_000_000)
+}
+
+/// Starts from `start` with an ECS whose commit `n` fails in `mode`, runs
+/// `step` until that failure, and returns what the store holds then (to be
+/// reopened and resumed).
+pub fn run_until_failure<T>(
+    start: &Dump,
+    n: u64,
+    mode: rowsnap::engine::testkit::FailMode,
+    mut step: impl FnMut(&mut Ecs<rowsnap::engine::testkit::FailingStore>) -> Result<Option<T>, rowsnap::ecs::EcsError>,
+) -> MemoryStore {
+    let store = MemoryStore::new();
+    store.restore(start);
+    let mut ecs = block_on(Ecs::open(rowsnap::engine::testkit::FailingStore::new(store.clone(), n, mode), fixed_wall())).unwrap();
+    loop {
+        match step(&mut ecs) {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("commit {n} never failed"),
+            Err(_) => break,
+        }
+    }
+    store
+}

@@ -415,7 +415,6 @@ fn normal_snapshots_upload_with_progress_and_can_be_cancelled() {
 #[test]
 fn an_upload_resumes_after_a_failed_commit_at_any_point() {
     use rowsnap::engine::testkit::{FailMode, FailingStore};
-    let wall = || -> Box<dyn Fn() -> u64> { Box::new(|| 1_795_000_000_000) };
     // Set-up without failures: a disk with 1 MiB written and a normal snapshot of it.
     let mem = MemoryStore::new();
     let snap = {
@@ -436,7 +435,7 @@ fn an_upload_resumes_after_a_failed_commit_at_any_point() {
     let clean = MemoryStore::new();
     clean.restore(&start);
     let counting = FailingStore::new(clean.clone(), u64::MAX, FailMode::Before);
-    let mut ecs = block_on(Ecs::open(counting.clone(), wall())).unwrap();
+    let mut ecs = block_on(Ecs::open(counting.clone(), fixed_wall())).unwrap();
     finish(&mut ecs);
     let commits = counting.commits();
     assert!(commits >= 32, "one commit per block at least: {commits}");
@@ -447,7 +446,7 @@ fn an_upload_resumes_after_a_failed_commit_at_any_point() {
         for mode in [FailMode::Before, FailMode::After] {
             let store = run_until_failure(&start, n, mode, |ecs| block_on(ecs.upload_step(32 << 10)));
             // Reopen after the failure and let the upload resume.
-            let mut ecs = block_on(Ecs::open(store.clone(), wall())).unwrap();
+            let mut ecs = block_on(Ecs::open(store.clone(), fixed_wall())).unwrap();
             while block_on(ecs.upload_step(32 << 10)).unwrap().is_some() {}
             assert_eq!(oss_lines(&store), want, "failed commit {n} {mode:?}: OSS differs from a clean upload");
             assert_eq!(block_on(ecs.read_snapshot(&snap, 5 << 20, 1 << 20)).unwrap(), content);

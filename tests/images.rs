@@ -328,7 +328,6 @@ fn imports_and_exports_resume_after_a_failed_commit_at_any_point() {
     std::fs::write(&raw, &data).unwrap();
     let q = dir.join("r.qcow2");
     run("qemu-img", &["convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096", s(&raw), s(&q)]);
-    let wall = || -> Box<dyn Fn() -> u64> { Box::new(|| 1_795_000_000_000) };
     // Set-up: an import and an export (qcow2 and raw), all Processing.
     let start = {
         let mut a = Api::new();
@@ -360,20 +359,20 @@ fn imports_and_exports_resume_after_a_failed_commit_at_any_point() {
     let clean = MemoryStore::new();
     clean.restore(&start);
     let counting = FailingStore::new(clean.clone(), u64::MAX, FailMode::Before);
-    let mut ecs = block_on(Ecs::open(counting.clone(), wall())).unwrap();
+    let mut ecs = block_on(Ecs::open(counting.clone(), fixed_wall())).unwrap();
     while block_on(ecs.task_step()).unwrap().is_some() {}
     let commits = counting.commits();
     assert!(commits >= 6, "several steps: {commits}");
     let want = oss_lines(&clean);
     drop(ecs);
-    let mut ecs = block_on(Ecs::open(clean.clone(), wall())).unwrap();
+    let mut ecs = block_on(Ecs::open(clean.clone(), fixed_wall())).unwrap();
     assert!(booted(&mut ecs) == data);
     drop(ecs);
     for n in 1..=commits {
         for mode in [FailMode::Before, FailMode::After] {
             let store = run_until_failure(&start, n, mode, |ecs| block_on(ecs.task_step()));
             // Reopen after the failure and let the tasks resume.
-            let mut ecs = block_on(Ecs::open(store.clone(), wall())).unwrap();
+            let mut ecs = block_on(Ecs::open(store.clone(), fixed_wall())).unwrap();
             while block_on(ecs.task_step()).unwrap().is_some() {}
             assert_eq!(oss_lines(&store), want, "failed commit {n} {mode:?}: OSS differs from a clean run");
             let tasks = block_on(ecs.request("DescribeTasks", &json!({"PageSize": 10}))).unwrap();

@@ -78,6 +78,7 @@ pub fn block_map(p: &BlockMapProps) -> Html {
             <span><span class="cell" style="background:#e8eaed"></span>{" never written"}</span>
             <span><span class="cell" style="background:#222831"></span>{" written since the last snapshot"}</span>
             { for order.iter().map(|id| html! { <span><span class="cell" style={format!("background:{}", colour(id))}></span>{format!(" first captured by {id}")}</span> }) }
+            <span><span class="cell" style="background:#79706e"></span>{" from an image or another disk's snapshot (hover for its name)"}</span>
             <span class="sub">{format!(" Each cell is {} blocks ({}); hover a cell for its offset and owner.{}", per, bytes(per * bs),
                 if extent < blocks { format!(" Shown: the first {} of {}; the rest was never written.", bytes(extent * bs), bytes(blocks * bs)) } else { String::new() })}</span>
         </p>

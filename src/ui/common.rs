@@ -475,9 +475,9 @@ pub fn error_line(e: &Option<EcsError>) -> Html {
 
 pub fn status_badge(status: &str) -> Html {
     let class = match status {
-        "Running" | "In_use" | "accomplished" | "Available" => "st ok",
-        "Stopped" => "st off",
-        "failed" | "CreateFailed" => "st err",
+        "Running" | "In_use" | "accomplished" | "Available" | "Finished" => "st ok",
+        "Stopped" | "Cancelled" => "st off",
+        "failed" | "CreateFailed" | "Failed" => "st err",
         _ => "st busy",
     };
     let text = match status {

@@ -1,5 +1,6 @@
 //! The browser facilities the console needs besides IndexedDB: the writer's
-//! Web Lock (one tab writes), persistent storage and the storage estimate.
+//! Web Lock (one tab writes), persistent storage, the storage estimate, and
+//! saving a download as a stream.
 //!
 //! Web Locks are reached through `js_sys` (web-sys gates `LockManager`
 //! behind unstable APIs); every call works in a page and in a worker.
@@ -137,5 +138,53 @@ pub fn human_bytes(n: f64) -> String {
         format!("{v:.0} {}", UNITS[u])
     } else {
         format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// A local file being written as a stream (the File System Access API's
+/// `showSaveFilePicker`): a large download never sits in memory.
+pub struct FileStream {
+    writable: JsValue,
+}
+
+/// Calls `obj[method](arg?)` and awaits the promise it returns.
+async fn call_await(obj: &JsValue, method: &str, arg: Option<&JsValue>) -> Result<JsValue, String> {
+    let f: js_sys::Function = js_sys::Reflect::get(obj, &method.into()).map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| format!("{method} is not a function"))?;
+    let p = match arg {
+        Some(a) => f.call1(obj, a),
+        None => f.call0(obj),
+    }
+    .map_err(|e| format!("{e:?}"))?;
+    JsFuture::from(Promise::resolve(&p)).await.map_err(|e| js_error_text(&e))
+}
+
+fn js_error_text(e: &JsValue) -> String {
+    js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| format!("{e:?}"))
+}
+
+impl FileStream {
+    /// Asks where to save `name`; None when the browser has no save-file
+    /// picker (the caller falls back to a Blob download). Err when the
+    /// person cancels or the browser refuses.
+    pub async fn open(name: &str) -> Result<Option<FileStream>, String> {
+        let Some(w) = web_sys::window() else { return Ok(None) };
+        let w: JsValue = w.into();
+        let picker = js_sys::Reflect::get(&w, &"showSaveFilePicker".into()).unwrap_or(JsValue::UNDEFINED);
+        if !picker.is_function() {
+            return Ok(None);
+        }
+        let opts = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&opts, &"suggestedName".into(), &name.into());
+        let handle = call_await(&w, "showSaveFilePicker", Some(&opts)).await?;
+        let writable = call_await(&handle, "createWritable", None).await?;
+        Ok(Some(FileStream { writable }))
+    }
+
+    pub async fn write(&self, data: &[u8]) -> Result<(), String> {
+        call_await(&self.writable, "write", Some(&js_sys::Uint8Array::from(data).into())).await.map(|_| ())
+    }
+
+    pub async fn close(self) -> Result<(), String> {
+        call_await(&self.writable, "close", None).await.map(|_| ())
     }
 }

@@ -10,9 +10,26 @@ use crate::oss::Listed;
 use crate::service;
 
 const PART: u64 = 4 << 20;
+/// Objects larger than this are streamed to a file the person picks, where
+/// the browser can (`showSaveFilePicker`): they never sit in memory.
+const STREAM_ABOVE: u64 = 64 << 20;
 
-/// Downloads an object to a local file: read in 4 MiB ranges into Blob parts.
+/// Downloads an object to a local file, read in 4 MiB ranges: streamed into
+/// the file for large objects where the browser can, else as Blob parts.
 async fn download(bucket: String, key: String, size: u64) -> Result<(), EcsError> {
+    let name = key.rsplit('/').next().unwrap_or(&key).to_string();
+    if size > STREAM_ABOVE {
+        let fail = |m: String| EcsError::new(400, "DownloadFailed", format!("The file was not saved: {m}"));
+        if let Some(file) = crate::browser::FileStream::open(&name).await.map_err(fail)? {
+            let mut offset = 0;
+            while offset < size {
+                let data = service::with(async |ecs| ecs.oss_get(&bucket, &key, Some((offset, PART))).await).await?;
+                file.write(&data).await.map_err(fail)?;
+                offset += PART;
+            }
+            return file.close().await.map_err(fail);
+        }
+    }
     let parts = js_sys::Array::new();
     let mut offset = 0;
     while offset < size.max(1) {
@@ -23,7 +40,7 @@ async fn download(bucket: String, key: String, size: u64) -> Result<(), EcsError
             break;
         }
     }
-    save_file(&parts, key.rsplit('/').next().unwrap_or(&key))
+    save_file(&parts, &name)
 }
 
 #[function_component(OssPage)]

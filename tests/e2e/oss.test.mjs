@@ -153,3 +153,50 @@ test('a released instant-access snapshot rolls back to the right bytes, fetched 
   assert.deepEqual(p.errors, []);
   await context.close();
 });
+
+test('OSS page: a large object is streamed into the file the person picks, in 4 MiB parts', async () => {
+  const context = await browser.newContext();
+  const p = await page(context);
+  await p.setViewportSize({ width: 1440, height: 900 });
+  await p.goto(server.url + '#/oss');
+  await p.waitForFunction(() => window.ecs !== undefined && window.oss !== undefined);
+  await p.evaluate(async () => {
+    await ecs.ready;
+    // 70 MiB (over the 64 MiB streaming threshold), mostly zeros, marked at both ends.
+    const big = new Uint8Array(70 * 1048576);
+    big.set([1, 2, 3], 0);
+    big.set([7, 8, 9], big.length - 3);
+    await oss.createBucket('big');
+    await oss.putObject('big', 'dir/disk.raw', new Blob([big]));
+    // The save-file picker, as the File System Access API gives it (a person would pick a file).
+    window.saved = { name: null, parts: [], head: null, tail: null, closed: false };
+    window.showSaveFilePicker = async (opts) => {
+      saved.name = opts.suggestedName;
+      return { createWritable: async () => ({
+        write: async (d) => {
+          if (saved.head === null) saved.head = Array.from(d.subarray(0, 3));
+          saved.tail = Array.from(d.subarray(d.length - 3));
+          saved.parts.push(d.length);
+        },
+        close: async () => { saved.closed = true; },
+      }) };
+    };
+  });
+  let downloads = 0;
+  p.on('download', () => downloads++);
+  await p.getByTestId('db-status').filter({ hasText: 'Database ready' }).waitFor({ timeout: 20000 });
+  await p.getByLabel('Bucket', { exact: true }).selectOption('big');
+  const row = p.getByRole('row').filter({ hasText: 'dir/disk.raw' });
+  await row.getByText('70.0 MiB').waitFor({ timeout: 20000 });
+  await row.getByRole('button', { name: 'Download' }).click();
+  await p.waitForFunction(() => window.saved.closed, null, { timeout: 60000 });
+  const saved = await p.evaluate(() => window.saved);
+  assert.equal(saved.name, 'disk.raw');
+  assert.equal(saved.parts.reduce((a, b) => a + b, 0), 70 * 1048576);
+  assert.ok(saved.parts.length >= 17 && saved.parts.every((n) => n <= 4 * 1048576), `written in 4 MiB parts: ${saved.parts}`);
+  assert.deepEqual(saved.head, [1, 2, 3]);
+  assert.deepEqual(saved.tail, [7, 8, 9]);
+  assert.equal(downloads, 0, 'no Blob download');
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});

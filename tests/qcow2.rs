@@ -271,6 +271,15 @@ fn create_patterned(image: &Path, size: u64, opts: &str) {
 }
 
 /// A raw file with compressible text, incompressible noise, zeros and an odd tail.
+/// A qcow2 of 2 MiB of the compressible pattern, compressed, 4 KiB clusters (by qemu-img).
+fn compressed_4k(dir: &TempDir) -> Vec<u8> {
+    let raw = dir.path("r.raw");
+    make_raw(&raw, 2 * MIB);
+    let c = dir.path("c.qcow2");
+    qemu_img(&["convert", "-c", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096", s(&raw), s(&c)]);
+    fs::read(&c).unwrap()
+}
+
 fn make_raw(path: &Path, len: u64) {
     let mut data = vec![0u8; len as usize];
     let text = b"rowsnap qcow2 compressed cluster test pattern 0123456789 ";
@@ -750,22 +759,7 @@ fn truncated_files_are_errors() {
         }
     }
     // Cuts of a compressed image and a 4 KiB-cluster image: errors or not, never a panic.
-    let raw = dir.path("r.raw");
-    make_raw(&raw, 2 * MIB);
-    let comp = dir.path("c.qcow2");
-    qemu_img(&[
-        "convert",
-        "-c",
-        "-f",
-        "raw",
-        "-O",
-        "qcow2",
-        "-o",
-        "cluster_size=4096",
-        s(&raw),
-        s(&comp),
-    ]);
-    let full = fs::read(&comp).unwrap();
+    let full = compressed_4k(&dir);
     for cut in (0..full.len()).step_by(1531) {
         let data = &full[..cut];
         let outcome = std::panic::catch_unwind(|| {
@@ -899,13 +893,10 @@ fn fuzz_bases() -> &'static Vec<Vec<u8>> {
         let a = dir.path("a.qcow2");
         create_patterned(&a, 4 * MIB, "cluster_size=4096");
         qemu_img(&["snapshot", "-c", "s1", s(&a)]);
-        let raw = dir.path("r.raw");
-        make_raw(&raw, 2 * MIB);
-        let c = dir.path("c.qcow2");
-        qemu_img(&["convert", "-c", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096", s(&raw), s(&c)]);
+        let c = compressed_4k(&dir);
         let v2 = dir.path("v2.qcow2");
         create_patterned(&v2, 4 * MIB, "compat=0.10,cluster_size=512");
-        vec![fs::read(&a).unwrap(), fs::read(&c).unwrap(), fs::read(&v2).unwrap()]
+        vec![fs::read(&a).unwrap(), c, fs::read(&v2).unwrap()]
     })
 }
 
@@ -992,22 +983,7 @@ fn mutated_images_never_panic() {
     qemu_io(&a, &["write -P 0x21 65536 8192"]);
     bases.push(fs::read(&a).unwrap());
     // Compressed, 4 KiB clusters.
-    let raw = dir.path("r.raw");
-    make_raw(&raw, 2 * MIB);
-    let c = dir.path("c.qcow2");
-    qemu_img(&[
-        "convert",
-        "-c",
-        "-f",
-        "raw",
-        "-O",
-        "qcow2",
-        "-o",
-        "cluster_size=4096",
-        s(&raw),
-        s(&c),
-    ]);
-    bases.push(fs::read(&c).unwrap());
+    bases.push(compressed_4k(&dir));
     // Version 2, 512-byte clusters.
     let v2 = dir.path("v2.qcow2");
     create_patterned(&v2, 4 * MIB, "compat=0.10,cluster_size=512");

@@ -435,14 +435,7 @@ async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value,
             return Err(EcsError::forbidden("InvalidSnapshotId.NotReady", format!("The snapshot \"{}\" is still being created.", s.id)));
         }
     }
-    let name = match name {
-        Some(n) => n,
-        None => cx.new_id("image-"),
-    };
-    let existing: Vec<Image> = cx.scan(&format!("image/{}/", cx.region)).await?;
-    if existing.iter().any(|i| i.name == name) {
-        return Err(EcsError::forbidden("InvalidImageName.Duplicated", format!("An image named \"{name}\" already exists.")));
-    }
+    let name = unique_image_name(cx, name, "image-").await?;
     super::params::tag_quota(&tags)?;
     // Act.
     let id = cx.new_id("m-");
@@ -493,6 +486,20 @@ async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value,
     };
     cx.save(&format!("image/{}/{id}", cx.region), &img);
     Ok(json!({"ImageId": id}))
+}
+
+/// A new image's name: the one asked for (refused when the region has an
+/// image of that name), or a generated one starting with `prefix`.
+pub(super) async fn unique_image_name<S: Store>(cx: &mut Cx<'_, S>, name: Option<String>, prefix: &str) -> Result<String, EcsError> {
+    let name = match name {
+        Some(n) => n,
+        None => cx.new_id(prefix),
+    };
+    let existing: Vec<Image> = cx.scan(&format!("image/{}/", cx.region)).await?;
+    if existing.iter().any(|i| i.name == name) {
+        return Err(EcsError::forbidden("InvalidImageName.Duplicated", format!("An image named \"{name}\" already exists.")));
+    }
+    Ok(name)
 }
 
 async fn delete_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {

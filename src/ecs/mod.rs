@@ -59,6 +59,10 @@ pub struct Ecs<S: Store> {
     readers: tasks::Readers,
     /// The task whose steps failed on the store, and how many times in a row.
     task_failures: (String, u32),
+    /// A task may be Processing (true after opening and after a request that
+    /// starts one; false once a step found none): the background loop then
+    /// opens no transaction while nothing is to be done.
+    tasks_pending: bool,
 }
 
 /// One request in progress: its transaction, the time, and id generation.
@@ -81,7 +85,7 @@ impl<S: Store> Ecs<S> {
     pub async fn open(store: S, wall: Box<dyn Fn() -> u64>) -> Result<Self, EcsError> {
         let engine = Engine::open(store).await?;
         let seed = wall() ^ 0x5eed_ec50_0000_0000;
-        let mut ecs = Ecs { engine, wall, rng: Rng::new(seed), settings: Settings::default(), readers: tasks::Readers::default(), task_failures: (String::new(), 0) };
+        let mut ecs = Ecs { engine, wall, rng: Rng::new(seed), settings: Settings::default(), readers: tasks::Readers::default(), task_failures: (String::new(), 0), tasks_pending: true };
         let mut t = ecs.engine.begin().await?;
         if let Some(s) = t.get_record(SETTINGS_KEY).await? {
             ecs.settings = serde_json::from_slice(&s).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?;
@@ -168,6 +172,9 @@ impl<S: Store> Ecs<S> {
         actions::expire(&mut cx).await?;
         let out = actions::dispatch(&mut cx, action, &p).await?;
         self.settings = cx.commit().await?;
+        if tasks::STARTS_TASK.contains(&action) {
+            self.tasks_pending = true;
+        }
         if matches!(action, "CancelTask" | "DeleteImage") {
             // An import may have ended: its reader's memory goes (rebuilt if not).
             tasks::forget(&mut self.readers);
@@ -327,11 +334,17 @@ impl<S: Store> Ecs<S> {
     /// None when no task is processing. A step that meets bad input ends the
     /// task as Failed, in a fresh transaction, with the reason.
     pub async fn task_step(&mut self) -> Result<Option<(String, bool)>, EcsError> {
+        if !self.tasks_pending {
+            return Ok(None);
+        }
         let now = self.now();
         let wall = (self.wall)();
         let t = self.engine.begin().await?;
         let mut cx = Cx { t, now, wall, rng: &mut self.rng, settings: self.settings.clone(), settings_dirty: false, region: String::new() };
-        let Some(mut task) = tasks::oldest(&mut cx).await? else { return Ok(None) };
+        let Some(mut task) = tasks::oldest(&mut cx).await? else {
+            self.tasks_pending = false;
+            return Ok(None);
+        };
         let id = task.id.clone();
         match tasks::step(&mut cx, &mut self.readers, &mut task).await {
             Ok(done) => match cx.commit().await {

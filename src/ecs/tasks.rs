@@ -31,6 +31,9 @@ use crate::image::prefetch::Prefetch;
 use crate::image::qcow2::{Qcow2Error, Qcow2Reader, Qcow2Writer, WRITER_CLUSTER_SIZE};
 use crate::oss::{chunk_key, Embedded, ObjectMeta, ObjectStore, OssError, CHUNK};
 
+/// The actions that start a task.
+pub const STARTS_TASK: &[&str] = &["ImportImage", "ExportImage", "ExportSnapshot", "ExportDisk"];
+
 /// Most data bytes one step copies (import) or writes (export).
 pub const STEP_BYTES: u64 = 4 << 20;
 /// Most guest space one import step scans for data (holes are skipped fast).
@@ -228,14 +231,7 @@ pub(super) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Re
     }
     let meta = Embedded.head(&mut cx.t, &bucket, &object).await.map_err(oss_err)?.ok_or_else(|| oss_err(OssError::no_key(&bucket, &object)))?;
     // State.
-    let name = match name {
-        Some(n) => n,
-        None => cx.new_id("import-"),
-    };
-    let existing: Vec<Image> = cx.scan(&format!("image/{}/", cx.region)).await?;
-    if existing.iter().any(|i| i.name == name) {
-        return Err(EcsError::forbidden("InvalidImageName.Duplicated", format!("An image named \"{name}\" already exists.")));
-    }
+    let name = super::actions::unique_image_name(cx, name, "import-").await?;
     super::params::tag_quota(&tags)?;
     // Act.
     let image_id = cx.new_id("m-");

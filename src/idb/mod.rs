@@ -4,8 +4,10 @@
 //! values as `Uint8Array`. Each [`IdbTx`] is one IndexedDB transaction over
 //! every object store:
 //! - reads issue all their requests before awaiting any (`get_many`,
-//!   `get_values` over several ranges), and contiguous keys are read with one
-//!   `getAll` over a key range;
+//!   `get_values` over several ranges); block reads (`get_values`) are one
+//!   `get` per key, all in flight at once, which Chromium serves 2-2.5x
+//!   faster than one `getAll` over the same 32 KiB records (make bench:
+//!   raw_gets_mb_s_32k vs raw_getall_mb_s_32k); scans use `getAll`;
 //! - puts and deletes are issued at once and never awaited one by one; the
 //!   transaction's completion is the only thing `commit` waits for, so an
 //!   error in any request aborts the whole transaction and nothing is written;
@@ -138,6 +140,9 @@ impl IdbStore {
     }
 }
 
+/// Longest key range `get_values` reads with one get per key.
+const GETS_MAX: u64 = 4096;
+
 /// One IndexedDB transaction over every table.
 pub struct IdbTx {
     raw: web_sys::IdbTransaction,
@@ -254,30 +259,43 @@ impl Tx for IdbTx {
         table: Table,
         ranges: &[(u64, u64)],
     ) -> Result<Vec<Vec<Vec<u8>>>, StoreError> {
+        // One get per key, every request issued before the first await:
+        // Chromium serves many gets in flight 2-2.5x faster than getAll over
+        // the same 32 KiB records (measured: ~265 vs ~100 MB/s). Very long
+        // ranges (which the engine never asks for) use getAll.
+        enum Req {
+            Gets(Vec<idb::request::futures::GetStoreRequestFuture>),
+            All(idb::request::futures::GetAllStoreRequestFuture),
+        }
         let mut futs = Vec::with_capacity(ranges.len());
         for &(lo, hi) in ranges {
-            let req = if lo == hi {
-                Err(self.store(table).get(Query::Key(JsValue::from_f64(lo as f64))))
+            let st = self.store(table);
+            futs.push(if hi.saturating_sub(lo) < GETS_MAX {
+                let mut gets = Vec::with_capacity((hi - lo + 1) as usize);
+                for k in lo..=hi {
+                    gets.push(st.get(Query::Key(JsValue::from_f64(k as f64))).map_err(|e| self.err(e))?.into_future());
+                }
+                Req::Gets(gets)
             } else {
-                let r = KeyRange::bound(
-                    &JsValue::from_f64(lo as f64),
-                    &JsValue::from_f64(hi as f64),
-                    None,
-                    None,
-                )
-                .map_err(|e| self.err(e))?;
-                Ok(self.store(table).get_all(Some(Query::KeyRange(r)), None))
-            };
-            futs.push(match req {
-                Ok(all) => Ok(all.map_err(|e| self.err(e))?.into_future()),
-                Err(one) => Err(one.map_err(|e| self.err(e))?.into_future()),
+                let r = KeyRange::bound(&JsValue::from_f64(lo as f64), &JsValue::from_f64(hi as f64), None, None)
+                    .map_err(|e| self.err(e))?;
+                Req::All(st.get_all(Some(Query::KeyRange(r)), None).map_err(|e| self.err(e))?.into_future())
             });
         }
         let mut out = Vec::with_capacity(ranges.len());
         for f in futs {
             out.push(match f {
-                Ok(all) => all.await.map_err(|e| self.err(e))?.iter().map(|v| bytes(&v)).collect(),
-                Err(one) => one.await.map_err(|e| self.err(e))?.iter().map(bytes).collect(),
+                Req::All(all) => all.await.map_err(|e| self.err(e))?.iter().map(bytes).collect(),
+                Req::Gets(gets) => {
+                    let mut values = Vec::with_capacity(gets.len());
+                    for g in gets {
+                        // Keys that hold nothing are left out, as getAll would.
+                        if let Some(v) = g.await.map_err(|e| self.err(e))? {
+                            values.push(bytes(&v));
+                        }
+                    }
+                    values
+                }
             });
         }
         Ok(out)

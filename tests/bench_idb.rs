@@ -46,8 +46,8 @@ async fn raw_db(name: &str) -> Database {
 }
 
 /// Raw IndexedDB: put `total` bytes as records of `rec` bytes, 4 MiB per
-/// transaction; then read them back 4 MiB per transaction, once with getAll
-/// over the key range and once with one get per key (all issued at once).
+/// transaction; then read them back 4 MiB per transaction, once with one get
+/// per key (all issued at once), then once with getAll over the key range.
 /// MB/s: (put, getAll, gets).
 async fn raw_put_get(total: u64, rec: u64) -> (f64, f64, f64) {
     let db = raw_db(&format!("bench-raw-{rec}")).await;
@@ -70,7 +70,7 @@ async fn raw_put_get(total: u64, rec: u64) -> (f64, f64, f64) {
     }
     let put = total as f64 / (now() - t0) / 1e6;
     let mut reads = [0.0; 2];
-    for (mode, mb_s) in reads.iter_mut().enumerate() {
+    for (mode, mb_s) in reads.iter_mut().enumerate().rev() {
         let t0 = now();
         let mut k = 0u64;
         let mut got = 0u64;
@@ -204,6 +204,7 @@ async fn bench() {
     for _ in 0..3 {
         let (p, all, gets) = raw_put_get(total, 1 << DEFAULT_BLOCK_SHIFT).await;
         let (w, r, _) = engine_write_read(total, DEFAULT_BLOCK_SHIFT).await;
+        console_log!("  round: raw put {p:.1}, gets {gets:.1}, getAll {all:.1}; engine write {w:.1}, read {r:.1} MB/s");
         ps.push(p);
         gs.push(all.max(gets));
         ws.push(w);

@@ -320,10 +320,11 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
             <span class="sub">{format!("{shown} of {total} snapshots")}</span>
             {pager(current, pages, &page)}
         </div>
+        <div class="table-scroll">
         <table class="grid">
             <thead><tr role="row">
-                <th>{"Snapshot ID/Name"}</th><th>{"Source Disk"}</th><th>{"Incremental Size"}</th><th>{"Exclusive Size"}</th>
-                <th>{"Type"}</th><th>{"Category"}</th><th>{"Status"}</th><th>{"Progress"}</th><th>{"Retention Period"}</th>
+                <th>{"Snapshot ID/Name"}</th><th>{"Source Disk"}</th><th title="Incremental: bytes written since the previous snapshot of the disk. Exclusive: bytes only this snapshot holds (freed when it is deleted).">{"Size"}</th>
+                <th>{"Type"}</th><th>{"Status"}</th><th>{"Progress"}</th><th>{"Retention Period"}</th>
                 <th>{"Created At"}</th><th>{"Actions"}</th>
             </tr></thead>
             <tbody>
@@ -346,20 +347,19 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
                     <tr role="row" key={s(r, "SnapshotId").to_string()} data-snapshot={s(r, "SnapshotId").to_string()}>
                         <td><Link<Route> to={Route::Snapshot { id: s(r, "SnapshotId").to_string() }} classes="mono">{s(r, "SnapshotId").to_string()}</Link<Route>><div class="sub">{s(r, "SnapshotName").to_string()}</div></td>
                         <td><Link<Route> to={Route::Disk { id: s(r, "SourceDiskId").to_string() }} classes="mono">{s(r, "SourceDiskId").to_string()}</Link<Route>><div class="sub">{format!("{} GiB, {} disk", r["SourceDiskSize"], s(r, "SourceDiskType"))}</div></td>
-                        <td>{bytes(r["IncrementalBytes"].as_u64().unwrap_or(0))}</td>
-                        <td>{bytes(r["ExclusiveBytes"].as_u64().unwrap_or(0))}</td>
-                        <td>{if s(r, "SnapshotType") == "auto" { "Automatic" } else { "Manual" }}</td>
-                        <td>{if s(r, "Category") == "flash" { "Local Snapshot" } else { "Normal Snapshot" }}</td>
+                        <td class="nowrap">{format!("{} incremental", bytes(r["IncrementalBytes"].as_u64().unwrap_or(0)))}<div class="sub">{format!("{} exclusive", bytes(r["ExclusiveBytes"].as_u64().unwrap_or(0)))}</div></td>
+                        <td>{if s(r, "Category") == "flash" { "Local Snapshot" } else { "Normal Snapshot" }}<div class="sub">{if s(r, "SnapshotType") == "auto" { "Automatic" } else { "Manual" }}</div></td>
                         <td>{status_badge(s(r, "Status"))}</td>
                         <td>{progress}</td>
                         <td>{retention}</td>
                         <td>{when(s(r, "CreationTime"))}</td>
-                        <td class="actions"><SnapshotActions snap={r.clone()} /></td>
+                        <td class="actions wrap"><SnapshotActions snap={r.clone()} /></td>
                     </tr>
                 }
             }) }
             </tbody>
         </table>
+        </div>
         </>
     }
 }

@@ -102,6 +102,12 @@ test('seed 004: Create Disk Snapshot on the Snapshots page, watch the upload, th
   await p.evaluate(() => ecs.setUploadRate(null));
   await row.getByText('Upload to OSS: 100%').waitFor({ timeout: 20000 });
   await shot(p, 'snapshots-page');
+  // The table fits a 1440 px window: nothing scrolls sideways.
+  const fit = await p.evaluate(() => {
+    const box = document.querySelector('.table-scroll');
+    return { table: box.scrollWidth, box: box.clientWidth, page: document.documentElement.scrollWidth, window: window.innerWidth };
+  });
+  assert.ok(fit.table <= fit.box && fit.page <= fit.window, `the Snapshots table fits the window: ${JSON.stringify(fit)}`);
   // Roll Back Disk: the instance must be stopped; the dialog offers to stop it.
   await row.getByRole('button', { name: 'Roll Back Disk' }).click();
   const rb = p.getByRole('dialog', { name: 'Roll Back Disk' });

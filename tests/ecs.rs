@@ -663,3 +663,139 @@ fn describe_snapshots_next_token_and_dry_run() {
     a.err("DescribeSnapshots", json!({"DryRun": true}), "DryRunOperation", 400);
     a.err("DescribeSnapshots", json!({"DryRun": true, "Status": "bogus"}), "InvalidParameter", 400);
 }
+
+/// Automatic snapshots of the disk, oldest first: (id, name, RetentionDays).
+fn autos(a: &mut Api, disk: &str) -> Vec<(String, String, Value)> {
+    let v = a.ok("DescribeSnapshots", json!({"DiskId": disk, "SnapshotType": "auto", "PageSize": 100}));
+    let mut out: Vec<(String, String, Value)> = v["Snapshots"]["Snapshot"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["SnapshotId"].as_str().unwrap().to_string(), s["SnapshotName"].as_str().unwrap().to_string(), s["RetentionDays"].clone()))
+        .collect();
+    out.reverse();
+    out
+}
+
+/// Moves the console clock, then lets the uploads it started finish.
+fn advance(a: &mut Api, seconds: f64) {
+    block_on(a.ecs.advance_clock(seconds)).unwrap();
+    a.upload_all();
+}
+
+#[test]
+fn automatic_snapshot_policies_take_snapshots_on_the_console_clock() {
+    let mut a = Api::new(); // the clock reads 2026-11-18T11:06:40Z (19:06:40 in UTC+8)
+    let inst = a.instance(IMAGE, json!({}));
+    let sys = a.system_disk(&inst);
+    // Bad parameters, each with its code; nothing is created.
+    let good = json!({"timePoints": "[\"2\"]", "repeatWeekdays": "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\"]", "retentionDays": 2, "autoSnapshotPolicyName": "nightly"});
+    for (k, v, code) in [
+        ("timePoints", json!("[\"24\"]"), "InvalidTimePoints.Malformed"),
+        ("timePoints", json!("[\"two\"]"), "InvalidTimePoints.Malformed"),
+        ("repeatWeekdays", json!("[\"0\"]"), "InvalidRepeatWeekdays.Malformed"),
+        ("retentionDays", json!(0), "InvalidRetentionDays.Malformed"),
+        ("retentionDays", json!(65536), "InvalidRetentionDays.Malformed"),
+        ("autoSnapshotPolicyName", json!("auto-nightly"), "InvalidAutoSnapshotPolicyName.Malformed"),
+    ] {
+        let mut p = good.clone();
+        p[k] = v;
+        a.err("CreateAutoSnapshotPolicy", p, code, 400);
+    }
+    let mut p = good.clone();
+    p.as_object_mut().unwrap().remove("timePoints");
+    a.err("CreateAutoSnapshotPolicy", p, "MissingParameter", 400);
+    assert_eq!(a.ok("DescribeAutoSnapshotPolicyEx", json!({}))["TotalCount"], 0);
+    let sp = a.ok("CreateAutoSnapshotPolicy", good)["AutoSnapshotPolicyId"].as_str().unwrap().to_string();
+    assert!(sp.starts_with("sp-"));
+    a.err("ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": "sp-nope", "diskIds": [sys]}), "InvalidAutoSnapshotPolicyId.NotFound", 404);
+    a.err("ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": sp, "diskIds": [sys.clone(), "d-nope"]}), "InvalidDiskId.NotFound", 404);
+    let d = a.ok("DescribeDisks", json!({"DiskIds": [sys]}));
+    assert_eq!(d["Disks"]["Disk"][0]["EnableAutoSnapshot"], false, "a failed Apply changes nothing");
+    a.ok("ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": sp, "diskIds": format!("[\"{sys}\"]")}));
+    let d = a.ok("DescribeDisks", json!({"DiskIds": [sys]}));
+    assert_eq!((d["Disks"]["Disk"][0]["EnableAutoSnapshot"].as_bool(), d["Disks"]["Disk"][0]["AutoSnapshotPolicyId"].as_str()), (Some(true), Some(sp.as_str())));
+    let p = a.ok("DescribeAutoSnapshotPolicyEx", json!({"AutoSnapshotPolicyId": sp}));
+    let p = &p["AutoSnapshotPolicies"]["AutoSnapshotPolicy"][0];
+    assert_eq!((p["TimePoints"].as_str(), p["DiskNums"].as_u64(), p["RetentionDays"].as_i64(), p["AutoSnapshotPolicyName"].as_str()), (Some("[\"2\"]"), Some(1), Some(2), Some("nightly")));
+    // Nothing until 02:00 UTC+8 (18:00 UTC).
+    advance(&mut a, 6.0 * 3600.0);
+    assert!(autos(&mut a, &sys).is_empty(), "17:06 UTC: not yet");
+    a.write(&sys, 0, b"monday data");
+    advance(&mut a, 3600.0);
+    let first = autos(&mut a, &sys);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!((first[0].1.as_str(), &first[0].2), ("auto_20261119_02", &json!(2)), "named by its run, kept for the policy's days");
+    let got = block_on(a.ecs.read_snapshot(&first[0].0, 0, 11)).unwrap();
+    assert_eq!(got, b"monday data");
+    // An hour later: no second run; a day later: one more.
+    advance(&mut a, 3600.0);
+    assert_eq!(autos(&mut a, &sys).len(), 1);
+    advance(&mut a, 23.0 * 3600.0);
+    assert_eq!(autos(&mut a, &sys).iter().map(|s| s.1.as_str()).collect::<Vec<_>>(), ["auto_20261119_02", "auto_20261120_02"]);
+    // Ten days at once: the runs missed meanwhile are skipped, only the latest is
+    // taken; the two older ones ran out of their 2 days.
+    advance(&mut a, 10.0 * 86_400.0);
+    assert_eq!(autos(&mut a, &sys).iter().map(|s| s.1.as_str()).collect::<Vec<_>>(), ["auto_20261130_02"]);
+    // A new retention applies to later snapshots only.
+    a.ok("ModifyAutoSnapshotPolicyEx", json!({"autoSnapshotPolicyId": sp, "retentionDays": -1}));
+    advance(&mut a, 86_400.0);
+    let now = autos(&mut a, &sys);
+    assert_eq!(now.iter().map(|s| s.2.clone()).collect::<Vec<_>>(), [json!(2), Value::Null], "{now:?}");
+    // Cancelled: no more runs.
+    a.ok("CancelAutoSnapshotPolicy", json!({"diskIds": [sys]}));
+    advance(&mut a, 3.0 * 86_400.0);
+    assert_eq!(autos(&mut a, &sys).len(), 1, "the permanent one stays, no new ones");
+    let p = a.ok("DescribeAutoSnapshotPolicyEx", json!({}));
+    assert_eq!(p["AutoSnapshotPolicies"]["AutoSnapshotPolicy"][0]["DiskNums"], 0);
+    // Deleted: gone, and its disks have no policy.
+    a.ok("ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": sp, "diskIds": [sys]}));
+    a.ok("DeleteAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": sp}));
+    assert_eq!(a.ok("DescribeAutoSnapshotPolicyEx", json!({}))["TotalCount"], 0);
+    let d = a.ok("DescribeDisks", json!({"DiskIds": [sys]}));
+    assert_eq!(d["Disks"]["Disk"][0]["AutoSnapshotPolicyId"], "");
+    a.err("DeleteAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": sp}), "InvalidAutoSnapshotPolicyId.NotFound", 404);
+}
+
+#[test]
+fn a_full_disk_gives_up_its_oldest_automatic_snapshot_for_the_next_run() {
+    let mut a = Api::new();
+    let inst = a.instance(IMAGE, json!({}));
+    let sys = a.system_disk(&inst);
+    let every_hour: Vec<String> = (0..24).map(|h| h.to_string()).collect();
+    let sp = a.ok("CreateAutoSnapshotPolicy", json!({"timePoints": every_hour, "repeatWeekdays": ["1", "2", "3", "4", "5", "6", "7"], "retentionDays": -1}))["AutoSnapshotPolicyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    a.ok("ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": sp, "diskIds": [sys]}));
+    // A run while the previous automatic snapshot still uploads is skipped.
+    block_on(a.ecs.advance_clock(3600.0)).unwrap();
+    block_on(a.ecs.advance_clock(3600.0)).unwrap();
+    a.upload_all();
+    assert_eq!(autos(&mut a, &sys).len(), 1, "the overlapping run was skipped");
+    advance(&mut a, 3600.0);
+    let two = autos(&mut a, &sys);
+    assert_eq!(two.len(), 2);
+    for i in 0..62 {
+        a.snapshot(&sys, json!({"SnapshotName": format!("manual-{i}")}));
+    }
+    a.err("CreateSnapshot", json!({"DiskId": sys}), "QuotaExceed.Snapshot", 403);
+    advance(&mut a, 3600.0);
+    let after = autos(&mut a, &sys);
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(after[0].0, two[1].0, "the oldest automatic snapshot went");
+    assert_ne!(after[1].0, two[1].0, "a new one was taken");
+    let all = a.ok("DescribeSnapshots", json!({"DiskId": sys, "PageSize": 100}));
+    assert_eq!(all["TotalCount"], 64);
+    // With no automatic snapshot left to give up, the run is skipped.
+    a.ok("CancelAutoSnapshotPolicy", json!({"diskIds": [sys]}));
+    for (id, _, _) in after {
+        a.ok("DeleteSnapshot", json!({"SnapshotId": id}));
+    }
+    a.snapshot(&sys, json!({}));
+    a.snapshot(&sys, json!({}));
+    a.ok("ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": sp, "diskIds": [sys]}));
+    advance(&mut a, 3600.0);
+    assert!(autos(&mut a, &sys).is_empty());
+    assert_eq!(a.ok("DescribeSnapshots", json!({"DiskId": sys, "PageSize": 100}))["TotalCount"], 64);
+}

@@ -446,3 +446,19 @@ fn a_full_storage_fails_the_task_and_frees_what_it_made() {
     assert_eq!(block_on(ecs.engine().list_volumes()).unwrap().len(), volumes, "no volume left behind");
     block_on(ecs.engine().check()).unwrap();
 }
+
+#[test]
+fn an_importing_qcow2_image_shows_its_virtual_size_from_the_start() {
+    let dir = scratch("vsize");
+    let q = dir.join("sparse.qcow2");
+    run("qemu-img", &["create", "-q", "-f", "qcow2", s(&q), "3G"]);
+    let mut a = Api::new();
+    a.put("images", "sparse.qcow2", &std::fs::read(&q).unwrap());
+    let v = a.ok("ImportImage", json!({"DiskDeviceMapping.1.OSSBucket": "images", "DiskDeviceMapping.1.OSSObject": "sparse.qcow2"}));
+    let image = v["ImageId"].as_str().unwrap().to_string();
+    let img = a.image(&image);
+    assert_eq!((img["Status"].as_str(), img["Size"].as_u64()), (Some("Creating"), Some(3)), "{img}");
+    a.tasks_all();
+    let img = a.image(&image);
+    assert_eq!((img["Status"].as_str(), img["Size"].as_u64()), (Some("Available"), Some(3)), "{img}");
+}

@@ -26,6 +26,8 @@ pub const ACTIONS: &[&str] = &[
     "ExportSnapshot", "ExportDisk",
     // Extension (named and documented in README): the block map of a disk or snapshot.
     "DescribeBlockMap",
+    "CreateAutoSnapshotPolicy", "DescribeAutoSnapshotPolicyEx", "ModifyAutoSnapshotPolicyEx", "DeleteAutoSnapshotPolicy",
+    "ApplyAutoSnapshotPolicy", "CancelAutoSnapshotPolicy",
 ];
 
 /// How long each automatic state step takes (ECS's take seconds; ours under one).
@@ -120,6 +122,12 @@ async fn dispatch_action<S: Store>(cx: &mut Cx<'_, S>, action: &str, p: &Params)
         "DescribeTaskAttribute" => super::tasks::describe_task_attribute(cx, p).await,
         "CancelTask" => super::tasks::cancel_task(cx, p).await,
         "DescribeBlockMap" => describe_block_map(cx, p).await,
+        "CreateAutoSnapshotPolicy" => super::policies::create(cx, p).await,
+        "DescribeAutoSnapshotPolicyEx" => super::policies::describe(cx, p).await,
+        "ModifyAutoSnapshotPolicyEx" => super::policies::modify(cx, p).await,
+        "DeleteAutoSnapshotPolicy" => super::policies::delete(cx, p).await,
+        "ApplyAutoSnapshotPolicy" => super::policies::apply(cx, p).await,
+        "CancelAutoSnapshotPolicy" => super::policies::cancel(cx, p).await,
         _ => unreachable!("ACTIONS lists every action"),
     }
 }
@@ -198,7 +206,8 @@ fn usage(s: &Snapshot) -> &'static str {
 
 // ------------------------------------------------------------ clock & seeds
 
-/// Releases snapshots whose retention ran out (unless an image uses them).
+/// Releases snapshots whose retention ran out (unless an image uses them),
+/// then takes the automatic snapshots that became due.
 pub async fn expire<S: Store>(cx: &mut Cx<'_, S>) -> Result<(), EcsError> {
     let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
     for mut s in snaps {
@@ -222,7 +231,7 @@ pub async fn expire<S: Store>(cx: &mut Cx<'_, S>) -> Result<(), EcsError> {
             }
         }
     }
-    Ok(())
+    super::policies::run_due(cx).await
 }
 
 /// The public images: a few small generated disks (a boot sector and an
@@ -769,6 +778,7 @@ async fn new_disk<S: Store>(
         volume: volume.0,
         encrypted,
         delete_auto_snapshot: true,
+        auto_snapshot_policy_id: String::new(),
         delete_with_instance: false,
         attached_once: false,
         source_snapshot_id: source,
@@ -895,7 +905,8 @@ async fn disk_json<S: Store>(cx: &mut Cx<'_, S>, d: &Disk) -> Result<Value, EcsE
         "KMSKeyId": "",
         "DeleteAutoSnapshot": d.delete_auto_snapshot,
         "DeleteWithInstance": d.delete_with_instance,
-        "EnableAutoSnapshot": false,
+        "EnableAutoSnapshot": !d.auto_snapshot_policy_id.is_empty(),
+        "AutoSnapshotPolicyId": d.auto_snapshot_policy_id,
         "Portable": d.disk_type == "data",
         "SourceSnapshotId": d.source_snapshot_id,
         "ImageId": d.image_id,
@@ -1328,6 +1339,26 @@ async fn take_snapshot<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, spec: &Snapsho
     Ok(s)
 }
 
+/// An automatic snapshot (a policy's run): a normal snapshot with the
+/// disk's defaults, after the same state and quota checks as CreateSnapshot.
+pub(super) async fn take_auto_snapshot<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, name: String, retention_days: Option<u64>) -> Result<Snapshot, EcsError> {
+    let spec = SnapshotSpec {
+        name,
+        description: String::new(),
+        category: "standard",
+        instant_access: None,
+        ia_days: None,
+        retention_days,
+        tags: vec![],
+        resource_group: disk.resource_group.clone(),
+    };
+    check_snapshot_allowed(cx, disk, spec.category).await?;
+    let mut s = take_snapshot(cx, disk, &spec, "").await?;
+    s.snapshot_type = "auto".into();
+    cx.save(&format!("snapshot/{}", s.id), &s);
+    Ok(s)
+}
+
 async fn create_snapshot<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
     let disk_id = p.required("DiskId")?;
     let spec = snapshot_spec(p)?;
@@ -1416,7 +1447,7 @@ async fn describe_snapshots<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<
 }
 
 /// Deletes a snapshot's engine snapshot and record.
-async fn drop_snapshot<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) -> Result<(), EcsError> {
+pub(super) async fn drop_snapshot<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) -> Result<(), EcsError> {
     // Cancels an upload in progress, or releases the uploaded data.
     super::upload::release(cx, &s.id).await?;
     if !s.local_released {

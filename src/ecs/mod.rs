@@ -17,6 +17,7 @@ pub mod upload;
 mod objects;
 mod restore;
 pub mod tasks;
+mod policies;
 pub mod error;
 pub mod model;
 pub mod params;

@@ -64,6 +64,8 @@ pub struct Disk {
     pub volume: u64,
     pub encrypted: bool,
     pub delete_auto_snapshot: bool,
+    /// The automatic snapshot policy applied to it (empty: none).
+    pub auto_snapshot_policy_id: String,
     pub delete_with_instance: bool,
     /// Attached to an instance at least once.
     pub attached_once: bool,

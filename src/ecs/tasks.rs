@@ -28,7 +28,7 @@ use super::time::iso;
 use super::{Cx, GIB};
 use crate::engine::{MapRef, SnapshotId, Store, Table, VolumeId};
 use crate::image::prefetch::Prefetch;
-use crate::image::qcow2::{Qcow2Error, Qcow2Reader, Qcow2Writer, WRITER_CLUSTER_SIZE};
+use crate::image::qcow2::{Qcow2Error, Qcow2Reader, Qcow2Writer, QCOW2_MAGIC, WRITER_CLUSTER_SIZE};
 use crate::oss::{chunk_key, Embedded, ObjectMeta, ObjectStore, OssError, CHUNK};
 
 /// The actions that start a task.
@@ -230,6 +230,15 @@ pub(super) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Re
         return Err(oss_err(OssError::no_bucket(&bucket)));
     }
     let meta = Embedded.head(&mut cx.t, &bucket, &object).await.map_err(oss_err)?.ok_or_else(|| oss_err(OssError::no_key(&bucket, &object)))?;
+    // The image's size from the start: a qcow2 file's virtual size (its
+    // header's bytes 24..32), else the file's size. The task checks the rest.
+    let mut source_size = meta.size;
+    if format != "RAW" && meta.size >= 32 {
+        let head = Embedded.get(&mut cx.t, &bucket, &object, Some((0, 32))).await.map_err(oss_err)?;
+        if head.len() == 32 && u32::from_be_bytes(head[..4].try_into().unwrap()) == QCOW2_MAGIC {
+            source_size = u64::from_be_bytes(head[24..32].try_into().unwrap());
+        }
+    }
     // State.
     let name = super::actions::unique_image_name(cx, name, "import-").await?;
     super::params::tag_quota(&tags)?;
@@ -249,7 +258,7 @@ pub(super) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Re
         os_name: p.str("Platform").unwrap_or_default(),
         platform: p.str("Platform").unwrap_or_default(),
         architecture: architecture.into(),
-        size_gib: disk_size_gib.max(meta.size.div_ceil(GIB)).max(1),
+        size_gib: disk_size_gib.max(source_size.div_ceil(GIB)).max(1),
         mappings: vec![],
         created: cx.now,
         resource_group: p.str("ResourceGroupId").unwrap_or_default(),

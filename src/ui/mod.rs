@@ -21,6 +21,7 @@ mod disks;
 mod images;
 mod instances;
 mod oss;
+mod policies;
 mod settings;
 mod snapshot;
 mod snapshots;

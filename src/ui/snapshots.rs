@@ -575,7 +575,8 @@ fn delete_dialog(p: &SnapProps) -> Html {
     }
 }
 
-/// The Snapshots page: Disk Snapshots and Snapshot-consistent Groups.
+/// The Snapshots page: Disk Snapshots, Snapshot-consistent Groups and
+/// Automatic Snapshot Policies.
 #[function_component(SnapshotsPage)]
 pub fn snapshots_page() -> Html {
     let tab = use_state(|| 0usize);
@@ -584,10 +585,12 @@ pub fn snapshots_page() -> Html {
     html! {
         <section class="page" aria-labelledby="page-title">
             <h1 id="page-title">{"Snapshots"}</h1>
-            <Tabs tabs={vec!["Disk Snapshots", "Snapshot-consistent Groups"]} active={*tab} on_select={let t = tab.clone(); Callback::from(move |i| t.set(i))} />
+            <Tabs tabs={vec!["Disk Snapshots", "Snapshot-consistent Groups", "Automatic Snapshot Policies"]} active={*tab} on_select={let t = tab.clone(); Callback::from(move |i| t.set(i))} />
             if *tab == 0 {
                 <div class="toolbar"><button class="primary" onclick={let c = creating.clone(); Callback::from(move |_| c.set(true))}>{"Create Disk Snapshot"}</button></div>
                 <SnapshotTable filter={json!({})} />
+            } else if *tab == 2 {
+                <super::policies::PoliciesTab />
             } else {
                 { match groups {
                     None => html! { <p class="loading">{"Loading…"}</p> },

@@ -695,8 +695,8 @@ fn automatic_snapshot_policies_take_snapshots_on_the_console_clock() {
         ("timePoints", json!("[\"two\"]"), "InvalidTimePoints.Malformed"),
         ("repeatWeekdays", json!("[\"0\"]"), "InvalidRepeatWeekdays.Malformed"),
         ("retentionDays", json!(0), "InvalidRetentionDays.Malformed"),
-        ("retentionDays", json!(65536), "InvalidRetentionDays.Malformed"),
-        ("autoSnapshotPolicyName", json!("auto-nightly"), "InvalidAutoSnapshotPolicyName.Malformed"),
+        ("retentionDays", json!(65537), "InvalidRetentionDays.Malformed"),
+        ("autoSnapshotPolicyName", json!("http://nightly"), "InvalidAutoSnapshotPolicyName.Malformed"),
     ] {
         let mut p = good.clone();
         p[k] = v;
@@ -725,18 +725,18 @@ fn automatic_snapshot_policies_take_snapshots_on_the_console_clock() {
     advance(&mut a, 3600.0);
     let first = autos(&mut a, &sys);
     assert_eq!(first.len(), 1, "{first:?}");
-    assert_eq!((first[0].1.as_str(), &first[0].2), ("auto_20261119_02", &json!(2)), "named by its run, kept for the policy's days");
+    assert_eq!((first[0].1.as_str(), &first[0].2), ("auto_20261119_1", &json!(2)), "named as ECS names them, kept for the policy's days");
     let got = block_on(a.ecs.read_snapshot(&first[0].0, 0, 11)).unwrap();
     assert_eq!(got, b"monday data");
     // An hour later: no second run; a day later: one more.
     advance(&mut a, 3600.0);
     assert_eq!(autos(&mut a, &sys).len(), 1);
     advance(&mut a, 23.0 * 3600.0);
-    assert_eq!(autos(&mut a, &sys).iter().map(|s| s.1.as_str()).collect::<Vec<_>>(), ["auto_20261119_02", "auto_20261120_02"]);
+    assert_eq!(autos(&mut a, &sys).iter().map(|s| s.1.as_str()).collect::<Vec<_>>(), ["auto_20261119_1", "auto_20261120_1"]);
     // Ten days at once: the runs missed meanwhile are skipped, only the latest is
     // taken; the two older ones ran out of their 2 days.
     advance(&mut a, 10.0 * 86_400.0);
-    assert_eq!(autos(&mut a, &sys).iter().map(|s| s.1.as_str()).collect::<Vec<_>>(), ["auto_20261130_02"]);
+    assert_eq!(autos(&mut a, &sys).iter().map(|s| s.1.as_str()).collect::<Vec<_>>(), ["auto_20261130_1"]);
     // A new retention applies to later snapshots only.
     a.ok("ModifyAutoSnapshotPolicyEx", json!({"autoSnapshotPolicyId": sp, "retentionDays": -1}));
     advance(&mut a, 86_400.0);
@@ -798,4 +798,30 @@ fn a_full_disk_gives_up_its_oldest_automatic_snapshot_for_the_next_run() {
     advance(&mut a, 3600.0);
     assert!(autos(&mut a, &sys).is_empty());
     assert_eq!(a.ok("DescribeSnapshots", json!({"DiskId": sys, "PageSize": 100}))["TotalCount"], 64);
+}
+
+#[test]
+fn a_policy_runs_in_its_own_region_whichever_region_notices_the_hour() {
+    let mut a = Api::new();
+    let v = a.ok("RunInstances", json!({"RegionId": "cn-shanghai", "ImageId": IMAGE, "InstanceType": "ecs.g7.large"}));
+    let inst = v["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+    a.wait();
+    let d = a.ok("DescribeDisks", json!({"RegionId": "cn-shanghai", "InstanceId": inst}));
+    let sys = d["Disks"]["Disk"][0]["DiskId"].as_str().unwrap().to_string();
+    let every_hour: Vec<String> = (0..24).map(|h| h.to_string()).collect();
+    // regionId as these actions spell it.
+    let sp = a.ok("CreateAutoSnapshotPolicy", json!({"regionId": "cn-shanghai", "timePoints": every_hour, "repeatWeekdays": ["1", "2", "3", "4", "5", "6", "7"], "retentionDays": -1}))
+        ["AutoSnapshotPolicyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    a.err("ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": sp, "diskIds": [sys]}), "InvalidAutoSnapshotPolicyId.NotFound", 404);
+    a.ok("ApplyAutoSnapshotPolicy", json!({"regionId": "cn-shanghai", "autoSnapshotPolicyId": sp, "diskIds": [sys]}));
+    // advanceClock and the tick work in the default region (cn-hangzhou).
+    advance(&mut a, 3600.0);
+    block_on(a.ecs.tick()).unwrap();
+    let v = a.ok("DescribeSnapshots", json!({"RegionId": "cn-shanghai", "DiskId": sys, "SnapshotType": "auto"}));
+    assert_eq!(v["TotalCount"], 1, "{v}");
+    let v = a.ok("DescribeSnapshots", json!({"DiskId": sys, "SnapshotType": "auto"}));
+    assert_eq!(v["TotalCount"], 0, "not in cn-hangzhou");
 }

@@ -1244,6 +1244,12 @@ fn check_snapshot_category(disk: &Disk, spec: &SnapshotSpec) -> Result<(), EcsEr
 
 /// The state and quota checks of CreateSnapshot for one disk.
 async fn check_snapshot_allowed<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, category: &str) -> Result<(), EcsError> {
+    check_snapshot_state(cx, disk).await?;
+    check_snapshot_quota(cx, disk, category).await
+}
+
+/// The state checks of CreateSnapshot for one disk (403s).
+pub(super) async fn check_snapshot_state<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk) -> Result<(), EcsError> {
     match disk.status.as_str() {
         "In_use" => {
             let inst = cx.instance(&disk.instance_id).await?;
@@ -1273,10 +1279,16 @@ async fn check_snapshot_allowed<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, categ
         ));
     }
     let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
-    let mine: Vec<&Snapshot> = snaps.iter().filter(|s| s.source_disk_id == disk.id).collect();
-    if mine.iter().any(|s| s.status == "progressing") {
+    if snaps.iter().any(|s| s.source_disk_id == disk.id && s.status == "progressing") {
         return Err(EcsError::forbidden("IncorrectDiskStatus.CreatingSnapshot", "Another snapshot of this disk is still being created."));
     }
+    Ok(())
+}
+
+/// The quota checks of CreateSnapshot for one disk (403s).
+async fn check_snapshot_quota<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, category: &str) -> Result<(), EcsError> {
+    let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
+    let mine: Vec<&Snapshot> = snaps.iter().filter(|s| s.source_disk_id == disk.id).collect();
     if mine.len() >= SNAPSHOTS_PER_DISK {
         return Err(EcsError::forbidden(
             "QuotaExceed.Snapshot",

@@ -163,7 +163,8 @@ impl<S: Store> Ecs<S> {
             ));
         }
         let p = Params::from_value(params)?;
-        let region = p.str("RegionId").unwrap_or_else(|| DEFAULT_REGION.to_string());
+        // Some actions spell it regionId (the automatic snapshot policy ones).
+        let region = p.str("RegionId").or_else(|| p.str("regionId")).unwrap_or_else(|| DEFAULT_REGION.to_string());
         if !REGIONS.iter().any(|r| r.0 == region) {
             return Err(EcsError::not_found("InvalidRegionId.NotFound", format!("The region \"{region}\" does not exist.")));
         }

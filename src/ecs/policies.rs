@@ -5,8 +5,8 @@
 //!
 //! A policy (record `policy/<id>`) names hours of the day (0-23, UTC+8 as
 //! ECS counts them) and weekdays (1 Monday .. 7 Sunday); at each such hour
-//! every disk it is applied to gets an automatic normal snapshot
-//! (`SnapshotType` auto, named `auto_YYYYMMDD_HH`), kept for the policy's
+//! every disk it is applied to (in the policy's region) gets an automatic normal snapshot
+//! (`SnapshotType` auto, named `auto_YYYYMMDD_N` as ECS names them), kept for the policy's
 //! RetentionDays at that moment (-1: until deleted). The scheduler runs with
 //! every request, every background tick and every `advanceClock`; when the
 //! clock passed several of a policy's hours at once (the console was closed,
@@ -79,8 +79,8 @@ fn list_param(p: &Params, name: &str, code: &str, lo: u8, hi: u8, what: &str) ->
 
 fn retention_param(p: &Params) -> Result<Option<i64>, EcsError> {
     match p.int("retentionDays", "InvalidRetentionDays.Malformed")? {
-        Some(d) if d == -1 || (1..=65_535).contains(&d) => Ok(Some(d)),
-        Some(_) => Err(EcsError::bad("InvalidRetentionDays.Malformed", "retentionDays is -1 (kept until deleted) or 1 to 65535.")),
+        Some(d) if d == -1 || (1..=65_536).contains(&d) => Ok(Some(d)),
+        Some(_) => Err(EcsError::bad("InvalidRetentionDays.Malformed", "retentionDays is -1 (kept until deleted) or 1 to 65536.")),
         None => Ok(None),
     }
 }
@@ -88,7 +88,7 @@ fn retention_param(p: &Params) -> Result<Option<i64>, EcsError> {
 fn name_param(p: &Params) -> Result<Option<String>, EcsError> {
     match p.str("autoSnapshotPolicyName") {
         Some(n) if !n.is_empty() => {
-            check_name(&n, "InvalidAutoSnapshotPolicyName.Malformed", "policy name", &["auto"])?;
+            check_name(&n, "InvalidAutoSnapshotPolicyName.Malformed", "policy name", &[])?;
             Ok(Some(n))
         }
         _ => Ok(None),
@@ -293,36 +293,54 @@ pub(super) async fn run_due<S: Store>(cx: &mut Cx<'_, S>) -> Result<(), EcsError
         pol.done_until = now;
         cx.save(&key(&pol.id), &pol);
         let Some(at) = due else { continue };
+        // The policy's region, whatever region the request that noticed the hour.
+        let region = std::mem::replace(&mut cx.region, pol.region.clone());
+        let mut result = Ok(());
         for d in disks.iter().filter(|d| d.auto_snapshot_policy_id == pol.id) {
-            take(cx, &pol, d, at).await?;
+            result = take(cx, &pol, &d.id, at).await;
+            if result.is_err() {
+                break;
+            }
         }
+        cx.region = region;
+        result?;
     }
     Ok(())
 }
 
-/// One automatic snapshot of `disk` for the run at `at`, unless the disk
-/// cannot take one now (the run is skipped for it).
-async fn take<S: Store>(cx: &mut Cx<'_, S>, pol: &Policy, disk: &Disk, at: u64) -> Result<(), EcsError> {
+/// One automatic snapshot of disk `id` for the run at `at`. A disk that
+/// cannot take one now skips the run (ECS's 4xx checks, made before anything
+/// is written); only a failure of the store itself fails the request.
+async fn take<S: Store>(cx: &mut Cx<'_, S>, pol: &Policy, id: &str, at: u64) -> Result<(), EcsError> {
+    let skip = |e: EcsError| if e.http_status < 500 { Ok(()) } else { Err(e) };
     // The disk as it is now (its state may have moved on by itself).
-    let Ok(disk) = cx.disk(&disk.id).await else { return Ok(()) };
+    let disk = match cx.disk(id).await {
+        Ok(d) => d,
+        Err(e) => return skip(e),
+    };
+    // The state checks first: nothing is given up for a run that cannot happen.
+    if let Err(e) = super::actions::check_snapshot_state(cx, &disk).await {
+        return skip(e);
+    }
     // ECS's auto quota: when the disk is full, its oldest automatic snapshot goes.
     let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
     let mine: Vec<&Snapshot> = snaps.iter().filter(|s| s.source_disk_id == disk.id).collect();
-    if mine.len() >= super::actions::SNAPSHOTS_PER_DISK && !mine.iter().any(|s| s.status == "progressing") {
+    if mine.len() >= super::actions::SNAPSHOTS_PER_DISK {
         let oldest = mine.iter().filter(|s| s.snapshot_type == "auto" && s.images.is_empty() && s.disks_created.is_empty()).min_by_key(|s| s.seq);
         match oldest {
             Some(s) => super::actions::drop_snapshot(cx, s).await?,
             None => return Ok(()),
         }
     }
-    let local = at + UTC8_MS;
-    let name = format!("auto_{}_{:02}", iso(local).get(..10).unwrap_or("").replace('-', ""), (local / HOUR_MS) % 24);
+    // Named as ECS names them: auto_<yyyyMMdd>_<n>, n counting the disk's
+    // automatic snapshots of that day (UTC+8).
+    let day = iso(at + UTC8_MS).get(..10).unwrap_or("").replace('-', "");
+    let prefix = format!("auto_{day}_");
+    let n = mine.iter().filter(|s| s.snapshot_type == "auto" && s.name.starts_with(&prefix)).count() + 1;
     let retention = (pol.retention_days > 0).then_some(pol.retention_days as u64);
-    match super::actions::take_auto_snapshot(cx, &disk, name, retention).await {
+    match super::actions::take_auto_snapshot(cx, &disk, format!("{prefix}{n}"), retention).await {
         Ok(_) => Ok(()),
-        // A disk that cannot be snapshotted now skips this run.
-        Err(e) if e.http_status == 403 => Ok(()),
-        Err(e) => Err(e),
+        Err(e) => skip(e),
     }
 }
 

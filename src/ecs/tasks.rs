@@ -236,7 +236,9 @@ pub(super) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Re
     if format != "RAW" && meta.size >= 32 {
         let head = Embedded.get(&mut cx.t, &bucket, &object, Some((0, 32))).await.map_err(oss_err)?;
         if head.len() == 32 && u32::from_be_bytes(head[..4].try_into().unwrap()) == QCOW2_MAGIC {
-            source_size = u64::from_be_bytes(head[24..32].try_into().unwrap());
+            // Untrusted until the task reads the file: a corrupt header fails
+            // it (InvalidImage.TooLarge past 2048 GiB); the Size stays sane.
+            source_size = u64::from_be_bytes(head[24..32].try_into().unwrap()).min(2048 * GIB);
         }
     }
     // State.

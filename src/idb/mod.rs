@@ -270,7 +270,8 @@ impl Tx for IdbTx {
         let mut futs = Vec::with_capacity(ranges.len());
         for &(lo, hi) in ranges {
             let st = self.store(table);
-            futs.push(if hi.saturating_sub(lo) < GETS_MAX {
+            // lo > hi goes to getAll, which refuses it (DataError).
+            futs.push(if hi.checked_sub(lo).is_some_and(|n| n < GETS_MAX) {
                 let mut gets = Vec::with_capacity((hi - lo + 1) as usize);
                 for k in lo..=hi {
                     gets.push(st.get(Query::Key(JsValue::from_f64(k as f64))).map_err(|e| self.err(e))?.into_future());

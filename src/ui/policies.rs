@@ -167,14 +167,22 @@ struct PolicyProps {
 fn apply_policy_dialog(p: &PolicyProps) -> Html {
     let ctx = use_ctx();
     let id = s(&p.policy, "AutoSnapshotPolicyId").to_string();
-    let disks = use_query("DescribeDisks", json!({"PageSize": 100}));
-    let disks = disks.and_then(|r| r.ok()).map(|v| list(&v, "Disks", "Disk"));
+    let query = use_query("DescribeDisks", json!({"PageSize": 100}));
+    let load_error = query.as_ref().and_then(|r| r.as_ref().err().cloned());
+    let disks = query.and_then(|r| r.ok()).map(|v| list(&v, "Disks", "Disk"));
     let chosen = use_state(|| None::<Vec<String>>);
-    // Start from the disks that follow this policy now.
-    if chosen.is_none() {
-        if let Some(ds) = &disks {
-            chosen.set(Some(ds.iter().filter(|d| s(d, "AutoSnapshotPolicyId") == id).map(|d| s(d, "DiskId").to_string()).collect()));
-        }
+    // Start from the disks that follow this policy now (once they are read).
+    {
+        let (chosen, id) = (chosen.clone(), id.clone());
+        let now: Option<Vec<String>> =
+            disks.as_ref().map(|ds| ds.iter().filter(|d| s(d, "AutoSnapshotPolicyId") == id).map(|d| s(d, "DiskId").to_string()).collect());
+        use_effect_with(now.is_some(), move |_| {
+            if chosen.is_none() {
+                if let Some(now) = now {
+                    chosen.set(Some(now));
+                }
+            }
+        });
     }
     let error = use_state(|| None::<EcsError>);
     let ok = {
@@ -209,6 +217,7 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
             <div class="form">
                 <p>{format!("Disks that follow {} ({}). A disk follows one policy: checking a disk that follows another moves it here.", id, s(&p.policy, "AutoSnapshotPolicyName"))}</p>
                 { match &disks {
+                    None if load_error.is_some() => error_line(&load_error),
                     None => html! { <p class="loading">{"Loading…"}</p> },
                     Some(ds) if ds.is_empty() => html! { <p class="empty">{"No disks in this region."}</p> },
                     Some(ds) => html! {

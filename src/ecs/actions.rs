@@ -1179,6 +1179,8 @@ async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) -> Result<Val
 }
 
 struct SnapshotSpec {
+    /// user or auto.
+    snapshot_type: &'static str,
     name: String,
     description: String,
     category: &'static str,
@@ -1214,6 +1216,7 @@ fn snapshot_spec(p: &Params) -> Result<SnapshotSpec, EcsError> {
         d => d.map(|d| d as u64),
     };
     Ok(SnapshotSpec {
+        snapshot_type: "user",
         name,
         description,
         category,
@@ -1244,12 +1247,13 @@ fn check_snapshot_category(disk: &Disk, spec: &SnapshotSpec) -> Result<(), EcsEr
 
 /// The state and quota checks of CreateSnapshot for one disk.
 async fn check_snapshot_allowed<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, category: &str) -> Result<(), EcsError> {
-    check_snapshot_state(cx, disk).await?;
-    check_snapshot_quota(cx, disk, category).await
+    let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
+    check_snapshot_state(cx, disk, &snaps).await?;
+    check_snapshot_quota(disk, &snaps, category)
 }
 
-/// The state checks of CreateSnapshot for one disk (403s).
-pub(super) async fn check_snapshot_state<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk) -> Result<(), EcsError> {
+/// The state checks of CreateSnapshot for one disk (403s); `snaps`: every snapshot.
+pub(super) async fn check_snapshot_state<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, snaps: &[Snapshot]) -> Result<(), EcsError> {
     match disk.status.as_str() {
         "In_use" => {
             let inst = cx.instance(&disk.instance_id).await?;
@@ -1278,7 +1282,6 @@ pub(super) async fn check_snapshot_state<S: Store>(cx: &mut Cx<'_, S>, disk: &Di
             format!("The disk is still being restored from OSS ({}%); snapshot it when the restore completes.", super::restore::hydration_progress(h)),
         ));
     }
-    let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
     if snaps.iter().any(|s| s.source_disk_id == disk.id && s.status == "progressing") {
         return Err(EcsError::forbidden("IncorrectDiskStatus.CreatingSnapshot", "Another snapshot of this disk is still being created."));
     }
@@ -1286,8 +1289,7 @@ pub(super) async fn check_snapshot_state<S: Store>(cx: &mut Cx<'_, S>, disk: &Di
 }
 
 /// The quota checks of CreateSnapshot for one disk (403s).
-async fn check_snapshot_quota<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, category: &str) -> Result<(), EcsError> {
-    let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
+fn check_snapshot_quota(disk: &Disk, snaps: &[Snapshot], category: &str) -> Result<(), EcsError> {
     let mine: Vec<&Snapshot> = snaps.iter().filter(|s| s.source_disk_id == disk.id).collect();
     if mine.len() >= SNAPSHOTS_PER_DISK {
         return Err(EcsError::forbidden(
@@ -1323,7 +1325,7 @@ async fn take_snapshot<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, spec: &Snapsho
         source_disk_type: disk.disk_type.clone(),
         source_disk_category: disk.category.clone(),
         instance_id: disk.instance_id.clone(),
-        snapshot_type: "user".into(),
+        snapshot_type: spec.snapshot_type.into(),
         category: spec.category.to_string(),
         instant_access: spec.category == "standard" && essd && spec.instant_access.unwrap_or(true),
         instant_access_retention_days: if spec.category == "standard" && essd { spec.ia_days.or(spec.retention_days) } else { None },
@@ -1352,9 +1354,10 @@ async fn take_snapshot<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, spec: &Snapsho
 }
 
 /// An automatic snapshot (a policy's run): a normal snapshot with the
-/// disk's defaults, after the same state and quota checks as CreateSnapshot.
+/// disk's defaults. The caller made CreateSnapshot's state and quota checks.
 pub(super) async fn take_auto_snapshot<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, name: String, retention_days: Option<u64>) -> Result<Snapshot, EcsError> {
     let spec = SnapshotSpec {
+        snapshot_type: "auto",
         name,
         description: String::new(),
         category: "standard",
@@ -1364,11 +1367,7 @@ pub(super) async fn take_auto_snapshot<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk
         tags: vec![],
         resource_group: disk.resource_group.clone(),
     };
-    check_snapshot_allowed(cx, disk, spec.category).await?;
-    let mut s = take_snapshot(cx, disk, &spec, "").await?;
-    s.snapshot_type = "auto".into();
-    cx.save(&format!("snapshot/{}", s.id), &s);
-    Ok(s)
+    take_snapshot(cx, disk, &spec, "").await
 }
 
 async fn create_snapshot<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
@@ -1680,6 +1679,7 @@ async fn create_snapshot_group<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Resu
     super::params::tag_quota(&tags)?;
     let id = cx.new_id("ssg-");
     let spec = SnapshotSpec {
+        snapshot_type: "user",
         name: String::new(),
         description: String::new(),
         category: "standard",

@@ -283,7 +283,7 @@ pub(super) async fn run_due<S: Store>(cx: &mut Cx<'_, S>) -> Result<(), EcsError
     if policies.is_empty() {
         return Ok(());
     }
-    let disks: Vec<Disk> = cx.scan("disk/").await?;
+    let mut disks: Option<Vec<Disk>> = None; // read once some policy is due
     for mut pol in policies {
         let now = cx.now;
         if now < hour_ceil(pol.done_until.saturating_add(1)) {
@@ -293,11 +293,15 @@ pub(super) async fn run_due<S: Store>(cx: &mut Cx<'_, S>) -> Result<(), EcsError
         pol.done_until = now;
         cx.save(&key(&pol.id), &pol);
         let Some(at) = due else { continue };
+        if disks.is_none() {
+            disks = Some(cx.scan("disk/").await?);
+        }
+        let ids: Vec<String> = disks.iter().flatten().filter(|d| d.auto_snapshot_policy_id == pol.id).map(|d| d.id.clone()).collect();
         // The policy's region, whatever region the request that noticed the hour.
         let region = std::mem::replace(&mut cx.region, pol.region.clone());
         let mut result = Ok(());
-        for d in disks.iter().filter(|d| d.auto_snapshot_policy_id == pol.id) {
-            result = take(cx, &pol, &d.id, at).await;
+        for id in &ids {
+            result = take(cx, &pol, id, at).await;
             if result.is_err() {
                 break;
             }
@@ -319,11 +323,11 @@ async fn take<S: Store>(cx: &mut Cx<'_, S>, pol: &Policy, id: &str, at: u64) -> 
         Err(e) => return skip(e),
     };
     // The state checks first: nothing is given up for a run that cannot happen.
-    if let Err(e) = super::actions::check_snapshot_state(cx, &disk).await {
+    let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
+    if let Err(e) = super::actions::check_snapshot_state(cx, &disk, &snaps).await {
         return skip(e);
     }
     // ECS's auto quota: when the disk is full, its oldest automatic snapshot goes.
-    let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
     let mine: Vec<&Snapshot> = snaps.iter().filter(|s| s.source_disk_id == disk.id).collect();
     if mine.len() >= super::actions::SNAPSHOTS_PER_DISK {
         let oldest = mine.iter().filter(|s| s.snapshot_type == "auto" && s.images.is_empty() && s.disks_created.is_empty()).min_by_key(|s| s.seq);

@@ -17,7 +17,8 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::ecs::{EcsError, VERSION};
+use crate::ecs::VERSION;
+use crate::error::Error as EcsError;
 use crate::service;
 
 fn js_error(e: EcsError, request_id: Option<String>) -> JsValue {

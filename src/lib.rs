@@ -8,6 +8,8 @@
 //! - `ui`: the Yew console (browser only).
 
 pub mod engine;
+pub mod error;
+pub mod util;
 
 #[cfg(target_arch = "wasm32")]
 pub mod idb;

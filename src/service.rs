@@ -12,7 +12,8 @@ use futures::lock::Mutex;
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 
-use crate::ecs::{Ecs, EcsError};
+use crate::ecs::Ecs;
+use crate::error::Error as EcsError;
 use crate::idb::IdbStore;
 
 /// The database the console keeps everything in.

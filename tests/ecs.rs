@@ -460,7 +460,7 @@ fn an_upload_resumes_after_a_failed_commit_at_any_point() {
 #[test]
 fn the_embedded_oss() {
     let mut a = Api::new();
-    let code = |r: Result<Vec<u8>, rowsnap::ecs::EcsError>| r.map(|_| ()).unwrap_err();
+    let code = |r: Result<Vec<u8>, rowsnap::error::Error>| r.map(|_| ()).unwrap_err();
     assert_eq!(code(block_on(a.ecs.oss_get("nope", "k", None))).code, "NoSuchBucket");
     assert_eq!(block_on(a.ecs.oss_create_bucket(".rowsnap-snapshots")).unwrap_err().code, "InvalidBucketName");
     block_on(a.ecs.oss_create_bucket("my-bucket")).unwrap();

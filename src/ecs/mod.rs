@@ -13,43 +13,47 @@
 //! whenever a record is read after that time.
 
 mod actions;
-pub mod upload;
-mod objects;
-mod restore;
-pub mod tasks;
-mod policies;
-pub mod error;
+mod blockmap;
+mod cx;
+mod disks;
+mod groups;
+mod images;
+mod instances;
 pub mod model;
+mod objects;
 pub mod params;
+mod policies;
+mod regions;
+mod restore;
+mod snapshot_ops;
+mod snapshots;
+mod tags;
+pub mod tasks;
 pub mod time;
+pub mod upload;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::engine::testkit::Rng;
-use crate::engine::{Engine, EngineTx, MapRef, SnapshotId, Store};
-pub use error::EcsError;
-use model::{Disk, Instance, Settings, Snapshot};
+use crate::engine::{Engine, MapRef, Store};
+use crate::error::{Error, Result};
+use crate::util::Rng;
+pub(crate) use cx::Cx;
+use model::{keys, Settings, TaskStatus};
 use params::Params;
+pub use regions::{DEFAULT_REGION, REGIONS};
+pub use snapshot_ops::{LOCAL_SNAPSHOTS_PER_ESSD, SNAPSHOTS_PER_DISK};
+/// The crate's error under the name the console's modules use.
+pub use crate::error::Error as EcsError;
 
 /// The rowsnap version (`window.ecs.version`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The region when a request names none.
-pub const DEFAULT_REGION: &str = "cn-hangzhou";
 /// Most bytes one `write_disk` / `read_disk` / `read_snapshot` call moves.
 pub const MAX_IO: u64 = 64 << 20;
 /// Engine block size of ECS disks (the engine default).
 pub const BLOCK_SHIFT: u8 = crate::engine::DEFAULT_BLOCK_SHIFT;
 const GIB: u64 = 1 << 30;
-
-/// Regions and their zones: (RegionId, LocalName, zones).
-pub const REGIONS: &[(&str, &str, &[&str])] = &[
-    ("cn-hangzhou", "China (Hangzhou)", &["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j", "cn-hangzhou-k"]),
-    ("cn-shanghai", "China (Shanghai)", &["cn-shanghai-e", "cn-shanghai-f", "cn-shanghai-g"]),
-    ("cn-beijing", "China (Beijing)", &["cn-beijing-g", "cn-beijing-h", "cn-beijing-i"]),
-    ("ap-southeast-1", "Singapore", &["ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c"]),
-];
+/// How long each automatic state step takes (ECS's take seconds; ours under one).
+const STEP_MS: u64 = 400;
 
 /// The ECS service over an engine.
 pub struct Ecs<S: Store> {
@@ -66,35 +70,21 @@ pub struct Ecs<S: Store> {
     tasks_pending: bool,
 }
 
-/// One request in progress: its transaction, the time, and id generation.
-pub(crate) struct Cx<'a, S: Store> {
-    pub t: EngineTx<'a, S>,
-    pub now: u64,
-    /// The real time (ms): upload rates are real, whatever the console clock says.
-    pub wall: u64,
-    pub rng: &'a mut Rng,
-    pub settings: Settings,
-    pub settings_dirty: bool,
-    pub region: String,
-}
-
-const SETTINGS_KEY: &str = "settings";
-
 impl<S: Store> Ecs<S> {
     /// Opens the ECS layer over `store`; `wall` gives the real time in ms
     /// since the Unix epoch. Creates the public images on a new database.
-    pub async fn open(store: S, wall: Box<dyn Fn() -> u64>) -> Result<Self, EcsError> {
+    pub async fn open(store: S, wall: Box<dyn Fn() -> u64>) -> Result<Self> {
         let engine = Engine::open(store).await?;
         let seed = wall() ^ 0x5eed_ec50_0000_0000;
         let mut ecs = Ecs { engine, wall, rng: Rng::new(seed), settings: Settings::default(), readers: tasks::Readers::default(), task_failures: (String::new(), 0), tasks_pending: true };
         let mut t = ecs.engine.begin().await?;
-        if let Some(s) = t.get_record(SETTINGS_KEY).await? {
-            ecs.settings = serde_json::from_slice(&s).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?;
+        if let Some(s) = t.get_record(keys::SETTINGS).await? {
+            ecs.settings = serde_json::from_slice(&s)?;
         }
         drop(t);
         if !ecs.settings.seeded {
             let mut cx = ecs.cx(DEFAULT_REGION).await?;
-            actions::seed_public_images(&mut cx).await?;
+            images::seed_public_images(&mut cx).await?;
             ecs.settings = cx.commit().await?;
         }
         Ok(ecs)
@@ -131,7 +121,7 @@ impl<S: Store> Ecs<S> {
     }
 
     /// Opens one request's transaction.
-    async fn cx(&mut self, region: &str) -> Result<Cx<'_, S>, EcsError> {
+    async fn cx(&mut self, region: &str) -> Result<Cx<'_, S>> {
         let now = self.now();
         let wall = (self.wall)();
         let settings = self.settings.clone();
@@ -141,7 +131,7 @@ impl<S: Store> Ecs<S> {
 
     /// One ECS API action by its ECS name. The response carries `RequestId`;
     /// an error carries the Code, Message, HTTP status and RequestId.
-    pub async fn request(&mut self, action: &str, params: &Value) -> Result<Value, (EcsError, String)> {
+    pub async fn request(&mut self, action: &str, params: &Value) -> Result<Value, (Error, String)> {
         let request_id = self.request_id();
         let result = self.request_inner(action, params).await;
         match result {
@@ -155,23 +145,18 @@ impl<S: Store> Ecs<S> {
         }
     }
 
-    async fn request_inner(&mut self, action: &str, params: &Value) -> Result<Value, EcsError> {
-        if !actions::ACTIONS.contains(&action) {
-            return Err(EcsError::not_found(
-                "InvalidAction.NotFound",
-                format!("The action \"{action}\" does not exist. Actions are case-sensitive and spelled as ECS spells them."),
-            ));
-        }
+    async fn request_inner(&mut self, action: &str, params: &Value) -> Result<Value> {
+        actions::check_exists(action)?;
         let p = Params::from_value(params)?;
         // Some actions spell it regionId (the automatic snapshot policy ones).
         let region = p.str("RegionId").or_else(|| p.str("regionId")).unwrap_or_else(|| DEFAULT_REGION.to_string());
-        if !REGIONS.iter().any(|r| r.0 == region) {
-            return Err(EcsError::not_found("InvalidRegionId.NotFound", format!("The region \"{region}\" does not exist.")));
+        if !regions::exists(&region) {
+            return Err(Error::not_found("InvalidRegionId.NotFound", format!("The region \"{region}\" does not exist.")));
         }
         let mut cx = self.cx(&region).await?;
         // What earlier rollbacks dropped is released here, off their own path.
         cx.t.collect_garbage().await?;
-        actions::expire(&mut cx).await?;
+        due_work(&mut cx).await?;
         let out = actions::dispatch(&mut cx, action, &p).await?;
         self.settings = cx.commit().await?;
         if tasks::STARTS_TASK.contains(&action) {
@@ -185,9 +170,9 @@ impl<S: Store> Ecs<S> {
     }
 
     /// Writes `data` at byte `offset` of a disk attached to a Running instance.
-    pub async fn write_disk(&mut self, disk_id: &str, offset: u64, data: &[u8]) -> Result<(), EcsError> {
+    pub async fn write_disk(&mut self, disk_id: &str, offset: u64, data: &[u8]) -> Result<()> {
         if data.len() as u64 > MAX_IO {
-            return Err(EcsError::invalid("Bytes", "at most 64 MiB a call"));
+            return Err(Error::invalid("Bytes", "at most 64 MiB a call"));
         }
         let mut cx = self.cx("").await?;
         let mut disk = cx.disk(disk_id).await?;
@@ -199,9 +184,9 @@ impl<S: Store> Ecs<S> {
     }
 
     /// Reads `length` bytes at `offset` of a disk attached to a Running instance.
-    pub async fn read_disk(&mut self, disk_id: &str, offset: u64, length: u64) -> Result<Vec<u8>, EcsError> {
+    pub async fn read_disk(&mut self, disk_id: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
         if length > MAX_IO {
-            return Err(EcsError::invalid("Length", "at most 64 MiB a call"));
+            return Err(Error::invalid("Length", "at most 64 MiB a call"));
         }
         let mut cx = self.cx("").await?;
         let disk = cx.disk(disk_id).await?;
@@ -213,14 +198,14 @@ impl<S: Store> Ecs<S> {
     }
 
     /// Reads a snapshot's content (like EBS GetSnapshotBlock).
-    pub async fn read_snapshot(&mut self, snapshot_id: &str, offset: u64, length: u64) -> Result<Vec<u8>, EcsError> {
+    pub async fn read_snapshot(&mut self, snapshot_id: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
         if length > MAX_IO {
-            return Err(EcsError::invalid("Length", "at most 64 MiB a call"));
+            return Err(Error::invalid("Length", "at most 64 MiB a call"));
         }
         let mut cx = self.cx("").await?;
         let s = cx.snapshot(snapshot_id).await?;
-        if !actions::snapshot_available(&s) {
-            return Err(EcsError::forbidden(
+        if !s.available() {
+            return Err(Error::forbidden(
                 "InvalidSnapshotId.NotReady",
                 format!("The snapshot \"{snapshot_id}\" is not ready yet."),
             ));
@@ -229,7 +214,7 @@ impl<S: Store> Ecs<S> {
         let out = if s.local_released {
             restore::read_released(&mut cx, &s, offset, length).await?
         } else {
-            cx.t.read(MapRef::Snapshot(SnapshotId(s.engine)), offset, length).await?
+            cx.t.read(MapRef::Snapshot(s.engine), offset, length).await?
         };
         self.settings = cx.commit().await?;
         Ok(out)
@@ -237,25 +222,25 @@ impl<S: Store> Ecs<S> {
 
     /// Moves the console's clock forward, then applies whatever became due
     /// (state steps, retention).
-    pub async fn advance_clock(&mut self, seconds: f64) -> Result<(), EcsError> {
+    pub async fn advance_clock(&mut self, seconds: f64) -> Result<()> {
         // At most about a century at once: the clock stays far from overflowing.
         if !(seconds.is_finite() && (0.0..=3.2e9).contains(&seconds)) {
-            return Err(EcsError::invalid("Seconds", "a number of seconds from 0 to 3.2e9"));
+            return Err(Error::invalid("Seconds", "a number of seconds from 0 to 3.2e9"));
         }
         let add = (seconds * 1000.0) as u64;
         let mut cx = self.cx(DEFAULT_REGION).await?;
         cx.settings.clock_offset_ms += add;
         cx.now += add;
         cx.settings_dirty = true;
-        actions::expire(&mut cx).await?;
+        due_work(&mut cx).await?;
         self.settings = cx.commit().await?;
         Ok(())
     }
 
     /// Caps uploads to OSS at `rate` bytes per second (None: no cap).
-    pub async fn set_upload_rate(&mut self, rate: Option<u64>) -> Result<(), EcsError> {
+    pub async fn set_upload_rate(&mut self, rate: Option<u64>) -> Result<()> {
         if rate == Some(0) {
-            return Err(EcsError::invalid("BytesPerSecond", "more than 0, or null for no cap"));
+            return Err(Error::invalid("BytesPerSecond", "more than 0, or null for no cap"));
         }
         let mut cx = self.cx(DEFAULT_REGION).await?;
         cx.settings.upload_rate = rate;
@@ -267,7 +252,7 @@ impl<S: Store> Ecs<S> {
     /// Uploads up to `budget` bytes of the oldest normal snapshot still
     /// uploading, in one transaction. Returns the snapshot and whether its
     /// upload completed; None when nothing is uploading.
-    pub async fn upload_step(&mut self, budget: u64) -> Result<Option<(String, bool)>, EcsError> {
+    pub async fn upload_step(&mut self, budget: u64) -> Result<Option<(String, bool)>> {
         let mut cx = self.cx("").await?;
         let out = upload::step(&mut cx, budget).await?;
         self.settings = cx.commit().await?;
@@ -276,7 +261,7 @@ impl<S: Store> Ecs<S> {
 
     /// Copies up to `budget` bytes of a disk restored from OSS into its
     /// volume, in one transaction. None when no disk is hydrating.
-    pub async fn hydrate_step(&mut self, budget: u64) -> Result<Option<(String, bool)>, EcsError> {
+    pub async fn hydrate_step(&mut self, budget: u64) -> Result<Option<(String, bool)>> {
         let mut cx = self.cx("").await?;
         let out = restore::hydrate_step(&mut cx, budget).await?;
         self.settings = cx.commit().await?;
@@ -288,7 +273,7 @@ impl<S: Store> Ecs<S> {
     /// read-only transaction over the engine's tables) while the previous one
     /// is written (a transaction over OSS and records), each stretch one
     /// transaction. Returns like [`Ecs::upload_step`].
-    pub async fn upload_pump(&mut self, budget: u64, stretch: u64) -> Result<Option<(String, bool)>, EcsError> {
+    pub async fn upload_pump(&mut self, budget: u64, stretch: u64) -> Result<Option<(String, bool)>> {
         let now = self.now();
         let wall = (self.wall)();
         let engine = &self.engine;
@@ -301,7 +286,7 @@ impl<S: Store> Ecs<S> {
         let bs = 1u64 << task.block_shift;
         let read = |task: &upload::UploadTask, s: (u64, u64)| {
             let (offset, len) = upload::stretch_bytes(task, s);
-            let snap = MapRef::Snapshot(SnapshotId(task.engine));
+            let snap = MapRef::Snapshot(task.engine);
             async move { engine.begin_engine_read().await?.read(snap, offset, len).await }
         };
         let mut budget = budget.max(bs);
@@ -335,7 +320,7 @@ impl<S: Store> Ecs<S> {
     /// (ImportImage, ExportImage, ...). Returns the task and whether it ended;
     /// None when no task is processing. A step that meets bad input ends the
     /// task as Failed, in a fresh transaction, with the reason.
-    pub async fn task_step(&mut self) -> Result<Option<(String, bool)>, EcsError> {
+    pub async fn task_step(&mut self) -> Result<Option<(String, bool)>> {
         if !self.tasks_pending {
             return Ok(None);
         }
@@ -369,8 +354,8 @@ impl<S: Store> Ecs<S> {
                 tasks::forget(&mut self.readers);
                 let mut cx = self.cx("").await?;
                 // The task as it was before the failed step.
-                let mut task: tasks::Task = cx.load(&format!("task/{id}")).await?.unwrap_or(task);
-                tasks::end(&mut cx, &mut task, "Failed", &code, &msg).await?;
+                let mut task: tasks::Task = cx.load(&keys::task(&id)).await?.unwrap_or(task);
+                tasks::end(&mut cx, &mut task, TaskStatus::Failed, &code, &msg).await?;
                 self.settings = cx.commit().await?;
                 Ok(Some((id, true)))
             }
@@ -381,7 +366,7 @@ impl<S: Store> Ecs<S> {
     /// the next step, unless it was the third time in a row or the browser's
     /// storage is full; then the task ends as Failed with the error (which
     /// frees what it made) so that it neither hangs nor blocks later tasks.
-    async fn task_store_failure(&mut self, id: String, e: EcsError) -> Result<Option<(String, bool)>, EcsError> {
+    async fn task_store_failure(&mut self, id: String, e: Error) -> Result<Option<(String, bool)>> {
         tasks::forget(&mut self.readers);
         let n = if self.task_failures.0 == id { self.task_failures.1 + 1 } else { 1 };
         self.task_failures = (id.clone(), n);
@@ -390,21 +375,21 @@ impl<S: Store> Ecs<S> {
         }
         self.task_failures = (String::new(), 0);
         let mut cx = self.cx("").await?;
-        let Some(mut task) = cx.load::<tasks::Task>(&format!("task/{id}")).await? else { return Err(e) };
-        if task.status != "Processing" {
+        let Some(mut task) = cx.load::<tasks::Task>(&keys::task(&id)).await? else { return Err(e) };
+        if task.status != TaskStatus::Processing {
             // The failed commit was durable after all: the task already ended.
             return Ok(Some((id, true)));
         }
-        tasks::end(&mut cx, &mut task, "Failed", &e.code, &format!("{} (the step failed {n} times)", e.message)).await?;
+        tasks::end(&mut cx, &mut task, TaskStatus::Failed, &e.code, &format!("{} (the step failed {n} times)", e.message)).await?;
         self.settings = cx.commit().await?;
         Ok(Some((id, true)))
     }
 
     /// Background work: applies due state steps and releases expired snapshots.
-    pub async fn tick(&mut self) -> Result<(), EcsError> {
+    pub async fn tick(&mut self) -> Result<()> {
         let mut cx = self.cx(DEFAULT_REGION).await?;
         cx.t.collect_garbage().await?;
-        actions::expire(&mut cx).await?;
+        due_work(&mut cx).await?;
         self.settings = cx.commit().await?;
         Ok(())
     }
@@ -412,7 +397,7 @@ impl<S: Store> Ecs<S> {
 
 /// A request context whose transaction covers only the upper tables (records,
 /// OSS), so that an engine read can run beside it.
-async fn upper_cx<'a, S: Store>(engine: &'a Engine<S>, rng: &'a mut Rng, settings: Settings, now: u64, wall: u64) -> Result<Cx<'a, S>, EcsError> {
+async fn upper_cx<'a, S: Store>(engine: &'a Engine<S>, rng: &'a mut Rng, settings: Settings, now: u64, wall: u64) -> Result<Cx<'a, S>> {
     Ok(Cx { t: engine.begin_upper().await?, now, wall, rng, settings, settings_dirty: false, region: String::new() })
 }
 
@@ -438,123 +423,18 @@ async fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A
     (ra.unwrap(), rb.unwrap())
 }
 
-fn check_range(offset: u64, len: u64, size: u64) -> Result<(), EcsError> {
+fn check_range(offset: u64, len: u64, size: u64) -> Result<()> {
     if offset.checked_add(len).is_none_or(|end| end > size) {
-        return Err(EcsError::invalid("Offset", format!("the range {offset}+{len} is outside the {size}-byte disk")));
+        return Err(Error::invalid("Offset", format!("the range {offset}+{len} is outside the {size}-byte disk")));
     }
     Ok(())
 }
 
-fn internal(e: impl std::fmt::Display) -> EcsError {
-    EcsError::new(500, "InternalError", e.to_string())
-}
-
-impl<S: Store> Cx<'_, S> {
-    /// Commits the request's transaction; returns the settings to keep.
-    pub async fn commit(mut self) -> Result<Settings, EcsError> {
-        if self.settings_dirty {
-            let bytes = serde_json::to_vec(&self.settings).unwrap();
-            self.t.put_record(SETTINGS_KEY, bytes);
-        }
-        self.t.commit().await?;
-        Ok(self.settings)
-    }
-
-    pub async fn load<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, EcsError> {
-        match self.t.get_record(key).await? {
-            Some(b) => Ok(Some(serde_json::from_slice(&b).map_err(internal)?)),
-            None => Ok(None),
-        }
-    }
-
-    pub fn save<T: Serialize>(&mut self, key: &str, value: &T) {
-        self.t.put_record(key, serde_json::to_vec(value).unwrap());
-    }
-
-    pub async fn scan<T: DeserializeOwned>(&mut self, prefix: &str) -> Result<Vec<T>, EcsError> {
-        let mut out = Vec::new();
-        for (_, b) in self.t.scan_records(prefix).await? {
-            out.push(serde_json::from_slice(&b).map_err(internal)?);
-        }
-        Ok(out)
-    }
-
-    /// A new id: the prefix and 20 lowercase letters and digits.
-    pub fn new_id(&mut self, prefix: &str) -> String {
-        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-        let mut s = String::from(prefix);
-        for _ in 0..20 {
-            s.push(ALPHABET[self.rng.below(ALPHABET.len() as u64) as usize] as char);
-        }
-        s
-    }
-
-    pub fn next_seq(&mut self) -> u64 {
-        self.settings.next_seq += 1;
-        self.settings_dirty = true;
-        self.settings.next_seq
-    }
-
-    /// Whether a record of `region` is visible to this request (the data
-    /// plane, with no region, sees every region).
-    fn in_region(&self, region: &str) -> bool {
-        self.region.is_empty() || self.region == region
-    }
-
-    pub async fn instance(&mut self, id: &str) -> Result<Instance, EcsError> {
-        let key = format!("instance/{id}");
-        let mut i: Instance = self
-            .load::<Instance>(&key)
-            .await?
-            .filter(|i| self.in_region(&i.region))
-            .ok_or_else(|| EcsError::not_found("InvalidInstanceId.NotFound", format!("The instance \"{id}\" does not exist.")))?;
-        if model::settle(&mut i.status, &mut i.plan, self.now) {
-            self.save(&key, &i);
-        }
-        Ok(i)
-    }
-
-    pub async fn disk(&mut self, id: &str) -> Result<Disk, EcsError> {
-        let key = format!("disk/{id}");
-        let mut d: Disk = self
-            .load::<Disk>(&key)
-            .await?
-            .filter(|d| self.in_region(&d.region))
-            .ok_or_else(|| EcsError::not_found("InvalidDiskId.NotFound", format!("The disk \"{id}\" does not exist.")))?;
-        if model::settle(&mut d.status, &mut d.plan, self.now) {
-            self.save(&key, &d);
-        }
-        Ok(d)
-    }
-
-    pub async fn snapshot(&mut self, id: &str) -> Result<Snapshot, EcsError> {
-        self.load::<Snapshot>(&format!("snapshot/{id}"))
-            .await?
-            .filter(|s| self.in_region(&s.region))
-            .ok_or_else(|| EcsError::not_found("InvalidSnapshotId.NotFound", format!("The snapshot \"{id}\" does not exist.")))
-    }
-
-    /// Whether the data plane may use a disk: attached to a Running instance.
-    async fn check_running(&mut self, disk: &Disk) -> Result<(), EcsError> {
-        let id = &disk.id;
-        if disk.instance_id.is_empty() || disk.status != "In_use" {
-            return Err(EcsError::forbidden(
-                "IncorrectInstanceStatus",
-                format!("The disk \"{id}\" is {}: it must be attached to a Running instance to be read or written.", disk.status),
-            ));
-        }
-        let inst = self.instance(&disk.instance_id).await?;
-        if inst.status != "Running" {
-            return Err(EcsError::forbidden(
-                "IncorrectInstanceStatus",
-                format!("The instance \"{}\" is {}: start it to read or write its disks.", inst.id, inst.status),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// ECS's tag list shape.
-pub fn tags_json(tags: &[(String, String)]) -> Value {
-    json!({ "Tag": tags.iter().map(|(k, v)| json!({"TagKey": k, "TagValue": v})).collect::<Vec<_>>() })
+/// The work that comes due on the console clock: retention (snapshots
+/// released, instant access ended), then automatic snapshot policies' runs.
+/// Runs at the start of every request, on the background tick and when the
+/// clock is moved.
+async fn due_work<S: Store>(cx: &mut Cx<'_, S>) -> Result<()> {
+    snapshot_ops::expire(cx).await?;
+    policies::run_due(cx).await
 }

@@ -1,15 +1,276 @@
-//! The ECS layer's records, stored as JSON in the engine's `records` table
-//! under `<kind>/<id>` keys, in the same transaction as the engine's blocks.
+//! The ECS layer's records, stored as JSON in the `records` table under
+//! keys made by [`keys`], in the same transaction as the engine's blocks.
 //! Every struct takes `#[serde(default)]`: records written before a field
-//! existed still load.
+//! existed still load. Statuses, categories and types are enums that
+//! serialize to exactly the strings ECS (and records already stored in
+//! users' IndexedDB) spell; `tests/records.rs` pins the JSON byte for byte.
 
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::engine::{SnapshotId, VolumeId};
+
+/// An enum whose values are ECS strings: serde renames, `as_str`, and a
+/// case-insensitive `parse` (ECS reads enum parameters case-insensitively).
+macro_rules! ecs_enum {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+        pub enum $name { $($(#[$vm])* #[serde(rename = $s)] $v,)+ }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v,)+];
+            pub const NAMES: &'static [&'static str] = &[$($s,)+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s,)+ }
+            }
+        }
+        impl EcsEnum for $name {
+            fn names() -> &'static [&'static str] { Self::NAMES }
+            fn from_index(i: usize) -> Self { Self::ALL[i] }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+/// What [`crate::ecs::params::Params::one_of`] parses.
+pub trait EcsEnum: Copy + 'static {
+    fn names() -> &'static [&'static str];
+    fn from_index(i: usize) -> Self;
+    /// Case-insensitive, as ECS reads enum values.
+    fn parse(s: &str) -> Option<Self> {
+        Self::names().iter().position(|n| n.eq_ignore_ascii_case(s)).map(Self::from_index)
+    }
+}
+
+ecs_enum! {
+    pub enum InstanceStatus {
+        #[default]
+        Pending = "Pending",
+        Starting = "Starting",
+        Running = "Running",
+        Stopping = "Stopping",
+        Stopped = "Stopped",
+    }
+}
+
+ecs_enum! {
+    pub enum DiskStatus {
+        #[default]
+        Creating = "Creating",
+        Available = "Available",
+        Attaching = "Attaching",
+        InUse = "In_use",
+        Detaching = "Detaching",
+        ReIniting = "ReIniting",
+    }
+}
+
+ecs_enum! {
+    /// A disk's category.
+    pub enum DiskCategory {
+        #[default]
+        Essd = "cloud_essd",
+        Ssd = "cloud_ssd",
+        Efficiency = "cloud_efficiency",
+        Basic = "cloud",
+    }
+}
+
+ecs_enum! {
+    /// An ESSD's performance level (`None`: not an ESSD, stored as "").
+    pub enum PerformanceLevel {
+        #[default]
+        None = "",
+        Pl0 = "PL0",
+        Pl1 = "PL1",
+        Pl2 = "PL2",
+        Pl3 = "PL3",
+    }
+}
+
+ecs_enum! {
+    pub enum DiskType {
+        #[default]
+        System = "system",
+        Data = "data",
+    }
+}
+
+ecs_enum! {
+    /// Manual (user) or automatic (a policy's).
+    pub enum SnapshotType {
+        #[default]
+        User = "user",
+        Auto = "auto",
+    }
+}
+
+ecs_enum! {
+    /// Normal (standard: uploaded to OSS) or local (flash: beside the disk).
+    pub enum SnapshotCategory {
+        #[default]
+        Standard = "standard",
+        Flash = "flash",
+    }
+}
+
+ecs_enum! {
+    /// A snapshot's (and a snapshot-consistent group's) status.
+    pub enum SnapshotStatus {
+        #[default]
+        Progressing = "progressing",
+        Accomplished = "accomplished",
+        Failed = "failed",
+    }
+}
+
+ecs_enum! {
+    pub enum ImageStatus {
+        #[default]
+        Creating = "Creating",
+        Available = "Available",
+        CreateFailed = "CreateFailed",
+    }
+}
+
+ecs_enum! {
+    /// Public (system) or custom (self).
+    pub enum ImageOwner {
+        #[default]
+        System = "system",
+        Own = "self",
+    }
+}
+
+ecs_enum! {
+    pub enum TaskStatus {
+        #[default]
+        Processing = "Processing",
+        Finished = "Finished",
+        Failed = "Failed",
+        Cancelled = "Cancelled",
+    }
+}
+
+ecs_enum! {
+    /// The action that started a task.
+    pub enum TaskAction {
+        #[default]
+        ImportImage = "ImportImage",
+        ExportImage = "ExportImage",
+        ExportSnapshot = "ExportSnapshot",
+        ExportDisk = "ExportDisk",
+    }
+}
+
+ecs_enum! {
+    /// ImportImage's DiskDeviceMapping.N.Format.
+    pub enum ImportFormat {
+        /// Detected from the file's first bytes.
+        #[default]
+        Detect = "",
+        Raw = "RAW",
+        Qcow2 = "QCOW2",
+    }
+}
+
+ecs_enum! {
+    /// ExportImage's ImageFormat.
+    pub enum ExportFormat {
+        #[default]
+        Raw = "raw",
+        Qcow2 = "qcow2",
+    }
+}
+
+/// The keys of the records, one function per kind (and the prefix a scan of
+/// the kind uses).
+pub mod keys {
+    pub const INSTANCES: &str = "instance/";
+    pub const DISKS: &str = "disk/";
+    pub const SNAPSHOTS: &str = "snapshot/";
+    /// Every region's images (scan); [`images`] gives one region's.
+    pub const ALL_IMAGES: &str = "image/";
+    pub const GROUPS: &str = "ssg/";
+    pub const TASKS: &str = "task/";
+    pub const UPLOADS: &str = "upload/";
+    pub const POLICIES: &str = "policy/";
+    pub const SETTINGS: &str = "settings";
+
+    pub fn instance(id: &str) -> String {
+        format!("{INSTANCES}{id}")
+    }
+    pub fn disk(id: &str) -> String {
+        format!("{DISKS}{id}")
+    }
+    pub fn snapshot(id: &str) -> String {
+        format!("{SNAPSHOTS}{id}")
+    }
+    pub fn images(region: &str) -> String {
+        format!("{ALL_IMAGES}{region}/")
+    }
+    pub fn image(region: &str, id: &str) -> String {
+        format!("{ALL_IMAGES}{region}/{id}")
+    }
+    pub fn group(id: &str) -> String {
+        format!("{GROUPS}{id}")
+    }
+    pub fn task(id: &str) -> String {
+        format!("{TASKS}{id}")
+    }
+    pub fn upload(snapshot_id: &str) -> String {
+        format!("{UPLOADS}{snapshot_id}")
+    }
+    pub fn policy(id: &str) -> String {
+        format!("{POLICIES}{id}")
+    }
+    pub fn token(region: &str, action: &str, token: &str) -> String {
+        format!("token/{region}/{action}/{token}")
+    }
+}
+
+/// A record that knows its own key (`Cx::put` saves it there).
+pub trait Record: Serialize + DeserializeOwned {
+    fn key(&self) -> String;
+}
+
+macro_rules! record {
+    ($t:ty, |$r:ident| $key:expr) => {
+        impl Record for $t {
+            fn key(&self) -> String {
+                let $r = self;
+                $key
+            }
+        }
+    };
+}
+
+record!(Instance, |r| keys::instance(&r.id));
+record!(Disk, |r| keys::disk(&r.id));
+record!(Snapshot, |r| keys::snapshot(&r.id));
+record!(Image, |r| keys::image(&r.region, &r.id));
+record!(SnapshotGroup, |r| keys::group(&r.id));
+
+/// `Option<id>` stored as a number, 0 meaning none (as records always had it).
+pub mod zero_is_none {
+    use super::*;
+
+    pub fn serialize<T: Copy + Into<u64>, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(v.map_or(0, Into::into))
+    }
+    pub fn deserialize<'de, T: From<u64>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        let n = u64::deserialize(d)?;
+        Ok((n != 0).then(|| T::from(n)))
+    }
+}
 
 /// A status that changes by itself later: `(due at ms, status)` steps.
-pub type Plan = Vec<(u64, String)>;
+pub type Plan<T> = Vec<(u64, T)>;
 
 /// Applies the steps of `plan` that are due at `now`; true when `status` changed.
-pub fn settle(status: &mut String, plan: &mut Plan, now: u64) -> bool {
+pub fn settle<T>(status: &mut T, plan: &mut Plan<T>, now: u64) -> bool {
     let mut changed = false;
     while let Some((at, _)) = plan.first() {
         if *at > now {
@@ -33,8 +294,8 @@ pub struct Instance {
     pub description: String,
     pub image_id: String,
     pub instance_type: String,
-    pub status: String,
-    pub plan: Plan,
+    pub status: InstanceStatus,
+    pub plan: Plan<InstanceStatus>,
     pub created: u64,
     pub resource_group: String,
     pub tags: Vec<(String, String)>,
@@ -50,18 +311,18 @@ pub struct Disk {
     pub name: String,
     pub description: String,
     /// cloud_essd, cloud_ssd, cloud_efficiency, cloud.
-    pub category: String,
+    pub category: DiskCategory,
     /// PL0..PL3 for ESSDs, else empty.
-    pub performance_level: String,
+    pub performance_level: PerformanceLevel,
     pub size_gib: u64,
     /// "system" or "data".
-    pub disk_type: String,
-    pub status: String,
-    pub plan: Plan,
+    pub disk_type: DiskType,
+    pub status: DiskStatus,
+    pub plan: Plan<DiskStatus>,
     pub instance_id: String,
     pub device: String,
     /// The engine volume holding its data.
-    pub volume: u64,
+    pub volume: VolumeId,
     pub encrypted: bool,
     pub delete_auto_snapshot: bool,
     /// The automatic snapshot policy applied to it (empty: none).
@@ -87,23 +348,23 @@ pub struct Snapshot {
     pub name: String,
     pub description: String,
     /// The engine snapshot holding its content.
-    pub engine: u64,
+    pub engine: SnapshotId,
     pub source_disk_id: String,
     pub source_disk_size: u64,
     /// "system" or "data".
-    pub source_disk_type: String,
-    pub source_disk_category: String,
+    pub source_disk_type: DiskType,
+    pub source_disk_category: DiskCategory,
     /// The instance the source disk was attached to when it was taken.
     pub instance_id: String,
     /// "user" or "auto".
-    pub snapshot_type: String,
+    pub snapshot_type: SnapshotType,
     /// "standard" (normal) or "flash" (local).
-    pub category: String,
+    pub category: SnapshotCategory,
     pub instant_access: bool,
     pub instant_access_retention_days: Option<u64>,
     pub retention_days: Option<u64>,
     /// progressing, accomplished, failed.
-    pub status: String,
+    pub status: SnapshotStatus,
     pub progress: u32,
     pub encrypted: bool,
     pub created: u64,
@@ -145,11 +406,11 @@ pub struct Hydration {
 pub struct Mapping {
     pub snapshot_id: String,
     /// For public images, the engine snapshot of their content.
-    pub engine: u64,
+    pub engine: SnapshotId,
     pub size_gib: u64,
     pub device: String,
     /// "system" or "data".
-    pub disk_type: String,
+    pub disk_type: DiskType,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -161,9 +422,9 @@ pub struct Image {
     pub name: String,
     pub description: String,
     /// "system" (public) or "self" (custom).
-    pub owner_alias: String,
-    pub status: String,
-    pub plan: Plan,
+    pub owner_alias: ImageOwner,
+    pub status: ImageStatus,
+    pub plan: Plan<ImageStatus>,
     pub os_type: String,
     pub os_name: String,
     pub platform: String,
@@ -191,7 +452,7 @@ pub struct SnapshotGroup {
     pub description: String,
     pub instance_id: String,
     pub snapshots: Vec<String>,
-    pub status: String,
+    pub status: SnapshotStatus,
     pub created: u64,
     pub resource_group: String,
     pub tags: Vec<(String, String)>,
@@ -217,4 +478,33 @@ pub struct Settings {
     pub next_seq: u64,
     /// Public images were created.
     pub seeded: bool,
+}
+
+impl Snapshot {
+    /// Usable now: accomplished, or progressing with instant access.
+    pub fn available(&self) -> bool {
+        self.status == SnapshotStatus::Accomplished || (self.status == SnapshotStatus::Progressing && self.instant_access)
+    }
+
+    /// ECS's Usage: what was made from it.
+    pub fn usage(&self) -> &'static str {
+        match (self.images.is_empty(), self.disks_created.is_empty()) {
+            (false, false) => "image_disk",
+            (false, true) => "image",
+            (true, false) => "disk",
+            (true, true) => "none",
+        }
+    }
+}
+
+ecs_enum! {
+    /// What TagResources, UntagResources and ListTagResources tag.
+    pub enum ResourceType {
+        #[default]
+        Instance = "instance",
+        Disk = "disk",
+        Snapshot = "snapshot",
+        Image = "image",
+        SnapshotGroup = "snapshotgroup",
+    }
 }

@@ -2,50 +2,48 @@
 //! transaction; a large object is written in parts under an upload id and
 //! completed by one last transaction.
 
-use super::{time::iso, Ecs, EcsError};
+use super::{time::iso, Ecs};
+use crate::error::{Error, Result};
 use crate::engine::Store;
-use crate::oss::{check_bucket_name, Embedded, Listed, ObjectStore, OssError};
+use crate::oss::{check_bucket_name, Embedded, Listed, ObjectStore};
 
-fn err(e: OssError) -> EcsError {
-    EcsError::new(e.http_status, &e.code, e.message)
-}
 
 impl<S: Store> Ecs<S> {
     /// Creates a bucket (no error if it exists).
-    pub async fn oss_create_bucket(&mut self, bucket: &str) -> Result<(), EcsError> {
-        check_bucket_name(bucket).map_err(err)?;
+    pub async fn oss_create_bucket(&mut self, bucket: &str) -> Result<()> {
+        check_bucket_name(bucket)?;
         let mut cx = self.cx("").await?;
-        Embedded.create_bucket(&mut cx.t, bucket, cx.now).await.map_err(err)?;
+        Embedded.create_bucket(&mut cx.t, bucket, cx.now).await?;
         self.settings = cx.commit().await?;
         Ok(())
     }
 
     /// Stores an object in one transaction.
-    pub async fn oss_put(&mut self, bucket: &str, key: &str, data: &[u8]) -> Result<(), EcsError> {
-        check_bucket_name(bucket).map_err(err)?;
+    pub async fn oss_put(&mut self, bucket: &str, key: &str, data: &[u8]) -> Result<()> {
+        check_bucket_name(bucket)?;
         let mut cx = self.cx("").await?;
-        Embedded.put(&mut cx.t, bucket, key, data, cx.now).await.map_err(err)?;
+        Embedded.put(&mut cx.t, bucket, key, data, cx.now).await?;
         self.settings = cx.commit().await?;
         Ok(())
     }
 
     /// The buckets (not the hidden one), by name.
-    pub async fn oss_list_buckets(&mut self) -> Result<Vec<String>, EcsError> {
+    pub async fn oss_list_buckets(&mut self) -> Result<Vec<String>> {
         let mut cx = self.cx("").await?;
-        let mut names: Vec<String> = Embedded.list_buckets(&mut cx.t).await.map_err(err)?.into_iter().map(|b| b.name).collect();
+        let mut names: Vec<String> = Embedded.list_buckets(&mut cx.t).await?.into_iter().map(|b| b.name).collect();
         names.sort();
         Ok(names)
     }
 
     /// Starts a multi-part put: checks the bucket and returns an upload id.
-    pub async fn oss_begin(&mut self, bucket: &str, key: &str) -> Result<String, EcsError> {
-        check_bucket_name(bucket).map_err(err)?;
+    pub async fn oss_begin(&mut self, bucket: &str, key: &str) -> Result<String> {
+        check_bucket_name(bucket)?;
         if key.is_empty() || key.len() > 1023 {
-            return Err(EcsError::bad("InvalidObjectName", "An object key has 1 to 1023 bytes."));
+            return Err(Error::bad("InvalidObjectName", "An object key has 1 to 1023 bytes."));
         }
         let mut cx = self.cx("").await?;
-        if !Embedded.bucket_exists(&mut cx.t, bucket).await.map_err(err)? {
-            return Err(err(OssError::no_bucket(bucket)));
+        if !Embedded.bucket_exists(&mut cx.t, bucket).await? {
+            return Err(Error::no_bucket(bucket));
         }
         let id = cx.new_id("up-");
         Ok(id)
@@ -53,7 +51,7 @@ impl<S: Store> Ecs<S> {
 
     /// Writes one part (at an offset that is a multiple of the chunk size);
     /// returns the bytes stored (zero chunks are not).
-    pub async fn oss_put_part(&mut self, upload: &str, offset: u64, data: &[u8]) -> Result<u64, EcsError> {
+    pub async fn oss_put_part(&mut self, upload: &str, offset: u64, data: &[u8]) -> Result<u64> {
         let mut cx = self.cx("").await?;
         let stored = Embedded.put_chunks(&mut cx.t, upload, offset, data);
         self.settings = cx.commit().await?;
@@ -61,40 +59,40 @@ impl<S: Store> Ecs<S> {
     }
 
     /// Makes a multi-part put visible.
-    pub async fn oss_complete(&mut self, bucket: &str, key: &str, upload: &str, size: u64, stored: u64) -> Result<(), EcsError> {
+    pub async fn oss_complete(&mut self, bucket: &str, key: &str, upload: &str, size: u64, stored: u64) -> Result<()> {
         let mut cx = self.cx("").await?;
-        Embedded.complete(&mut cx.t, bucket, key, upload, size, stored, cx.now).await.map_err(err)?;
+        Embedded.complete(&mut cx.t, bucket, key, upload, size, stored, cx.now).await?;
         self.settings = cx.commit().await?;
         Ok(())
     }
 
     /// Drops the parts of a multi-part put that will not complete.
-    pub async fn oss_abort(&mut self, upload: &str) -> Result<(), EcsError> {
+    pub async fn oss_abort(&mut self, upload: &str) -> Result<()> {
         let mut cx = self.cx("").await?;
-        Embedded.abort_upload(&mut cx.t, upload).await.map_err(err)?;
+        Embedded.abort_upload(&mut cx.t, upload).await?;
         self.settings = cx.commit().await?;
         Ok(())
     }
 
     /// An object's bytes, or `range` (offset, length) of them; a range past the end is cut short.
-    pub async fn oss_get(&mut self, bucket: &str, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, EcsError> {
-        check_bucket_name(bucket).map_err(err)?;
+    pub async fn oss_get(&mut self, bucket: &str, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>> {
+        check_bucket_name(bucket)?;
         let mut cx = self.cx("").await?;
-        Embedded.get(&mut cx.t, bucket, key, range).await.map_err(err)
+        Embedded.get(&mut cx.t, bucket, key, range).await
     }
 
     /// The objects of a bucket whose key starts with `prefix`, sorted by key.
-    pub async fn oss_list(&mut self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, EcsError> {
-        check_bucket_name(bucket).map_err(err)?;
+    pub async fn oss_list(&mut self, bucket: &str, prefix: &str) -> Result<Vec<Listed>> {
+        check_bucket_name(bucket)?;
         let mut cx = self.cx("").await?;
-        let objects = Embedded.list(&mut cx.t, bucket, prefix).await.map_err(err)?;
+        let objects = Embedded.list(&mut cx.t, bucket, prefix).await?;
         Ok(objects.into_iter().map(|m| Listed { key: m.key, size: m.size, last_modified: iso(m.last_modified) }).collect())
     }
 
-    pub async fn oss_delete(&mut self, bucket: &str, key: &str) -> Result<(), EcsError> {
-        check_bucket_name(bucket).map_err(err)?;
+    pub async fn oss_delete(&mut self, bucket: &str, key: &str) -> Result<()> {
+        check_bucket_name(bucket)?;
         let mut cx = self.cx("").await?;
-        Embedded.delete(&mut cx.t, bucket, key).await.map_err(err)?;
+        Embedded.delete(&mut cx.t, bucket, key).await?;
         self.settings = cx.commit().await?;
         Ok(())
     }

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::error::EcsError;
+use super::model::EcsEnum;
+use crate::error::{Error, Result};
 
 /// The flattened parameters of one request.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,12 +51,12 @@ fn scalar_string(v: &Value) -> Option<String> {
 
 impl Params {
     /// Flattens a request's parameters (a JSON object, or nothing).
-    pub fn from_value(v: &Value) -> Result<Self, EcsError> {
+    pub fn from_value(v: &Value) -> Result<Self> {
         let mut out = BTreeMap::new();
         match v {
             Value::Null => {}
             Value::Object(_) => flatten("", v, &mut out),
-            _ => return Err(EcsError::bad("InvalidParameter", "The request parameters must be an object.")),
+            _ => return Err(Error::bad("InvalidParameter", "The request parameters must be an object.")),
         }
         Ok(Params(out))
     }
@@ -79,26 +80,26 @@ impl Params {
         self.0.get(name).and_then(scalar_string).filter(|s| !s.is_empty())
     }
 
-    pub fn required(&self, name: &str) -> Result<String, EcsError> {
-        self.str(name).ok_or_else(|| EcsError::missing(name))
+    pub fn required(&self, name: &str) -> Result<String> {
+        self.str(name).ok_or_else(|| Error::missing(name))
     }
 
     /// An integer parameter; `code` names the error for a malformed value.
-    pub fn int(&self, name: &str, code: &str) -> Result<Option<i64>, EcsError> {
+    pub fn int(&self, name: &str, code: &str) -> Result<Option<i64>> {
         match self.0.get(name) {
             None => Ok(None),
             Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
             Some(v) => match scalar_string(v).map(|s| s.trim().to_string()) {
                 Some(s) if s.is_empty() => Ok(None),
                 Some(s) => s.parse::<i64>().map(Some).map_err(|_| {
-                    EcsError::bad(code, format!("The specified parameter \"{name}\" is not a whole number: {s}"))
+                    Error::bad(code, format!("The specified parameter \"{name}\" is not a whole number: {s}"))
                 }),
-                None => Err(EcsError::bad(code, format!("The specified parameter \"{name}\" is not a whole number."))),
+                None => Err(Error::bad(code, format!("The specified parameter \"{name}\" is not a whole number."))),
             },
         }
     }
 
-    pub fn bool(&self, name: &str) -> Result<Option<bool>, EcsError> {
+    pub fn bool(&self, name: &str) -> Result<Option<bool>> {
         match self.0.get(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -106,24 +107,37 @@ impl Params {
                 Some("true") => Ok(Some(true)),
                 Some("false") => Ok(Some(false)),
                 Some("") => Ok(None),
-                _ => Err(EcsError::invalid(name, "expected true or false")),
+                _ => Err(Error::invalid(name, "expected true or false")),
             },
         }
     }
 
     /// An enum parameter: matched case-insensitively, returned as spelled in `allowed`.
-    pub fn enumerated(&self, name: &str, allowed: &[&'static str]) -> Result<Option<&'static str>, EcsError> {
+    pub fn enumerated(&self, name: &str, allowed: &[&'static str]) -> Result<Option<&'static str>> {
         let Some(v) = self.str(name) else { return Ok(None) };
         allowed
             .iter()
             .find(|a| a.eq_ignore_ascii_case(&v))
             .copied()
             .map(Some)
-            .ok_or_else(|| EcsError::invalid(name, format!("\"{v}\" is not one of {}", allowed.join(", "))))
+            .ok_or_else(|| Error::invalid(name, format!("\"{v}\" is not one of {}", allowed.join(", "))))
+    }
+
+    /// An enum parameter of type `E` (case-insensitive).
+    pub fn one_of<E: EcsEnum>(&self, name: &str) -> Result<Option<E>> {
+        Ok(self.enumerated(name, E::names())?.and_then(E::parse))
+    }
+
+    /// A filter on an enum: `E`'s values, or `all` (any case) for no filter.
+    pub fn filter<E: EcsEnum>(&self, name: &str) -> Result<Option<E>> {
+        match self.str(name) {
+            Some(v) if v.eq_ignore_ascii_case("all") => Ok(None),
+            _ => self.one_of(name),
+        }
     }
 
     /// A list: a JSON-array string, a real array (flattened to `Name.N`), or `Name.N` keys.
-    pub fn list(&self, name: &str) -> Result<Vec<String>, EcsError> {
+    pub fn list(&self, name: &str) -> Result<Vec<String>> {
         if let Some(v) = self.0.get(name) {
             let s = scalar_string(v).unwrap_or_default();
             let t = s.trim();
@@ -132,11 +146,11 @@ impl Params {
             }
             if t.starts_with('[') {
                 let parsed: Value = serde_json::from_str(t)
-                    .map_err(|_| EcsError::invalid(name, "expected a JSON array such as [\"id1\",\"id2\"]"))?;
+                    .map_err(|_| Error::invalid(name, "expected a JSON array such as [\"id1\",\"id2\"]"))?;
                 let Value::Array(a) = parsed else { unreachable!() };
                 return a
                     .iter()
-                    .map(|v| scalar_string(v).ok_or_else(|| EcsError::invalid(name, "expected strings")))
+                    .map(|v| scalar_string(v).ok_or_else(|| Error::invalid(name, "expected strings")))
                     .collect();
             }
             return Ok(vec![t.to_string()]);
@@ -146,11 +160,11 @@ impl Params {
 
     /// A list that ECS takes as a JSON-array string (`SnapshotIds`,
     /// `DiskIds`, `InstanceIds`): such a string, or a real array.
-    pub fn json_list(&self, name: &str) -> Result<Vec<String>, EcsError> {
+    pub fn json_list(&self, name: &str) -> Result<Vec<String>> {
         if let Some(v) = self.0.get(name) {
             let s = scalar_string(v).unwrap_or_default();
             if !s.trim().is_empty() && !s.trim().starts_with('[') {
-                return Err(EcsError::invalid(name, "expected a JSON array such as [\"id1\",\"id2\"]"));
+                return Err(Error::invalid(name, "expected a JSON array such as [\"id1\",\"id2\"]"));
             }
         }
         self.list(name)
@@ -174,7 +188,7 @@ impl Params {
     }
 
     /// Tags from `Tag.N.Key`/`Tag.N.Value` or `Tag: [{Key, Value}]`, checked as ECS checks them.
-    pub fn tags(&self) -> Result<Vec<(String, String)>, EcsError> {
+    pub fn tags(&self) -> Result<Vec<(String, String)>> {
         let mut out: Vec<(String, String)> = Vec::new();
         for (n, t) in self.numbered("Tag") {
             let key = t.get("Key").cloned().unwrap_or_default();
@@ -183,17 +197,17 @@ impl Params {
                 if value.is_empty() {
                     continue;
                 }
-                return Err(EcsError::bad("InvalidTagKey.Malformed", format!("Tag.{n}.Key is empty.")));
+                return Err(Error::bad("InvalidTagKey.Malformed", format!("Tag.{n}.Key is empty.")));
             }
             check_tag_key(&key)?;
             if value.chars().count() > 128 || value.starts_with("http://") || value.starts_with("https://") {
-                return Err(EcsError::bad(
+                return Err(Error::bad(
                     "InvalidTagValue.Malformed",
                     format!("Tag.{n}.Value has more than 128 characters or starts with http:// or https://."),
                 ));
             }
             if out.iter().any(|(k, _)| *k == key) {
-                return Err(EcsError::bad("Duplicate.TagKey", format!("The tag key \"{key}\" is given more than once.")));
+                return Err(Error::bad("Duplicate.TagKey", format!("The tag key \"{key}\" is given more than once.")));
             }
             out.push((key, value));
         }
@@ -201,28 +215,46 @@ impl Params {
     }
 
     /// Paging: (PageNumber from 1, PageSize 1..=100, default 10).
-    pub fn paging(&self) -> Result<(usize, usize), EcsError> {
+    pub fn paging(&self) -> Result<(usize, usize)> {
         let page = self.int("PageNumber", "InvalidParameter")?.unwrap_or(1);
         let size = self.int("PageSize", "InvalidParameter")?.unwrap_or(10);
         if page < 1 {
-            return Err(EcsError::invalid("PageNumber", "it starts at 1"));
+            return Err(Error::invalid("PageNumber", "it starts at 1"));
         }
         if !(1..=100).contains(&size) {
-            return Err(EcsError::invalid("PageSize", "it is 1 to 100"));
+            return Err(Error::invalid("PageSize", "it is 1 to 100"));
         }
         Ok((page as usize, size as usize))
     }
 }
 
+/// One page of `items` as `paging` asks: (TotalCount, PageNumber, PageSize, the page).
+pub fn page<T>(items: Vec<T>, p: &Params) -> Result<(usize, usize, usize, Vec<T>)> {
+    let (number, size) = p.paging()?;
+    let total = items.len();
+    let items = items.into_iter().skip((number - 1).saturating_mul(size)).take(size).collect();
+    Ok((total, number, size, items))
+}
+
+/// Whether `tags` has every wanted (key, value); an empty wanted value matches any value.
+pub fn has_tags(tags: &[(String, String)], wanted: &[(String, String)]) -> bool {
+    wanted.iter().all(|(k, v)| tags.iter().any(|(tk, tv)| tk == k && (v.is_empty() || tv == v)))
+}
+
+/// ECS's tag list shape.
+pub fn tags_json(tags: &[(String, String)]) -> serde_json::Value {
+    serde_json::json!({ "Tag": tags.iter().map(|(k, v)| serde_json::json!({"TagKey": k, "TagValue": v})).collect::<Vec<_>>() })
+}
+
 /// The tag quota (20 a resource), checked with the other quotas, last.
-pub fn tag_quota(tags: &[(String, String)]) -> Result<(), EcsError> {
+pub fn tag_quota(tags: &[(String, String)]) -> Result<()> {
     if tags.len() > 20 {
-        return Err(EcsError::forbidden("QuotaExceed.Tags", "A resource can have at most 20 tags."));
+        return Err(Error::forbidden("QuotaExceed.Tags", "A resource can have at most 20 tags."));
     }
     Ok(())
 }
 
-pub fn check_tag_key(key: &str) -> Result<(), EcsError> {
+pub fn check_tag_key(key: &str) -> Result<()> {
     let lower = key.to_ascii_lowercase();
     if key.chars().count() > 128
         || lower.starts_with("acs:")
@@ -230,7 +262,7 @@ pub fn check_tag_key(key: &str) -> Result<(), EcsError> {
         || lower.starts_with("http://")
         || lower.starts_with("https://")
     {
-        return Err(EcsError::bad(
+        return Err(Error::bad(
             "InvalidTagKey.Malformed",
             format!("The tag key \"{key}\" has more than 128 characters or starts with acs:, aliyun, http:// or https://."),
         ));
@@ -241,7 +273,7 @@ pub fn check_tag_key(key: &str) -> Result<(), EcsError> {
 /// ECS names (snapshots, disks, instances, images): 2-128 characters, starting
 /// with a letter (any script), not with http:// or https://; letters, digits,
 /// `:` `_` `.` `-`. `reserved` lists forbidden prefixes (such as `auto`).
-pub fn check_name(value: &str, code: &str, what: &str, reserved: &[&str]) -> Result<(), EcsError> {
+pub fn check_name(value: &str, code: &str, what: &str, reserved: &[&str]) -> Result<()> {
     let n = value.chars().count();
     let first_ok = value.chars().next().is_some_and(|c| c.is_alphabetic());
     let chars_ok = value.chars().all(|c| c.is_alphanumeric() || matches!(c, ':' | '_' | '.' | '-'));
@@ -249,7 +281,7 @@ pub fn check_name(value: &str, code: &str, what: &str, reserved: &[&str]) -> Res
     let reserved_hit = reserved.iter().find(|p| lower.starts_with(*p));
     if !(2..=128).contains(&n) || !first_ok || !chars_ok || lower.starts_with("http://") || lower.starts_with("https://") || reserved_hit.is_some() {
         let extra = reserved_hit.map(|p| format!(" It must not start with \"{p}\".")).unwrap_or_default();
-        return Err(EcsError::bad(
+        return Err(Error::bad(
             code,
             format!("The {what} \"{value}\" is malformed: it has 2 to 128 characters, starts with a letter, does not start with http:// or https://, and holds only letters, digits, colons (:), underscores (_), periods (.) and hyphens (-).{extra}"),
         ));
@@ -258,10 +290,10 @@ pub fn check_name(value: &str, code: &str, what: &str, reserved: &[&str]) -> Res
 }
 
 /// Descriptions: 2-256 characters, not starting with http:// or https://.
-pub fn check_description(value: &str) -> Result<(), EcsError> {
+pub fn check_description(value: &str) -> Result<()> {
     let n = value.chars().count();
     if !(2..=256).contains(&n) || value.starts_with("http://") || value.starts_with("https://") {
-        return Err(EcsError::bad(
+        return Err(Error::bad(
             "InvalidDescription.Malformed",
             "The description has 2 to 256 characters and does not start with http:// or https://.",
         ));

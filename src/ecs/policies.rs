@@ -20,8 +20,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::error::EcsError;
-use super::model::{Disk, Snapshot};
+use crate::error::{Error, Result};
+use super::model::{keys, Disk, Record, Snapshot, SnapshotType};
+use super::snapshot_ops::{self, SNAPSHOTS_PER_DISK};
 use super::params::{check_name, Params};
 use super::time::iso;
 use super::Cx;
@@ -51,15 +52,21 @@ pub struct Policy {
     pub done_until: u64,
 }
 
-fn key(id: &str) -> String {
-    format!("policy/{id}")
+impl Record for Policy {
+    fn key(&self) -> String {
+        keys::policy(&self.id)
+    }
 }
 
-fn list_param(p: &Params, name: &str, code: &str, lo: u8, hi: u8, what: &str) -> Result<Option<Vec<u8>>, EcsError> {
+fn key(id: &str) -> String {
+    keys::policy(id)
+}
+
+fn list_param(p: &Params, name: &str, code: &str, lo: u8, hi: u8, what: &str) -> Result<Option<Vec<u8>>, Error> {
     if p.str(name).is_none() && p.json_list(name).map(|l| l.is_empty()).unwrap_or(true) {
         return Ok(None);
     }
-    let bad = || EcsError::bad(code, format!("{name} is a JSON array of {what} ({lo} to {hi}), at least one, e.g. [\"{lo}\", \"{hi}\"]."));
+    let bad = || Error::bad(code, format!("{name} is a JSON array of {what} ({lo} to {hi}), at least one, e.g. [\"{lo}\", \"{hi}\"]."));
     let items = p.json_list(name).map_err(|_| bad())?;
     let mut out = Vec::with_capacity(items.len());
     for i in items {
@@ -77,15 +84,15 @@ fn list_param(p: &Params, name: &str, code: &str, lo: u8, hi: u8, what: &str) ->
     Ok(Some(out))
 }
 
-fn retention_param(p: &Params) -> Result<Option<i64>, EcsError> {
+fn retention_param(p: &Params) -> Result<Option<i64>> {
     match p.int("retentionDays", "InvalidRetentionDays.Malformed")? {
         Some(d) if d == -1 || (1..=65_536).contains(&d) => Ok(Some(d)),
-        Some(_) => Err(EcsError::bad("InvalidRetentionDays.Malformed", "retentionDays is -1 (kept until deleted) or 1 to 65536.")),
+        Some(_) => Err(Error::bad("InvalidRetentionDays.Malformed", "retentionDays is -1 (kept until deleted) or 1 to 65536.")),
         None => Ok(None),
     }
 }
 
-fn name_param(p: &Params) -> Result<Option<String>, EcsError> {
+fn name_param(p: &Params) -> Result<Option<String>> {
     match p.str("autoSnapshotPolicyName") {
         Some(n) if !n.is_empty() => {
             check_name(&n, "InvalidAutoSnapshotPolicyName.Malformed", "policy name", &[])?;
@@ -96,9 +103,9 @@ fn name_param(p: &Params) -> Result<Option<String>, EcsError> {
 }
 
 /// A policy of this request's region.
-async fn policy<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Policy, EcsError> {
+async fn policy<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Policy> {
     cx.load::<Policy>(&key(id)).await?.filter(|x| x.region == cx.region).ok_or_else(|| {
-        EcsError::not_found("InvalidAutoSnapshotPolicyId.NotFound", format!("The automatic snapshot policy \"{id}\" does not exist."))
+        Error::not_found("InvalidAutoSnapshotPolicyId.NotFound", format!("The automatic snapshot policy \"{id}\" does not exist."))
     })
 }
 
@@ -154,21 +161,21 @@ fn policy_json(p: &Policy, disks: usize) -> Value {
     })
 }
 
-async fn disks_of<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Vec<Disk>, EcsError> {
-    let disks: Vec<Disk> = cx.scan("disk/").await?;
+async fn disks_of<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Vec<Disk>> {
+    let disks: Vec<Disk> = cx.scan(keys::DISKS).await?;
     Ok(disks.into_iter().filter(|d| d.auto_snapshot_policy_id == id).collect())
 }
 
-pub(super) async fn create<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
+pub(super) async fn create<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     let time_points = list_param(p, "timePoints", "InvalidTimePoints.Malformed", 0, 23, "hours of the day, UTC+8")?
-        .ok_or_else(|| EcsError::bad("MissingParameter", "timePoints is required: a JSON array of hours (0 to 23, UTC+8)."))?;
+        .ok_or_else(|| Error::bad("MissingParameter", "timePoints is required: a JSON array of hours (0 to 23, UTC+8)."))?;
     let weekdays = list_param(p, "repeatWeekdays", "InvalidRepeatWeekdays.Malformed", 1, 7, "weekdays, 1 Monday to 7 Sunday")?
-        .ok_or_else(|| EcsError::bad("MissingParameter", "repeatWeekdays is required: a JSON array of weekdays (1 Monday to 7 Sunday)."))?;
-    let retention_days = retention_param(p)?.ok_or_else(|| EcsError::bad("MissingParameter", "retentionDays is required: -1 (kept until deleted) or 1 to 65535."))?;
+        .ok_or_else(|| Error::bad("MissingParameter", "repeatWeekdays is required: a JSON array of weekdays (1 Monday to 7 Sunday)."))?;
+    let retention_days = retention_param(p)?.ok_or_else(|| Error::bad("MissingParameter", "retentionDays is required: -1 (kept until deleted) or 1 to 65535."))?;
     let name = name_param(p)?;
-    let all: Vec<Policy> = cx.scan("policy/").await?;
+    let all: Vec<Policy> = cx.scan(keys::POLICIES).await?;
     if all.iter().filter(|x| x.region == cx.region).count() >= POLICIES_PER_REGION {
-        return Err(EcsError::forbidden(
+        return Err(Error::forbidden(
             "QuotaExceed.AutoSnapshotPolicy",
             format!("A region holds at most {POLICIES_PER_REGION} automatic snapshot policies. Delete one first."),
         ));
@@ -185,22 +192,22 @@ pub(super) async fn create<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
         created: cx.now,
         done_until: cx.now,
     };
-    cx.save(&key(&id), &pol);
+    cx.put(&pol);
     Ok(json!({"AutoSnapshotPolicyId": id}))
 }
 
-pub(super) async fn describe<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
+pub(super) async fn describe<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     let wanted = p.str("AutoSnapshotPolicyId");
-    let mut all: Vec<Policy> = cx.scan("policy/").await?;
+    let mut all: Vec<Policy> = cx.scan(keys::POLICIES).await?;
     all.retain(|x| x.region == cx.region && wanted.as_ref().is_none_or(|w| *w == x.id));
     all.sort_by_key(|x| std::cmp::Reverse(x.seq));
-    let disks: Vec<Disk> = cx.scan("disk/").await?;
-    let (total, number, size, items) = super::actions::page(all, p)?;
+    let disks: Vec<Disk> = cx.scan(keys::DISKS).await?;
+    let (total, number, size, items) = super::params::page(all, p)?;
     let items: Vec<Value> = items.iter().map(|x| policy_json(x, disks.iter().filter(|d| d.auto_snapshot_policy_id == x.id).count())).collect();
     Ok(json!({"AutoSnapshotPolicies": {"AutoSnapshotPolicy": items}, "TotalCount": total, "PageNumber": number, "PageSize": size}))
 }
 
-pub(super) async fn modify<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
+pub(super) async fn modify<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     let id = p.required("autoSnapshotPolicyId")?;
     let time_points = list_param(p, "timePoints", "InvalidTimePoints.Malformed", 0, 23, "hours of the day, UTC+8")?;
     let weekdays = list_param(p, "repeatWeekdays", "InvalidRepeatWeekdays.Malformed", 1, 7, "weekdays, 1 Monday to 7 Sunday")?;
@@ -220,34 +227,34 @@ pub(super) async fn modify<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
     if let Some(n) = name {
         pol.name = n;
     }
-    cx.save(&key(&id), &pol);
+    cx.put(&pol);
     Ok(json!({}))
 }
 
-pub(super) async fn delete<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
+pub(super) async fn delete<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     let id = p.required("autoSnapshotPolicyId")?;
     policy(cx, &id).await?;
     // Its disks keep their snapshots and have no policy any more.
     for mut d in disks_of(cx, &id).await? {
         d.auto_snapshot_policy_id.clear();
-        cx.save(&format!("disk/{}", d.id), &d);
+        cx.put(&d);
     }
-    cx.t.delete_record(&key(&id));
+    cx.delete(&key(&id));
     Ok(json!({}))
 }
 
-fn disk_ids(p: &Params) -> Result<Vec<String>, EcsError> {
+fn disk_ids(p: &Params) -> Result<Vec<String>> {
     let ids = p.json_list("diskIds")?;
     if ids.is_empty() {
-        return Err(EcsError::bad("MissingParameter", "diskIds is required: a JSON array of disk IDs."));
+        return Err(Error::bad("MissingParameter", "diskIds is required: a JSON array of disk IDs."));
     }
     if ids.len() > 1000 {
-        return Err(EcsError::invalid("diskIds", "at most 1000 disk IDs"));
+        return Err(Error::invalid("diskIds", "at most 1000 disk IDs"));
     }
     Ok(ids)
 }
 
-pub(super) async fn apply<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
+pub(super) async fn apply<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     let id = p.required("autoSnapshotPolicyId")?;
     let ids = disk_ids(p)?;
     policy(cx, &id).await?;
@@ -259,12 +266,12 @@ pub(super) async fn apply<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Va
     for mut d in disks {
         // A disk follows one policy: applying another replaces it.
         d.auto_snapshot_policy_id = id.clone();
-        cx.save(&format!("disk/{}", d.id), &d);
+        cx.put(&d);
     }
     Ok(json!({}))
 }
 
-pub(super) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
+pub(super) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     let ids = disk_ids(p)?;
     let mut disks = Vec::with_capacity(ids.len());
     for d in &ids {
@@ -272,14 +279,14 @@ pub(super) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
     }
     for mut d in disks {
         d.auto_snapshot_policy_id.clear();
-        cx.save(&format!("disk/{}", d.id), &d);
+        cx.put(&d);
     }
     Ok(json!({}))
 }
 
 /// Takes the automatic snapshots that became due (see the module docs).
-pub(super) async fn run_due<S: Store>(cx: &mut Cx<'_, S>) -> Result<(), EcsError> {
-    let policies: Vec<Policy> = cx.scan("policy/").await?;
+pub(super) async fn run_due<S: Store>(cx: &mut Cx<'_, S>) -> Result<()> {
+    let policies: Vec<Policy> = cx.scan(keys::POLICIES).await?;
     if policies.is_empty() {
         return Ok(());
     }
@@ -291,10 +298,10 @@ pub(super) async fn run_due<S: Store>(cx: &mut Cx<'_, S>) -> Result<(), EcsError
         }
         let due = latest_run(&pol, pol.done_until, now);
         pol.done_until = now;
-        cx.save(&key(&pol.id), &pol);
+        cx.put(&pol);
         let Some(at) = due else { continue };
         if disks.is_none() {
-            disks = Some(cx.scan("disk/").await?);
+            disks = Some(cx.scan(keys::DISKS).await?);
         }
         let ids: Vec<String> = disks.iter().flatten().filter(|d| d.auto_snapshot_policy_id == pol.id).map(|d| d.id.clone()).collect();
         // The policy's region, whatever region the request that noticed the hour.
@@ -315,24 +322,24 @@ pub(super) async fn run_due<S: Store>(cx: &mut Cx<'_, S>) -> Result<(), EcsError
 /// One automatic snapshot of disk `id` for the run at `at`. A disk that
 /// cannot take one now skips the run (ECS's 4xx checks, made before anything
 /// is written); only a failure of the store itself fails the request.
-async fn take<S: Store>(cx: &mut Cx<'_, S>, pol: &Policy, id: &str, at: u64) -> Result<(), EcsError> {
-    let skip = |e: EcsError| if e.http_status < 500 { Ok(()) } else { Err(e) };
+async fn take<S: Store>(cx: &mut Cx<'_, S>, pol: &Policy, id: &str, at: u64) -> Result<()> {
+    let skip = |e: Error| if e.http_status < 500 { Ok(()) } else { Err(e) };
     // The disk as it is now (its state may have moved on by itself).
     let disk = match cx.disk(id).await {
         Ok(d) => d,
         Err(e) => return skip(e),
     };
     // The state checks first: nothing is given up for a run that cannot happen.
-    let snaps: Vec<Snapshot> = cx.scan("snapshot/").await?;
-    if let Err(e) = super::actions::check_snapshot_state(cx, &disk, &snaps).await {
+    let snaps = cx.all_snapshots().await?;
+    if let Err(e) = snapshot_ops::check_state(cx, &disk, &snaps).await {
         return skip(e);
     }
     // ECS's auto quota: when the disk is full, its oldest automatic snapshot goes.
     let mine: Vec<&Snapshot> = snaps.iter().filter(|s| s.source_disk_id == disk.id).collect();
-    if mine.len() >= super::actions::SNAPSHOTS_PER_DISK {
-        let oldest = mine.iter().filter(|s| s.snapshot_type == "auto" && s.images.is_empty() && s.disks_created.is_empty()).min_by_key(|s| s.seq);
+    if mine.len() >= SNAPSHOTS_PER_DISK {
+        let oldest = mine.iter().filter(|s| s.snapshot_type == SnapshotType::Auto && s.images.is_empty() && s.disks_created.is_empty()).min_by_key(|s| s.seq);
         match oldest {
-            Some(s) => super::actions::drop_snapshot(cx, s).await?,
+            Some(s) => snapshot_ops::drop(cx, s).await?,
             None => return Ok(()),
         }
     }
@@ -340,9 +347,9 @@ async fn take<S: Store>(cx: &mut Cx<'_, S>, pol: &Policy, id: &str, at: u64) -> 
     // automatic snapshots of that day (UTC+8).
     let day = iso(at + UTC8_MS).get(..10).unwrap_or("").replace('-', "");
     let prefix = format!("auto_{day}_");
-    let n = mine.iter().filter(|s| s.snapshot_type == "auto" && s.name.starts_with(&prefix)).count() + 1;
+    let n = mine.iter().filter(|s| s.snapshot_type == SnapshotType::Auto && s.name.starts_with(&prefix)).count() + 1;
     let retention = (pol.retention_days > 0).then_some(pol.retention_days as u64);
-    match super::actions::take_auto_snapshot(cx, &disk, format!("{prefix}{n}"), retention).await {
+    match snapshot_ops::take_auto(cx, &disk, format!("{prefix}{n}"), retention).await {
         Ok(_) => Ok(()),
         Err(e) => skip(e),
     }

@@ -15,14 +15,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::error::EcsError;
-use super::model::{Disk, Hydration, Snapshot};
+use crate::error::{Error, Result};
+use super::model::{keys, Disk, Hydration, Snapshot};
 use super::upload::{load_block, manifest, page_key, PAGE};
 use super::Cx;
-use crate::engine::{MapRef, Store, Table, VolumeId};
+use crate::engine::{MapRef, Store, Table};
 
-fn missing(what: String) -> EcsError {
-    EcsError::new(500, "InternalError", format!("{what} is missing from OSS"))
+fn missing(what: String) -> Error {
+    Error::new(500, "InternalError", format!("{what} is missing from OSS"))
 }
 
 /// Reads pages and blocks of a manifest from OSS, each page once.
@@ -40,12 +40,12 @@ impl<'p> Remote<'p> {
     }
 
     /// The block's bytes from OSS; None when the manifest has no such block (zeros).
-    async fn block<S: Store>(&mut self, cx: &mut Cx<'_, S>, index: u64) -> Result<Option<Vec<u8>>, EcsError> {
+    async fn block<S: Store>(&mut self, cx: &mut Cx<'_, S>, index: u64) -> Result<Option<Vec<u8>>, Error> {
         let page = index / PAGE;
         let Some(hash) = self.pages.get(&page) else { return Ok(None) };
         if !self.loaded.contains_key(&page) {
             let bytes = cx.t.get_in(Table::OssChunks, &page_key(hash)).await?.ok_or_else(|| missing(format!("page {hash}")))?;
-            let entries = serde_json::from_slice(&bytes).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?;
+            let entries = serde_json::from_slice(&bytes).map_err(|e| Error::new(500, "InternalError", e.to_string()))?;
             self.loaded.insert(page, entries);
         }
         let Some(block) = self.loaded[&page].get(&((index % PAGE) as u16)) else { return Ok(None) };
@@ -65,15 +65,15 @@ fn overlay(out: &mut [u8], offset: u64, index: u64, bs: u64, block: &[u8]) {
 }
 
 /// Reads a released snapshot's bytes from OSS.
-pub(crate) async fn read_released<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, offset: u64, len: u64) -> Result<Vec<u8>, EcsError> {
+pub(crate) async fn read_released<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, offset: u64, len: u64) -> Result<Vec<u8>> {
     let m = manifest(cx, &snap.id)
         .await?
-        .ok_or_else(|| EcsError::new(500, "InternalError", format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
+        .ok_or_else(|| Error::new(500, "InternalError", format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
     read_pages(cx, &m.pages, m.block_shift, offset, len).await
 }
 
 /// Reads bytes of the content a page map describes, from OSS.
-pub(crate) async fn read_pages<S: Store>(cx: &mut Cx<'_, S>, pages: &BTreeMap<u64, String>, block_shift: u8, offset: u64, len: u64) -> Result<Vec<u8>, EcsError> {
+pub(crate) async fn read_pages<S: Store>(cx: &mut Cx<'_, S>, pages: &BTreeMap<u64, String>, block_shift: u8, offset: u64, len: u64) -> Result<Vec<u8>> {
     let mut out = vec![0u8; len as usize];
     if len == 0 {
         return Ok(out);
@@ -89,17 +89,17 @@ pub(crate) async fn read_pages<S: Store>(cx: &mut Cx<'_, S>, pages: &BTreeMap<u6
 }
 
 /// A hydration for a new volume restored from a released snapshot.
-pub(crate) async fn hydration_for<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot) -> Result<Hydration, EcsError> {
+pub(crate) async fn hydration_for<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot) -> Result<Hydration> {
     let m = manifest(cx, &snap.id)
         .await?
-        .ok_or_else(|| EcsError::new(500, "InternalError", format!("the snapshot {} has no manifest", snap.id)))?;
+        .ok_or_else(|| Error::new(500, "InternalError", format!("the snapshot {} has no manifest", snap.id)))?;
     super::upload::hold_pages(cx, &m.pages, 1).await?;
     Ok(Hydration { snapshot_id: snap.id.clone(), block_shift: m.block_shift, total_pages: m.pages.len() as u64, pages: m.pages, dirty: Default::default(), holds_pages: true })
 }
 
 /// Ends a hydration that will not finish (its disk is deleted or rolled
 /// back): drops its hold on the pages it had left to copy.
-pub(crate) async fn end_hydration<S: Store>(cx: &mut Cx<'_, S>, h: &Hydration) -> Result<(), EcsError> {
+pub(crate) async fn end_hydration<S: Store>(cx: &mut Cx<'_, S>, h: &Hydration) -> Result<()> {
     if h.holds_pages {
         super::upload::hold_pages(cx, &h.pages, -1).await?;
     }
@@ -111,8 +111,8 @@ fn pending(h: &Hydration, index: u64) -> bool {
 }
 
 /// Reads a disk's bytes: from its volume, and from OSS for blocks not yet hydrated.
-pub(crate) async fn read_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, offset: u64, len: u64) -> Result<Vec<u8>, EcsError> {
-    let mut out = cx.t.read(MapRef::Volume(VolumeId(disk.volume)), offset, len).await?;
+pub(crate) async fn read_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, offset: u64, len: u64) -> Result<Vec<u8>> {
+    let mut out = cx.t.read(MapRef::Volume(disk.volume), offset, len).await?;
     let Some(h) = &disk.hydration else { return Ok(out) };
     if len == 0 {
         return Ok(out);
@@ -131,9 +131,9 @@ pub(crate) async fn read_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, offset:
 
 /// Writes to a disk; blocks not yet hydrated are merged with their OSS
 /// content first and become the user's (dirty).
-pub(crate) async fn write_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &mut Disk, offset: u64, data: &[u8]) -> Result<(), EcsError> {
+pub(crate) async fn write_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &mut Disk, offset: u64, data: &[u8]) -> Result<()> {
     let Some(h) = &disk.hydration else {
-        cx.t.write(VolumeId(disk.volume), offset, data).await?;
+        cx.t.write(disk.volume, offset, data).await?;
         return Ok(());
     };
     if data.is_empty() {
@@ -142,7 +142,7 @@ pub(crate) async fn write_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &mut Disk, of
     let bs = 1u64 << h.block_shift;
     let (first, last) = (offset / bs, (offset + data.len() as u64 - 1) / bs);
     if !(first..=last).any(|i| pending(h, i)) {
-        cx.t.write(VolumeId(disk.volume), offset, data).await?;
+        cx.t.write(disk.volume, offset, data).await?;
         return Ok(());
     }
     let size = disk.size_gib << 30;
@@ -150,21 +150,21 @@ pub(crate) async fn write_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &mut Disk, of
     let end = ((last + 1) * bs).min(size);
     let mut buf = read_disk(cx, disk, start, end - start).await?;
     buf[(offset - start) as usize..(offset - start) as usize + data.len()].copy_from_slice(data);
-    cx.t.write(VolumeId(disk.volume), start, &buf).await?;
+    cx.t.write(disk.volume, start, &buf).await?;
     let h = disk.hydration.as_mut().unwrap();
     for i in first..=last {
         if h.pages.contains_key(&(i / PAGE)) {
             h.dirty.insert(i);
         }
     }
-    cx.save(&format!("disk/{}", disk.id), &*disk);
+    cx.put(&*disk);
     Ok(())
 }
 
 /// Copies up to `budget` bytes (at least one page) of the first hydrating
 /// disk from OSS into its volume. Returns the disk and whether it is done.
-pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Option<(String, bool)>, EcsError> {
-    let disks: Vec<Disk> = cx.scan("disk/").await?;
+pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Option<(String, bool)>> {
+    let disks: Vec<Disk> = cx.scan(keys::DISKS).await?;
     let Some(mut disk) = disks.into_iter().filter(|d| d.hydration.is_some()).min_by_key(|d| d.seq) else { return Ok(None) };
     let h = disk.hydration.clone().unwrap();
     let bs = 1u64 << h.block_shift;
@@ -183,7 +183,7 @@ pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> R
             }
             if let Some(block) = remote.block(cx, index).await? {
                 let n = (block.len() as u64).min(size - index * bs) as usize;
-                cx.t.write(VolumeId(disk.volume), index * bs, &block[..n]).await?;
+                cx.t.write(disk.volume, index * bs, &block[..n]).await?;
                 spent += bs;
             }
         }
@@ -204,7 +204,7 @@ pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> R
     if done {
         disk.hydration = None;
     }
-    cx.save(&format!("disk/{}", disk.id), &disk);
+    cx.put(&disk);
     Ok(Some((disk.id, done)))
 }
 
@@ -218,15 +218,15 @@ pub(crate) fn hydration_progress(h: &Hydration) -> u64 {
 
 /// The byte ranges of a released snapshot that hold data (its manifest's
 /// blocks), ascending and merged.
-pub(crate) async fn released_runs<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot) -> Result<Vec<(u64, u64)>, EcsError> {
+pub(crate) async fn released_runs<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot) -> Result<Vec<(u64, u64)>> {
     let m = manifest(cx, &snap.id)
         .await?
-        .ok_or_else(|| EcsError::new(500, "InternalError", format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
+        .ok_or_else(|| Error::new(500, "InternalError", format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
     let bs = 1u64 << m.block_shift;
     let mut runs: Vec<(u64, u64)> = Vec::new();
     for (page, hash) in &m.pages {
         let bytes = cx.t.get_in(Table::OssChunks, &page_key(hash)).await?.ok_or_else(|| missing(format!("page {hash}")))?;
-        let entries: BTreeMap<u16, String> = serde_json::from_slice(&bytes).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?;
+        let entries: BTreeMap<u16, String> = serde_json::from_slice(&bytes).map_err(|e| Error::new(500, "InternalError", e.to_string()))?;
         for slot in entries.keys() {
             let start = (page * PAGE + *slot as u64) * bs;
             match runs.last_mut() {

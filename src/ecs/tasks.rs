@@ -21,15 +21,15 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::error::EcsError;
-use super::model::{Disk, Image, Snapshot};
-use super::params::{check_description, check_name, Params};
+use crate::error::{Error, Result};
+use super::model::{keys, zero_is_none, Disk, DiskType, EcsEnum, ExportFormat, Image, ImageOwner, ImageStatus, ImportFormat, Mapping, Record, Snapshot, TaskAction, TaskStatus};
+use super::params::{check_description, check_name, tag_quota, Params};
 use super::time::iso;
-use super::{Cx, GIB};
+use super::{restore, upload, Cx, BLOCK_SHIFT, GIB};
 use crate::engine::{MapRef, SnapshotId, Store, Table, VolumeId};
 use crate::image::prefetch::Prefetch;
 use crate::image::qcow2::{Qcow2Error, Qcow2Reader, Qcow2Writer, QCOW2_MAGIC, WRITER_CLUSTER_SIZE};
-use crate::oss::{chunk_key, Embedded, ObjectMeta, ObjectStore, OssError, CHUNK};
+use crate::oss::{chunk_key, Embedded, ObjectMeta, ObjectStore, CHUNK};
 
 /// The actions that start a task.
 pub const STARTS_TASK: &[&str] = &["ImportImage", "ExportImage", "ExportSnapshot", "ExportDisk"];
@@ -46,24 +46,111 @@ const READ_AHEAD: u64 = 3;
 const CS: u64 = WRITER_CLUSTER_SIZE;
 
 /// A task (record `task/<id>`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(from = "TaskRecord", into = "TaskRecord")]
 pub struct Task {
     pub id: String,
     pub seq: u64,
     pub region: String,
-    /// ImportImage, ExportImage, ExportSnapshot, ExportDisk.
-    pub action: String,
-    /// Processing, Finished, Failed, Cancelled.
-    pub status: String,
+    pub action: TaskAction,
+    pub status: TaskStatus,
     pub progress: u32,
     pub created: u64,
     pub finished: u64,
     pub resource_id: String,
     pub error_code: String,
     pub error_msg: String,
-    pub import: Option<ImportJob>,
-    pub export: Option<ExportJob>,
+    pub job: Job,
+}
+
+/// What a task does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    Import(ImportJob),
+    Export(ExportJob),
+}
+
+impl Task {
+    pub fn export(&self) -> Option<&ExportJob> {
+        match &self.job {
+            Job::Export(e) => Some(e),
+            Job::Import(_) => None,
+        }
+    }
+}
+
+/// A task as stored: the job is one of two fields (as records always had it).
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+struct TaskRecord {
+    id: String,
+    seq: u64,
+    region: String,
+    action: TaskAction,
+    status: TaskStatus,
+    progress: u32,
+    created: u64,
+    finished: u64,
+    resource_id: String,
+    error_code: String,
+    error_msg: String,
+    import: Option<ImportJob>,
+    export: Option<ExportJob>,
+}
+
+impl From<TaskRecord> for Task {
+    fn from(r: TaskRecord) -> Self {
+        let job = match (r.import, r.export) {
+            (Some(i), _) => Job::Import(i),
+            (None, Some(e)) => Job::Export(e),
+            (None, None) if r.action == TaskAction::ImportImage => Job::Import(ImportJob::default()),
+            (None, None) => Job::Export(ExportJob::default()),
+        };
+        Task {
+            id: r.id,
+            seq: r.seq,
+            region: r.region,
+            action: r.action,
+            status: r.status,
+            progress: r.progress,
+            created: r.created,
+            finished: r.finished,
+            resource_id: r.resource_id,
+            error_code: r.error_code,
+            error_msg: r.error_msg,
+            job,
+        }
+    }
+}
+
+impl From<Task> for TaskRecord {
+    fn from(t: Task) -> Self {
+        let (import, export) = match t.job {
+            Job::Import(i) => (Some(i), None),
+            Job::Export(e) => (None, Some(e)),
+        };
+        TaskRecord {
+            id: t.id,
+            seq: t.seq,
+            region: t.region,
+            action: t.action,
+            status: t.status,
+            progress: t.progress,
+            created: t.created,
+            finished: t.finished,
+            resource_id: t.resource_id,
+            error_code: t.error_code,
+            error_msg: t.error_msg,
+            import,
+            export,
+        }
+    }
+}
+
+impl Record for Task {
+    fn key(&self) -> String {
+        keys::task(&self.id)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -71,14 +158,14 @@ pub struct Task {
 pub struct ImportJob {
     pub bucket: String,
     pub object: String,
-    /// RAW or QCOW2.
-    pub format: String,
+    pub format: ImportFormat,
     /// The object's upload when the import began: a replaced object fails the import.
     pub upload_id: String,
     /// The disk size asked for (0: the image's own size, rounded up to GiB).
     pub disk_size_gib: u64,
-    /// The engine volume being filled (0: not created yet).
-    pub volume: u64,
+    /// The engine volume being filled (none: not created yet).
+    #[serde(with = "zero_is_none")]
+    pub volume: Option<VolumeId>,
     pub virtual_size: u64,
     /// Guest offset up to which the content is copied.
     pub cursor: u64,
@@ -89,8 +176,9 @@ pub struct ImportJob {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default)]
 pub struct ExportJob {
-    /// The task's own engine snapshot of the content (0: the source lives only in OSS).
-    pub engine: u64,
+    /// The task's own engine snapshot of the content (none: the source lives only in OSS).
+    #[serde(with = "zero_is_none")]
+    pub engine: Option<SnapshotId>,
     /// The snapshot whose released content (OSS only) is exported, when `engine` is 0.
     pub snapshot_id: String,
     /// That content's pages, which the task holds (a reference each) until it ends.
@@ -98,8 +186,7 @@ pub struct ExportJob {
     pub block_shift: u8,
     pub bucket: String,
     pub key: String,
-    /// raw or qcow2.
-    pub format: String,
+    pub format: ExportFormat,
     pub virtual_size: u64,
     /// Written 64 KiB clusters of the content, as (first, count) runs.
     pub clusters: Vec<(u64, u64)>,
@@ -110,9 +197,6 @@ pub struct ExportJob {
     pub stored: u64,
 }
 
-fn task_key(id: &str) -> String {
-    format!("task/{id}")
-}
 
 /// What tasks keep in memory between steps: an import's qcow2 reader and a
 /// qcow2 export's plan (rebuilt after a reload).
@@ -141,7 +225,7 @@ impl Readers {
             }
         }
         let clusters = expand(&job.clusters);
-        let writer = Qcow2Writer::try_plan(job.virtual_size, &clusters).map_err(|e| StepError::Store(EcsError::new(500, "InternalError", e.to_string())))?;
+        let writer = Qcow2Writer::try_plan(job.virtual_size, &clusters).map_err(|e| StepError::Store(Error::internal(e)))?;
         let metadata = writer.metadata();
         let p = std::rc::Rc::new(ExportPlan { clusters, writer, metadata });
         self.plan = Some((task.to_string(), p.clone()));
@@ -152,11 +236,11 @@ impl Readers {
 /// Why a step stopped: the task failed for good (bad input), or the store failed (retry).
 pub enum StepError {
     Fail(String, String),
-    Store(EcsError),
+    Store(Error),
 }
 
-impl From<EcsError> for StepError {
-    fn from(e: EcsError) -> Self {
+impl From<Error> for StepError {
+    fn from(e: Error) -> Self {
         StepError::Store(e)
     }
 }
@@ -164,15 +248,6 @@ impl From<crate::engine::EngineError> for StepError {
     fn from(e: crate::engine::EngineError) -> Self {
         StepError::Store(e.into())
     }
-}
-impl From<OssError> for StepError {
-    fn from(e: OssError) -> Self {
-        StepError::Store(oss_err(e))
-    }
-}
-
-fn oss_err(e: OssError) -> EcsError {
-    EcsError::new(e.http_status, &e.code, e.message)
 }
 
 fn fail(code: &str, msg: impl Into<String>) -> StepError {
@@ -192,7 +267,7 @@ fn qcow2_fail(e: Qcow2Error) -> StepError {
 
 // ------------------------------------------------------------------ actions
 
-pub(super) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
+pub(super) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     // Parameters.
     let name = p.str("ImageName");
     if let Some(n) = &name {
@@ -205,36 +280,38 @@ pub(super) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Re
     let os_type = p.enumerated("OSType", &["linux", "windows"])?.unwrap_or("linux");
     let mappings = p.numbered("DiskDeviceMapping");
     if mappings.len() > 1 {
-        return Err(EcsError::invalid("DiskDeviceMapping", "one disk (the system disk) per imported image"));
+        return Err(Error::invalid("DiskDeviceMapping", "one disk (the system disk) per imported image"));
     }
     let Some(m) = mappings.get(&1) else {
-        return Err(EcsError::missing("DiskDeviceMapping.1.OSSObject"));
+        return Err(Error::missing("DiskDeviceMapping.1.OSSObject"));
     };
-    let bucket = m.get("OSSBucket").filter(|s| !s.is_empty()).ok_or_else(|| EcsError::missing("DiskDeviceMapping.1.OSSBucket"))?.clone();
-    let object = m.get("OSSObject").filter(|s| !s.is_empty()).ok_or_else(|| EcsError::missing("DiskDeviceMapping.1.OSSObject"))?.clone();
-    let format = match m.get("Format").map(|f| f.to_ascii_uppercase()) {
-        None => String::new(), // detected from the file
-        Some(f) if f == "RAW" || f == "QCOW2" => f,
-        Some(f) => return Err(EcsError::invalid("DiskDeviceMapping.1.Format", format!("\"{f}\" is not RAW or QCOW2"))),
+    let bucket = m.get("OSSBucket").filter(|s| !s.is_empty()).ok_or_else(|| Error::missing("DiskDeviceMapping.1.OSSBucket"))?.clone();
+    let object = m.get("OSSObject").filter(|s| !s.is_empty()).ok_or_else(|| Error::missing("DiskDeviceMapping.1.OSSObject"))?.clone();
+    let format = match m.get("Format") {
+        None => ImportFormat::Detect,
+        Some(f) => match EcsEnum::parse(f) {
+            Some(ImportFormat::Detect) | None => return Err(Error::invalid("DiskDeviceMapping.1.Format", format!("\"{f}\" is not RAW or QCOW2"))),
+            Some(f) => f,
+        },
     };
     let disk_size_gib = match m.get("DiskImageSize") {
         None => 0,
         Some(v) => match v.parse::<u64>() {
             Ok(n) if (1..=2048).contains(&n) => n,
-            _ => return Err(EcsError::invalid("DiskDeviceMapping.1.DiskImageSize", "a whole number of GiB from 1 to 2048")),
+            _ => return Err(Error::invalid("DiskDeviceMapping.1.DiskImageSize", "a whole number of GiB from 1 to 2048")),
         },
     };
     let tags = p.tags()?;
     // Existence.
-    if !Embedded.bucket_exists(&mut cx.t, &bucket).await.map_err(oss_err)? {
-        return Err(oss_err(OssError::no_bucket(&bucket)));
+    if !Embedded.bucket_exists(&mut cx.t, &bucket).await? {
+        return Err(Error::no_bucket(&bucket));
     }
-    let meta = Embedded.head(&mut cx.t, &bucket, &object).await.map_err(oss_err)?.ok_or_else(|| oss_err(OssError::no_key(&bucket, &object)))?;
+    let meta = Embedded.head(&mut cx.t, &bucket, &object).await?.ok_or_else(|| Error::no_key(&bucket, &object))?;
     // The image's size from the start: a qcow2 file's virtual size (its
     // header's bytes 24..32), else the file's size. The task checks the rest.
     let mut source_size = meta.size;
-    if format != "RAW" && meta.size >= 32 {
-        let head = Embedded.get(&mut cx.t, &bucket, &object, Some((0, 32))).await.map_err(oss_err)?;
+    if format != ImportFormat::Raw && meta.size >= 32 {
+        let head = Embedded.get(&mut cx.t, &bucket, &object, Some((0, 32))).await?;
         if head.len() == 32 && u32::from_be_bytes(head[..4].try_into().unwrap()) == QCOW2_MAGIC {
             // Untrusted until the task reads the file: a corrupt header fails
             // it (InvalidImage.TooLarge past 2048 GiB); the Size stays sane.
@@ -242,8 +319,8 @@ pub(super) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Re
         }
     }
     // State.
-    let name = super::actions::unique_image_name(cx, name, "import-").await?;
-    super::params::tag_quota(&tags)?;
+    let name = cx.unique_image_name(name, "import-").await?;
+    tag_quota(&tags)?;
     // Act.
     let image_id = cx.new_id("m-");
     let task_id = cx.new_id("t-");
@@ -253,8 +330,8 @@ pub(super) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Re
         region: cx.region.clone(),
         name,
         description: p.str("Description").unwrap_or_default(),
-        owner_alias: "self".into(),
-        status: "Creating".into(),
+        owner_alias: ImageOwner::Own,
+        status: ImageStatus::Creating,
         plan: vec![],
         os_type: os_type.into(),
         os_name: p.str("Platform").unwrap_or_default(),
@@ -268,37 +345,40 @@ pub(super) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Re
         task_id: task_id.clone(),
         ..Default::default()
     };
-    cx.save(&format!("image/{}/{image_id}", cx.region), &img);
+    cx.put(&img);
     let task = Task {
         id: task_id.clone(),
         seq: cx.next_seq(),
         region: cx.region.clone(),
-        action: "ImportImage".into(),
-        status: "Processing".into(),
+        action: TaskAction::ImportImage,
+        status: TaskStatus::Processing,
+        progress: 0,
         created: cx.now,
+        finished: 0,
         resource_id: image_id.clone(),
-        import: Some(ImportJob { bucket, object, format, upload_id: meta.upload_id, disk_size_gib, ..Default::default() }),
-        ..Default::default()
+        error_code: String::new(),
+        error_msg: String::new(),
+        job: Job::Import(ImportJob { bucket, object, format, upload_id: meta.upload_id, disk_size_gib, ..Default::default() }),
     };
-    cx.save(&task_key(&task_id), &task);
+    cx.put(&task);
     Ok(json!({"ImageId": image_id, "TaskId": task_id, "RegionId": cx.region}))
 }
 
 /// What an export reads: an engine snapshot, or a released snapshot's OSS copy.
 enum Source {
-    Engine(u64),
+    Engine(SnapshotId),
     Released(Snapshot),
 }
 
 /// An engine snapshot the task owns, sharing every block with `sid` (O(1)).
-async fn own_copy<S: Store>(cx: &mut Cx<'_, S>, sid: u64) -> Result<u64, EcsError> {
-    let v = cx.t.clone_snapshot(SnapshotId(sid), None).await?;
+async fn own_copy<S: Store>(cx: &mut Cx<'_, S>, sid: SnapshotId) -> Result<SnapshotId> {
+    let v = cx.t.clone_snapshot(sid, None).await?;
     let s = cx.t.snapshot(v).await?;
     cx.t.delete_volume(v).await?;
-    Ok(s.0)
+    Ok(s)
 }
 
-async fn snapshot_source<S: Store>(cx: &mut Cx<'_, S>, s: Snapshot) -> Result<Source, EcsError> {
+async fn snapshot_source<S: Store>(cx: &mut Cx<'_, S>, s: Snapshot) -> Result<Source> {
     if s.local_released {
         Ok(Source::Released(s))
     } else {
@@ -306,30 +386,44 @@ async fn snapshot_source<S: Store>(cx: &mut Cx<'_, S>, s: Snapshot) -> Result<So
     }
 }
 
-pub(super) async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: &str) -> Result<Value, EcsError> {
+pub(super) async fn export_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
+    export(cx, p, TaskAction::ExportImage).await
+}
+
+/// ExportSnapshot (extension): one snapshot's content, like ExportImage.
+pub(super) async fn export_snapshot<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
+    export(cx, p, TaskAction::ExportSnapshot).await
+}
+
+/// ExportDisk (extension): a disk's content as it is now, like ExportImage.
+pub(super) async fn export_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
+    export(cx, p, TaskAction::ExportDisk).await
+}
+
+async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) -> Result<Value> {
     // Parameters.
     let what = match action {
-        "ExportImage" => "ImageId",
-        "ExportSnapshot" => "SnapshotId",
+        TaskAction::ExportImage => "ImageId",
+        TaskAction::ExportSnapshot => "SnapshotId",
         _ => "DiskId",
     };
     let id = p.required(what)?;
     let bucket = p.required("OSSBucket")?;
     let prefix = p.str("OSSPrefix").unwrap_or_default();
     if prefix.len() > 200 || prefix.starts_with('/') || prefix.chars().any(|c| c.is_control()) {
-        return Err(EcsError::invalid("OSSPrefix", "at most 200 characters, not starting with /"));
+        return Err(Error::invalid("OSSPrefix", "at most 200 characters, not starting with /"));
     }
-    let format = p.enumerated("ImageFormat", &["raw", "qcow2"])?.unwrap_or("raw");
+    let format = p.one_of("ImageFormat")?.unwrap_or(ExportFormat::Raw);
     // Existence, then state.
     let (source, size, name) = match action {
-        "ExportImage" => {
-            let img = super::actions::image(cx, &id).await?;
+        TaskAction::ExportImage => {
+            let img = cx.image(&id).await?;
             require_bucket(cx, &bucket).await?;
-            if img.owner_alias != "self" {
-                return Err(EcsError::forbidden("OperationDenied", "Public images cannot be exported; export a custom image."));
+            if img.owner_alias != ImageOwner::Own {
+                return Err(Error::forbidden("OperationDenied", "Public images cannot be exported; export a custom image."));
             }
-            if img.status != "Available" {
-                return Err(EcsError::forbidden("IncorrectImageStatus", format!("The image \"{id}\" is {}: only Available images can be exported.", img.status)));
+            if img.status != ImageStatus::Available {
+                return Err(Error::forbidden("IncorrectImageStatus", format!("The image \"{id}\" is {}: only Available images can be exported.", img.status)));
             }
             let m = img.mappings.first().cloned().unwrap_or_default();
             let source = if m.snapshot_id.is_empty() {
@@ -340,11 +434,11 @@ pub(super) async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: &st
             };
             (source, m.size_gib, format!("{id}_system"))
         }
-        "ExportSnapshot" => {
+        TaskAction::ExportSnapshot => {
             let s = cx.snapshot(&id).await?;
             require_bucket(cx, &bucket).await?;
-            if !super::actions::snapshot_available(&s) {
-                return Err(EcsError::forbidden("InvalidSnapshotId.NotReady", format!("The snapshot \"{id}\" is not ready yet.")));
+            if !s.available() {
+                return Err(Error::forbidden("InvalidSnapshotId.NotReady", format!("The snapshot \"{id}\" is not ready yet.")));
             }
             let size = s.source_disk_size;
             (snapshot_source(cx, s).await?, size, id.clone())
@@ -353,36 +447,36 @@ pub(super) async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: &st
             let d: Disk = cx.disk(&id).await?;
             require_bucket(cx, &bucket).await?;
             if d.hydration.is_some() {
-                return Err(EcsError::forbidden("IncorrectDiskStatus", format!("The disk \"{id}\" is still being restored from OSS; export it when HydrationProgress is 100%.")));
+                return Err(Error::forbidden("IncorrectDiskStatus", format!("The disk \"{id}\" is still being restored from OSS; export it when HydrationProgress is 100%.")));
             }
             // Detached: the disk's own snapshot history does not see it.
-            let s = cx.t.snapshot_detached(VolumeId(d.volume)).await?;
-            (Source::Engine(s.0), d.size_gib, id.clone())
+            let s = cx.t.snapshot_detached(d.volume).await?;
+            (Source::Engine(s), d.size_gib, id.clone())
         }
     };
     let key = format!("{prefix}{name}.{format}");
     if key.len() > 1023 {
-        return Err(EcsError::invalid("OSSPrefix", "the object key would be longer than 1023 bytes"));
+        return Err(Error::invalid("OSSPrefix", "the object key would be longer than 1023 bytes"));
     }
     // The written clusters, the file's size.
     let virtual_size = size * GIB;
     let (engine, snapshot_id, clusters, pages, block_shift) = match source {
         Source::Engine(sid) => {
-            let info = cx.t.snapshot_info(SnapshotId(sid)).await?;
+            let info = cx.t.snapshot_info(sid).await?;
             let bs = info.block_size;
-            let runs = cx.t.written_runs(MapRef::Snapshot(SnapshotId(sid))).await?;
-            (sid, String::new(), cluster_runs(runs.into_iter().map(|(f, n)| (f * bs, n * bs))), Default::default(), 0)
+            let runs = cx.t.written_runs(MapRef::Snapshot(sid)).await?;
+            (Some(sid), String::new(), cluster_runs(runs.into_iter().map(|(f, n)| (f * bs, n * bs))), Default::default(), 0)
         }
         Source::Released(s) => {
-            let runs = super::restore::released_runs(cx, &s).await?;
-            let m = super::upload::manifest(cx, &s.id).await?.ok_or_else(|| EcsError::new(500, "InternalError", format!("the snapshot {} has no manifest", s.id)))?;
+            let runs = restore::released_runs(cx, &s).await?;
+            let m = upload::manifest(cx, &s.id).await?.ok_or_else(|| Error::internal(format!("the snapshot {} has no manifest", s.id)))?;
             // Held until the export ends: deleting the snapshot meanwhile cannot drop them.
-            super::upload::hold_pages(cx, &m.pages, 1).await?;
-            (0, s.id, cluster_runs(runs.into_iter()), m.pages, m.block_shift)
+            upload::hold_pages(cx, &m.pages, 1).await?;
+            (None, s.id, cluster_runs(runs.into_iter()), m.pages, m.block_shift)
         }
     };
     let total = match format {
-        "qcow2" => Qcow2Writer::try_plan(virtual_size, &expand(&clusters)).map_err(|e| EcsError::new(500, "InternalError", e.to_string()))?.total_size(),
+        ExportFormat::Qcow2 => Qcow2Writer::try_plan(virtual_size, &expand(&clusters)).map_err(Error::internal)?.total_size(),
         _ => virtual_size,
     };
     let task_id = cx.new_id("t-");
@@ -391,33 +485,36 @@ pub(super) async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: &st
         id: task_id.clone(),
         seq: cx.next_seq(),
         region: cx.region.clone(),
-        action: action.into(),
-        status: "Processing".into(),
+        action,
+        status: TaskStatus::Processing,
         created: cx.now,
         resource_id: id,
-        export: Some(ExportJob {
+        progress: 0,
+        finished: 0,
+        error_code: String::new(),
+        error_msg: String::new(),
+        job: Job::Export(ExportJob {
             engine,
             snapshot_id,
             pages,
             block_shift,
             bucket,
             key: key.clone(),
-            format: format.into(),
+            format,
             virtual_size,
             clusters,
             upload_id,
             total,
             ..Default::default()
         }),
-        ..Default::default()
     };
-    cx.save(&task_key(&task_id), &task);
+    cx.put(&task);
     Ok(json!({"TaskId": task_id, "RegionId": cx.region, "OSSObject": key}))
 }
 
-async fn require_bucket<S: Store>(cx: &mut Cx<'_, S>, bucket: &str) -> Result<(), EcsError> {
-    if !Embedded.bucket_exists(&mut cx.t, bucket).await.map_err(oss_err)? || bucket == crate::oss::HIDDEN_BUCKET {
-        return Err(oss_err(OssError::no_bucket(bucket)));
+async fn require_bucket<S: Store>(cx: &mut Cx<'_, S>, bucket: &str) -> Result<()> {
+    if !Embedded.bucket_exists(&mut cx.t, bucket).await? || bucket == crate::oss::HIDDEN_BUCKET {
+        return Err(Error::no_bucket(bucket));
     }
     Ok(())
 }
@@ -442,21 +539,21 @@ fn expand(runs: &[(u64, u64)]) -> Vec<u64> {
     runs.iter().flat_map(|&(f, n)| f..f + n).collect()
 }
 
-async fn task<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Task, EcsError> {
-    cx.load::<Task>(&task_key(id))
+async fn task<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Task> {
+    cx.load::<Task>(&keys::task(id))
         .await?
         .filter(|t| t.region == cx.region)
-        .ok_or_else(|| EcsError::not_found("InvalidTaskId.NotFound", format!("The task \"{id}\" does not exist.")))
+        .ok_or_else(|| Error::not_found("InvalidTaskId.NotFound", format!("The task \"{id}\" does not exist.")))
 }
 
 fn task_json(t: &Task) -> Value {
-    let object = t.export.as_ref().map(|e| e.key.clone()).unwrap_or_default();
+    let object = t.export().map(|e| e.key.clone()).unwrap_or_default();
     json!({
         "TaskId": t.id,
         "TaskAction": t.action,
         "TaskStatus": t.status,
         "TaskProcess": format!("{}%", t.progress),
-        "SupportCancel": if t.status == "Processing" { "true" } else { "false" },
+        "SupportCancel": if t.status == TaskStatus::Processing { "true" } else { "false" },
         "CreationTime": iso(t.created),
         "FinishedTime": if t.finished > 0 { iso(t.finished) } else { String::new() },
         "ResourceId": t.resource_id,
@@ -467,30 +564,30 @@ fn task_json(t: &Task) -> Value {
     })
 }
 
-pub(super) async fn describe_tasks<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
+pub(super) async fn describe_tasks<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     let ids: Vec<String> = p.list("TaskIds")?.iter().flat_map(|s| s.split(',').map(|x| x.trim().to_string())).filter(|s| !s.is_empty()).collect();
     let action = p.str("TaskAction");
     let status = p.str("TaskStatus");
-    let mut tasks: Vec<Task> = cx.scan("task/").await?;
+    let mut tasks: Vec<Task> = cx.scan(keys::TASKS).await?;
     tasks.retain(|t| {
         t.region == cx.region
             && (ids.is_empty() || ids.contains(&t.id))
-            && action.as_ref().is_none_or(|a| a.eq_ignore_ascii_case(&t.action))
-            && status.as_ref().is_none_or(|s| s.eq_ignore_ascii_case(&t.status))
+            && action.as_ref().is_none_or(|a| a.eq_ignore_ascii_case(t.action.as_str()))
+            && status.as_ref().is_none_or(|s| s.eq_ignore_ascii_case(t.status.as_str()))
     });
     tasks.sort_by(|a, b| (b.created, b.seq).cmp(&(a.created, a.seq)));
-    let (total, number, size, items) = super::actions::page(tasks, p)?;
+    let (total, number, size, items) = super::params::page(tasks, p)?;
     let items: Vec<Value> = items.iter().map(task_json).collect();
     Ok(json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "RegionId": cx.region, "TaskSet": {"Task": items}}))
 }
 
-pub(super) async fn describe_task_attribute<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
+pub(super) async fn describe_task_attribute<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     let id = p.required("TaskId")?;
     let t = task(cx, &id).await?;
     let mut v = task_json(&t);
-    let failed = t.status == "Failed";
+    let failed = t.status == TaskStatus::Failed;
     v["TotalCount"] = json!(1);
-    v["SuccessCount"] = json!(if t.status == "Finished" { 1 } else { 0 });
+    v["SuccessCount"] = json!(if t.status == TaskStatus::Finished { 1 } else { 0 });
     v["FailedCount"] = json!(if failed { 1 } else { 0 });
     v["OperationProgressSet"] = json!({"OperationProgress": [{
         "OperationStatus": t.status,
@@ -501,39 +598,49 @@ pub(super) async fn describe_task_attribute<S: Store>(cx: &mut Cx<'_, S>, p: &Pa
     Ok(v)
 }
 
-pub(super) async fn cancel_task<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value, EcsError> {
+pub(super) async fn cancel_task<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     let id = p.required("TaskId")?;
     let mut t = task(cx, &id).await?;
-    if t.status != "Processing" {
-        return Err(EcsError::forbidden("IncorrectTaskStatus", format!("The task \"{id}\" is {}: only a Processing task can be cancelled.", t.status)));
+    if t.status != TaskStatus::Processing {
+        return Err(Error::forbidden("IncorrectTaskStatus", format!("The task \"{id}\" is {}: only a Processing task can be cancelled.", t.status)));
     }
-    end(cx, &mut t, "Cancelled", "", "").await?;
+    end(cx, &mut t, TaskStatus::Cancelled, "", "").await?;
     Ok(json!({}))
+}
+
+/// Cancels task `id` if it is still Processing (DeleteImage of an image being imported).
+pub(super) async fn cancel_processing<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<()> {
+    if let Some(mut t) = cx.load::<Task>(&keys::task(id)).await? {
+        if t.status == TaskStatus::Processing {
+            end(cx, &mut t, TaskStatus::Cancelled, "", "").await?;
+        }
+    }
+    Ok(())
 }
 
 /// Ends a task that did not finish: drops what it made, records why. An
 /// import's image goes when cancelled and is `CreateFailed` when it failed.
-pub(super) async fn end<S: Store>(cx: &mut Cx<'_, S>, t: &mut Task, status: &str, code: &str, msg: &str) -> Result<(), EcsError> {
-    if let Some(job) = &t.import {
-        if job.volume != 0 {
-            cx.t.delete_volume(VolumeId(job.volume)).await?;
+pub(super) async fn end<S: Store>(cx: &mut Cx<'_, S>, t: &mut Task, status: TaskStatus, code: &str, msg: &str) -> Result<()> {
+    if let Job::Import(job) = &t.job {
+        if let Some(v) = job.volume {
+            cx.t.delete_volume(v).await?;
         }
-        let key = format!("image/{}/{}", t.region, t.resource_id);
+        let key = keys::image(&t.region, &t.resource_id);
         if let Some(mut img) = cx.load::<Image>(&key).await? {
-            if status == "Cancelled" {
-                cx.t.delete_record(&key);
+            if status == TaskStatus::Cancelled {
+                cx.delete(&key);
             } else {
-                img.status = "CreateFailed".into();
+                img.status = ImageStatus::CreateFailed;
                 img.failure = format!("{code}: {msg}");
-                cx.save(&key, &img);
+                cx.put(&img);
             }
         }
     }
-    if let Some(job) = &t.export {
+    if let Job::Export(job) = &mut t.job {
         // The chunks written so far, by key: qcow2 files are written front to
         // back; raw ones only where the source has data.
         let written = job.pos.div_ceil(CHUNK);
-        if job.format == "qcow2" {
+        if job.format == ExportFormat::Qcow2 {
             Embedded.delete_upload_chunks(&mut cx.t, &job.upload_id, 0..written);
         } else {
             let mut chunks: Vec<u64> = job
@@ -545,40 +652,42 @@ pub(super) async fn end<S: Store>(cx: &mut Cx<'_, S>, t: &mut Task, status: &str
             chunks.dedup();
             Embedded.delete_upload_chunks(&mut cx.t, &job.upload_id, chunks.into_iter());
         }
-        if job.engine != 0 {
-            cx.t.delete_snapshot(SnapshotId(job.engine)).await?;
+        if let Some(engine) = job.engine {
+            cx.t.delete_snapshot(engine).await?;
         }
-        super::upload::hold_pages(cx, &job.pages, -1).await?;
-    }
-    if let Some(job) = t.export.as_mut() {
+        upload::hold_pages(cx, &job.pages, -1).await?;
         job.clusters.clear(); // nothing more to write: keep the record small
     }
-    t.status = status.into();
+    t.status = status;
     t.error_code = code.into();
     t.error_msg = msg.into();
     t.finished = cx.now;
-    cx.save(&task_key(&t.id), &*t);
+    cx.put(&*t);
     Ok(())
 }
 
 // ------------------------------------------------------------------ steps
 
 /// The oldest Processing task, if any.
-pub(super) async fn oldest<S: Store>(cx: &mut Cx<'_, S>) -> Result<Option<Task>, EcsError> {
-    let mut tasks: Vec<Task> = cx.scan("task/").await?;
-    tasks.retain(|t| t.status == "Processing");
+pub(super) async fn oldest<S: Store>(cx: &mut Cx<'_, S>) -> Result<Option<Task>> {
+    let mut tasks: Vec<Task> = cx.scan(keys::TASKS).await?;
+    tasks.retain(|t| t.status == TaskStatus::Processing);
     Ok(tasks.into_iter().min_by_key(|t| (t.created, t.seq)))
 }
 
 /// One bounded step of `task`. Ok(true) when it finished.
 pub(super) async fn step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: &mut Task) -> Result<bool, StepError> {
-    let done = if task.import.is_some() { import_step(cx, readers, task).await? } else { export_step(cx, readers, task).await? };
+    let image_key = keys::image(&task.region, &task.resource_id);
+    let done = match &mut task.job {
+        Job::Import(job) => import_step(cx, readers, &task.id, &image_key, &mut task.progress, job).await?,
+        Job::Export(job) => export_step(cx, readers, &task.id, &mut task.progress, job).await?,
+    };
     if done {
-        task.status = "Finished".into();
+        task.status = TaskStatus::Finished;
         task.progress = 100;
         task.finished = cx.now;
     }
-    cx.save(&task_key(&task.id), &*task);
+    cx.put(&*task);
     Ok(done)
 }
 
@@ -615,26 +724,32 @@ async fn with_fetch<S: Store, T>(
             }
         }
     }
-    Err(StepError::Store(EcsError::new(500, "InternalError", "the import's reads did not settle")))
+    Err(StepError::Store(Error::new(500, "InternalError", "the import's reads did not settle")))
 }
 
-async fn import_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: &mut Task) -> Result<bool, StepError> {
-    let job = task.import.as_mut().expect("an import");
+async fn import_step<S: Store>(
+    cx: &mut Cx<'_, S>,
+    readers: &mut Readers,
+    task_id: &str,
+    image_key: &str,
+    progress: &mut u32,
+    job: &mut ImportJob,
+) -> Result<bool, StepError> {
     let meta = match Embedded.head(&mut cx.t, &job.bucket, &job.object).await? {
         Some(m) if m.upload_id == job.upload_id => m,
         _ => return Err(fail("InvalidOSSObject.Changed", format!("The object \"{}\" of bucket \"{}\" was deleted or replaced during the import.", job.object, job.bucket))),
     };
-    let key = (task.id.clone(), meta.upload_id.clone());
+    let key = (task_id.to_string(), meta.upload_id.clone());
     if readers.key.as_ref() != Some(&key) {
         *readers = Readers { key: Some(key), src: Some(Prefetch::new(meta.size, CHUNK, PREFETCH_CHUNKS)), reader: None, plan: None };
     }
     let src = readers.src.clone().expect("a source");
-    if job.format.is_empty() {
+    if job.format == ImportFormat::Detect {
         // Detect: a qcow2 file starts with its magic.
         let head = Embedded.get(&mut cx.t, &job.bucket, &job.object, Some((0, 4))).await?;
-        job.format = if head == b"QFI\xfb" { "QCOW2" } else { "RAW" }.into();
+        job.format = if head == b"QFI\xfb" { ImportFormat::Qcow2 } else { ImportFormat::Raw };
     }
-    let qcow2 = job.format == "QCOW2";
+    let qcow2 = job.format == ImportFormat::Qcow2;
     if qcow2 && readers.reader.is_none() {
         let mut tries = 0;
         let r = loop {
@@ -653,7 +768,9 @@ async fn import_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: 
         Some(r) if qcow2 => r.virtual_size(),
         _ => meta.size,
     };
-    if job.volume == 0 {
+    let volume = match job.volume {
+        Some(v) => v,
+        None => {
         let needed = virtual_size.div_ceil(GIB).max(1);
         if needed > 2048 {
             return Err(fail(
@@ -668,15 +785,16 @@ async fn import_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: 
                 format!("DiskImageSize is {gib} GiB but the image's virtual size is {virtual_size} bytes ({needed} GiB)."),
             ));
         }
-        job.volume = cx.t.create_volume(gib * GIB, super::BLOCK_SHIFT).await?.0;
+        let v = cx.t.create_volume(gib * GIB, BLOCK_SHIFT).await?;
+        job.volume = Some(v);
         job.virtual_size = virtual_size;
-        let ikey = format!("image/{}/{}", task.region, task.resource_id);
-        if let Some(mut img) = cx.load::<Image>(&ikey).await? {
+        if let Some(mut img) = cx.load::<Image>(image_key).await? {
             img.size_gib = gib;
-            cx.save(&ikey, &img);
+            cx.put(&img);
         }
-    }
-    let volume = VolumeId(job.volume);
+        v
+        }
+    };
     if qcow2 {
         let reader = readers.reader.as_mut().expect("a reader");
         let from = job.cursor;
@@ -724,30 +842,29 @@ async fn import_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: 
         job.copied += copied;
         job.cursor = at;
     }
-    task.progress = ((job.cursor as f64 / virtual_size.max(1) as f64) * 100.0).min(99.0) as u32;
-    let ikey = format!("image/{}/{}", task.region, task.resource_id);
+    *progress = ((job.cursor as f64 / virtual_size.max(1) as f64) * 100.0).min(99.0) as u32;
     if job.cursor < virtual_size {
-        if let Some(mut img) = cx.load::<Image>(&ikey).await? {
-            img.progress = task.progress;
-            cx.save(&ikey, &img);
+        if let Some(mut img) = cx.load::<Image>(image_key).await? {
+            img.progress = *progress;
+            cx.put(&img);
         }
         return Ok(false);
     }
     // Done: the volume's content becomes the image's.
     let snap = cx.t.snapshot(volume).await?;
     cx.t.delete_volume(volume).await?;
-    job.volume = 0;
-    if let Some(mut img) = cx.load::<Image>(&ikey).await? {
-        img.status = "Available".into();
+    job.volume = None;
+    if let Some(mut img) = cx.load::<Image>(image_key).await? {
+        img.status = ImageStatus::Available;
         img.progress = 100;
-        img.mappings = vec![super::model::Mapping {
+        img.mappings = vec![Mapping {
             snapshot_id: String::new(),
-            engine: snap.0,
+            engine: snap,
             size_gib: img.size_gib,
             device: "/dev/xvda".into(),
-            disk_type: "system".into(),
+            disk_type: DiskType::System,
         }];
-        cx.save(&ikey, &img);
+        cx.put(&img);
     } else {
         // The image was deleted meanwhile: nothing keeps the content.
         cx.t.delete_snapshot(snap).await?;
@@ -757,25 +874,24 @@ async fn import_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: 
 
 /// Reads the export's source.
 async fn read_source<S: Store>(cx: &mut Cx<'_, S>, job: &ExportJob, offset: u64, len: u64) -> Result<Vec<u8>, StepError> {
-    if job.engine != 0 {
-        return Ok(cx.t.read(MapRef::Snapshot(SnapshotId(job.engine)), offset, len).await?);
+    if let Some(engine) = job.engine {
+        return Ok(cx.t.read(MapRef::Snapshot(engine), offset, len).await?);
     }
     if job.pages.is_empty() && !job.snapshot_id.is_empty() {
         // An export from before exports held their pages: read the snapshot's manifest.
-        let Some(s) = cx.load::<Snapshot>(&format!("snapshot/{}", job.snapshot_id)).await? else {
+        let Some(s) = cx.load::<Snapshot>(&keys::snapshot(&job.snapshot_id)).await? else {
             return Err(fail("InvalidSnapshotId.NotFound", format!("The snapshot \"{}\" was deleted during the export.", job.snapshot_id)));
         };
-        return Ok(super::restore::read_released(cx, &s, offset, len).await?);
+        return Ok(restore::read_released(cx, &s, offset, len).await?);
     }
-    Ok(super::restore::read_pages(cx, &job.pages, job.block_shift, offset, len).await?)
+    Ok(restore::read_pages(cx, &job.pages, job.block_shift, offset, len).await?)
 }
 
-async fn export_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: &mut Task) -> Result<bool, StepError> {
-    let job = task.export.clone().expect("an export");
+async fn export_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task_id: &str, progress: &mut u32, job: &mut ExportJob) -> Result<bool, StepError> {
     let mut pos = job.pos;
     let mut stored = job.stored;
-    if job.format == "qcow2" {
-        let plan = readers.plan(&task.id, &job)?;
+    if job.format == ExportFormat::Qcow2 {
+        let plan = readers.plan(task_id, job)?;
         let (clusters, w) = (&plan.clusters, &plan.writer);
         let end = (pos + STEP_BYTES).min(w.total_size());
         if pos < end {
@@ -797,7 +913,7 @@ async fn export_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: 
                     }
                     let guest = clusters[k] * CS;
                     let glen = (n as u64 * CS).min(job.virtual_size - guest);
-                    let data = read_source(cx, &job, guest, glen).await?;
+                    let data = read_source(cx, job, guest, glen).await?;
                     let file_at = w.data_offset(k);
                     // Copy the part of [file_at, file_at + glen) inside [pos, end).
                     let (from, to) = (file_at.max(pos), (file_at + glen).min(end));
@@ -820,17 +936,16 @@ async fn export_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: 
                     pos = start / CHUNK * CHUNK;
                 }
                 let end = (pos + STEP_BYTES).min(job.total);
-                let data = read_source(cx, &job, pos, end - pos).await?;
+                let data = read_source(cx, job, pos, end - pos).await?;
                 stored += Embedded.put_chunks(&mut cx.t, &job.upload_id, pos, &data);
                 pos = end;
             }
         }
     }
     let total = job.total;
-    let e = task.export.as_mut().expect("an export");
-    e.pos = pos;
-    e.stored = stored;
-    task.progress = ((pos as f64 / total.max(1) as f64) * 100.0).min(99.0) as u32;
+    job.pos = pos;
+    job.stored = stored;
+    *progress = ((pos as f64 / total.max(1) as f64) * 100.0).min(99.0) as u32;
     if pos < total {
         return Ok(false);
     }
@@ -839,17 +954,18 @@ async fn export_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task: 
         Err(e) if e.code == "NoSuchBucket" => return Err(fail("NoSuchBucket", e.message)),
         Err(e) => return Err(e.into()),
     }
-    if job.engine != 0 {
-        cx.t.delete_snapshot(SnapshotId(job.engine)).await?;
+    if let Some(engine) = job.engine.take() {
+        cx.t.delete_snapshot(engine).await?;
     }
-    super::upload::hold_pages(cx, &job.pages, -1).await?;
-    if let Some(e) = task.export.as_mut() {
-        e.clusters.clear();
-    }
+    upload::hold_pages(cx, &job.pages, -1).await?;
+    job.clusters.clear();
     Ok(true)
 }
 
 /// How many bytes an export wrote so far (tests and the bench).
 pub fn progress_bytes(t: &Task) -> u64 {
-    t.export.as_ref().map(|e| e.pos).or(t.import.as_ref().map(|i| i.copied)).unwrap_or(0)
+    match &t.job {
+        Job::Export(e) => e.pos,
+        Job::Import(i) => i.copied,
+    }
 }

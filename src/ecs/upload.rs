@@ -37,8 +37,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::EcsError;
-use super::model::Snapshot;
+use crate::error::{Error, Result};
+use super::model::{keys, Snapshot, SnapshotCategory, SnapshotStatus};
 use super::Cx;
 use crate::engine::{MapRef, SnapshotId, Store, Table};
 
@@ -54,8 +54,8 @@ pub(crate) fn page_key(hash: &str) -> String {
 fn manifest_key(id: &str) -> String {
     format!("snap/manifests/{id}")
 }
-fn internal(e: impl std::fmt::Display) -> EcsError {
-    EcsError::new(500, "InternalError", e.to_string())
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::new(500, "InternalError", e.to_string())
 }
 
 /// An upload in progress (record `upload/<snapshot id>`).
@@ -64,7 +64,7 @@ fn internal(e: impl std::fmt::Display) -> EcsError {
 pub struct UploadTask {
     pub snapshot_id: String,
     pub seq: u64,
-    pub engine: u64,
+    pub engine: SnapshotId,
     pub block_shift: u8,
     pub size: u64,
     /// The snapshot whose manifest this one builds on.
@@ -101,7 +101,7 @@ pub struct Manifest {
 }
 
 fn task_key(id: &str) -> String {
-    format!("upload/{id}")
+    keys::upload(&id)
 }
 
 /// Most bytes of one pack.
@@ -123,7 +123,7 @@ pub(crate) struct BlockRec {
     pub slot: u32,
 }
 
-fn parse_block_rec(b: &[u8]) -> Result<BlockRec, EcsError> {
+fn parse_block_rec(b: &[u8]) -> Result<BlockRec> {
     // Before packs the record was the bare count.
     match serde_json::from_slice::<u64>(b) {
         Ok(count) => Ok(BlockRec { count, ..Default::default() }),
@@ -137,7 +137,7 @@ pub(crate) async fn load_block<S: Store>(
     hash: &str,
     bs: usize,
     packs: &mut std::collections::HashMap<String, Vec<u8>>,
-) -> Result<Option<Vec<u8>>, EcsError> {
+) -> Result<Option<Vec<u8>>, Error> {
     let Some(rec) = cx.t.get_record(&format!("oss/block/{hash}")).await? else { return Ok(None) };
     let rec = parse_block_rec(&rec)?;
     if rec.pack.is_empty() {
@@ -164,7 +164,7 @@ async fn block_deltas<S: Store>(
     deltas: &BTreeMap<String, i64>,
     data: &BTreeMap<String, Vec<u8>>,
     pack_id: &str,
-) -> Result<u64, EcsError> {
+) -> Result<u64> {
     let keys: Vec<String> = deltas.keys().map(|h| format!("oss/block/{h}")).collect();
     let counts = cx.t.get_many_in(Table::Records, &keys).await?;
     let mut stored = 0;
@@ -222,7 +222,7 @@ async fn block_deltas<S: Store>(
     Ok(stored)
 }
 
-async fn load_page<S: Store>(cx: &mut Cx<'_, S>, hash: &str) -> Result<BTreeMap<u16, String>, EcsError> {
+async fn load_page<S: Store>(cx: &mut Cx<'_, S>, hash: &str) -> Result<BTreeMap<u16, String>> {
     let bytes = cx.t.get_in(Table::OssChunks, &page_key(hash)).await?.ok_or_else(|| internal(format!("page {hash} is missing")))?;
     serde_json::from_slice(&bytes).map_err(internal)
 }
@@ -230,7 +230,7 @@ async fn load_page<S: Store>(cx: &mut Cx<'_, S>, hash: &str) -> Result<BTreeMap<
 /// Adds `delta` to a page's count; stores it from `bytes` when the count
 /// leaves zero, deletes it (dropping its blocks) when it reaches zero.
 /// Returns the bytes stored.
-pub(crate) async fn page_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i64, bytes: Option<&[u8]>) -> Result<u64, EcsError> {
+pub(crate) async fn page_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i64, bytes: Option<&[u8]>) -> Result<u64> {
     let key = format!("oss/page/{hash}");
     let old: u64 = cx.load(&key).await?.unwrap_or(0);
     let new = (old as i64 + delta).max(0) as u64;
@@ -259,7 +259,7 @@ pub(crate) async fn page_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i6
 
 /// Adds `delta` to the count of each page of a page map (a hold by a task or
 /// a restore that will read them).
-pub(crate) async fn hold_pages<S: Store>(cx: &mut Cx<'_, S>, pages: &BTreeMap<u64, String>, delta: i64) -> Result<(), EcsError> {
+pub(crate) async fn hold_pages<S: Store>(cx: &mut Cx<'_, S>, pages: &BTreeMap<u64, String>, delta: i64) -> Result<()> {
     for h in pages.values() {
         page_ref(cx, h, delta, None).await?;
     }
@@ -267,7 +267,7 @@ pub(crate) async fn hold_pages<S: Store>(cx: &mut Cx<'_, S>, pages: &BTreeMap<u6
 }
 
 /// The manifest of an uploaded snapshot, if it has one.
-pub(crate) async fn manifest<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Option<Manifest>, EcsError> {
+pub(crate) async fn manifest<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Option<Manifest>> {
     match cx.t.get_in(Table::OssChunks, &manifest_key(id)).await? {
         Some(b) => Ok(Some(serde_json::from_slice(&b).map_err(internal)?)),
         None => Ok(None),
@@ -275,14 +275,14 @@ pub(crate) async fn manifest<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<O
 }
 
 /// Starts the upload of a just-taken normal snapshot.
-pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u64) -> Result<(), EcsError> {
+pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u64) -> Result<()> {
     // The parent: the disk's newest uploaded snapshot of the same block size.
-    let mut candidates: Vec<Snapshot> = cx.scan::<Snapshot>("snapshot/").await?;
+    let mut candidates: Vec<Snapshot> = cx.scan::<Snapshot>(keys::SNAPSHOTS).await?;
     candidates.retain(|s| {
-        s.source_disk_id == snap.source_disk_id && s.id != snap.id && s.category == "standard" && s.status == "accomplished" && !s.local_released
+        s.source_disk_id == snap.source_disk_id && s.id != snap.id && s.category == SnapshotCategory::Standard && s.status == SnapshotStatus::Accomplished && !s.local_released
     });
     candidates.sort_by_key(|s| std::cmp::Reverse(s.seq));
-    let info = cx.t.snapshot_info(SnapshotId(snap.engine)).await?;
+    let info = cx.t.snapshot_info(snap.engine).await?;
     let shift = info.block_size.trailing_zeros() as u8;
     let mut parent = None;
     for c in candidates {
@@ -294,8 +294,8 @@ pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u
         }
     }
     let runs = match &parent {
-        Some((p, _)) => cx.t.changed_blocks(MapRef::Snapshot(SnapshotId(p.engine)), MapRef::Snapshot(SnapshotId(snap.engine))).await?,
-        None => cx.t.written_runs(MapRef::Snapshot(SnapshotId(snap.engine))).await?,
+        Some((p, _)) => cx.t.changed_blocks(MapRef::Snapshot(p.engine), MapRef::Snapshot(snap.engine)).await?,
+        None => cx.t.written_runs(MapRef::Snapshot(snap.engine)).await?,
     };
     let total_blocks = runs.iter().map(|r| r.1).sum();
     let seq = snap.seq;
@@ -318,13 +318,13 @@ pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u
     Ok(())
 }
 
-pub(crate) async fn task<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Option<UploadTask>, EcsError> {
+pub(crate) async fn task<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Option<UploadTask>> {
     cx.load(&task_key(id)).await
 }
 
 /// Finishes the page being built: stores it (or finds it already stored) and
 /// keeps its hash; the task holds one reference on it.
-async fn finish_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask) -> Result<(), EcsError> {
+async fn finish_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask) -> Result<()> {
     let Some(page) = task.page.take() else { return Ok(()) };
     let entries = std::mem::take(&mut task.entries);
     if entries.is_empty() {
@@ -348,7 +348,7 @@ async fn finish_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask) -> Res
 }
 
 /// Starts building `page`: the parent's entries, each held once more.
-async fn begin_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, page: u64) -> Result<(), EcsError> {
+async fn begin_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, page: u64) -> Result<()> {
     task.page = Some(page);
     task.entries = match task.parent_pages.get(&page).cloned() {
         Some(h) => load_page(cx, &h).await?,
@@ -363,8 +363,8 @@ async fn begin_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, page: u
 }
 
 /// The oldest upload task, if any.
-pub(crate) async fn oldest<S: Store>(cx: &mut Cx<'_, S>) -> Result<Option<UploadTask>, EcsError> {
-    let mut tasks: Vec<UploadTask> = cx.scan("upload/").await?;
+pub(crate) async fn oldest<S: Store>(cx: &mut Cx<'_, S>) -> Result<Option<UploadTask>> {
+    let mut tasks: Vec<UploadTask> = cx.scan(keys::UPLOADS).await?;
     tasks.sort_by_key(|t| t.seq);
     Ok(tasks.into_iter().next())
 }
@@ -388,7 +388,7 @@ pub(crate) fn stretch_bytes(task: &UploadTask, (index, n): (u64, u64)) -> (u64, 
 
 /// Uploads one stretch whose bytes are `data`: hashes its blocks, stores the
 /// new ones (one batch of count look-ups) and advances the task.
-pub(crate) async fn apply_stretch<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, (index, n): (u64, u64), data: &[u8]) -> Result<(), EcsError> {
+pub(crate) async fn apply_stretch<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, (index, n): (u64, u64), data: &[u8]) -> Result<()> {
     let bs = 1u64 << task.block_shift;
     let page = index / PAGE;
     if task.page != Some(page) {
@@ -425,7 +425,7 @@ pub(crate) async fn apply_stretch<S: Store>(cx: &mut Cx<'_, S>, task: &mut Uploa
 }
 
 /// Saves a task that has more to do, or completes it: returns whether it completed.
-pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: UploadTask) -> Result<bool, EcsError> {
+pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: UploadTask) -> Result<bool> {
     let id = task.snapshot_id.clone();
     if task.run < task.runs.len() {
         cx.save(&task_key(&id), &task);
@@ -454,12 +454,12 @@ pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: Uploa
     task.uploaded_bytes += bytes.len() as u64;
     cx.t.put_in(Table::OssChunks, &manifest_key(&id), bytes);
     cx.t.delete_record(&task_key(&id));
-    if let Some(mut s) = cx.load::<Snapshot>(&format!("snapshot/{id}")).await? {
-        s.status = "accomplished".into();
+    if let Some(mut s) = cx.load::<Snapshot>(&keys::snapshot(&id)).await? {
+        s.status = SnapshotStatus::Accomplished;
         s.progress = 100;
         s.uploaded_bytes = task.uploaded_bytes;
         s.last_modified = cx.now;
-        cx.save(&format!("snapshot/{id}"), &s);
+        cx.put(&s);
     }
     Ok(true)
 }
@@ -467,14 +467,14 @@ pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: Uploa
 /// Uploads up to `budget` bytes of the oldest upload task in this one
 /// transaction. Returns the snapshot it worked on and whether that upload is
 /// now complete.
-pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Option<(String, bool)>, EcsError> {
+pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Option<(String, bool)>> {
     let Some(mut task) = oldest(cx).await? else { return Ok(None) };
     let bs = 1u64 << task.block_shift;
     let mut budget = budget.max(bs);
     while budget >= bs {
         let Some(stretch) = next_stretch(&task, budget) else { break };
         let (offset, len) = stretch_bytes(&task, stretch);
-        let data = cx.t.read(MapRef::Snapshot(SnapshotId(task.engine)), offset, len).await?;
+        let data = cx.t.read(MapRef::Snapshot(task.engine), offset, len).await?;
         apply_stretch(cx, &mut task, stretch, &data).await?;
         budget = budget.saturating_sub(stretch.1 * bs);
     }
@@ -485,7 +485,7 @@ pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Op
 
 /// Cancels an upload: drops every reference it held (chunks other
 /// snapshots share stay).
-pub(crate) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<(), EcsError> {
+pub(crate) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<()> {
     let Some(task) = task(cx, id).await? else { return Ok(()) };
     let mut deltas = BTreeMap::new();
     for h in task.entries.values() {
@@ -503,7 +503,7 @@ pub(crate) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<(),
 }
 
 /// Releases an uploaded snapshot's data in OSS.
-pub(crate) async fn release<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<(), EcsError> {
+pub(crate) async fn release<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<()> {
     cancel(cx, id).await?;
     if let Some(m) = manifest(cx, id).await? {
         for h in m.pages.values() {

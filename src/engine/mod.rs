@@ -54,6 +54,7 @@ mod codec;
 pub mod memory;
 pub mod records;
 pub mod store;
+#[cfg(feature = "testkit")]
 pub mod testkit;
 mod tx;
 
@@ -78,12 +79,35 @@ pub const MAX_BLOCK_SHIFT: u8 = 20;
 /// See ARCHITECTURE.md ("Block size").
 pub const DEFAULT_BLOCK_SHIFT: u8 = 15;
 
-/// A volume's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A volume's id (a number in records above the engine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct VolumeId(pub u64);
-/// A snapshot's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A snapshot's id (a number in records above the engine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct SnapshotId(pub u64);
+
+impl From<u64> for VolumeId {
+    fn from(n: u64) -> Self {
+        VolumeId(n)
+    }
+}
+impl From<VolumeId> for u64 {
+    fn from(v: VolumeId) -> u64 {
+        v.0
+    }
+}
+impl From<u64> for SnapshotId {
+    fn from(n: u64) -> Self {
+        SnapshotId(n)
+    }
+}
+impl From<SnapshotId> for u64 {
+    fn from(s: SnapshotId) -> u64 {
+        s.0
+    }
+}
 
 impl fmt::Display for VolumeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -18,48 +18,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{EngineError, EngineTx, Store, Table};
+use crate::engine::{EngineTx, Store, Table};
+use crate::error::{Error, Result};
 
 /// Bytes per stored chunk (256 KiB: IndexedDB's fastest record size here).
 pub const CHUNK: u64 = 256 << 10;
 /// The bucket that holds snapshot data.
 pub const HIDDEN_BUCKET: &str = ".rowsnap-snapshots";
-
-/// An OSS error, shaped like OSS's own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OssError {
-    pub code: String,
-    pub message: String,
-    pub http_status: u16,
-}
-
-impl OssError {
-    fn new(http_status: u16, code: &str, message: impl Into<String>) -> Self {
-        OssError { code: code.into(), message: message.into(), http_status }
-    }
-    pub fn no_bucket(b: &str) -> Self {
-        Self::new(404, "NoSuchBucket", format!("The bucket \"{b}\" does not exist."))
-    }
-    pub fn no_key(b: &str, k: &str) -> Self {
-        Self::new(404, "NoSuchKey", format!("The object \"{k}\" does not exist in bucket \"{b}\"."))
-    }
-    pub fn invalid(code: &str, m: impl Into<String>) -> Self {
-        Self::new(400, code, m)
-    }
-}
-
-impl From<EngineError> for OssError {
-    fn from(e: EngineError) -> Self {
-        let e = crate::ecs::EcsError::from(e);
-        OssError { code: e.code, message: e.message, http_status: e.http_status }
-    }
-}
-
-impl std::fmt::Display for OssError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.code, self.http_status, self.message)
-    }
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BucketMeta {
@@ -100,13 +65,13 @@ pub fn chunk_key(upload: &str, index: u64) -> String {
 
 /// OSS bucket names: 3-63 lowercase letters, digits and hyphens, starting and
 /// ending with a letter or digit.
-pub fn check_bucket_name(b: &str) -> Result<(), OssError> {
+pub fn check_bucket_name(b: &str) -> Result<()> {
     let ok = (3..=63).contains(&b.len())
         && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !b.starts_with('-')
         && !b.ends_with('-');
     if !ok {
-        return Err(OssError::invalid(
+        return Err(Error::bad(
             "InvalidBucketName",
             format!("\"{b}\" is not a bucket name: 3 to 63 lowercase letters, digits and hyphens, not starting or ending with a hyphen."),
         ));
@@ -114,9 +79,9 @@ pub fn check_bucket_name(b: &str) -> Result<(), OssError> {
     Ok(())
 }
 
-fn check_key(k: &str) -> Result<(), OssError> {
+fn check_key(k: &str) -> Result<()> {
     if k.is_empty() || k.len() > 1023 || k.starts_with('/') || k.starts_with('\\') {
-        return Err(OssError::invalid("InvalidObjectName", "An object key has 1 to 1023 bytes and does not start with / or \\."));
+        return Err(Error::bad("InvalidObjectName", "An object key has 1 to 1023 bytes and does not start with / or \\."));
     }
     Ok(())
 }
@@ -125,17 +90,17 @@ fn json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(b: &[u8]) -> Result<T, OssError> {
-    serde_json::from_slice(b).map_err(|e| OssError::new(500, "InternalError", e.to_string()))
+fn parse<T: for<'de> Deserialize<'de>>(b: &[u8]) -> Result<T> {
+    serde_json::from_slice(b).map_err(|e| Error::internal(e))
 }
 
 /// The object store the snapshot uploads use (see the module docs).
 #[allow(async_fn_in_trait)]
 pub trait ObjectStore<S: Store> {
-    async fn exists(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str) -> Result<bool, OssError>;
-    async fn put(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str, data: &[u8], now: u64) -> Result<u64, OssError>;
-    async fn get(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, OssError>;
-    async fn delete(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str) -> Result<(), OssError>;
+    async fn exists(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str) -> Result<bool>;
+    async fn put(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str, data: &[u8], now: u64) -> Result<u64>;
+    async fn get(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>>;
+    async fn delete(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str) -> Result<()>;
 }
 
 /// The embedded OSS (stateless: everything is in the transaction's tables).
@@ -143,19 +108,19 @@ pub trait ObjectStore<S: Store> {
 pub struct Embedded;
 
 impl Embedded {
-    pub async fn bucket_exists<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str) -> Result<bool, OssError> {
+    pub async fn bucket_exists<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str) -> Result<bool> {
         Ok(t.get_in(Table::OssObjects, &bucket_key(b)).await?.is_some())
     }
 
-    async fn require_bucket<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str) -> Result<(), OssError> {
+    async fn require_bucket<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str) -> Result<()> {
         if !self.bucket_exists(t, b).await? {
-            return Err(OssError::no_bucket(b));
+            return Err(Error::no_bucket(b));
         }
         Ok(())
     }
 
     /// Creates a bucket; no error if it exists.
-    pub async fn create_bucket<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, now: u64) -> Result<(), OssError> {
+    pub async fn create_bucket<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, now: u64) -> Result<()> {
         if b != HIDDEN_BUCKET {
             check_bucket_name(b)?;
         }
@@ -165,7 +130,7 @@ impl Embedded {
         Ok(())
     }
 
-    pub async fn list_buckets<S: Store>(&self, t: &mut EngineTx<'_, S>) -> Result<Vec<BucketMeta>, OssError> {
+    pub async fn list_buckets<S: Store>(&self, t: &mut EngineTx<'_, S>) -> Result<Vec<BucketMeta>> {
         let mut out = Vec::new();
         for (_, v) in t.scan_in(Table::OssObjects, "b/").await? {
             let b: BucketMeta = parse(&v)?;
@@ -176,7 +141,7 @@ impl Embedded {
         Ok(out)
     }
 
-    pub async fn head<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<Option<ObjectMeta>, OssError> {
+    pub async fn head<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<Option<ObjectMeta>> {
         match t.get_in(Table::OssObjects, &object_key(b, k)).await? {
             Some(v) => Ok(Some(parse(&v)?)),
             None => Ok(None),
@@ -184,7 +149,7 @@ impl Embedded {
     }
 
     /// Objects of a bucket whose key starts with `prefix`, sorted by key.
-    pub async fn list<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, prefix: &str) -> Result<Vec<ObjectMeta>, OssError> {
+    pub async fn list<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, prefix: &str) -> Result<Vec<ObjectMeta>> {
         self.require_bucket(t, b).await?;
         let mut out = Vec::new();
         for (_, v) in t.scan_in(Table::OssObjects, &object_key(b, prefix)).await? {
@@ -218,7 +183,7 @@ impl Embedded {
         size: u64,
         stored: u64,
         now: u64,
-    ) -> Result<(), OssError> {
+    ) -> Result<()> {
         self.require_bucket(t, b).await?;
         check_key(k)?;
         if let Some(old) = self.head(t, b, k).await? {
@@ -229,7 +194,7 @@ impl Embedded {
         Ok(())
     }
 
-    async fn delete_chunks<S: Store>(&self, t: &mut EngineTx<'_, S>, m: &ObjectMeta) -> Result<(), OssError> {
+    async fn delete_chunks<S: Store>(&self, t: &mut EngineTx<'_, S>, m: &ObjectMeta) -> Result<()> {
         for i in 0..m.size.div_ceil(CHUNK) {
             t.delete_in(Table::OssChunks, &chunk_key(&m.upload_id, i));
         }
@@ -245,7 +210,7 @@ impl Embedded {
     }
 
     /// Deletes the chunks of an upload that never completed.
-    pub async fn abort_upload<S: Store>(&self, t: &mut EngineTx<'_, S>, upload: &str) -> Result<(), OssError> {
+    pub async fn abort_upload<S: Store>(&self, t: &mut EngineTx<'_, S>, upload: &str) -> Result<()> {
         for (k, _) in t.scan_in(Table::OssChunks, &format!("{upload}/")).await? {
             t.delete_in(Table::OssChunks, &k);
         }
@@ -254,11 +219,11 @@ impl Embedded {
 }
 
 impl<S: Store> ObjectStore<S> for Embedded {
-    async fn exists(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<bool, OssError> {
+    async fn exists(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<bool> {
         Ok(self.head(t, b, k).await?.is_some())
     }
 
-    async fn put(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str, data: &[u8], now: u64) -> Result<u64, OssError> {
+    async fn put(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str, data: &[u8], now: u64) -> Result<u64> {
         self.require_bucket(t, b).await?;
         check_key(k)?;
         // Old chunks are deleted before the new ones are written: requests run
@@ -266,16 +231,16 @@ impl<S: Store> ObjectStore<S> for Embedded {
         if let Some(old) = self.head(t, b, k).await? {
             self.delete_chunks(t, &old).await?;
         }
-        let upload = format!("u{}-{:x}", now, crate::engine::testkit::fnv(format!("{b}/{k}").as_bytes()));
+        let upload = format!("u{}-{:x}", now, crate::util::fnv(format!("{b}/{k}").as_bytes()));
         let stored = self.put_chunks(t, &upload, 0, data);
         let meta = ObjectMeta { bucket: b.into(), key: k.into(), size: data.len() as u64, upload_id: upload, last_modified: now, stored };
         t.put_in(Table::OssObjects, &object_key(b, k), json(&meta));
         Ok(stored)
     }
 
-    async fn get(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, OssError> {
+    async fn get(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>> {
         self.require_bucket(t, b).await?;
-        let m = self.head(t, b, k).await?.ok_or_else(|| OssError::no_key(b, k))?;
+        let m = self.head(t, b, k).await?.ok_or_else(|| Error::no_key(b, k))?;
         let (offset, len) = range.unwrap_or((0, m.size));
         let start = offset.min(m.size);
         let end = offset.saturating_add(len).min(m.size); // a range past the end is cut short
@@ -300,7 +265,7 @@ impl<S: Store> ObjectStore<S> for Embedded {
         Ok(out)
     }
 
-    async fn delete(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<(), OssError> {
+    async fn delete(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<()> {
         self.require_bucket(t, b).await?;
         if let Some(m) = self.head(t, b, k).await? {
             self.delete_chunks(t, &m).await?;

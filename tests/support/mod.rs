@@ -207,7 +207,7 @@ pub fn run_until_failure<T>(
     start: &Dump,
     n: u64,
     mode: rowsnap::engine::testkit::FailMode,
-    mut step: impl FnMut(&mut Ecs<rowsnap::engine::testkit::FailingStore>) -> Result<Option<T>, rowsnap::ecs::EcsError>,
+    mut step: impl FnMut(&mut Ecs<rowsnap::engine::testkit::FailingStore>) -> Result<Option<T>, rowsnap::error::Error>,
 ) -> MemoryStore {
     let store = MemoryStore::new();
     store.restore(start);

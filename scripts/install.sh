@@ -28,16 +28,22 @@ if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package-lock.json -nt to
   (cd tools && npm ci --no-audit --no-fund)
 fi
 
+# apt-get update exits non-zero when any one index fails (a mirror mid-sync, a
+# foreign architecture's list) even when every package needed is there: the
+# update is best effort, and only a failed install of a needed package fails.
+apt_install() {
+  apt-get update -qq || echo "install: apt-get update failed for some index; trying the install anyway" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
 if [ "$what" = test ]; then
   if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     echo "install: chromium and chromium-driver (apt)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+    apt_install chromium chromium-driver
   fi
   if ! command -v qemu-img >/dev/null || ! command -v qemu-io >/dev/null; then
     echo "install: qemu-utils (apt)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils
+    apt_install qemu-utils
   fi
   if [ ! -d tests/e2e/node_modules/playwright-core ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; then
     echo "install: npm packages for the end-to-end tests"

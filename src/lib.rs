@@ -9,6 +9,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod pacing;
 pub mod util;
 
 #[cfg(target_arch = "wasm32")]

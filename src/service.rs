@@ -119,59 +119,37 @@ async fn tick_loop() {
     }
 }
 
-/// Uploads normal snapshots to OSS and runs tasks (imports, exports) in the background, in bounded pumps of
-/// 4 MiB stretches (one transaction each; measured fastest: 1 MiB stretches
-/// gave ~30 MB/s, 4 MiB ~47, 8 MiB ~40), at most at the upload rate. Between
-/// pumps the loop yields, so console and script calls are served in between.
+/// Uploads normal snapshots to OSS and runs tasks (imports, exports) in the
+/// background, paced as `crate::pacing` says. Between pumps the loop yields,
+/// so console and script calls are served in between.
 async fn upload_loop() {
-    const IDLE_MS: u32 = 100;
-    const UNCAPPED: u64 = 32 << 20;
-    const STRETCH: u64 = 4 << 20;
-    /// Task steps per turn (4 MiB each), between which other calls get the service.
-    const TASK_STEPS: usize = 4;
-    let mut allowance = 0f64;
-    let mut last = js_sys::Date::now();
+    use crate::pacing::{Pacer, IDLE_MS, STRETCH, TASK_STEPS, UNCAPPED};
+    let mut pacer = Pacer::new(js_sys::Date::now());
     let mut busy = false;
     loop {
         // Busy and uncapped: only yield to other tasks; otherwise wait a little.
         gloo::timers::future::TimeoutFuture::new(if busy { 0 } else { IDLE_MS }).await;
         busy = false;
-        let now = js_sys::Date::now();
-        let dt = (now - last).max(0.0) / 1000.0;
-        last = now;
         let h = handle();
         let mut guard = h.lock().await;
         let Some(ecs) = guard.as_mut() else { continue };
-        let budget = match ecs.upload_rate() {
-            Some(rate) => {
-                // Save up to one second (or one block) of allowance.
-                allowance = (allowance + rate as f64 * dt).min((rate as f64).max(65_536.0));
-                (allowance >= 32_768.0).then_some(allowance as u64)
-            }
-            None => Some(UNCAPPED),
-        };
-        let pumped = match budget {
-            Some(budget) => ecs.upload_pump(budget, STRETCH).await,
-            None => Ok(Some((String::new(), false))), // waiting for allowance
-        };
-        match pumped {
-            Ok(Some(_)) if budget.is_none() => {}
-            Ok(Some(_)) => {
-                let budget = budget.unwrap_or(0);
-                if ecs.upload_rate().is_some() {
-                    allowance -= (budget / 32_768 * 32_768).max(32_768) as f64;
-                } else {
-                    busy = true;
+        let rate = ecs.upload_rate();
+        let budget = pacer.budget(js_sys::Date::now(), rate);
+        if let Some(budget) = budget {
+            match ecs.upload_pump(budget, STRETCH).await {
+                Ok(Some(_)) => {
+                    pacer.spent(rate, budget);
+                    busy = rate.is_none();
                 }
-            }
-            Ok(None) => {
-                allowance = 0.0;
-                // Nothing to upload: copy restored disks from OSS meanwhile.
-                if let Err(e) = ecs.hydrate_step(UNCAPPED).await {
-                    web_sys::console::warn_1(&format!("rowsnap: restore step failed (it will be retried): {e}").into());
+                Ok(None) => {
+                    pacer.idle();
+                    // Nothing to upload: copy restored disks from OSS meanwhile.
+                    if let Err(e) = ecs.hydrate_step(UNCAPPED).await {
+                        web_sys::console::warn_1(&format!("rowsnap: restore step failed (it will be retried): {e}").into());
+                    }
                 }
+                Err(e) => web_sys::console::warn_1(&format!("rowsnap: upload step failed (it will be retried): {e}").into()),
             }
-            Err(e) => web_sys::console::warn_1(&format!("rowsnap: upload step failed (it will be retried): {e}").into()),
         }
         // Imports and exports: a few steps (one transaction each) per turn.
         for _ in 0..TASK_STEPS {

@@ -68,12 +68,14 @@ fn random_reads(e: &mut Engine<MemoryStore>, v: VolumeId, size: u64) -> f64 {
     let mut t = vec![];
     for _ in 0..7 {
         let offs: Vec<u64> = (0..20_000).map(|_| rng.below(size / 4096) * 4096).collect();
-        t.push(secs(|| {
-            for &o in &offs {
-                std::hint::black_box(block_on(e.read(v, o, 4096)).unwrap());
-            }
-        })
-        .0);
+        t.push(
+            secs(|| {
+                for &o in &offs {
+                    std::hint::black_box(block_on(e.read(v, o, 4096)).unwrap());
+                }
+            })
+            .0,
+        );
     }
     median(t)
 }
@@ -269,10 +271,7 @@ fn main() {
     }
     let _ = MapRef::Volume(VolumeId(0));
     std::fs::create_dir_all("target/bench").unwrap();
-    let json = format!(
-        "{{\n{}\n}}\n",
-        out.iter().map(|(k, v)| format!("  \"{k}\": {v:.6}")).collect::<Vec<_>>().join(",\n")
-    );
+    let json = format!("{{\n{}\n}}\n", out.iter().map(|(k, v)| format!("  \"{k}\": {v:.6}")).collect::<Vec<_>>().join(",\n"));
     std::fs::write("target/bench/native.json", &json).unwrap();
     println!("{json}");
 }

@@ -122,11 +122,7 @@ fn advance_clock(seconds: JsValue) -> Promise {
 
 fn set_upload_rate(rate: JsValue) -> Promise {
     future_to_promise(async move {
-        let rate = if rate.is_null() || rate.is_undefined() {
-            None
-        } else {
-            Some(bytes_arg(&rate, "BytesPerSecond").map_err(|e| js_error(e, None))?)
-        };
+        let rate = if rate.is_null() || rate.is_undefined() { None } else { Some(bytes_arg(&rate, "BytesPerSecond").map_err(|e| js_error(e, None))?) };
         service::with(async |ecs| ecs.set_upload_rate(rate).await).await.map_err(|e| js_error(e, None))?;
         Ok(JsValue::UNDEFINED)
     })

@@ -76,7 +76,8 @@ pub async fn writer_lock(steal: bool, on_lost: impl FnOnce() + 'static) -> Resul
     let options = Object::new();
     let flag = if steal { "steal" } else { "ifAvailable" };
     Reflect::set(&options, &flag.into(), &JsValue::TRUE).map_err(|e| format!("{e:?}"))?;
-    let request: Function = get(&locks, "request").ok_or("navigator.locks.request is missing")?.dyn_into().map_err(|_| "navigator.locks.request is not a function")?;
+    let request: Function =
+        get(&locks, "request").ok_or("navigator.locks.request is missing")?.dyn_into().map_err(|_| "navigator.locks.request is not a function")?;
     let done: Promise = request
         .call3(&locks, &WRITER_LOCK.into(), &options, callback.as_ref())
         .map_err(|e| format!("navigator.locks.request failed: {e:?}"))?
@@ -149,7 +150,8 @@ pub struct FileStream {
 
 /// Calls `obj[method](arg?)` and awaits the promise it returns.
 async fn call_await(obj: &JsValue, method: &str, arg: Option<&JsValue>) -> Result<JsValue, String> {
-    let f: js_sys::Function = js_sys::Reflect::get(obj, &method.into()).map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| format!("{method} is not a function"))?;
+    let f: js_sys::Function =
+        js_sys::Reflect::get(obj, &method.into()).map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| format!("{method} is not a function"))?;
     let p = match arg {
         Some(a) => f.call1(obj, a),
         None => f.call0(obj),

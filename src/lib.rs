@@ -1,27 +1,36 @@
 //! rowsnap: a snapshot console that runs in the browser.
 //!
-//! - [`engine`]: the redirect-on-write block snapshot engine (plain Rust, any target).
-//! - [`ecs`]: the ECS API over the engine: resources, states, error codes (plain Rust).
+//! Layers, each knowing only the ones below it (ARCHITECTURE.md):
+//! - [`engine`]: the redirect-on-write block snapshot engine over one narrow
+//!   async store trait (plain Rust, any target).
+//! - [`oss`]: the embedded object store (buckets, objects, chunks) and the
+//!   object-store seam; [`snapstore`]: normal snapshots' content-addressed
+//!   store (packs, pages, manifests, counts) over that seam.
+//! - [`ecs`]: the ECS API over the engine: resources, states, preconditions,
+//!   error codes (plain Rust). [`image`]: qcow2 reading and writing.
+//! - [`error`]: the one error of the layers above the engine; [`util`],
+//!   [`pacing`]: small plain pieces.
 //! - `service`, `api`: the tab's one ECS service and `window.ecs` (browser only).
-//! - `idb`: the IndexedDB store (browser only).
+//! - `idb`: the IndexedDB store, the only code that touches IndexedDB (browser only).
 //! - `browser`: Web Locks, storage estimate and persistence (browser only).
 //! - `ui`: the Yew console (browser only).
 
+pub mod ecs;
 pub mod engine;
 pub mod error;
+pub mod image;
+pub mod oss;
 pub mod pacing;
+pub mod snapstore;
 pub mod util;
 
 #[cfg(target_arch = "wasm32")]
-pub mod idb;
+pub mod api;
 #[cfg(target_arch = "wasm32")]
 pub mod browser;
 #[cfg(target_arch = "wasm32")]
-pub mod ui;
+pub mod idb;
 #[cfg(target_arch = "wasm32")]
 pub mod service;
 #[cfg(target_arch = "wasm32")]
-pub mod api;
-pub mod ecs;
-pub mod oss;
-pub mod image;
+pub mod ui;

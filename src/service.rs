@@ -86,7 +86,9 @@ pub async fn with<T>(f: impl AsyncFnOnce(&mut Service) -> Result<T, EcsError>) -
     let mut guard = h.lock().await;
     match guard.as_mut() {
         Some(ecs) => f(ecs).await,
-        None => Err(EcsError::new(503, "ServiceUnavailable.DatabaseClosed", "This tab no longer holds the rowsnap database (another tab took over): reload it.")),
+        None => {
+            Err(EcsError::new(503, "ServiceUnavailable.DatabaseClosed", "This tab no longer holds the rowsnap database (another tab took over): reload it."))
+        }
     }
 }
 

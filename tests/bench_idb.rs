@@ -192,7 +192,9 @@ async fn bench() {
         let (w, r, r1) = engine_write_read(total, shift).await;
         let small = engine_random_small_writes(shift).await;
         let k = (1u64 << shift) >> 10;
-        console_log!("engine, {k:>3} KiB blocks: write {w:.1} MB/s, read {r:.1} MB/s ({r1:.1} in 1 MiB calls), random 4 KiB overwrites after a snapshot {small:.2} MB/s");
+        console_log!(
+            "engine, {k:>3} KiB blocks: write {w:.1} MB/s, read {r:.1} MB/s ({r1:.1} in 1 MiB calls), random 4 KiB overwrites after a snapshot {small:.2} MB/s"
+        );
         out.insert(format!("idb_write_mb_s_{k}k"), w);
         out.insert(format!("idb_read_mb_s_{k}k"), r);
         out.insert(format!("idb_read_mb_s_{k}k_1m_calls"), r1);
@@ -259,11 +261,7 @@ async fn bench() {
     e.snapshot(big).await.unwrap();
     let (b1, m1) = e.record_bytes().await.unwrap();
     let added = (b1 - b0) * bs + m1.saturating_sub(m0);
-    console_log!(
-        "bytes added by a 16 MiB overwrite and a snapshot: {} data + {} metadata",
-        (b1 - b0) * bs,
-        m1 as i64 - m0 as i64
-    );
+    console_log!("bytes added by a 16 MiB overwrite and a snapshot: {} data + {} metadata", (b1 - b0) * bs, m1 as i64 - m0 as i64);
     out.insert("idb_bytes_after_change_ratio".into(), added as f64 / (16 * MIB) as f64);
     out.insert("idb_metadata_bytes_after_change".into(), m1 as f64 - m0 as f64);
     e.store().close();
@@ -352,7 +350,10 @@ async fn images_in_out() -> (f64, f64) {
     }
     ecs.oss_complete("images", "bench.qcow2", &up, total, stored).await.unwrap();
     let v = ecs
-        .request("ImportImage", &json!({"DiskDeviceMapping.1.OSSBucket": "images", "DiskDeviceMapping.1.OSSObject": "bench.qcow2", "DiskDeviceMapping.1.Format": "QCOW2"}))
+        .request(
+            "ImportImage",
+            &json!({"DiskDeviceMapping.1.OSSBucket": "images", "DiskDeviceMapping.1.OSSObject": "bench.qcow2", "DiskDeviceMapping.1.Format": "QCOW2"}),
+        )
         .await
         .unwrap();
     let image = v["ImageId"].as_str().unwrap().to_string();

@@ -139,7 +139,16 @@ fn bad_images_fail_with_a_reason_and_leave_nothing_behind() {
     let volumes = block_on(a.ecs.engine().list_volumes()).unwrap().len();
     let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
         ("truncated.qcow2", good[..good.len() - 100_000].to_vec(), "InvalidImage.Malformed", "truncated"),
-        ("magic.qcow2", { let mut b = good.clone(); b[0] = b'X'; b }, "InvalidImage.Malformed", "magic"),
+        (
+            "magic.qcow2",
+            {
+                let mut b = good.clone();
+                b[0] = b'X';
+                b
+            },
+            "InvalidImage.Malformed",
+            "magic",
+        ),
         ("overlay.qcow2", std::fs::read(&overlay).unwrap(), "InvalidImage.Unsupported", "backing file"),
     ];
     for (key, bytes, code, words) in cases {
@@ -169,7 +178,12 @@ fn bad_images_fail_with_a_reason_and_leave_nothing_behind() {
     assert_eq!(a.task(&task)["ErrorCode"], "InvalidDiskImageSize.TooSmall");
     // Request errors, in ECS's order.
     a.err("ImportImage", json!({"DiskDeviceMapping.1.OSSBucket": "images"}), "MissingParameter", 400);
-    a.err("ImportImage", json!({"DiskDeviceMapping.1.OSSBucket": "images", "DiskDeviceMapping.1.OSSObject": "d", "DiskDeviceMapping.1.Format": "VMDK"}), "InvalidParameter", 400);
+    a.err(
+        "ImportImage",
+        json!({"DiskDeviceMapping.1.OSSBucket": "images", "DiskDeviceMapping.1.OSSObject": "d", "DiskDeviceMapping.1.Format": "VMDK"}),
+        "InvalidParameter",
+        400,
+    );
     a.err("ImportImage", json!({"DiskDeviceMapping.1.OSSBucket": "nope", "DiskDeviceMapping.1.OSSObject": "d"}), "NoSuchBucket", 404);
     a.err("ImportImage", json!({"DiskDeviceMapping.1.OSSBucket": "images", "DiskDeviceMapping.1.OSSObject": "nope"}), "NoSuchKey", 404);
     // Cancelling an import drops its image and volume.
@@ -255,7 +269,8 @@ fn exports_are_accepted_and_found_identical_by_qemu_img() {
     let path = dir.join("snap.qcow2");
     fetch(&mut a, "exports", &key, &path);
     run("qemu-img", &["check", s(&path)]);
-    let out = run("qemu-img", &["dd", "-f", "qcow2", "-O", "raw", &format!("if={}", s(&path)), &format!("of={}", s(&dir.join("snap.raw"))), "bs=1M", "count=8"]);
+    let out =
+        run("qemu-img", &["dd", "-f", "qcow2", "-O", "raw", &format!("if={}", s(&path)), &format!("of={}", s(&dir.join("snap.raw"))), "bs=1M", "count=8"]);
     drop(out);
     assert!(std::fs::read(dir.join("snap.raw")).unwrap() == content);
     let written = |a: &mut Api| a.ok("DescribeDisks", json!({"DiskIds": [d.clone()]}))["Disks"]["Disk"][0]["WrittenSinceSnapshotBytes"].clone();

@@ -64,8 +64,7 @@ impl TempDir {
     fn new(name: &str) -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("rowsnap-qcow2-{}-{name}-{n}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("rowsnap-qcow2-{}-{name}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -101,10 +100,7 @@ fn qemu_io(image: &Path, cmds: &[&str]) {
     args.push(s(image));
     let out = run("qemu-io", &args);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !stdout.contains("error") && !stdout.contains("failed"),
-        "qemu-io: {stdout}"
-    );
+    assert!(!stdout.contains("error") && !stdout.contains("failed"), "qemu-io: {stdout}");
 }
 
 /// A small deterministic RNG (splitmix64).
@@ -152,15 +148,7 @@ fn qemu_data_ranges(image: &Path) -> Vec<(u64, u64)> {
 fn verify_against_qemu(image: &Path) -> Qcow2Reader<File> {
     let dir = TempDir::new("raw");
     let raw_path = dir.path("out.raw");
-    qemu_img(&[
-        "convert",
-        "-f",
-        "qcow2",
-        "-O",
-        "raw",
-        s(image),
-        s(&raw_path),
-    ]);
+    qemu_img(&["convert", "-f", "qcow2", "-O", "raw", s(image), s(&raw_path)]);
     let raw = File::open(&raw_path).unwrap();
     let raw_len = raw.metadata().unwrap().len();
 
@@ -177,12 +165,7 @@ fn verify_against_qemu(image: &Path) -> Qcow2Reader<File> {
         raw.read_exact_at(&mut theirs[..n], off).unwrap();
         if ours[..n] != theirs[..n] {
             let i = (0..n).find(|&i| ours[i] != theirs[i]).unwrap();
-            panic!(
-                "{image:?}: byte {} differs: ours {:#x}, qemu {:#x}",
-                off + i as u64,
-                ours[i],
-                theirs[i]
-            );
+            panic!("{image:?}: byte {} differs: ours {:#x}, qemu {:#x}", off + i as u64, ours[i], theirs[i]);
         }
         off += n as u64;
     }
@@ -199,34 +182,20 @@ fn verify_against_qemu(image: &Path) -> Qcow2Reader<File> {
         r.read(at, &mut ours[..n.min(MIB as usize)]).unwrap();
         let n = n.min(MIB as usize);
         raw.read_exact_at(&mut theirs[..n], at).unwrap();
-        assert_eq!(
-            ours[..n],
-            theirs[..n],
-            "{image:?}: read of {n} bytes at {at}"
-        );
+        assert_eq!(ours[..n], theirs[..n], "{image:?}: read of {n} bytes at {at}");
     }
 
     // Allocated ranges: the same as qemu's data ranges, and only zeros outside them.
     let ranges = r.allocated_ranges().unwrap();
-    assert_eq!(
-        ranges,
-        qemu_data_ranges(image),
-        "allocated ranges of {image:?}"
-    );
+    assert_eq!(ranges, qemu_data_ranges(image), "allocated ranges of {image:?}");
     let mut prev_end = 0;
     for &(start, len) in ranges.iter().chain(std::iter::once(&(raw_len, 0))) {
-        assert!(
-            start >= prev_end && len > 0 || start == raw_len,
-            "ranges sorted and disjoint"
-        );
+        assert!(start >= prev_end && len > 0 || start == raw_len, "ranges sorted and disjoint");
         let mut hole = prev_end;
         while hole < start {
             let n = (start - hole).min(MIB) as usize;
             raw.read_exact_at(&mut theirs[..n], hole).unwrap();
-            assert!(
-                theirs[..n].iter().all(|&b| b == 0),
-                "{image:?}: data in a hole at {hole}"
-            );
+            assert!(theirs[..n].iter().all(|&b| b == 0), "{image:?}: data in a hole at {hole}");
             hole += n as u64;
         }
         prev_end = start + len;
@@ -283,11 +252,7 @@ fn compressed_4k(dir: &TempDir) -> Vec<u8> {
 fn make_raw(path: &Path, len: u64) {
     let mut data = vec![0u8; len as usize];
     let text = b"rowsnap qcow2 compressed cluster test pattern 0123456789 ";
-    for (i, b) in data
-        .iter_mut()
-        .enumerate()
-        .take((MIB as usize).min(len as usize))
-    {
+    for (i, b) in data.iter_mut().enumerate().take((MIB as usize).min(len as usize)) {
         *b = text[i % text.len()];
     }
     let mut rng = Rng(42);
@@ -327,12 +292,7 @@ fn exercise_all<R: ReadAt>(r: &mut Qcow2Reader<R>) -> Result<(), Qcow2Error> {
 
 #[test]
 fn reads_v3_all_cluster_sizes() {
-    for (cs, size) in [
-        (512, 6 * MIB),
-        (4096, 8 * MIB),
-        (65536, 8 * MIB),
-        (2 * MIB, 16 * MIB),
-    ] {
+    for (cs, size) in [(512, 6 * MIB), (4096, 8 * MIB), (65536, 8 * MIB), (2 * MIB, 16 * MIB)] {
         let dir = TempDir::new("v3");
         let image = dir.path("v3.qcow2");
         create_patterned(&image, size, &format!("cluster_size={cs}"));
@@ -360,32 +320,12 @@ fn reads_compressed_images() {
     let dir = TempDir::new("compressed");
     let raw = dir.path("in.raw");
     make_raw(&raw, 5 * MIB + 12_345);
-    for opts in [
-        "cluster_size=65536",
-        "cluster_size=512",
-        "cluster_size=4096",
-        "cluster_size=2097152",
-        "compat=0.10",
-    ] {
+    for opts in ["cluster_size=65536", "cluster_size=512", "cluster_size=4096", "cluster_size=2097152", "compat=0.10"] {
         let image = dir.path("c.qcow2");
         let _ = fs::remove_file(&image);
-        qemu_img(&[
-            "convert",
-            "-c",
-            "-f",
-            "raw",
-            "-O",
-            "qcow2",
-            "-o",
-            opts,
-            s(&raw),
-            s(&image),
-        ]);
+        qemu_img(&["convert", "-c", "-f", "raw", "-O", "qcow2", "-o", opts, s(&raw), s(&image)]);
         let map = qemu_img(&["map", "--output=json", s(&image)]);
-        assert!(
-            String::from_utf8_lossy(&map.stdout).contains("\"compressed\": true"),
-            "{opts}: qemu made no compressed cluster"
-        );
+        assert!(String::from_utf8_lossy(&map.stdout).contains("\"compressed\": true"), "{opts}: qemu made no compressed cluster");
         verify_against_qemu(&image);
         // Then overwrite parts: a mix of compressed, standard and zero clusters.
         qemu_io(&image, &["write -P 0x42 100000 200000", "write -z 0 65536"]);
@@ -399,14 +339,7 @@ fn reads_active_layer_of_image_with_internal_snapshots() {
     let image = dir.path("snap.qcow2");
     create_patterned(&image, 8 * MIB, "");
     qemu_img(&["snapshot", "-c", "s1", s(&image)]);
-    qemu_io(
-        &image,
-        &[
-            "write -P 0xee 65536 131072",
-            "write -P 0x99 6291456 65536",
-            "write -z 0 4096",
-        ],
-    );
+    qemu_io(&image, &["write -P 0xee 65536 131072", "write -P 0x99 6291456 65536", "write -z 0 4096"]);
     qemu_img(&["snapshot", "-c", "second snapshot", s(&image)]);
     qemu_io(&image, &["write -P 0x12 4194304 1000"]);
     let r = verify_against_qemu(&image);
@@ -431,14 +364,7 @@ fn reads_sizes_that_are_not_cluster_multiples() {
     let image = dir.path("odd.qcow2");
     let size = 3 * MIB + 4096;
     qemu_img(&["create", "-q", "-f", "qcow2", s(&image), &size.to_string()]);
-    qemu_io(
-        &image,
-        &[
-            "write -P 0xab 0 1048576",
-            "write -z 2097152 65536",
-            &format!("write -P 0xcd {} 4096", 3 * MIB),
-        ],
-    );
+    qemu_io(&image, &["write -P 0xab 0 1048576", "write -z 2097152 65536", &format!("write -P 0xcd {} 4096", 3 * MIB)]);
     let mut r = verify_against_qemu(&image);
     assert_eq!(r.virtual_size(), size);
     // The last range is clipped to the virtual size.
@@ -446,14 +372,8 @@ fn reads_sizes_that_are_not_cluster_multiples() {
     assert_eq!(ranges.last(), Some(&(3 * MIB, 4096)));
     // Reads past the end fail cleanly.
     let mut b = [0u8; 2];
-    assert!(matches!(
-        r.read(size - 1, &mut b),
-        Err(Qcow2Error::OutOfRange { .. })
-    ));
-    assert!(matches!(
-        r.read(u64::MAX, &mut b),
-        Err(Qcow2Error::OutOfRange { .. })
-    ));
+    assert!(matches!(r.read(size - 1, &mut b), Err(Qcow2Error::OutOfRange { .. })));
+    assert!(matches!(r.read(u64::MAX, &mut b), Err(Qcow2Error::OutOfRange { .. })));
     r.read(size, &mut []).unwrap();
 
     // A raw file of odd length, converted plain and compressed (qemu rounds up to 512).
@@ -494,40 +414,17 @@ impl ReadAt for Counting<'_> {
 fn contiguous_clusters_are_read_with_one_source_read() {
     let dir = TempDir::new("count");
     let image = dir.path("c.qcow2");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        "-o",
-        "cluster_size=4096",
-        s(&image),
-        "4M",
-    ]);
+    qemu_img(&["create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", s(&image), "4M"]);
     qemu_io(&image, &["write -P 0x61 0 1048576"]);
     let bytes = fs::read(&image).unwrap();
-    let opened = Qcow2Reader::open(Counting {
-        data: &bytes,
-        reads: 0,
-    })
-    .unwrap()
-    .into_inner()
-    .reads;
-    let mut r = Qcow2Reader::open(Counting {
-        data: &bytes,
-        reads: 0,
-    })
-    .unwrap();
+    let opened = Qcow2Reader::open(Counting { data: &bytes, reads: 0 }).unwrap().into_inner().reads;
+    let mut r = Qcow2Reader::open(Counting { data: &bytes, reads: 0 }).unwrap();
     let mut buf = vec![0u8; MIB as usize];
     r.read(0, &mut buf).unwrap();
     assert!(buf.iter().all(|&b| b == 0x61));
     // Open's reads, then one L2 table and one data read for 256 contiguous 4 KiB clusters.
     assert_eq!(r.into_inner().reads, opened + 2);
-    let mut r = Qcow2Reader::open(Counting {
-        data: &bytes,
-        reads: 0,
-    })
-    .unwrap();
+    let mut r = Qcow2Reader::open(Counting { data: &bytes, reads: 0 }).unwrap();
     assert_eq!(r.allocated_ranges().unwrap(), vec![(0, MIB)]);
 }
 
@@ -563,17 +460,7 @@ fn refuses_backing_file() {
     let base = dir.path("base.qcow2");
     let top = dir.path("top.qcow2");
     qemu_img(&["create", "-q", "-f", "qcow2", s(&base), "4M"]);
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        "-b",
-        s(&base),
-        "-F",
-        "qcow2",
-        s(&top),
-    ]);
+    qemu_img(&["create", "-q", "-f", "qcow2", "-b", s(&base), "-F", "qcow2", s(&top)]);
     match open_file(&top) {
         Err(Qcow2Error::BackingFile(name)) => assert!(name.contains("base.qcow2"), "{name}"),
         other => panic!("expected a backing file refusal, got {:?}", other.err()),
@@ -603,28 +490,18 @@ fn refuses_encrypted_images() {
             .output()
             .unwrap();
         if !out.status.success() {
-            eprintln!(
-                "skipping {format}: qemu-img cannot create it: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            eprintln!("skipping {format}: qemu-img cannot create it: {}", String::from_utf8_lossy(&out.stderr));
             continue;
         }
-        assert_eq!(
-            open_file(&image).err(),
-            Some(Qcow2Error::Encrypted(method)),
-            "{format}"
-        );
+        assert_eq!(open_file(&image).err(), Some(Qcow2Error::Encrypted(method)), "{format}");
     }
 }
 
 #[test]
 fn refuses_unsupported_features() {
     let dir = TempDir::new("features");
-    let cases: [(&str, &str); 3] = [
-        ("compression_type=zstd", "compression type"),
-        ("extended_l2=on", "extended L2"),
-        ("data_file=DIR/data.raw", "external data file"),
-    ];
+    let cases: [(&str, &str); 3] =
+        [("compression_type=zstd", "compression type"), ("extended_l2=on", "extended L2"), ("data_file=DIR/data.raw", "external data file")];
     for (opts, expect) in cases {
         let image = dir.path("f.qcow2");
         let _ = fs::remove_file(&image);
@@ -646,48 +523,23 @@ fn refuses_unsupported_features() {
         Qcow2Reader::open(b).err()
     };
     assert_eq!(patched(&|b| b[79] |= 2), Some(Qcow2Error::MarkedCorrupt));
-    assert!(
-        matches!(patched(&|b| b[72] |= 0x80), Some(Qcow2Error::Unsupported(m)) if m.contains("unknown"))
-    );
-    assert_eq!(
-        patched(&|b| b[0] = b'X'),
-        Some(Qcow2Error::BadMagic(0x584649fb))
-    );
-    assert_eq!(
-        patched(&|b| b[7] = 4),
-        Some(Qcow2Error::UnsupportedVersion(4))
-    );
-    assert!(
-        matches!(patched(&|b| b[23] = 22), Some(Qcow2Error::Malformed(m)) if m.contains("cluster_bits"))
-    );
-    assert!(matches!(
-        patched(&|b| b[23] = 8),
-        Some(Qcow2Error::Malformed(_))
-    ));
+    assert!(matches!(patched(&|b| b[72] |= 0x80), Some(Qcow2Error::Unsupported(m)) if m.contains("unknown")));
+    assert_eq!(patched(&|b| b[0] = b'X'), Some(Qcow2Error::BadMagic(0x584649fb)));
+    assert_eq!(patched(&|b| b[7] = 4), Some(Qcow2Error::UnsupportedVersion(4)));
+    assert!(matches!(patched(&|b| b[23] = 22), Some(Qcow2Error::Malformed(m)) if m.contains("cluster_bits")));
+    assert!(matches!(patched(&|b| b[23] = 8), Some(Qcow2Error::Malformed(_))));
     // Virtual size over 64 TiB.
-    assert!(matches!(
-        patched(&|b| b[24..32].copy_from_slice(&((64u64 << 40) + 512).to_be_bytes())),
-        Some(Qcow2Error::TooLarge(_))
-    ));
+    assert!(matches!(patched(&|b| b[24..32].copy_from_slice(&((64u64 << 40) + 512).to_be_bytes())), Some(Qcow2Error::TooLarge(_))));
     // Virtual size bigger than the L1 table covers.
     assert!(matches!(
         patched(&|b| b[24..32].copy_from_slice(&(1u64 << 40).to_be_bytes())),
         Some(Qcow2Error::Malformed(m)) if m.contains("L1")
     ));
     // L1 table unaligned, past the end of the file.
-    assert!(matches!(
-        patched(&|b| b[47] = 8),
-        Some(Qcow2Error::Malformed(_))
-    ));
-    assert!(matches!(
-        patched(&|b| b[40..48].copy_from_slice(&(1u64 << 40).to_be_bytes())),
-        Some(Qcow2Error::Truncated { .. })
-    ));
+    assert!(matches!(patched(&|b| b[47] = 8), Some(Qcow2Error::Malformed(_))));
+    assert!(matches!(patched(&|b| b[40..48].copy_from_slice(&(1u64 << 40).to_be_bytes())), Some(Qcow2Error::Truncated { .. })));
     // header_length too short.
-    assert!(matches!(
-        patched(&|b| b[103] = 96),
-        Some(Qcow2Error::Malformed(_))
-    ));
+    assert!(matches!(patched(&|b| b[103] = 96), Some(Qcow2Error::Malformed(_))));
     // Crypt method.
     assert_eq!(patched(&|b| b[35] = 2), Some(Qcow2Error::Encrypted(2)));
 }
@@ -773,29 +625,15 @@ fn truncated_files_are_errors() {
 
 #[test]
 fn bad_magic_and_garbage_are_errors() {
-    assert!(matches!(
-        Qcow2Reader::open(&b""[..]),
-        Err(Qcow2Error::Truncated { .. })
-    ));
-    assert!(matches!(
-        Qcow2Reader::open(vec![0u8; 4096]),
-        Err(Qcow2Error::BadMagic(0))
-    ));
+    assert!(matches!(Qcow2Reader::open(&b""[..]), Err(Qcow2Error::Truncated { .. })));
+    assert!(matches!(Qcow2Reader::open(vec![0u8; 4096]), Err(Qcow2Error::BadMagic(0))));
     let mut v = vec![0u8; 100];
     v[..4].copy_from_slice(b"QFI\xfb");
     v[7] = 3;
-    assert!(matches!(
-        Qcow2Reader::open(v.clone()),
-        Err(Qcow2Error::Malformed(_))
-    ));
+    assert!(matches!(Qcow2Reader::open(v.clone()), Err(Qcow2Error::Malformed(_))));
     v[23] = 16;
-    assert!(matches!(
-        Qcow2Reader::open(v),
-        Err(Qcow2Error::Truncated { .. })
-    ));
-    let e = Qcow2Reader::open(
-        &b"not a disk image at all, just some text in a file......................."[..],
-    );
+    assert!(matches!(Qcow2Reader::open(v), Err(Qcow2Error::Truncated { .. })));
+    let e = Qcow2Reader::open(&b"not a disk image at all, just some text in a file......................."[..]);
     assert!(e.err().unwrap().to_string().contains("not a qcow2 image"));
 }
 
@@ -992,18 +830,7 @@ fn mutated_images_never_panic() {
         exercise_bounded(b).unwrap();
     }
 
-    let interesting: [u64; 10] = [
-        0,
-        1,
-        0x200,
-        0x1000,
-        0x10000,
-        0x7fff_ffff,
-        0xffff_ffff,
-        1 << 62,
-        1 << 63,
-        u64::MAX,
-    ];
+    let interesting: [u64; 10] = [0, 1, 0x200, 0x1000, 0x10000, 0x7fff_ffff, 0xffff_ffff, 1 << 62, 1 << 63, u64::MAX];
     let mut errors = 0;
     for iter in 0..2000u64 {
         let seed = iter.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0x5eed;
@@ -1015,11 +842,7 @@ fn mutated_images_never_panic() {
             0 => {
                 // A header field set to an interesting value.
                 let at = (rng.below(13) * 8) as usize;
-                let v = if rng.below(2) == 0 {
-                    interesting[rng.below(interesting.len() as u64) as usize]
-                } else {
-                    rng.below(data.len() as u64 * 2)
-                };
+                let v = if rng.below(2) == 0 { interesting[rng.below(interesting.len() as u64) as usize] } else { rng.below(data.len() as u64 * 2) };
                 if rng.below(2) == 0 {
                     data[at..at + 8].copy_from_slice(&v.to_be_bytes());
                 } else {
@@ -1029,8 +852,7 @@ fn mutated_images_never_panic() {
             1 => {
                 // An 8-byte table entry somewhere in the metadata set to an interesting value.
                 let at = (rng.below(span / 8) * 8) as usize;
-                let v = interesting[rng.below(interesting.len() as u64) as usize]
-                    | (rng.below(data.len() as u64) & !0x1ff);
+                let v = interesting[rng.below(interesting.len() as u64) as usize] | (rng.below(data.len() as u64) & !0x1ff);
                 data[at..at + 8].copy_from_slice(&v.to_be_bytes());
             }
             _ => {
@@ -1047,17 +869,13 @@ fn mutated_images_never_panic() {
         }
 
         MAX_ALLOC.with(|m| m.set(0));
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exercise_bounded(&data)));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exercise_bounded(&data)));
         let biggest = MAX_ALLOC.with(|m| m.get());
         match outcome {
             Err(_) => panic!("panic with seed {seed:#x} (iteration {iter})"),
             Ok(r) => errors += r.is_err() as u32,
         }
-        assert!(
-            biggest <= 64 * MIB as usize,
-            "seed {seed:#x} (iteration {iter}): an allocation of {biggest} bytes"
-        );
+        assert!(biggest <= 64 * MIB as usize, "seed {seed:#x} (iteration {iter}): an allocation of {biggest} bytes");
     }
     eprintln!("mutated images: {errors} of 2000 were refused");
     assert!(errors > 0);
@@ -1102,20 +920,14 @@ fn write_planned(w: &Qcow2Writer, clusters: &[u64], image: &Path, raw: &Path) {
 fn qemu_check_clean(image: &Path) {
     let out = qemu_img(&["check", "-f", "qcow2", s(image)]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("No errors were found on the image."),
-        "qemu-img check: {text}"
-    );
+    assert!(text.contains("No errors were found on the image."), "qemu-img check: {text}");
     assert!(!text.contains("leaked"), "qemu-img check: {text}");
 }
 
 fn qemu_compare(raw: &Path, image: &Path) {
     let out = qemu_img(&["compare", "-f", "raw", "-F", "qcow2", s(raw), s(image)]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("Images are identical"),
-        "qemu-img compare: {text}"
-    );
+    assert!(text.contains("Images are identical"), "qemu-img compare: {text}");
 }
 
 fn merged_ranges(clusters: &[u64], vs: u64) -> Vec<(u64, u64)> {
@@ -1143,10 +955,7 @@ fn compare_reader_with_raw(image: &Path, raw: &Path) {
         let n = (vs - off).min(MIB) as usize;
         r.read(off, &mut a[..n]).unwrap();
         raw.read_exact_at(&mut b[..n], off).unwrap();
-        assert!(
-            a[..n] == b[..n],
-            "reader and raw differ in the MiB at {off}"
-        );
+        assert!(a[..n] == b[..n], "reader and raw differ in the MiB at {off}");
         off += n as u64;
     }
 }
@@ -1225,10 +1034,7 @@ fn writer_many_l2_tables_and_refcount_blocks() {
     qemu_check_clean(&image);
     qemu_compare(&raw, &image);
     let mut q = Qcow2Reader::open(File::open(&image).unwrap()).unwrap();
-    assert_eq!(
-        q.allocated_ranges().unwrap(),
-        vec![(0, 40_000 * cs), (60_000 * cs, cs)]
-    );
+    assert_eq!(q.allocated_ranges().unwrap(), vec![(0, 40_000 * cs), (60_000 * cs, cs)]);
     let mut got = vec![0u8; cs as usize];
     for c in [0u64, 8191, 8192, 32_767, 32_768, 39_999, 60_000] {
         cluster_pattern(c, &mut buf);
@@ -1271,34 +1077,16 @@ fn writer_write_to_and_largest_size() {
     qemu_check_clean(&image);
     let mut r = Qcow2Reader::open(File::open(&image).unwrap()).unwrap();
     assert_eq!(r.virtual_size(), 64 << 40);
-    assert_eq!(
-        r.allocated_ranges().unwrap(),
-        vec![
-            (0, WRITER_CLUSTER_SIZE),
-            ((64 << 40) - WRITER_CLUSTER_SIZE, WRITER_CLUSTER_SIZE)
-        ]
-    );
+    assert_eq!(r.allocated_ranges().unwrap(), vec![(0, WRITER_CLUSTER_SIZE), ((64 << 40) - WRITER_CLUSTER_SIZE, WRITER_CLUSTER_SIZE)]);
 }
 
 #[test]
 fn writer_rejects_bad_plans() {
     let cs = WRITER_CLUSTER_SIZE;
-    assert!(matches!(
-        Qcow2Writer::try_plan(MIB, &[3, 2]),
-        Err(Qcow2Error::InvalidPlan(_))
-    ));
-    assert!(matches!(
-        Qcow2Writer::try_plan(MIB, &[2, 2]),
-        Err(Qcow2Error::InvalidPlan(_))
-    ));
-    assert!(matches!(
-        Qcow2Writer::try_plan(MIB, &[MIB / cs]),
-        Err(Qcow2Error::InvalidPlan(_))
-    ));
-    assert!(matches!(
-        Qcow2Writer::try_plan((64 << 40) + 1, &[]),
-        Err(Qcow2Error::InvalidPlan(_))
-    ));
+    assert!(matches!(Qcow2Writer::try_plan(MIB, &[3, 2]), Err(Qcow2Error::InvalidPlan(_))));
+    assert!(matches!(Qcow2Writer::try_plan(MIB, &[2, 2]), Err(Qcow2Error::InvalidPlan(_))));
+    assert!(matches!(Qcow2Writer::try_plan(MIB, &[MIB / cs]), Err(Qcow2Error::InvalidPlan(_))));
+    assert!(matches!(Qcow2Writer::try_plan((64 << 40) + 1, &[]), Err(Qcow2Error::InvalidPlan(_))));
     assert!(Qcow2Writer::try_plan(MIB + 1, &[MIB / cs]).is_ok());
     assert!(std::panic::catch_unwind(|| Qcow2Writer::plan(MIB, &[1, 0])).is_err());
 }

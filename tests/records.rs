@@ -33,17 +33,26 @@ fn instances_and_disks() {
     assert_eq!((d1.category, d1.performance_level, d1.disk_type, d1.status), (DiskCategory::Essd, PerformanceLevel::Pl1, DiskType::System, DiskStatus::InUse));
     assert_eq!(d1.volume, VolumeId(12));
     let d2: Disk = round_trip(d[1]);
-    assert_eq!((d2.category, d2.performance_level, d2.disk_type, d2.status), (DiskCategory::Basic, PerformanceLevel::None, DiskType::Data, DiskStatus::ReIniting));
+    assert_eq!(
+        (d2.category, d2.performance_level, d2.disk_type, d2.status),
+        (DiskCategory::Basic, PerformanceLevel::None, DiskType::Data, DiskStatus::ReIniting)
+    );
 }
 
 #[test]
 fn snapshots_images_groups() {
     let s = lines("snapshot");
     let s1: Snapshot = round_trip(s[0]);
-    assert_eq!((s1.snapshot_type, s1.category, s1.status, s1.engine), (SnapshotType::Auto, SnapshotCategory::Flash, SnapshotStatus::Accomplished, SnapshotId(21)));
+    assert_eq!(
+        (s1.snapshot_type, s1.category, s1.status, s1.engine),
+        (SnapshotType::Auto, SnapshotCategory::Flash, SnapshotStatus::Accomplished, SnapshotId(21))
+    );
     assert!(s1.available());
     let s2: Snapshot = round_trip(s[1]);
-    assert_eq!((s2.snapshot_type, s2.category, s2.status, s2.source_disk_category), (SnapshotType::User, SnapshotCategory::Standard, SnapshotStatus::Progressing, DiskCategory::Efficiency));
+    assert_eq!(
+        (s2.snapshot_type, s2.category, s2.status, s2.source_disk_category),
+        (SnapshotType::User, SnapshotCategory::Standard, SnapshotStatus::Progressing, DiskCategory::Efficiency)
+    );
     let m = lines("image");
     let m1: Image = round_trip(m[0]);
     assert_eq!((m1.owner_alias, m1.status, m1.mappings[0].disk_type), (ImageOwner::Own, ImageStatus::Creating, DiskType::System));

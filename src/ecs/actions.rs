@@ -90,10 +90,7 @@ pub fn check_exists(action: &str) -> Result<()> {
 }
 
 fn unknown(action: &str) -> Error {
-    Error::not_found(
-        "InvalidAction.NotFound",
-        format!("The action \"{action}\" does not exist. Actions are case-sensitive and spelled as ECS spells them."),
-    )
+    Error::not_found("InvalidAction.NotFound", format!("The action \"{action}\" does not exist. Actions are case-sensitive and spelled as ECS spells them."))
 }
 
 /// Runs one action in the request's transaction, honouring ClientToken.

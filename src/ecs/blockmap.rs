@@ -24,10 +24,7 @@ pub async fn describe_block_map<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Res
         (None, Some(s)) => {
             let snap = cx.snapshot(s).await?;
             if snap.local_released {
-                return Err(Error::forbidden(
-                    "OperationDenied.LocalCopyReleased",
-                    "This snapshot's local copy was released; its blocks are in OSS only.",
-                ));
+                return Err(Error::forbidden("OperationDenied.LocalCopyReleased", "This snapshot's local copy was released; its blocks are in OSS only."));
             }
             MapRef::Snapshot(snap.engine)
         }

@@ -23,7 +23,7 @@ pub(crate) struct Cx<'a, S: Store> {
     pub region: String,
 }
 
-impl<S: Store> Cx<'_, S> {
+impl<'a, S: Store> Cx<'a, S> {
     /// Commits the request's transaction; returns the settings to keep.
     pub async fn commit(mut self) -> Result<Settings> {
         if self.settings_dirty {
@@ -76,6 +76,11 @@ impl<S: Store> Cx<'_, S> {
         self.settings.next_seq += 1;
         self.settings_dirty = true;
         self.settings.next_seq
+    }
+
+    /// The snapshot store's backing in this request's transaction.
+    pub fn store(&mut self) -> crate::snapstore::Embedded<'_, 'a, S> {
+        crate::snapstore::Embedded(&mut self.t)
     }
 
     /// Whether a record of `region` is visible to this request (the data

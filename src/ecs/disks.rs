@@ -4,8 +4,10 @@
 
 use serde_json::{json, Value};
 
-use super::model::{keys, settle, Disk, EcsEnum, DiskCategory, DiskStatus, DiskType, InstanceStatus, PerformanceLevel, Snapshot, SnapshotCategory, SnapshotType};
-use super::params::{check_description, check_name, has_tags, page, tag_quota, tags_json, Params};
+use super::model::{
+    keys, settle, Disk, DiskCategory, DiskStatus, DiskType, EcsEnum, InstanceStatus, PerformanceLevel, Snapshot, SnapshotCategory, SnapshotType,
+};
+use super::params::{check_description, check_name, has_tags, newest_first, page, tag_quota, tags_json, Params};
 use super::regions::check_zone;
 use super::time::iso;
 use super::{restore, snapshot_ops, Cx, BLOCK_SHIFT, GIB, STEP_MS};
@@ -197,10 +199,7 @@ pub async fn create_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Val
             return Err(Error::bad("DiskCategory.OperationNotSupported", "A local snapshot only makes ESSDs (cloud_essd)."));
         }
         if size.is_some_and(|sz| (sz as u64) < s.source_disk_size) {
-            return Err(Error::bad(
-                "InvalidDiskSize.TooSmall",
-                format!("The disk must be at least as large as the snapshot: {} GiB.", s.source_disk_size),
-            ));
+            return Err(Error::bad("InvalidDiskSize.TooSmall", format!("The disk must be at least as large as the snapshot: {} GiB.", s.source_disk_size)));
         }
         if !s.available() {
             return Err(Error::forbidden("InvalidSnapshotId.NotReady", format!("The snapshot \"{}\" is not ready yet.", s.id)));
@@ -250,7 +249,7 @@ pub async fn describe_disks<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<
             && status.is_none_or(|s| d.status == s)
             && has_tags(&d.tags, &tags)
     });
-    all.sort_by(|a, b| (b.created, b.seq).cmp(&(a.created, a.seq)));
+    newest_first(&mut all, |x| (x.created, x.seq));
     let (total, number, size, items) = page(all, p)?;
     let mut out = Vec::new();
     for d in &items {

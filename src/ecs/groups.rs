@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::model::{keys, Disk, DiskCategory, InstanceStatus, Snapshot, SnapshotCategory, SnapshotGroup, SnapshotStatus, SnapshotType};
-use super::params::{check_description, check_name, tag_quota, tags_json, Params};
+use super::params::{check_description, check_name, newest_first, tag_quota, tags_json, Params};
 use super::snapshot_ops::{self, SnapshotSpec};
 use super::snapshots::snapshot_json;
 use super::time::iso;
@@ -50,10 +50,8 @@ pub async fn create_snapshot_group<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> 
         cx.disk(id).await?;
     }
     let disks: Vec<Disk> = cx.all_disks().await?;
-    let chosen: Vec<Disk> = disks
-        .into_iter()
-        .filter(|d| d.instance_id == instance_id && !exclude.contains(&d.id) && (include.is_empty() || include.contains(&d.id)))
-        .collect();
+    let chosen: Vec<Disk> =
+        disks.into_iter().filter(|d| d.instance_id == instance_id && !exclude.contains(&d.id) && (include.is_empty() || include.contains(&d.id))).collect();
     if chosen.is_empty() {
         return Err(Error::invalid("DiskId", "no disk of the instance is left to snapshot"));
     }
@@ -121,12 +119,12 @@ pub async fn describe_snapshot_groups<S: Store>(cx: &mut Cx<'_, S>, p: &Params) 
             && instance.as_ref().is_none_or(|i| &g.instance_id == i)
             && name.as_ref().is_none_or(|n| &g.name == n)
     });
-    all.sort_by(|a, b| (b.created, b.seq).cmp(&(a.created, a.seq)));
+    newest_first(&mut all, |x| (x.created, x.seq));
     let mut out = Vec::new();
     for g in &all {
         let mut snaps = Vec::new();
         for sid in &g.snapshots {
-            if let Some(s) = cx.load::<Snapshot>(&keys::snapshot(&sid)).await? {
+            if let Some(s) = cx.load::<Snapshot>(&keys::snapshot(sid)).await? {
                 snaps.push(snapshot_json(cx, &s).await?);
             }
         }
@@ -144,12 +142,15 @@ pub async fn delete_snapshot_group<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> 
         .ok_or_else(|| Error::not_found("InvalidSnapshotGroupId.NotFound", format!("The snapshot-consistent group \"{id}\" does not exist.")))?;
     let mut snaps = Vec::new();
     for sid in &g.snapshots {
-        if let Some(s) = cx.load::<Snapshot>(&keys::snapshot(&sid)).await? {
+        if let Some(s) = cx.load::<Snapshot>(&keys::snapshot(sid)).await? {
             if !s.images.is_empty() {
                 return Err(Error::forbidden("SnapshotCreatedImage", format!("The snapshot {} is used by an image.", s.id)));
             }
             if !s.disks_created.is_empty() && !force {
-                return Err(Error::forbidden("SnapshotCreatedDisk", format!("Disks were created from the snapshot {}; set Force=true to delete the group anyway.", s.id)));
+                return Err(Error::forbidden(
+                    "SnapshotCreatedDisk",
+                    format!("Disks were created from the snapshot {}; set Force=true to delete the group anyway.", s.id),
+                ));
             }
             snaps.push(s);
         }

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::model::{keys, settle, Disk, DiskType, Image, ImageOwner, ImageStatus, Instance, Mapping, Snapshot, SnapshotStatus};
-use super::params::{check_description, check_name, has_tags, page, tag_quota, tags_json, Params};
+use super::params::{check_description, check_name, has_tags, newest_first, page, tag_quota, tags_json, Params};
 use super::regions::REGIONS;
 use super::time::iso;
 use super::{tasks, Cx, BLOCK_SHIFT, GIB, STEP_MS};
@@ -117,12 +117,9 @@ pub async fn describe_images<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result
             && name.as_ref().is_none_or(|n| i.name.contains(n.as_str()))
             && has_tags(&i.tags, &tags)
     });
-    imgs.sort_by(|a, b| (b.created, b.seq).cmp(&(a.created, a.seq)));
+    newest_first(&mut imgs, |x| (x.created, x.seq));
     let (total, number, size, items) = page(imgs, p)?;
-    let items: Vec<Value> = items
-        .iter()
-        .map(|i| image_json(i, instances.iter().filter(|x| x.image_id == i.id).count()))
-        .collect();
+    let items: Vec<Value> = items.iter().map(|i| image_json(i, instances.iter().filter(|x| x.image_id == i.id).count())).collect();
     Ok(json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "RegionId": cx.region, "Images": {"Image": items}}))
 }
 
@@ -186,10 +183,8 @@ pub async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Va
     // Act.
     let id = cx.new_id("m-");
     let mut mappings = Vec::new();
-    let mut letter = b'a';
-    for ((_, size, device), s) in wanted.iter().zip(&snaps) {
+    for (letter, ((_, size, device), s)) in (b'a'..).zip(wanted.iter().zip(&snaps)) {
         let device = if device.is_empty() { format!("/dev/xvd{}", letter as char) } else { device.clone() };
-        letter += 1;
         mappings.push(Mapping {
             snapshot_id: s.id.clone(),
             engine: s.engine,
@@ -243,10 +238,7 @@ pub async fn delete_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Va
     let force = p.bool("Force")?.unwrap_or(false);
     let users: Vec<Instance> = cx.scan(keys::INSTANCES).await?;
     if !force && users.iter().any(|i| i.image_id == id) {
-        return Err(Error::forbidden(
-            "IncorrectImageStatus.InUse",
-            "Instances were created from this image; delete them first or set Force=true.",
-        ));
+        return Err(Error::forbidden("IncorrectImageStatus.InUse", "Instances were created from this image; delete them first or set Force=true."));
     }
     for m in &img.mappings {
         if m.snapshot_id.is_empty() {

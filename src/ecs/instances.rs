@@ -6,8 +6,10 @@
 use serde_json::{json, Value};
 
 use super::disks::{attach_new, check_size, new_disk, performance_level, remove_disk};
-use super::model::{keys, settle, Disk, DiskCategory, DiskStatus, DiskType, ImageStatus, Instance, InstanceStatus, PerformanceLevel, Snapshot, SnapshotCategory};
-use super::params::{check_description, check_name, has_tags, page, tag_quota, tags_json, Params};
+use super::model::{
+    keys, settle, Disk, DiskCategory, DiskStatus, DiskType, ImageStatus, Instance, InstanceStatus, PerformanceLevel, Snapshot, SnapshotCategory,
+};
+use super::params::{check_description, check_name, has_tags, newest_first, page, tag_quota, tags_json, Params};
 use super::regions::{check_zone, zones, INSTANCE_TYPES};
 use super::time::iso;
 use super::{Cx, STEP_MS};
@@ -112,7 +114,10 @@ pub async fn run_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
     for m in img.mappings.iter().filter(|m| m.disk_type == DiskType::System && !m.snapshot_id.is_empty()) {
         if let Some(s) = cx.load::<Snapshot>(&keys::snapshot(&m.snapshot_id)).await? {
             if s.category == SnapshotCategory::Flash && sys_category != DiskCategory::Essd {
-                return Err(Error::bad("DiskCategory.OperationNotSupported", "This image's system disk comes from a local snapshot, which makes only ESSDs: use SystemDisk.Category=cloud_essd."));
+                return Err(Error::bad(
+                    "DiskCategory.OperationNotSupported",
+                    "This image's system disk comes from a local snapshot, which makes only ESSDs: use SystemDisk.Category=cloud_essd.",
+                ));
             }
         }
     }
@@ -193,7 +198,6 @@ pub async fn run_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
     Ok(json!({"InstanceIdSets": {"InstanceIdSet": ids}}))
 }
 
-
 pub async fn describe_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     let ids = p.json_list("InstanceIds")?;
     let zone = p.str("ZoneId");
@@ -216,7 +220,7 @@ pub async fn describe_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Res
             && rg.as_ref().is_none_or(|g| &i.resource_group == g)
             && has_tags(&i.tags, &tags)
     });
-    all.sort_by(|a, b| (b.created, b.seq).cmp(&(a.created, a.seq)));
+    newest_first(&mut all, |x| (x.created, x.seq));
     let (total, number, size, items) = page(all, p)?;
     Ok(json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "Instances": {"Instance": items.iter().map(instance_json).collect::<Vec<_>>()}}))
 }
@@ -252,10 +256,7 @@ async fn power<S: Store>(cx: &mut Cx<'_, S>, p: &Params, what: Power) -> Result<
         Power::Reboot => (Running, vec![(now, Stopping), (now + STEP_MS, Starting), (now + 2 * STEP_MS, Running)]),
     };
     if i.status != need {
-        return Err(Error::forbidden(
-            "IncorrectInstanceStatus",
-            format!("The instance \"{id}\" is {}; this action needs it {need}.", i.status),
-        ));
+        return Err(Error::forbidden("IncorrectInstanceStatus", format!("The instance \"{id}\" is {}; this action needs it {need}.", i.status)));
     }
     i.status = plan[0].1;
     i.plan = plan[1..].to_vec();

@@ -35,6 +35,8 @@ pub mod upload;
 use serde_json::Value;
 
 use crate::engine::{Engine, MapRef, Store};
+/// The crate's error under the name the console's modules use.
+pub use crate::error::Error as EcsError;
 use crate::error::{Error, Result};
 use crate::util::Rng;
 pub(crate) use cx::Cx;
@@ -42,8 +44,6 @@ use model::{keys, Settings, TaskStatus};
 use params::Params;
 pub use regions::{DEFAULT_REGION, REGIONS};
 pub use snapshot_ops::{LOCAL_SNAPSHOTS_PER_ESSD, SNAPSHOTS_PER_DISK};
-/// The crate's error under the name the console's modules use.
-pub use crate::error::Error as EcsError;
 
 /// The rowsnap version (`window.ecs.version`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -76,7 +76,15 @@ impl<S: Store> Ecs<S> {
     pub async fn open(store: S, wall: Box<dyn Fn() -> u64>) -> Result<Self> {
         let engine = Engine::open(store).await?;
         let seed = wall() ^ 0x5eed_ec50_0000_0000;
-        let mut ecs = Ecs { engine, wall, rng: Rng::new(seed), settings: Settings::default(), readers: tasks::Readers::default(), task_failures: (String::new(), 0), tasks_pending: true };
+        let mut ecs = Ecs {
+            engine,
+            wall,
+            rng: Rng::new(seed),
+            settings: Settings::default(),
+            readers: tasks::Readers::default(),
+            task_failures: (String::new(), 0),
+            tasks_pending: true,
+        };
         let mut t = ecs.engine.begin().await?;
         if let Some(s) = t.get_record(keys::SETTINGS).await? {
             ecs.settings = serde_json::from_slice(&s)?;
@@ -205,10 +213,7 @@ impl<S: Store> Ecs<S> {
         let mut cx = self.cx("").await?;
         let s = cx.snapshot(snapshot_id).await?;
         if !s.available() {
-            return Err(Error::forbidden(
-                "InvalidSnapshotId.NotReady",
-                format!("The snapshot \"{snapshot_id}\" is not ready yet."),
-            ));
+            return Err(Error::forbidden("InvalidSnapshotId.NotReady", format!("The snapshot \"{snapshot_id}\" is not ready yet.")));
         }
         check_range(offset, length, s.source_disk_size * GIB)?;
         let out = if s.local_released {
@@ -417,7 +422,11 @@ async fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A
                 rb = Some(v);
             }
         }
-        if ra.is_some() && rb.is_some() { Poll::Ready(()) } else { Poll::Pending }
+        if ra.is_some() && rb.is_some() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     })
     .await;
     (ra.unwrap(), rb.unwrap())

@@ -3,10 +3,9 @@
 //! completed by one last transaction.
 
 use super::{time::iso, Ecs};
-use crate::error::{Error, Result};
 use crate::engine::Store;
-use crate::oss::{check_bucket_name, Embedded, Listed, ObjectStore};
-
+use crate::error::{Error, Result};
+use crate::oss::{check_bucket_name, Embedded, Listed, ObjectMeta};
 
 impl<S: Store> Ecs<S> {
     /// Creates a bucket (no error if it exists).
@@ -61,7 +60,8 @@ impl<S: Store> Ecs<S> {
     /// Makes a multi-part put visible.
     pub async fn oss_complete(&mut self, bucket: &str, key: &str, upload: &str, size: u64, stored: u64) -> Result<()> {
         let mut cx = self.cx("").await?;
-        Embedded.complete(&mut cx.t, bucket, key, upload, size, stored, cx.now).await?;
+        let meta = ObjectMeta { bucket: bucket.into(), key: key.into(), size, upload_id: upload.into(), last_modified: cx.now, stored };
+        Embedded.complete(&mut cx.t, meta).await?;
         self.settings = cx.commit().await?;
         Ok(())
     }

@@ -91,9 +91,7 @@ impl Params {
             Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
             Some(v) => match scalar_string(v).map(|s| s.trim().to_string()) {
                 Some(s) if s.is_empty() => Ok(None),
-                Some(s) => s.parse::<i64>().map(Some).map_err(|_| {
-                    Error::bad(code, format!("The specified parameter \"{name}\" is not a whole number: {s}"))
-                }),
+                Some(s) => s.parse::<i64>().map(Some).map_err(|_| Error::bad(code, format!("The specified parameter \"{name}\" is not a whole number: {s}"))),
                 None => Err(Error::bad(code, format!("The specified parameter \"{name}\" is not a whole number."))),
             },
         }
@@ -145,17 +143,13 @@ impl Params {
                 return Ok(Vec::new());
             }
             if t.starts_with('[') {
-                let parsed: Value = serde_json::from_str(t)
-                    .map_err(|_| Error::invalid(name, "expected a JSON array such as [\"id1\",\"id2\"]"))?;
+                let parsed: Value = serde_json::from_str(t).map_err(|_| Error::invalid(name, "expected a JSON array such as [\"id1\",\"id2\"]"))?;
                 let Value::Array(a) = parsed else { unreachable!() };
-                return a
-                    .iter()
-                    .map(|v| scalar_string(v).ok_or_else(|| Error::invalid(name, "expected strings")))
-                    .collect();
+                return a.iter().map(|v| scalar_string(v).ok_or_else(|| Error::invalid(name, "expected strings"))).collect();
             }
             return Ok(vec![t.to_string()]);
         }
-        Ok(self.numbered(name).into_iter().filter_map(|(_, sub)| sub.get("").cloned()).collect())
+        Ok(self.numbered(name).into_values().filter_map(|sub| sub.get("").cloned()).collect())
     }
 
     /// A list that ECS takes as a JSON-array string (`SnapshotIds`,
@@ -201,10 +195,7 @@ impl Params {
             }
             check_tag_key(&key)?;
             if value.chars().count() > 128 || value.starts_with("http://") || value.starts_with("https://") {
-                return Err(Error::bad(
-                    "InvalidTagValue.Malformed",
-                    format!("Tag.{n}.Value has more than 128 characters or starts with http:// or https://."),
-                ));
+                return Err(Error::bad("InvalidTagValue.Malformed", format!("Tag.{n}.Value has more than 128 characters or starts with http:// or https://.")));
             }
             if out.iter().any(|(k, _)| *k == key) {
                 return Err(Error::bad("Duplicate.TagKey", format!("The tag key \"{key}\" is given more than once.")));
@@ -226,6 +217,11 @@ impl Params {
         }
         Ok((page as usize, size as usize))
     }
+}
+
+/// Sorts newest first (ECS lists): by creation time, then by sequence.
+pub fn newest_first<T>(items: &mut [T], key: impl Fn(&T) -> (u64, u64)) {
+    items.sort_by_key(|x| std::cmp::Reverse(key(x)));
 }
 
 /// One page of `items` as `paging` asks: (TotalCount, PageNumber, PageSize, the page).
@@ -256,12 +252,7 @@ pub fn tag_quota(tags: &[(String, String)]) -> Result<()> {
 
 pub fn check_tag_key(key: &str) -> Result<()> {
     let lower = key.to_ascii_lowercase();
-    if key.chars().count() > 128
-        || lower.starts_with("acs:")
-        || lower.starts_with("aliyun")
-        || lower.starts_with("http://")
-        || lower.starts_with("https://")
-    {
+    if key.chars().count() > 128 || lower.starts_with("acs:") || lower.starts_with("aliyun") || lower.starts_with("http://") || lower.starts_with("https://") {
         return Err(Error::bad(
             "InvalidTagKey.Malformed",
             format!("The tag key \"{key}\" has more than 128 characters or starts with acs:, aliyun, http:// or https://."),
@@ -293,10 +284,7 @@ pub fn check_name(value: &str, code: &str, what: &str, reserved: &[&str]) -> Res
 pub fn check_description(value: &str) -> Result<()> {
     let n = value.chars().count();
     if !(2..=256).contains(&n) || value.starts_with("http://") || value.starts_with("https://") {
-        return Err(Error::bad(
-            "InvalidDescription.Malformed",
-            "The description has 2 to 256 characters and does not start with http:// or https://.",
-        ));
+        return Err(Error::bad("InvalidDescription.Malformed", "The description has 2 to 256 characters and does not start with http:// or https://."));
     }
     Ok(())
 }

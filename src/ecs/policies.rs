@@ -20,13 +20,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::error::{Error, Result};
 use super::model::{keys, Disk, Record, Snapshot, SnapshotType};
-use super::snapshot_ops::{self, SNAPSHOTS_PER_DISK};
 use super::params::{check_name, Params};
+use super::snapshot_ops::{self, SNAPSHOTS_PER_DISK};
 use super::time::iso;
 use super::Cx;
 use crate::engine::Store;
+use crate::error::{Error, Result};
 
 /// Policies per region (ECS: 100).
 pub const POLICIES_PER_REGION: usize = 100;
@@ -104,9 +104,10 @@ fn name_param(p: &Params) -> Result<Option<String>> {
 
 /// A policy of this request's region.
 async fn policy<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Policy> {
-    cx.load::<Policy>(&key(id)).await?.filter(|x| x.region == cx.region).ok_or_else(|| {
-        Error::not_found("InvalidAutoSnapshotPolicyId.NotFound", format!("The automatic snapshot policy \"{id}\" does not exist."))
-    })
+    cx.load::<Policy>(&key(id))
+        .await?
+        .filter(|x| x.region == cx.region)
+        .ok_or_else(|| Error::not_found("InvalidAutoSnapshotPolicyId.NotFound", format!("The automatic snapshot policy \"{id}\" does not exist.")))
 }
 
 /// The next full hour at or after `ms`.
@@ -171,7 +172,8 @@ pub(super) async fn create<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
         .ok_or_else(|| Error::bad("MissingParameter", "timePoints is required: a JSON array of hours (0 to 23, UTC+8)."))?;
     let weekdays = list_param(p, "repeatWeekdays", "InvalidRepeatWeekdays.Malformed", 1, 7, "weekdays, 1 Monday to 7 Sunday")?
         .ok_or_else(|| Error::bad("MissingParameter", "repeatWeekdays is required: a JSON array of weekdays (1 Monday to 7 Sunday)."))?;
-    let retention_days = retention_param(p)?.ok_or_else(|| Error::bad("MissingParameter", "retentionDays is required: -1 (kept until deleted) or 1 to 65535."))?;
+    let retention_days =
+        retention_param(p)?.ok_or_else(|| Error::bad("MissingParameter", "retentionDays is required: -1 (kept until deleted) or 1 to 65535."))?;
     let name = name_param(p)?;
     let all: Vec<Policy> = cx.scan(keys::POLICIES).await?;
     if all.iter().filter(|x| x.region == cx.region).count() >= POLICIES_PER_REGION {

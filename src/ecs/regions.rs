@@ -22,13 +22,8 @@ pub const REGIONS: &[(&str, &str, &[&str])] = &[
 ];
 
 /// The instance types offered: (InstanceType, vCPUs, memory MiB).
-pub const INSTANCE_TYPES: &[(&str, u32, u32)] = &[
-    ("ecs.g7.large", 2, 8192),
-    ("ecs.g7.xlarge", 4, 16384),
-    ("ecs.c7.large", 2, 4096),
-    ("ecs.r7.large", 2, 16384),
-    ("ecs.t6-c1m1.large", 2, 2048),
-];
+pub const INSTANCE_TYPES: &[(&str, u32, u32)] =
+    &[("ecs.g7.large", 2, 8192), ("ecs.g7.xlarge", 4, 16384), ("ecs.c7.large", 2, 4096), ("ecs.r7.large", 2, 16384), ("ecs.t6-c1m1.large", 2, 2048)];
 
 /// Whether `region` exists.
 pub fn exists(region: &str) -> bool {

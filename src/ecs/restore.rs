@@ -15,14 +15,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::error::{Error, Result};
 use super::model::{keys, Disk, Hydration, Snapshot};
-use super::upload::{load_block, manifest, page_key, PAGE};
 use super::Cx;
-use crate::engine::{MapRef, Store, Table};
+use crate::engine::{MapRef, Store};
+use crate::error::{Error, Result};
+use crate::snapstore::{self, load_block, load_page, manifest, PAGE};
 
 fn missing(what: String) -> Error {
-    Error::new(500, "InternalError", format!("{what} is missing from OSS"))
+    Error::internal(format!("{what} is missing from OSS"))
 }
 
 /// Reads pages and blocks of a manifest from OSS, each page once.
@@ -43,14 +43,12 @@ impl<'p> Remote<'p> {
     async fn block<S: Store>(&mut self, cx: &mut Cx<'_, S>, index: u64) -> Result<Option<Vec<u8>>, Error> {
         let page = index / PAGE;
         let Some(hash) = self.pages.get(&page) else { return Ok(None) };
-        if !self.loaded.contains_key(&page) {
-            let bytes = cx.t.get_in(Table::OssChunks, &page_key(hash)).await?.ok_or_else(|| missing(format!("page {hash}")))?;
-            let entries = serde_json::from_slice(&bytes).map_err(|e| Error::new(500, "InternalError", e.to_string()))?;
-            self.loaded.insert(page, entries);
+        if let std::collections::hash_map::Entry::Vacant(e) = self.loaded.entry(page) {
+            e.insert(load_page(&mut cx.store(), hash).await?);
         }
         let Some(block) = self.loaded[&page].get(&((index % PAGE) as u16)) else { return Ok(None) };
         let bs = 1usize << self.block_shift;
-        Ok(Some(load_block(cx, block, bs, &mut self.packs).await?.ok_or_else(|| missing(format!("block {block}")))?))
+        Ok(Some(load_block(&mut cx.store(), block, bs, &mut self.packs).await?.ok_or_else(|| missing(format!("block {block}")))?))
     }
 }
 
@@ -66,9 +64,9 @@ fn overlay(out: &mut [u8], offset: u64, index: u64, bs: u64, block: &[u8]) {
 
 /// Reads a released snapshot's bytes from OSS.
 pub(crate) async fn read_released<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, offset: u64, len: u64) -> Result<Vec<u8>> {
-    let m = manifest(cx, &snap.id)
+    let m = manifest(&mut cx.store(), &snap.id)
         .await?
-        .ok_or_else(|| Error::new(500, "InternalError", format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
+        .ok_or_else(|| Error::internal(format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
     read_pages(cx, &m.pages, m.block_shift, offset, len).await
 }
 
@@ -90,18 +88,23 @@ pub(crate) async fn read_pages<S: Store>(cx: &mut Cx<'_, S>, pages: &BTreeMap<u6
 
 /// A hydration for a new volume restored from a released snapshot.
 pub(crate) async fn hydration_for<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot) -> Result<Hydration> {
-    let m = manifest(cx, &snap.id)
-        .await?
-        .ok_or_else(|| Error::new(500, "InternalError", format!("the snapshot {} has no manifest", snap.id)))?;
-    super::upload::hold_pages(cx, &m.pages, 1).await?;
-    Ok(Hydration { snapshot_id: snap.id.clone(), block_shift: m.block_shift, total_pages: m.pages.len() as u64, pages: m.pages, dirty: Default::default(), holds_pages: true })
+    let m = manifest(&mut cx.store(), &snap.id).await?.ok_or_else(|| Error::internal(format!("the snapshot {} has no manifest", snap.id)))?;
+    snapstore::hold_pages(&mut cx.store(), &m.pages, 1).await?;
+    Ok(Hydration {
+        snapshot_id: snap.id.clone(),
+        block_shift: m.block_shift,
+        total_pages: m.pages.len() as u64,
+        pages: m.pages,
+        dirty: Default::default(),
+        holds_pages: true,
+    })
 }
 
 /// Ends a hydration that will not finish (its disk is deleted or rolled
 /// back): drops its hold on the pages it had left to copy.
 pub(crate) async fn end_hydration<S: Store>(cx: &mut Cx<'_, S>, h: &Hydration) -> Result<()> {
     if h.holds_pages {
-        super::upload::hold_pages(cx, &h.pages, -1).await?;
+        snapstore::hold_pages(&mut cx.store(), &h.pages, -1).await?;
     }
     Ok(())
 }
@@ -198,7 +201,7 @@ pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> R
         h.dirty.retain(|i| i / PAGE != page);
     }
     if h.holds_pages {
-        super::upload::hold_pages(cx, &copied, -1).await?;
+        snapstore::hold_pages(&mut cx.store(), &copied, -1).await?;
     }
     let done = h.pages.is_empty();
     if done {
@@ -219,14 +222,13 @@ pub(crate) fn hydration_progress(h: &Hydration) -> u64 {
 /// The byte ranges of a released snapshot that hold data (its manifest's
 /// blocks), ascending and merged.
 pub(crate) async fn released_runs<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot) -> Result<Vec<(u64, u64)>> {
-    let m = manifest(cx, &snap.id)
+    let m = manifest(&mut cx.store(), &snap.id)
         .await?
-        .ok_or_else(|| Error::new(500, "InternalError", format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
+        .ok_or_else(|| Error::internal(format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
     let bs = 1u64 << m.block_shift;
     let mut runs: Vec<(u64, u64)> = Vec::new();
     for (page, hash) in &m.pages {
-        let bytes = cx.t.get_in(Table::OssChunks, &page_key(hash)).await?.ok_or_else(|| missing(format!("page {hash}")))?;
-        let entries: BTreeMap<u16, String> = serde_json::from_slice(&bytes).map_err(|e| Error::new(500, "InternalError", e.to_string()))?;
+        let entries = load_page(&mut cx.store(), hash).await?;
         for slot in entries.keys() {
             let start = (page * PAGE + *slot as u64) * bs;
             match runs.last_mut() {

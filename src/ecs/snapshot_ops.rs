@@ -3,9 +3,7 @@
 //! release their automatic snapshots) and retention share. They sit below
 //! every resource module, so none of those imports another to reach them.
 
-use super::model::{
-    keys, Disk, DiskCategory, DiskStatus, InstanceStatus, Snapshot, SnapshotCategory, SnapshotGroup, SnapshotStatus, SnapshotType,
-};
+use super::model::{keys, Disk, DiskCategory, DiskStatus, InstanceStatus, Snapshot, SnapshotCategory, SnapshotGroup, SnapshotStatus, SnapshotType};
 use super::{restore, upload, Cx};
 use crate::engine::Store;
 use crate::error::{Error, Result};
@@ -97,10 +95,7 @@ pub fn check_quota(disk: &Disk, snaps: &[Snapshot], category: SnapshotCategory) 
     }
     let local = mine.iter().filter(|s| s.category == SnapshotCategory::Flash).count();
     if category == SnapshotCategory::Flash && local >= LOCAL_SNAPSHOTS_PER_ESSD {
-        return Err(Error::forbidden(
-            "QuotaExceed.Snapshot",
-            format!("An ESSD keeps at most {LOCAL_SNAPSHOTS_PER_ESSD} local snapshots. Delete one first."),
-        ));
+        return Err(Error::forbidden("QuotaExceed.Snapshot", format!("An ESSD keeps at most {LOCAL_SNAPSHOTS_PER_ESSD} local snapshots. Delete one first.")));
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::model::{keys, DiskStatus, InstanceStatus, Snapshot, SnapshotCategory, SnapshotStatus, SnapshotType};
-use super::params::{check_description, check_name, has_tags, page, tag_quota, tags_json, Params};
+use super::params::{check_description, check_name, has_tags, newest_first, page, tag_quota, tags_json, Params};
 use super::snapshot_ops::{self, SnapshotSpec, DAY_MS};
 use super::time::{iso, parse as parse_time};
 use super::{restore, upload, Cx, BLOCK_SHIFT, GIB};
@@ -113,7 +113,7 @@ pub async fn describe_snapshots<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Res
             && end.is_none_or(|t| s.created <= t)
             && has_tags(&s.tags, &tags)
     });
-    all.sort_by(|a, b| (b.created, b.seq).cmp(&(a.created, a.seq)));
+    newest_first(&mut all, |x| (x.created, x.seq));
     // NextToken/MaxResults paging (instead of PageNumber/PageSize when given).
     let max_results = p.int("MaxResults", "InvalidParameter")?;
     let next_token = p.str("NextToken");
@@ -161,7 +161,10 @@ pub async fn delete_snapshot<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result
     if !s.disks_created.is_empty() && !force {
         return Err(Error::forbidden(
             "SnapshotCreatedDisk",
-            format!("Disks were created from this snapshot ({}); set Force=true to delete it anyway (those disks then cannot be re-initialised).", s.disks_created.join(", ")),
+            format!(
+                "Disks were created from this snapshot ({}); set Force=true to delete it anyway (those disks then cannot be re-initialised).",
+                s.disks_created.join(", ")
+            ),
         ));
     }
     snapshot_ops::drop(cx, &s).await?;
@@ -216,10 +219,7 @@ async fn reset_one<S: Store>(cx: &mut Cx<'_, S>, disk_id: &str, snapshot_id: &st
     let mut disk = cx.disk(disk_id).await?;
     let snap = cx.snapshot(snapshot_id).await?;
     if snap.source_disk_id != disk.id {
-        return Err(Error::bad(
-            "InvalidParameter.Mismatch",
-            format!("The snapshot \"{snapshot_id}\" was not taken of the disk \"{disk_id}\"."),
-        ));
+        return Err(Error::bad("InvalidParameter.Mismatch", format!("The snapshot \"{snapshot_id}\" was not taken of the disk \"{disk_id}\".")));
     }
     if !matches!(disk.status, DiskStatus::InUse | DiskStatus::Available) {
         return Err(Error::forbidden("IncorrectDiskStatus", format!("The disk \"{disk_id}\" is {}; it must be In_use or Available.", disk.status)));
@@ -321,4 +321,3 @@ fn snapshot_spec(p: &Params) -> Result<SnapshotSpec> {
         resource_group: p.str("ResourceGroupId").unwrap_or_default(),
     })
 }
-

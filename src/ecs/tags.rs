@@ -26,12 +26,7 @@ fn resource_type(p: &Params) -> Result<ResourceType> {
 }
 
 /// Loads a taggable record as JSON, applies `f` to its tags, and saves it.
-async fn with_tags<S: Store>(
-    cx: &mut Cx<'_, S>,
-    kind: ResourceType,
-    id: &str,
-    f: impl FnOnce(&mut Vec<(String, String)>) -> Result<()>,
-) -> Result<()> {
+async fn with_tags<S: Store>(cx: &mut Cx<'_, S>, kind: ResourceType, id: &str, f: impl FnOnce(&mut Vec<(String, String)>) -> Result<()>) -> Result<()> {
     let key = tag_key(&cx.region, kind, id);
     let mut v: Value = cx.load(&key).await?.ok_or_else(|| {
         let code = match kind {

@@ -21,15 +21,18 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::error::{Error, Result};
-use super::model::{keys, zero_is_none, Disk, DiskType, EcsEnum, ExportFormat, Image, ImageOwner, ImageStatus, ImportFormat, Mapping, Record, Snapshot, TaskAction, TaskStatus};
-use super::params::{check_description, check_name, tag_quota, Params};
+use super::model::{
+    keys, zero_is_none, Disk, DiskType, EcsEnum, ExportFormat, Image, ImageOwner, ImageStatus, ImportFormat, Mapping, Record, Snapshot, TaskAction, TaskStatus,
+};
+use super::params::{check_description, check_name, newest_first, tag_quota, Params};
 use super::time::iso;
-use super::{restore, upload, Cx, BLOCK_SHIFT, GIB};
+use super::{restore, Cx, BLOCK_SHIFT, GIB};
 use crate::engine::{MapRef, SnapshotId, Store, Table, VolumeId};
+use crate::error::{Error, Result};
 use crate::image::prefetch::Prefetch;
 use crate::image::qcow2::{Qcow2Error, Qcow2Reader, Qcow2Writer, QCOW2_MAGIC, WRITER_CLUSTER_SIZE};
-use crate::oss::{chunk_key, Embedded, ObjectMeta, ObjectStore, CHUNK};
+use crate::oss::{chunk_key, Embedded, ObjectMeta, CHUNK};
+use crate::snapstore;
 
 /// The actions that start a task.
 pub const STARTS_TASK: &[&str] = &["ImportImage", "ExportImage", "ExportSnapshot", "ExportDisk"];
@@ -197,7 +200,6 @@ pub struct ExportJob {
     pub stored: u64,
 }
 
-
 /// What tasks keep in memory between steps: an import's qcow2 reader and a
 /// qcow2 export's plan (rebuilt after a reload).
 #[derive(Default)]
@@ -256,9 +258,7 @@ fn fail(code: &str, msg: impl Into<String>) -> StepError {
 
 fn qcow2_fail(e: Qcow2Error) -> StepError {
     let code = match e {
-        Qcow2Error::BackingFile(_) | Qcow2Error::Encrypted(_) | Qcow2Error::Unsupported(_) | Qcow2Error::MarkedCorrupt => {
-            "InvalidImage.Unsupported"
-        }
+        Qcow2Error::BackingFile(_) | Qcow2Error::Encrypted(_) | Qcow2Error::Unsupported(_) | Qcow2Error::MarkedCorrupt => "InvalidImage.Unsupported",
         Qcow2Error::TooLarge(_) => "InvalidImage.TooLarge",
         _ => "InvalidImage.Malformed",
     };
@@ -367,7 +367,7 @@ pub(super) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Re
 /// What an export reads: an engine snapshot, or a released snapshot's OSS copy.
 enum Source {
     Engine(SnapshotId),
-    Released(Snapshot),
+    Released(Box<Snapshot>),
 }
 
 /// An engine snapshot the task owns, sharing every block with `sid` (O(1)).
@@ -380,7 +380,7 @@ async fn own_copy<S: Store>(cx: &mut Cx<'_, S>, sid: SnapshotId) -> Result<Snaps
 
 async fn snapshot_source<S: Store>(cx: &mut Cx<'_, S>, s: Snapshot) -> Result<Source> {
     if s.local_released {
-        Ok(Source::Released(s))
+        Ok(Source::Released(Box::new(s)))
     } else {
         Ok(Source::Engine(own_copy(cx, s.engine).await?))
     }
@@ -447,7 +447,10 @@ async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) ->
             let d: Disk = cx.disk(&id).await?;
             require_bucket(cx, &bucket).await?;
             if d.hydration.is_some() {
-                return Err(Error::forbidden("IncorrectDiskStatus", format!("The disk \"{id}\" is still being restored from OSS; export it when HydrationProgress is 100%.")));
+                return Err(Error::forbidden(
+                    "IncorrectDiskStatus",
+                    format!("The disk \"{id}\" is still being restored from OSS; export it when HydrationProgress is 100%."),
+                ));
             }
             // Detached: the disk's own snapshot history does not see it.
             let s = cx.t.snapshot_detached(d.volume).await?;
@@ -469,9 +472,9 @@ async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) ->
         }
         Source::Released(s) => {
             let runs = restore::released_runs(cx, &s).await?;
-            let m = upload::manifest(cx, &s.id).await?.ok_or_else(|| Error::internal(format!("the snapshot {} has no manifest", s.id)))?;
+            let m = snapstore::manifest(&mut cx.store(), &s.id).await?.ok_or_else(|| Error::internal(format!("the snapshot {} has no manifest", s.id)))?;
             // Held until the export ends: deleting the snapshot meanwhile cannot drop them.
-            upload::hold_pages(cx, &m.pages, 1).await?;
+            snapstore::hold_pages(&mut cx.store(), &m.pages, 1).await?;
             (None, s.id, cluster_runs(runs.into_iter()), m.pages, m.block_shift)
         }
     };
@@ -575,7 +578,7 @@ pub(super) async fn describe_tasks<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> 
             && action.as_ref().is_none_or(|a| a.eq_ignore_ascii_case(t.action.as_str()))
             && status.as_ref().is_none_or(|s| s.eq_ignore_ascii_case(t.status.as_str()))
     });
-    tasks.sort_by(|a, b| (b.created, b.seq).cmp(&(a.created, a.seq)));
+    newest_first(&mut tasks, |x| (x.created, x.seq));
     let (total, number, size, items) = super::params::page(tasks, p)?;
     let items: Vec<Value> = items.iter().map(task_json).collect();
     Ok(json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "RegionId": cx.region, "TaskSet": {"Task": items}}))
@@ -643,19 +646,15 @@ pub(super) async fn end<S: Store>(cx: &mut Cx<'_, S>, t: &mut Task, status: Task
         if job.format == ExportFormat::Qcow2 {
             Embedded.delete_upload_chunks(&mut cx.t, &job.upload_id, 0..written);
         } else {
-            let mut chunks: Vec<u64> = job
-                .clusters
-                .iter()
-                .flat_map(|&(f, n)| (f * CS / CHUNK)..((f + n) * CS).div_ceil(CHUNK))
-                .filter(|&c| c < written)
-                .collect();
+            let mut chunks: Vec<u64> =
+                job.clusters.iter().flat_map(|&(f, n)| (f * CS / CHUNK)..((f + n) * CS).div_ceil(CHUNK)).filter(|&c| c < written).collect();
             chunks.dedup();
             Embedded.delete_upload_chunks(&mut cx.t, &job.upload_id, chunks.into_iter());
         }
         if let Some(engine) = job.engine {
             cx.t.delete_snapshot(engine).await?;
         }
-        upload::hold_pages(cx, &job.pages, -1).await?;
+        snapstore::hold_pages(&mut cx.store(), &job.pages, -1).await?;
         job.clusters.clear(); // nothing more to write: keep the record small
     }
     t.status = status;
@@ -724,7 +723,7 @@ async fn with_fetch<S: Store, T>(
             }
         }
     }
-    Err(StepError::Store(Error::new(500, "InternalError", "the import's reads did not settle")))
+    Err(StepError::Store(Error::internal("the import's reads did not settle")))
 }
 
 async fn import_step<S: Store>(
@@ -737,7 +736,12 @@ async fn import_step<S: Store>(
 ) -> Result<bool, StepError> {
     let meta = match Embedded.head(&mut cx.t, &job.bucket, &job.object).await? {
         Some(m) if m.upload_id == job.upload_id => m,
-        _ => return Err(fail("InvalidOSSObject.Changed", format!("The object \"{}\" of bucket \"{}\" was deleted or replaced during the import.", job.object, job.bucket))),
+        _ => {
+            return Err(fail(
+                "InvalidOSSObject.Changed",
+                format!("The object \"{}\" of bucket \"{}\" was deleted or replaced during the import.", job.object, job.bucket),
+            ))
+        }
     };
     let key = (task_id.to_string(), meta.upload_id.clone());
     if readers.key.as_ref() != Some(&key) {
@@ -771,28 +775,25 @@ async fn import_step<S: Store>(
     let volume = match job.volume {
         Some(v) => v,
         None => {
-        let needed = virtual_size.div_ceil(GIB).max(1);
-        if needed > 2048 {
-            return Err(fail(
-                "InvalidImage.TooLarge",
-                format!("The image's virtual size is {virtual_size} bytes; a system disk holds at most 2048 GiB."),
-            ));
-        }
-        let gib = if job.disk_size_gib == 0 { needed } else { job.disk_size_gib };
-        if gib < needed {
-            return Err(fail(
-                "InvalidDiskImageSize.TooSmall",
-                format!("DiskImageSize is {gib} GiB but the image's virtual size is {virtual_size} bytes ({needed} GiB)."),
-            ));
-        }
-        let v = cx.t.create_volume(gib * GIB, BLOCK_SHIFT).await?;
-        job.volume = Some(v);
-        job.virtual_size = virtual_size;
-        if let Some(mut img) = cx.load::<Image>(image_key).await? {
-            img.size_gib = gib;
-            cx.put(&img);
-        }
-        v
+            let needed = virtual_size.div_ceil(GIB).max(1);
+            if needed > 2048 {
+                return Err(fail("InvalidImage.TooLarge", format!("The image's virtual size is {virtual_size} bytes; a system disk holds at most 2048 GiB.")));
+            }
+            let gib = if job.disk_size_gib == 0 { needed } else { job.disk_size_gib };
+            if gib < needed {
+                return Err(fail(
+                    "InvalidDiskImageSize.TooSmall",
+                    format!("DiskImageSize is {gib} GiB but the image's virtual size is {virtual_size} bytes ({needed} GiB)."),
+                ));
+            }
+            let v = cx.t.create_volume(gib * GIB, BLOCK_SHIFT).await?;
+            job.volume = Some(v);
+            job.virtual_size = virtual_size;
+            if let Some(mut img) = cx.load::<Image>(image_key).await? {
+                img.size_gib = gib;
+                cx.put(&img);
+            }
+            v
         }
     };
     if qcow2 {
@@ -857,13 +858,8 @@ async fn import_step<S: Store>(
     if let Some(mut img) = cx.load::<Image>(image_key).await? {
         img.status = ImageStatus::Available;
         img.progress = 100;
-        img.mappings = vec![Mapping {
-            snapshot_id: String::new(),
-            engine: snap,
-            size_gib: img.size_gib,
-            device: "/dev/xvda".into(),
-            disk_type: DiskType::System,
-        }];
+        img.mappings =
+            vec![Mapping { snapshot_id: String::new(), engine: snap, size_gib: img.size_gib, device: "/dev/xvda".into(), disk_type: DiskType::System }];
         cx.put(&img);
     } else {
         // The image was deleted meanwhile: nothing keeps the content.
@@ -949,7 +945,8 @@ async fn export_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task_i
     if pos < total {
         return Ok(false);
     }
-    match Embedded.complete(&mut cx.t, &job.bucket, &job.key, &job.upload_id, total, stored, cx.now).await {
+    let meta = ObjectMeta { bucket: job.bucket.clone(), key: job.key.clone(), size: total, upload_id: job.upload_id.clone(), last_modified: cx.now, stored };
+    match Embedded.complete(&mut cx.t, meta).await {
         Ok(()) => {}
         Err(e) if e.code == "NoSuchBucket" => return Err(fail("NoSuchBucket", e.message)),
         Err(e) => return Err(e.into()),
@@ -957,7 +954,7 @@ async fn export_step<S: Store>(cx: &mut Cx<'_, S>, readers: &mut Readers, task_i
     if let Some(engine) = job.engine.take() {
         cx.t.delete_snapshot(engine).await?;
     }
-    upload::hold_pages(cx, &job.pages, -1).await?;
+    snapstore::hold_pages(&mut cx.store(), &job.pages, -1).await?;
     job.clusters.clear();
     Ok(true)
 }

@@ -1,62 +1,27 @@
-//! Normal snapshots' uploads to the embedded OSS.
+//! Normal snapshots' uploads to OSS.
 //!
 //! A normal (standard) snapshot takes its engine snapshot at once (crash
-//! consistent at that moment); a task then uploads it to the hidden bucket in
+//! consistent at that moment); a task (`upload/<snapshot id>`) then uploads
+//! it into the content-addressed snapshot store (`crate::snapstore`) in
 //! bounded steps, each one transaction, so it resumes after a reload or a
 //! crash at any point and honours the upload rate.
-//!
-//! Layout of the hidden bucket (chunks of the `oss_chunks` table, which no
-//! bucket name reaches), content-addressed (BLAKE3) so that a block already
-//! in OSS, from any disk, is not uploaded again:
-//!
-//! ```text
-//!   snap/packs/<pack id>     new blocks of one step, concatenated (at most 1 MiB)
-//!   snap/pages/<hash>        a page: up to 256 (slot -> block hash) entries
-//!   snap/manifests/<s-id>    {block size, size, page index -> page hash}
-//!   snap/blocks/<hash>       one block's bytes (databases from before packs)
-//! ```
-//!
-//! Blocks are packed because IndexedDB stores 1 MiB records much faster than
-//! 32 KiB ones (measured when reads used getAll: a copy of 32 KiB records
-//! into 1 MiB records ran at ~70 MB/s, into 32 KiB records at ~55-60). A block's count record says where
-//! it lives (`{"n": count, "p": pack, "s": slot}`); a pack counts its live
-//! blocks (`oss/pack/<id>`) and goes when the last one does. A partly dead
-//! pack keeps its dead bytes until then (no compaction).
 //!
 //! Only the blocks that changed since the disk's previous uploaded snapshot
 //! are read (the engine's changed blocks); unchanged pages are the parent's
 //! pages by reference, so a second snapshot uploads its changed blocks, its
-//! changed pages and a manifest.
-//!
-//! Reference counts (`oss/block/<hash>`, `oss/page/<hash>` records): a block
-//! counts the pages (and the page being built by a task) that hold it; a
-//! page counts the manifests (and tasks) that hold it. When a count reaches
-//! zero the object goes. Cancelling a task drops exactly what it held.
+//! changed pages and a manifest. The task holds a reference on the blocks
+//! of the page it builds, on the pages it finished and on its parent's
+//! pages; cancelling it drops exactly what it held.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 use super::model::{keys, Snapshot, SnapshotCategory, SnapshotStatus};
 use super::Cx;
-use crate::engine::{MapRef, SnapshotId, Store, Table};
-
-/// Blocks per manifest page.
-pub const PAGE: u64 = 256;
-
-pub(crate) fn block_key(hash: &str) -> String {
-    format!("snap/blocks/{hash}")
-}
-pub(crate) fn page_key(hash: &str) -> String {
-    format!("snap/pages/{hash}")
-}
-fn manifest_key(id: &str) -> String {
-    format!("snap/manifests/{id}")
-}
-fn internal(e: impl std::fmt::Display) -> Error {
-    Error::new(500, "InternalError", e.to_string())
-}
+use crate::engine::{MapRef, SnapshotId, Store};
+use crate::error::Result;
+use crate::snapstore::{self, Manifest, PAGE};
 
 /// An upload in progress (record `upload/<snapshot id>`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -92,186 +57,8 @@ pub struct UploadTask {
     pub packs: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(default)]
-pub struct Manifest {
-    pub block_shift: u8,
-    pub size: u64,
-    pub pages: BTreeMap<u64, String>,
-}
-
 fn task_key(id: &str) -> String {
-    keys::upload(&id)
-}
-
-/// Most bytes of one pack.
-const PACK_BYTES: usize = 1 << 20;
-
-fn pack_key(id: &str) -> String {
-    format!("snap/packs/{id}")
-}
-
-/// A block's count record: how many hold it, and where it lives (a pack and
-/// its slot; no pack: its own `snap/blocks/<hash>` chunk, as before packs).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub(crate) struct BlockRec {
-    #[serde(rename = "n")]
-    pub count: u64,
-    #[serde(rename = "p", default, skip_serializing_if = "String::is_empty")]
-    pub pack: String,
-    #[serde(rename = "s", default)]
-    pub slot: u32,
-}
-
-fn parse_block_rec(b: &[u8]) -> Result<BlockRec> {
-    // Before packs the record was the bare count.
-    match serde_json::from_slice::<u64>(b) {
-        Ok(count) => Ok(BlockRec { count, ..Default::default() }),
-        Err(_) => serde_json::from_slice(b).map_err(internal),
-    }
-}
-
-/// A block's bytes from OSS, through `packs` (packs already read).
-pub(crate) async fn load_block<S: Store>(
-    cx: &mut Cx<'_, S>,
-    hash: &str,
-    bs: usize,
-    packs: &mut std::collections::HashMap<String, Vec<u8>>,
-) -> Result<Option<Vec<u8>>, Error> {
-    let Some(rec) = cx.t.get_record(&format!("oss/block/{hash}")).await? else { return Ok(None) };
-    let rec = parse_block_rec(&rec)?;
-    if rec.pack.is_empty() {
-        return Ok(cx.t.get_in(Table::OssChunks, &block_key(hash)).await?);
-    }
-    if !packs.contains_key(&rec.pack) {
-        let Some(p) = cx.t.get_in(Table::OssChunks, &pack_key(&rec.pack)).await? else { return Ok(None) };
-        if packs.len() >= 8 {
-            packs.clear(); // bounded: a read touches few packs
-        }
-        packs.insert(rec.pack.clone(), p);
-    }
-    let p = &packs[&rec.pack];
-    let at = rec.slot as usize * bs;
-    Ok(p.get(at..at + bs).map(|b| b.to_vec()))
-}
-
-/// Adds `delta` to each block's count (all fetched in one batch). Blocks
-/// whose count leaves zero are stored from `data`, packed; one that reaches
-/// zero is dropped (its pack when it was the pack's last). `pack_id` names
-/// the packs this call writes (`<pack_id>-<n>`). Returns the bytes stored.
-async fn block_deltas<S: Store>(
-    cx: &mut Cx<'_, S>,
-    deltas: &BTreeMap<String, i64>,
-    data: &BTreeMap<String, Vec<u8>>,
-    pack_id: &str,
-) -> Result<u64> {
-    let keys: Vec<String> = deltas.keys().map(|h| format!("oss/block/{h}")).collect();
-    let counts = cx.t.get_many_in(Table::Records, &keys).await?;
-    let mut stored = 0;
-    let mut packs: Vec<Vec<u8>> = Vec::new();
-    let mut dead: BTreeMap<String, u64> = BTreeMap::new();
-    for ((hash, delta), (key, rec)) in deltas.iter().zip(keys.iter().zip(counts)) {
-        if *delta == 0 {
-            continue;
-        }
-        let mut rec = match rec {
-            Some(b) => parse_block_rec(&b)?,
-            None => BlockRec::default(),
-        };
-        let old = rec.count;
-        rec.count = (old as i64 + delta).max(0) as u64;
-        if old == 0 && rec.count > 0 {
-            let bytes = data.get(hash).ok_or_else(|| internal(format!("block {hash} has no data to store")))?;
-            if packs.last().is_none_or(|p| p.len() + bytes.len() > PACK_BYTES) {
-                packs.push(Vec::with_capacity(PACK_BYTES));
-            }
-            rec.pack = format!("{pack_id}-{}", packs.len() - 1);
-            let p = packs.last_mut().unwrap();
-            rec.slot = (p.len() / bytes.len()) as u32;
-            p.extend_from_slice(bytes);
-            stored += bytes.len() as u64;
-        }
-        if rec.count == 0 {
-            cx.t.delete_record(key);
-            if old > 0 {
-                if rec.pack.is_empty() {
-                    cx.t.delete_in(Table::OssChunks, &block_key(hash));
-                } else {
-                    *dead.entry(rec.pack.clone()).or_insert(0) += 1;
-                }
-            }
-        } else {
-            cx.save(key, &rec);
-        }
-    }
-    for (i, p) in packs.into_iter().enumerate() {
-        let id = format!("{pack_id}-{i}");
-        cx.save(&format!("oss/pack/{id}"), &(p.len() as u64 / data.values().next().map_or(1, |b| b.len() as u64)));
-        cx.t.put_in(Table::OssChunks, &pack_key(&id), p);
-    }
-    for (id, n) in dead {
-        let key = format!("oss/pack/{id}");
-        let live: u64 = cx.load(&key).await?.unwrap_or(0);
-        if live <= n {
-            cx.t.delete_record(&key);
-            cx.t.delete_in(Table::OssChunks, &pack_key(&id));
-        } else {
-            cx.save(&key, &(live - n));
-        }
-    }
-    Ok(stored)
-}
-
-async fn load_page<S: Store>(cx: &mut Cx<'_, S>, hash: &str) -> Result<BTreeMap<u16, String>> {
-    let bytes = cx.t.get_in(Table::OssChunks, &page_key(hash)).await?.ok_or_else(|| internal(format!("page {hash} is missing")))?;
-    serde_json::from_slice(&bytes).map_err(internal)
-}
-
-/// Adds `delta` to a page's count; stores it from `bytes` when the count
-/// leaves zero, deletes it (dropping its blocks) when it reaches zero.
-/// Returns the bytes stored.
-pub(crate) async fn page_ref<S: Store>(cx: &mut Cx<'_, S>, hash: &str, delta: i64, bytes: Option<&[u8]>) -> Result<u64> {
-    let key = format!("oss/page/{hash}");
-    let old: u64 = cx.load(&key).await?.unwrap_or(0);
-    let new = (old as i64 + delta).max(0) as u64;
-    let mut stored = 0;
-    if old == 0 && new > 0 {
-        let b = bytes.ok_or_else(|| internal(format!("page {hash} has no data to store")))?;
-        cx.t.put_in(Table::OssChunks, &page_key(hash), b.to_vec());
-        stored += b.len() as u64;
-    }
-    if new == 0 {
-        cx.t.delete_record(&key);
-        if old > 0 {
-            let entries = load_page(cx, hash).await?;
-            cx.t.delete_in(Table::OssChunks, &page_key(hash));
-            let mut deltas = BTreeMap::new();
-            for h in entries.values() {
-                *deltas.entry(h.clone()).or_insert(0) -= 1;
-            }
-            block_deltas(cx, &deltas, &BTreeMap::new(), "").await?;
-        }
-    } else {
-        cx.save(&key, &new);
-    }
-    Ok(stored)
-}
-
-/// Adds `delta` to the count of each page of a page map (a hold by a task or
-/// a restore that will read them).
-pub(crate) async fn hold_pages<S: Store>(cx: &mut Cx<'_, S>, pages: &BTreeMap<u64, String>, delta: i64) -> Result<()> {
-    for h in pages.values() {
-        page_ref(cx, h, delta, None).await?;
-    }
-    Ok(())
-}
-
-/// The manifest of an uploaded snapshot, if it has one.
-pub(crate) async fn manifest<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<Option<Manifest>> {
-    match cx.t.get_in(Table::OssChunks, &manifest_key(id)).await? {
-        Some(b) => Ok(Some(serde_json::from_slice(&b).map_err(internal)?)),
-        None => Ok(None),
-    }
+    keys::upload(id)
 }
 
 /// Starts the upload of a just-taken normal snapshot.
@@ -279,14 +66,18 @@ pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u
     // The parent: the disk's newest uploaded snapshot of the same block size.
     let mut candidates: Vec<Snapshot> = cx.scan::<Snapshot>(keys::SNAPSHOTS).await?;
     candidates.retain(|s| {
-        s.source_disk_id == snap.source_disk_id && s.id != snap.id && s.category == SnapshotCategory::Standard && s.status == SnapshotStatus::Accomplished && !s.local_released
+        s.source_disk_id == snap.source_disk_id
+            && s.id != snap.id
+            && s.category == SnapshotCategory::Standard
+            && s.status == SnapshotStatus::Accomplished
+            && !s.local_released
     });
     candidates.sort_by_key(|s| std::cmp::Reverse(s.seq));
     let info = cx.t.snapshot_info(snap.engine).await?;
     let shift = info.block_size.trailing_zeros() as u8;
     let mut parent = None;
     for c in candidates {
-        if let Some(m) = manifest(cx, &c.id).await? {
+        if let Some(m) = snapstore::manifest(&mut cx.store(), &c.id).await? {
             if m.block_shift == shift {
                 parent = Some((c, m));
                 break;
@@ -313,7 +104,7 @@ pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u
         started_wall: wall,
         ..Default::default()
     };
-    hold_pages(cx, &task.parent_pages, 1).await?;
+    snapstore::hold_pages(&mut cx.store(), &task.parent_pages, 1).await?;
     cx.save(&task_key(&snap.id), &task);
     Ok(())
 }
@@ -331,18 +122,8 @@ async fn finish_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask) -> Res
         task.done_pages.insert(page, None);
         return Ok(());
     }
-    let bytes = serde_json::to_vec(&entries).unwrap();
-    let hash = blake3::hash(&bytes).to_hex().to_string();
-    let exists: u64 = cx.load(&format!("oss/page/{hash}")).await?.unwrap_or(0);
-    if exists > 0 {
-        // The same page is stored: drop the references the staged page held.
-        let mut deltas = BTreeMap::new();
-        for h in entries.values() {
-            *deltas.entry(h.clone()).or_insert(0) -= 1;
-        }
-        block_deltas(cx, &deltas, &BTreeMap::new(), "").await?;
-    }
-    task.uploaded_bytes += page_ref(cx, &hash, 1, Some(&bytes)).await?;
+    let (hash, stored) = snapstore::put_page(&mut cx.store(), &entries).await?;
+    task.uploaded_bytes += stored;
     task.done_pages.insert(page, Some(hash));
     Ok(())
 }
@@ -351,14 +132,10 @@ async fn finish_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask) -> Res
 async fn begin_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, page: u64) -> Result<()> {
     task.page = Some(page);
     task.entries = match task.parent_pages.get(&page).cloned() {
-        Some(h) => load_page(cx, &h).await?,
+        Some(h) => snapstore::load_page(&mut cx.store(), &h).await?,
         None => BTreeMap::new(),
     };
-    let mut deltas = BTreeMap::new();
-    for h in task.entries.values() {
-        *deltas.entry(h.clone()).or_insert(0) += 1;
-    }
-    block_deltas(cx, &deltas, &BTreeMap::new(), "").await?;
+    snapstore::hold_blocks(&mut cx.store(), &task.entries).await?;
     Ok(())
 }
 
@@ -414,7 +191,7 @@ pub(crate) async fn apply_stretch<S: Store>(cx: &mut Cx<'_, S>, task: &mut Uploa
     }
     let pack_id = format!("{}-{}", task.snapshot_id, task.packs);
     task.packs += 1;
-    task.uploaded_bytes += block_deltas(cx, &deltas, &fresh, &pack_id).await?;
+    task.uploaded_bytes += snapstore::block_deltas(&mut cx.store(), &deltas, &fresh, &pack_id).await?;
     task.done_blocks += n;
     task.offset += n;
     if task.offset == task.runs[task.run].1 {
@@ -436,7 +213,7 @@ pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: Uploa
     let mut pages = task.parent_pages.clone();
     for (p, h) in &pages {
         if !task.done_pages.contains_key(p) {
-            page_ref(cx, h, 1, None).await?;
+            snapstore::page_ref(&mut cx.store(), h, 1, None).await?;
         }
     }
     for (p, h) in &task.done_pages {
@@ -447,13 +224,11 @@ pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: Uploa
     }
     // The task's hold on the parent's pages ends (after the manifest took its own).
     if task.holds_parent {
-        hold_pages(cx, &task.parent_pages, -1).await?;
+        snapstore::hold_pages(&mut cx.store(), &task.parent_pages, -1).await?;
     }
     let m = Manifest { block_shift: task.block_shift, size: task.size, pages };
-    let bytes = serde_json::to_vec(&m).unwrap();
-    task.uploaded_bytes += bytes.len() as u64;
-    cx.t.put_in(Table::OssChunks, &manifest_key(&id), bytes);
-    cx.t.delete_record(&task_key(&id));
+    task.uploaded_bytes += snapstore::put_manifest(&mut cx.store(), &id, &m)?;
+    cx.delete(&task_key(&id));
     if let Some(mut s) = cx.load::<Snapshot>(&keys::snapshot(&id)).await? {
         s.status = SnapshotStatus::Accomplished;
         s.progress = 100;
@@ -487,38 +262,29 @@ pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Op
 /// snapshots share stay).
 pub(crate) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<()> {
     let Some(task) = task(cx, id).await? else { return Ok(()) };
-    let mut deltas = BTreeMap::new();
-    for h in task.entries.values() {
-        *deltas.entry(h.clone()).or_insert(0) -= 1;
-    }
-    block_deltas(cx, &deltas, &BTreeMap::new(), "").await?;
+    let mut store = cx.store();
+    snapstore::drop_blocks(&mut store, &task.entries).await?;
     for h in task.done_pages.values().flatten() {
-        page_ref(cx, h, -1, None).await?;
+        snapstore::page_ref(&mut store, h, -1, None).await?;
     }
     if task.holds_parent {
-        hold_pages(cx, &task.parent_pages, -1).await?;
+        snapstore::hold_pages(&mut store, &task.parent_pages, -1).await?;
     }
-    cx.t.delete_record(&task_key(id));
+    cx.delete(&task_key(id));
     Ok(())
 }
 
 /// Releases an uploaded snapshot's data in OSS.
 pub(crate) async fn release<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<()> {
     cancel(cx, id).await?;
-    if let Some(m) = manifest(cx, id).await? {
-        for h in m.pages.values() {
-            page_ref(cx, h, -1, None).await?;
-        }
-        cx.t.delete_in(Table::OssChunks, &manifest_key(id));
-    }
-    Ok(())
+    snapstore::release(&mut cx.store(), id).await
 }
 
 /// Progress of an upload: (percent done, seconds left at the measured or capped rate).
 pub fn progress(task: &UploadTask, wall: u64, rate_cap: Option<u64>) -> (u32, u64) {
     let bs = 1u64 << task.block_shift;
     let left = (task.total_blocks - task.done_blocks) * bs;
-    let pct = if task.total_blocks == 0 { 99 } else { ((task.done_blocks * 100) / task.total_blocks).min(99) as u32 };
+    let pct = (task.done_blocks * 100).checked_div(task.total_blocks).map_or(99, |p| p.min(99) as u32);
     let elapsed = (wall.saturating_sub(task.started_wall)).max(1) as f64 / 1000.0;
     let measured = (task.done_blocks * bs) as f64 / elapsed;
     let rate = match (rate_cap, measured > 0.0) {
@@ -528,19 +294,4 @@ pub fn progress(task: &UploadTask, wall: u64, rate_cap: Option<u64>) -> (u32, u6
         (None, false) => 50e6,
     };
     (pct, (left as f64 / rate).ceil() as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn block_records_before_and_after_packs() {
-        assert_eq!(parse_block_rec(b"3").unwrap(), BlockRec { count: 3, pack: String::new(), slot: 0 });
-        let r = BlockRec { count: 2, pack: "s-x-4-0".into(), slot: 17 };
-        let bytes = serde_json::to_vec(&r).unwrap();
-        assert_eq!(std::str::from_utf8(&bytes).unwrap(), r#"{"n":2,"p":"s-x-4-0","s":17}"#);
-        assert_eq!(parse_block_rec(&bytes).unwrap(), r);
-        assert!(parse_block_rec(b"{oops").is_err());
-    }
 }

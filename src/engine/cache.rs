@@ -47,5 +47,4 @@ impl<V> Lru<V> {
     pub fn clear(&mut self) {
         self.map.clear();
     }
-
 }

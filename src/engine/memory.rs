@@ -27,12 +27,7 @@ impl MemoryStore {
 
     /// Total bytes of every value of `table` (for space accounting in tests and benchmarks).
     pub fn table_bytes(&self, table: Table) -> u64 {
-        self.data
-            .borrow()
-            .iter()
-            .filter(|((t, _), _)| *t == table)
-            .map(|(_, v)| v.len() as u64)
-            .sum()
+        self.data.borrow().iter().filter(|((t, _), _)| *t == table).map(|(_, v)| v.len() as u64).sum()
     }
 
     /// Replaces the committed state with `dump` (tests: start several stores
@@ -66,21 +61,12 @@ impl Tx for MemoryTx {
         Ok(self.data.borrow().get(&(table, key.clone())).map(|v| v.to_vec()))
     }
 
-    async fn get_many(
-        &mut self,
-        table: Table,
-        keys: &[Key],
-    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    async fn get_many(&mut self, table: Table, keys: &[Key]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let data = self.data.borrow();
         Ok(keys.iter().map(|k| data.get(&(table, k.clone())).map(|v| v.to_vec())).collect())
     }
 
-    async fn get_range(
-        &mut self,
-        table: Table,
-        lo: u64,
-        hi: u64,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    async fn get_range(&mut self, table: Table, lo: u64, hi: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let data = self.data.borrow();
         Ok(data
             .range((table, Key::Num(lo))..=(table, Key::Num(hi)))
@@ -91,38 +77,21 @@ impl Tx for MemoryTx {
             .collect())
     }
 
-    async fn get_values(
-        &mut self,
-        table: Table,
-        ranges: &[(u64, u64)],
-    ) -> Result<Vec<Vec<Vec<u8>>>, StoreError> {
+    async fn get_values(&mut self, table: Table, ranges: &[(u64, u64)]) -> Result<Vec<Vec<Vec<u8>>>, StoreError> {
         let data = self.data.borrow();
-        Ok(ranges
-            .iter()
-            .map(|&(lo, hi)| {
-                data.range((table, Key::Num(lo))..=(table, Key::Num(hi)))
-                    .map(|(_, v)| v.to_vec())
-                    .collect()
-            })
-            .collect())
+        Ok(ranges.iter().map(|&(lo, hi)| data.range((table, Key::Num(lo))..=(table, Key::Num(hi))).map(|(_, v)| v.to_vec()).collect()).collect())
     }
 
     async fn count(&mut self, table: Table) -> Result<u64, StoreError> {
         Ok(self.data.borrow().keys().filter(|(t, _)| *t == table).count() as u64)
     }
 
-    async fn scan_prefix(
-        &mut self,
-        table: Table,
-        prefix: &str,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    async fn scan_prefix(&mut self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let data = self.data.borrow();
         Ok(data
             .range((table, Key::Str(prefix.to_string()))..)
             .map_while(|((t, k), v)| match k {
-                Key::Str(s) if *t == table && s.starts_with(prefix) => {
-                    Some((s.clone(), v.to_vec()))
-                }
+                Key::Str(s) if *t == table && s.starts_with(prefix) => Some((s.clone(), v.to_vec())),
                 _ => None,
             })
             .collect())

@@ -228,12 +228,7 @@ pub(crate) struct Caches {
 
 impl Caches {
     fn new(nodes: usize) -> Self {
-        Caches {
-            nodes: Lru::new(nodes),
-            rc: Lru::new(nodes / 4),
-            volumes: Lru::new(1024),
-            snapshots: Lru::new(4096),
-        }
+        Caches { nodes: Lru::new(nodes), rc: Lru::new(nodes / 4), volumes: Lru::new(1024), snapshots: Lru::new(4096) }
     }
 }
 
@@ -273,11 +268,7 @@ impl<S: Store> Engine<S> {
                 sb
             }
         };
-        Ok(Engine {
-            store,
-            caches: RefCell::new(Caches::new(nodes)),
-            superblock: RefCell::new(Rc::new(sb)),
-        })
+        Ok(Engine { store, caches: RefCell::new(Caches::new(nodes)), superblock: RefCell::new(Rc::new(sb)) })
     }
 
     /// The store underneath.
@@ -342,12 +333,7 @@ impl<S: Store> Engine<S> {
     }
 
     /// Reads `len` bytes at byte `offset` of a snapshot.
-    pub async fn read_snapshot(
-        &mut self,
-        snap: SnapshotId,
-        offset: u64,
-        len: u64,
-    ) -> Result<Vec<u8>, EngineError> {
+    pub async fn read_snapshot(&mut self, snap: SnapshotId, offset: u64, len: u64) -> Result<Vec<u8>, EngineError> {
         self.read_tx().await?.read(MapRef::Snapshot(snap), offset, len).await
     }
 
@@ -368,11 +354,7 @@ impl<S: Store> Engine<S> {
 
     /// Creates a volume from a snapshot (sharing its blocks), of `size` bytes
     /// (at least the snapshot's size) or the snapshot's size.
-    pub async fn clone_snapshot(
-        &mut self,
-        snap: SnapshotId,
-        size: Option<u64>,
-    ) -> Result<VolumeId, EngineError> {
+    pub async fn clone_snapshot(&mut self, snap: SnapshotId, size: Option<u64>) -> Result<VolumeId, EngineError> {
         let mut t = self.begin().await?;
         let v = t.clone_snapshot(snap, size).await?;
         t.commit().await?;

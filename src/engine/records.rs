@@ -36,6 +36,12 @@ pub struct Superblock {
     pub garbage: Vec<u64>,
 }
 
+impl Default for Superblock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Superblock {
     pub fn new() -> Self {
         Superblock {
@@ -188,11 +194,7 @@ pub struct Node {
 
 impl Node {
     pub fn empty(level: u8) -> Self {
-        Node {
-            level,
-            ids: vec![0; FAN],
-            births: if level == 0 { vec![0; FAN] } else { Vec::new() },
-        }
+        Node { level, ids: vec![0; FAN], births: if level == 0 { vec![0; FAN] } else { Vec::new() } }
     }
 
     pub fn is_leaf(&self) -> bool {

@@ -45,17 +45,8 @@ pub enum Table {
 
 impl Table {
     /// Every table, in schema order.
-    pub const ALL: [Table; 9] = [
-        Table::Meta,
-        Table::Volumes,
-        Table::Snapshots,
-        Table::Nodes,
-        Table::Blocks,
-        Table::Refcounts,
-        Table::Records,
-        Table::OssObjects,
-        Table::OssChunks,
-    ];
+    pub const ALL: [Table; 9] =
+        [Table::Meta, Table::Volumes, Table::Snapshots, Table::Nodes, Table::Blocks, Table::Refcounts, Table::Records, Table::OssObjects, Table::OssChunks];
 
     /// The tables the layers above the engine own (string keys).
     pub fn is_upper(self) -> bool {
@@ -121,14 +112,8 @@ pub enum StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::QuotaExceeded => write!(
-                f,
-                "the browser's storage quota is exhausted; nothing of this action was written"
-            ),
-            StoreError::VersionChanged => write!(
-                f,
-                "the database was upgraded or deleted by another tab; reload this page"
-            ),
+            StoreError::QuotaExceeded => write!(f, "the browser's storage quota is exhausted; nothing of this action was written"),
+            StoreError::VersionChanged => write!(f, "the database was upgraded or deleted by another tab; reload this page"),
             StoreError::Aborted(m) => write!(f, "the transaction was aborted: {m}"),
             StoreError::Backend(m) => write!(f, "storage error: {m}"),
         }
@@ -164,35 +149,18 @@ pub trait Tx {
     /// The value under `key`, if any.
     async fn get(&mut self, table: Table, key: &Key) -> Result<Option<Vec<u8>>, StoreError>;
     /// Many values at once (a store issues all requests before awaiting any).
-    async fn get_many(
-        &mut self,
-        table: Table,
-        keys: &[Key],
-    ) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+    async fn get_many(&mut self, table: Table, keys: &[Key]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
     /// The records with numeric keys in `lo..=hi`, ascending, as (key, value).
-    async fn get_range(
-        &mut self,
-        table: Table,
-        lo: u64,
-        hi: u64,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    async fn get_range(&mut self, table: Table, lo: u64, hi: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
     /// For each `(lo, hi)` range, the values with numeric keys in `lo..=hi`,
     /// ascending, without their keys (cheaper where the caller knows which
     /// keys exist). A store issues every range's request before awaiting any.
-    async fn get_values(
-        &mut self,
-        table: Table,
-        ranges: &[(u64, u64)],
-    ) -> Result<Vec<Vec<Vec<u8>>>, StoreError>;
+    async fn get_values(&mut self, table: Table, ranges: &[(u64, u64)]) -> Result<Vec<Vec<Vec<u8>>>, StoreError>;
     /// How many records the table holds.
     async fn count(&mut self, table: Table) -> Result<u64, StoreError>;
     /// Every string key of a string-keyed table that starts with `prefix`, ascending,
     /// with its value.
-    async fn scan_prefix(
-        &mut self,
-        table: Table,
-        prefix: &str,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    async fn scan_prefix(&mut self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Stores `value` under `key` when the transaction commits.
     fn put(&mut self, table: Table, key: Key, value: Vec<u8>);
     /// Deletes `key` when the transaction commits.

@@ -70,12 +70,7 @@ fn fail(seed: u64, step: usize, what: String) -> String {
 
 /// Runs `n` random operations on `engine` and on the model, comparing as it
 /// goes. Returns a message naming the seed and step at the first difference.
-pub async fn random_ops<S: Store>(
-    engine: &mut Engine<S>,
-    seed: u64,
-    n: usize,
-    limits: Limits,
-) -> Result<(), String> {
+pub async fn random_ops<S: Store>(engine: &mut Engine<S>, seed: u64, n: usize, limits: Limits) -> Result<(), String> {
     let mut rng = Rng::new(seed);
     let mut model = Model::default();
     for (id, v) in existing(engine).await.map_err(|e| e.to_string())? {
@@ -96,9 +91,7 @@ pub async fn random_ops<S: Store>(
                 _ => (5 << 20) + 1 + rng.below(3 << 20),
             };
             let id = engine.create_volume(size, shift).await.map_err(|x| e(format!("create: {x}")))?;
-            model
-                .volumes
-                .insert(id.0, ModelVolume { data: vec![0; size as usize], shift, written: BTreeSet::new() });
+            model.volumes.insert(id.0, ModelVolume { data: vec![0; size as usize], shift, written: BTreeSet::new() });
         } else if roll < 45 {
             let v = pick(&mut rng, &vols);
             let mv = model.volumes.get_mut(&v).unwrap();
@@ -121,10 +114,7 @@ pub async fn random_ops<S: Store>(
                 1 => data.fill(rng.below(256) as u8),
                 _ => rng.fill(&mut data),
             }
-            engine
-                .write(VolumeId(v), offset, &data)
-                .await
-                .map_err(|x| e(format!("write {v} {offset}+{len}: {x}")))?;
+            engine.write(VolumeId(v), offset, &data).await.map_err(|x| e(format!("write {v} {offset}+{len}: {x}")))?;
             mv.data[offset as usize..(offset + len) as usize].copy_from_slice(&data);
             for b in offset / bs..=(offset + len - 1) / bs {
                 let blk = &mv.data[(b * bs) as usize..((b + 1) * bs).min(size) as usize];
@@ -154,30 +144,18 @@ pub async fn random_ops<S: Store>(
             let info = engine.snapshot_info(s).await.map_err(|x| e(x.to_string()))?;
             let bs = 1u64 << mv.shift;
             if info.incremental_bytes != mv.written.len() as u64 * bs {
-                return Err(e(format!(
-                    "snapshot {} incremental {} and the model {}",
-                    s.0,
-                    info.incremental_bytes,
-                    mv.written.len() as u64 * bs
-                )));
+                return Err(e(format!("snapshot {} incremental {} and the model {}", s.0, info.incremental_bytes, mv.written.len() as u64 * bs)));
             }
             if info.referenced_bytes != nonzero_blocks(&mv.data, mv.shift) * bs {
                 return Err(e(format!("snapshot {} referenced bytes differ from the model", s.0)));
             }
             mv.written.clear();
-            model
-                .snapshots
-                .insert(s.0, ModelSnapshot { data: mv.data.clone(), shift: mv.shift, volume: v });
+            model.snapshots.insert(s.0, ModelSnapshot { data: mv.data.clone(), shift: mv.shift, volume: v });
         } else if roll < 78 {
             // Rollback to a snapshot of this volume's geometry (any of them, older or newer).
             let v = pick(&mut rng, &vols);
             let mv = model.volumes.get_mut(&v).unwrap();
-            let fits: Vec<u64> = model
-                .snapshots
-                .iter()
-                .filter(|(_, s)| s.shift == mv.shift && s.data.len() <= mv.data.len())
-                .map(|(&id, _)| id)
-                .collect();
+            let fits: Vec<u64> = model.snapshots.iter().filter(|(_, s)| s.shift == mv.shift && s.data.len() <= mv.data.len()).map(|(&id, _)| id).collect();
             if fits.is_empty() {
                 continue;
             }
@@ -194,10 +172,7 @@ pub async fn random_ops<S: Store>(
             let s = pick(&mut rng, &snaps);
             let ms = &model.snapshots[&s];
             let size = ms.data.len() as u64 + if rng.chance(30) { rng.below(10_000) } else { 0 };
-            let v = engine
-                .clone_snapshot(SnapshotId(s), Some(size))
-                .await
-                .map_err(|x| e(format!("clone: {x}")))?;
+            let v = engine.clone_snapshot(SnapshotId(s), Some(size)).await.map_err(|x| e(format!("clone: {x}")))?;
             let mut data = ms.data.clone();
             data.resize(size as usize, 0);
             model.volumes.insert(v.0, ModelVolume { data, shift: ms.shift, written: BTreeSet::new() });
@@ -212,18 +187,14 @@ pub async fn random_ops<S: Store>(
                 continue;
             }
             let s = pick(&mut rng, &snaps);
-            freeing(engine, MapRef::Snapshot(SnapshotId(s)))
-                .await
-                .map_err(|x| e(format!("delete snapshot {s}: {x}")))?;
+            freeing(engine, MapRef::Snapshot(SnapshotId(s))).await.map_err(|x| e(format!("delete snapshot {s}: {x}")))?;
             model.snapshots.remove(&s);
         } else if roll < 96 {
             if vols.len() < 2 {
                 continue;
             }
             let v = pick(&mut rng, &vols);
-            freeing(engine, MapRef::Volume(VolumeId(v)))
-                .await
-                .map_err(|x| e(format!("delete volume {v}: {x}")))?;
+            freeing(engine, MapRef::Volume(VolumeId(v))).await.map_err(|x| e(format!("delete volume {v}: {x}")))?;
             model.volumes.remove(&v);
         } else {
             if snaps.is_empty() {
@@ -233,10 +204,7 @@ pub async fn random_ops<S: Store>(
             let size = model.snapshots[&s].data.len() as u64;
             let len = rng.below(size.min(40_000) + 1);
             let offset = rng.below(size - len + 1);
-            let got = engine
-                .read_snapshot(SnapshotId(s), offset, len)
-                .await
-                .map_err(|x| e(format!("read snapshot: {x}")))?;
+            let got = engine.read_snapshot(SnapshotId(s), offset, len).await.map_err(|x| e(format!("read snapshot: {x}")))?;
             if got != model.snapshots[&s].data[offset as usize..(offset + len) as usize] {
                 return Err(e(format!("snapshot {s} {offset}+{len} differs from the model")));
             }
@@ -283,10 +251,7 @@ async fn freeing<S: Store>(engine: &mut Engine<S>, map: MapRef) -> Result<(), St
     .map_err(|x| x.to_string())?;
     let after = engine.stats().await.map_err(|x| x.to_string())?.stored_blocks;
     if (before - after) * block_size != exclusive {
-        return Err(format!(
-            "deleting freed {} bytes and its exclusive bytes were {exclusive}",
-            (before - after) * block_size
-        ));
+        return Err(format!("deleting freed {} bytes and its exclusive bytes were {exclusive}", (before - after) * block_size));
     }
     Ok(())
 }
@@ -428,13 +393,7 @@ pub struct FailingTx {
 impl Store for FailingStore {
     type Tx = FailingTx;
     async fn begin(&self, write: bool) -> Result<FailingTx, StoreError> {
-        Ok(FailingTx {
-            inner: self.inner.begin(write).await?,
-            commits: self.commits.clone(),
-            fail_at: self.fail_at,
-            mode: self.mode,
-            put_bytes: 0,
-        })
+        Ok(FailingTx { inner: self.inner.begin(write).await?, commits: self.commits.clone(), fail_at: self.fail_at, mode: self.mode, put_bytes: 0 })
     }
 }
 

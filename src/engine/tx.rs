@@ -4,14 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
-use super::records::{
-    rc_page_key, Node, RcKind, RcPage, SnapshotRec, Superblock, VolumeRec, FAN, FAN_BITS, LEVELS,
-    MAX_BLOCKS, RC_PAGE,
-};
+use super::records::{rc_page_key, Node, RcKind, RcPage, SnapshotRec, Superblock, VolumeRec, FAN, FAN_BITS, LEVELS, MAX_BLOCKS, RC_PAGE};
 use super::store::{Key, Store, Table, Tx};
 use super::{
-    BlockMap, BlockRun, BlockState, Engine, EngineError, EngineStats, MapRef, SnapshotId,
-    SnapshotInfo, VolumeId, VolumeInfo, MAX_BLOCK_SHIFT, MIN_BLOCK_SHIFT,
+    BlockMap, BlockRun, BlockState, Engine, EngineError, EngineStats, MapRef, SnapshotId, SnapshotInfo, VolumeId, VolumeInfo, MAX_BLOCK_SHIFT, MIN_BLOCK_SHIFT,
 };
 
 /// Largest key IndexedDB holds exactly as a number (2^53).
@@ -53,16 +49,10 @@ fn blocks_for(size: u64, shift: u8) -> u64 {
 
 fn validate_geometry(size: u64, shift: u8) -> Result<(), EngineError> {
     if !(MIN_BLOCK_SHIFT..=MAX_BLOCK_SHIFT).contains(&shift) {
-        return Err(EngineError::InvalidSize(format!(
-            "block size 2^{shift} is outside 4 KiB..1 MiB"
-        )));
+        return Err(EngineError::InvalidSize(format!("block size 2^{shift} is outside 4 KiB..1 MiB")));
     }
     if blocks_for(size, shift) > MAX_BLOCKS {
-        return Err(EngineError::InvalidSize(format!(
-            "{size} bytes is more than {} blocks of {} bytes",
-            MAX_BLOCKS,
-            1u64 << shift
-        )));
+        return Err(EngineError::InvalidSize(format!("{size} bytes is more than {} blocks of {} bytes", MAX_BLOCKS, 1u64 << shift)));
     }
     Ok(())
 }
@@ -103,11 +93,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if let Some(n) = self.engine.caches.borrow_mut().nodes.get(id) {
             return Ok(n);
         }
-        let bytes = self
-            .tx
-            .get(Table::Nodes, &Key::Num(id))
-            .await?
-            .ok_or_else(|| EngineError::Corrupt(format!("node {id} is missing")))?;
+        let bytes = self.tx.get(Table::Nodes, &Key::Num(id)).await?.ok_or_else(|| EngineError::Corrupt(format!("node {id} is missing")))?;
         let n = Rc::new(Node::decode(&bytes)?);
         self.engine.caches.borrow_mut().nodes.insert(id, n.clone());
         Ok(n)
@@ -166,8 +152,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if let Some(v) = self.engine.caches.borrow_mut().volumes.get(id.0) {
             return Ok(v);
         }
-        let bytes =
-            self.tx.get(Table::Volumes, &Key::Num(id.0)).await?.ok_or(EngineError::NoSuchVolume(id))?;
+        let bytes = self.tx.get(Table::Volumes, &Key::Num(id.0)).await?.ok_or(EngineError::NoSuchVolume(id))?;
         let v = Rc::new(VolumeRec::decode(&bytes)?);
         self.engine.caches.borrow_mut().volumes.insert(id.0, v.clone());
         Ok(v)
@@ -184,11 +169,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if let Some(s) = self.engine.caches.borrow_mut().snapshots.get(id.0) {
             return Ok(s);
         }
-        let bytes = self
-            .tx
-            .get(Table::Snapshots, &Key::Num(id.0))
-            .await?
-            .ok_or(EngineError::NoSuchSnapshot(id))?;
+        let bytes = self.tx.get(Table::Snapshots, &Key::Num(id.0)).await?.ok_or(EngineError::NoSuchSnapshot(id))?;
         let s = Rc::new(SnapshotRec::decode(&bytes)?);
         self.engine.caches.borrow_mut().snapshots.insert(id.0, s.clone());
         Ok(s)
@@ -361,16 +342,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         let id = sb.next_volume;
         sb.next_volume += 1;
         let gen = sb.generation;
-        self.set_volume(VolumeRec {
-            id,
-            size,
-            block_shift,
-            root: 0,
-            referenced_blocks: 0,
-            written_blocks: 0,
-            base: 0,
-            base_gen: gen.saturating_sub(1),
-        });
+        self.set_volume(VolumeRec { id, size, block_shift, root: 0, referenced_blocks: 0, written_blocks: 0, base: 0, base_gen: gen.saturating_sub(1) });
         Ok(VolumeId(id))
     }
 
@@ -425,8 +397,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
                     Some(mut buf) => {
                         let from = offset.max(start);
                         let to = (offset + len).min(start + bs);
-                        buf[(from - start) as usize..(to - start) as usize]
-                            .copy_from_slice(&data[(from - offset) as usize..(to - offset) as usize]);
+                        buf[(from - start) as usize..(to - start) as usize].copy_from_slice(&data[(from - offset) as usize..(to - offset) as usize]);
                         buf
                     }
                     None => data[(start - offset) as usize..(start - offset + bs) as usize].to_vec(),
@@ -440,14 +411,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
     }
 
     /// Puts one whole block's new content at `index` of a private leaf.
-    async fn write_block(
-        &mut self,
-        vol: &mut VolumeRec,
-        leaf_id: u64,
-        index: u64,
-        content: Vec<u8>,
-        gen: u64,
-    ) -> Result<(), EngineError> {
+    async fn write_block(&mut self, vol: &mut VolumeRec, leaf_id: u64, index: u64, content: Vec<u8>, gen: u64) -> Result<(), EngineError> {
         let s = slot(index, 0);
         let (old, old_birth) = {
             let leaf = self.node(leaf_id).await?;
@@ -518,7 +482,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if ids.iter().all(|&id| id == 0) {
             return Ok(out);
         }
-        let aligned = offset % bs == 0 && len % bs == 0;
+        let aligned = offset.is_multiple_of(bs) && len.is_multiple_of(bs);
         if aligned {
             self.read_blocks(&ids, bs as usize, &mut out).await?;
         } else {
@@ -599,10 +563,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
             return Err(EngineError::BlockSizeMismatch(1 << vol.block_shift, 1 << snap.block_shift));
         }
         if snap.size > vol.size {
-            return Err(EngineError::InvalidSize(format!(
-                "the snapshot holds {} bytes and the volume only {}",
-                snap.size, vol.size
-            )));
+            return Err(EngineError::InvalidSize(format!("the snapshot holds {} bytes and the volume only {}", snap.size, vol.size)));
         }
         self.rebase(&mut vol, &snap).await?;
         self.set_volume(vol);
@@ -613,10 +574,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         let snap = self.snapshot_rec(sid).await?;
         let size = size.unwrap_or(snap.size);
         if size < snap.size {
-            return Err(EngineError::InvalidSize(format!(
-                "{size} bytes is less than the snapshot's {} bytes",
-                snap.size
-            )));
+            return Err(EngineError::InvalidSize(format!("{size} bytes is less than the snapshot's {} bytes", snap.size)));
         }
         let vid = self.create_volume(size, snap.block_shift).await?;
         let mut vol = (*self.volume(vid).await?).clone();
@@ -628,10 +586,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
     pub async fn resize(&mut self, vid: VolumeId, size: u64) -> Result<(), EngineError> {
         let mut vol = (*self.volume(vid).await?).clone();
         if size < vol.size {
-            return Err(EngineError::InvalidSize(format!(
-                "a volume only grows: {size} bytes is less than {}",
-                vol.size
-            )));
+            return Err(EngineError::InvalidSize(format!("a volume only grows: {size} bytes is less than {}", vol.size)));
         }
         validate_geometry(size, vol.block_shift)?;
         vol.size = size;
@@ -826,6 +781,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         let mine = self.mapped_blocks(r.root).await?;
         let wanted: HashSet<u64> = mine.iter().map(|&(_, id)| id).collect();
         // Which other maps hold each of the subject's blocks.
+        #[allow(clippy::type_complexity)] // block id -> (snapshots with their generation, volumes)
         let mut holders: HashMap<u64, (Vec<(u64, SnapshotId)>, Vec<VolumeId>)> = HashMap::new();
         let mut leaf_hits: HashMap<u64, Vec<u64>> = HashMap::new();
         let mut others: Vec<(MapRef, u64)> = Vec::new();
@@ -850,10 +806,10 @@ impl<'e, S: Store> EngineTx<'e, S> {
                 MapRef::Volume(_) => 0,
             };
             for leaf in self.leaves_of(root).await? {
-                if !leaf_hits.contains_key(&leaf) {
+                if let std::collections::hash_map::Entry::Vacant(e) = leaf_hits.entry(leaf) {
                     let node = self.node(leaf).await?;
                     let hits = node.ids.iter().copied().filter(|id| wanted.contains(id)).collect();
-                    leaf_hits.insert(leaf, hits);
+                    e.insert(hits);
                 }
                 for &b in &leaf_hits[&leaf] {
                     let h = holders.entry(b).or_default();
@@ -987,14 +943,10 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if let Some(((kind, id), c)) = stored_rc.into_iter().next() {
             return bad(format!("{} {id} has count {c} and no reference", if kind == 0 { "node" } else { "block" }));
         }
-        let nodes: BTreeSet<u64> =
-            self.tx.get_range(Table::Nodes, 0, KEY_MAX).await?.into_iter().map(|(k, _)| k).collect();
+        let nodes: BTreeSet<u64> = self.tx.get_range(Table::Nodes, 0, KEY_MAX).await?.into_iter().map(|(k, _)| k).collect();
         let reachable: BTreeSet<u64> = node_refs.keys().copied().collect();
         if nodes != reachable {
-            return bad(format!(
-                "stored nodes and reachable nodes differ: {:?}",
-                nodes.symmetric_difference(&reachable).take(5).collect::<Vec<_>>()
-            ));
+            return bad(format!("stored nodes and reachable nodes differ: {:?}", nodes.symmetric_difference(&reachable).take(5).collect::<Vec<_>>()));
         }
         let blocks = self.tx.get_range(Table::Blocks, 0, KEY_MAX).await?;
         let sb = self.sb();
@@ -1073,11 +1025,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
     /// requested before any is awaited.
     pub async fn get_many_in(&mut self, table: Table, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, EngineError> {
         assert!(table.is_upper(), "{table:?} belongs to the engine");
-        let missing: Vec<Key> = keys
-            .iter()
-            .filter(|k| !self.upper.contains_key(&(table, (*k).clone())))
-            .map(|k| Key::Str(k.clone()))
-            .collect();
+        let missing: Vec<Key> = keys.iter().filter(|k| !self.upper.contains_key(&(table, (*k).clone()))).map(|k| Key::Str(k.clone())).collect();
         let mut fetched = self.tx.get_many(table, &missing).await?.into_iter();
         Ok(keys
             .iter()

@@ -98,9 +98,9 @@ impl IdbStore {
             }
         });
         let mut db = req.await.map_err(|e| match &e {
-            idb::Error::DomException(d) if d.name() == "VersionError" => StoreError::Backend(
-                "this database was written by a newer rowsnap; open that version".into(),
-            ),
+            idb::Error::DomException(d) if d.name() == "VersionError" => {
+                StoreError::Backend("this database was written by a newer rowsnap; open that version".into())
+            }
             _ => js_err(e),
         })?;
         let closed = Rc::new(Cell::new(false));
@@ -202,13 +202,7 @@ impl Store for IdbStore {
         }
         let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
         let mode = if write { TransactionMode::ReadWrite } else { TransactionMode::ReadOnly };
-        let tx = self.db.transaction(&names, mode).map_err(|e| {
-            if self.closed.get() {
-                StoreError::VersionChanged
-            } else {
-                js_err(e)
-            }
-        })?;
+        let tx = self.db.transaction(&names, mode).map_err(|e| if self.closed.get() { StoreError::VersionChanged } else { js_err(e) })?;
         let stores = Table::ALL
             .iter()
             .map(|t| if tables.contains(t) { tx.object_store(t.name()).map(Some) } else { Ok(None) })
@@ -225,11 +219,7 @@ impl Tx for IdbTx {
         Ok(v.map(|v| bytes(&v)))
     }
 
-    async fn get_many(
-        &mut self,
-        table: Table,
-        keys: &[Key],
-    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    async fn get_many(&mut self, table: Table, keys: &[Key]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         // Every request is issued (and its callbacks attached) before the first await.
         let mut futs = Vec::with_capacity(keys.len());
         for k in keys {
@@ -243,22 +233,13 @@ impl Tx for IdbTx {
         Ok(out)
     }
 
-    async fn get_range(
-        &mut self,
-        table: Table,
-        lo: u64,
-        hi: u64,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    async fn get_range(&mut self, table: Table, lo: u64, hi: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let (lo, hi) = (JsValue::from_f64(lo as f64), JsValue::from_f64(hi as f64));
         let entries = self.entries(table, &lo, &hi).await?;
         Ok(entries.into_iter().map(|(k, v)| (k.as_f64().unwrap_or(0.0) as u64, v)).collect())
     }
 
-    async fn get_values(
-        &mut self,
-        table: Table,
-        ranges: &[(u64, u64)],
-    ) -> Result<Vec<Vec<Vec<u8>>>, StoreError> {
+    async fn get_values(&mut self, table: Table, ranges: &[(u64, u64)]) -> Result<Vec<Vec<Vec<u8>>>, StoreError> {
         // One get per key, every request issued before the first await:
         // Chromium serves many gets in flight 2-2.5x faster than getAll over
         // the same 32 KiB records (measured: ~265 vs ~100 MB/s). Very long
@@ -278,8 +259,7 @@ impl Tx for IdbTx {
                 }
                 Req::Gets(gets)
             } else {
-                let r = KeyRange::bound(&JsValue::from_f64(lo as f64), &JsValue::from_f64(hi as f64), None, None)
-                    .map_err(|e| self.err(e))?;
+                let r = KeyRange::bound(&JsValue::from_f64(lo as f64), &JsValue::from_f64(hi as f64), None, None).map_err(|e| self.err(e))?;
                 Req::All(st.get_all(Some(Query::KeyRange(r)), None).map_err(|e| self.err(e))?.into_future())
             });
         }
@@ -307,11 +287,7 @@ impl Tx for IdbTx {
         Ok(req.await.map_err(|e| self.err(e))? as u64)
     }
 
-    async fn scan_prefix(
-        &mut self,
-        table: Table,
-        prefix: &str,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    async fn scan_prefix(&mut self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let (lo, hi) = (JsValue::from_str(prefix), JsValue::from_str(&format!("{prefix}\u{ffff}")));
         let entries = self.entries(table, &lo, &hi).await?;
         Ok(entries.into_iter().map(|(k, v)| (k.as_string().unwrap_or_default(), v)).collect())
@@ -349,11 +325,10 @@ impl Tx for IdbTx {
             Ok(idb::TransactionResult::Committed) => Ok(()),
             _ if quota => Err(StoreError::QuotaExceeded),
             _ if closed.get() => Err(StoreError::VersionChanged),
-            Ok(idb::TransactionResult::Aborted) => Err(StoreError::Aborted(
-                error.map(|d| format!("{}: {}", d.name(), d.message())).unwrap_or_else(|| "aborted".into()),
-            )),
+            Ok(idb::TransactionResult::Aborted) => {
+                Err(StoreError::Aborted(error.map(|d| format!("{}: {}", d.name(), d.message())).unwrap_or_else(|| "aborted".into())))
+            }
             Err(e) => Err(js_err(e)),
         }
     }
 }
-

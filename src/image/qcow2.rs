@@ -182,10 +182,7 @@ fn slice_read_at(data: &[u8], offset: u64, buf: &mut [u8]) -> Result<(), Qcow2Er
             buf.copy_from_slice(&data[start..start + buf.len()]);
             Ok(())
         }
-        _ => Err(Qcow2Error::Io(format!(
-            "read of {} bytes at offset {offset} past the end of a {len}-byte buffer",
-            buf.len()
-        ))),
+        _ => Err(Qcow2Error::Io(format!("read of {} bytes at offset {offset} past the end of a {len}-byte buffer", buf.len()))),
     }
 }
 
@@ -320,20 +317,10 @@ fn be64(b: &[u8], at: usize) -> u64 {
 }
 
 /// Fails unless `[offset, offset + len)` lies inside a file of `file_size` bytes.
-fn check_in_file(
-    what: &'static str,
-    offset: u64,
-    len: u64,
-    file_size: u64,
-) -> Result<(), Qcow2Error> {
+fn check_in_file(what: &'static str, offset: u64, len: u64, file_size: u64) -> Result<(), Qcow2Error> {
     match offset.checked_add(len) {
         Some(end) if end <= file_size => Ok(()),
-        _ => Err(Qcow2Error::Truncated {
-            what,
-            offset,
-            len,
-            file_size,
-        }),
+        _ => Err(Qcow2Error::Truncated { what, offset, len, file_size }),
     }
 }
 
@@ -366,9 +353,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
         let snapshots_offset = be64(&h, 64);
 
         if !(MIN_CLUSTER_BITS..=MAX_CLUSTER_BITS).contains(&cluster_bits) {
-            return Err(malformed(format!(
-                "cluster_bits {cluster_bits} is out of range ({MIN_CLUSTER_BITS}..={MAX_CLUSTER_BITS})"
-            )));
+            return Err(malformed(format!("cluster_bits {cluster_bits} is out of range ({MIN_CLUSTER_BITS}..={MAX_CLUSTER_BITS})")));
         }
         let cluster_size = 1u64 << cluster_bits;
 
@@ -380,27 +365,19 @@ impl<R: ReadAt> Qcow2Reader<R> {
             let refcount_order = be32(&h, 96);
             let header_length = be32(&h, 100) as u64;
             if header_length < V3_HEADER_LEN as u64 {
-                return Err(malformed(format!(
-                    "header_length {header_length} is shorter than the 104 bytes of a v3 header"
-                )));
+                return Err(malformed(format!("header_length {header_length} is shorter than the 104 bytes of a v3 header")));
             }
             if header_length > cluster_size {
-                return Err(malformed(format!(
-                    "header_length {header_length} exceeds the cluster size {cluster_size}"
-                )));
+                return Err(malformed(format!("header_length {header_length} exceeds the cluster size {cluster_size}")));
             }
             if refcount_order > 6 {
-                return Err(malformed(format!(
-                    "refcount_order {refcount_order} is over 6"
-                )));
+                return Err(malformed(format!("refcount_order {refcount_order} is over 6")));
             }
             if incompatible_features & INCOMPAT_CORRUPT != 0 {
                 return Err(Qcow2Error::MarkedCorrupt);
             }
             if incompatible_features & INCOMPAT_DATA_FILE != 0 {
-                return Err(Qcow2Error::Unsupported(
-                    "an external data file (the guest data is not in this file)".into(),
-                ));
+                return Err(Qcow2Error::Unsupported("an external data file (the guest data is not in this file)".into()));
             }
             if incompatible_features & INCOMPAT_COMPRESSION != 0 {
                 return Err(Qcow2Error::Unsupported(
@@ -410,33 +387,19 @@ impl<R: ReadAt> Qcow2Reader<R> {
                 ));
             }
             if incompatible_features & INCOMPAT_EXTL2 != 0 {
-                return Err(Qcow2Error::Unsupported(
-                    "extended L2 entries (subclusters, extended_l2=on)".into(),
-                ));
+                return Err(Qcow2Error::Unsupported("extended L2 entries (subclusters, extended_l2=on)".into()));
             }
-            let unknown = incompatible_features
-                & !(INCOMPAT_DIRTY
-                    | INCOMPAT_CORRUPT
-                    | INCOMPAT_DATA_FILE
-                    | INCOMPAT_COMPRESSION
-                    | INCOMPAT_EXTL2);
+            let unknown = incompatible_features & !(INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_DATA_FILE | INCOMPAT_COMPRESSION | INCOMPAT_EXTL2);
             if unknown != 0 {
-                return Err(Qcow2Error::Unsupported(format!(
-                    "unknown incompatible feature bits {unknown:#x}"
-                )));
+                return Err(Qcow2Error::Unsupported(format!("unknown incompatible feature bits {unknown:#x}")));
             }
             if header_length > V3_HEADER_LEN as u64 {
                 // The compression type byte: zlib (0) is the only one without bit 3.
                 check_in_file("the qcow2 header", 0, header_length, file_size)?;
-                src.read_at(
-                    V3_HEADER_LEN as u64,
-                    &mut h[V3_HEADER_LEN..V3_HEADER_LEN + 1],
-                )?;
+                src.read_at(V3_HEADER_LEN as u64, &mut h[V3_HEADER_LEN..V3_HEADER_LEN + 1])?;
                 let compression_type = h[V3_HEADER_LEN];
                 if compression_type != 0 {
-                    return Err(Qcow2Error::Unsupported(format!(
-                        "compression type {compression_type} (only zlib is supported)"
-                    )));
+                    return Err(Qcow2Error::Unsupported(format!("compression type {compression_type} (only zlib is supported)")));
                 }
             }
         }
@@ -445,16 +408,13 @@ impl<R: ReadAt> Qcow2Reader<R> {
             return Err(Qcow2Error::Encrypted(crypt_method));
         }
         if backing_file_offset != 0 {
-            let name =
-                Self::backing_name(&mut src, backing_file_offset, backing_file_size, file_size)?
-                    .unwrap_or_else(|| format!("name at offset {backing_file_offset:#x}"));
+            let name = Self::backing_name(&mut src, backing_file_offset, backing_file_size, file_size)?
+                .unwrap_or_else(|| format!("name at offset {backing_file_offset:#x}"));
             return Err(Qcow2Error::BackingFile(name));
         }
 
         if virtual_size > MAX_VIRTUAL_SIZE {
-            return Err(Qcow2Error::TooLarge(format!(
-                "virtual size {virtual_size} is over the 64 TiB limit"
-            )));
+            return Err(Qcow2Error::TooLarge(format!("virtual size {virtual_size} is over the 64 TiB limit")));
         }
         let l2_bits = cluster_bits - 3;
         let bytes_per_l2 = cluster_size << l2_bits;
@@ -467,61 +427,35 @@ impl<R: ReadAt> Qcow2Reader<R> {
             )));
         }
         if (l1_size as u64) < l1_needed {
-            return Err(malformed(format!(
-                "L1 table has {l1_size} entries but the virtual size needs {l1_needed}"
-            )));
+            return Err(malformed(format!("L1 table has {l1_size} entries but the virtual size needs {l1_needed}")));
         }
         if l1_size as u64 * 8 > MAX_L1_BYTES {
-            return Err(Qcow2Error::TooLarge(format!(
-                "L1 table of {l1_size} entries is over the {MAX_L1_BYTES}-byte limit"
-            )));
+            return Err(Qcow2Error::TooLarge(format!("L1 table of {l1_size} entries is over the {MAX_L1_BYTES}-byte limit")));
         }
         if l1_size > 0 {
             if !l1_table_offset.is_multiple_of(cluster_size) {
-                return Err(malformed(format!(
-                    "L1 table offset {l1_table_offset:#x} is not cluster-aligned"
-                )));
+                return Err(malformed(format!("L1 table offset {l1_table_offset:#x} is not cluster-aligned")));
             }
-            check_in_file(
-                "the L1 table",
-                l1_table_offset,
-                l1_size as u64 * 8,
-                file_size,
-            )?;
+            check_in_file("the L1 table", l1_table_offset, l1_size as u64 * 8, file_size)?;
         }
 
         if refcount_table_clusters == 0 {
-            return Err(malformed(
-                "the image has no refcount table (refcount_table_clusters is 0)",
-            ));
+            return Err(malformed("the image has no refcount table (refcount_table_clusters is 0)"));
         }
         let reftable_bytes = refcount_table_clusters as u64 * cluster_size;
         if reftable_bytes > MAX_REFTABLE_BYTES {
-            return Err(Qcow2Error::TooLarge(format!(
-                "refcount table of {reftable_bytes} bytes is over the {MAX_REFTABLE_BYTES}-byte limit"
-            )));
+            return Err(Qcow2Error::TooLarge(format!("refcount table of {reftable_bytes} bytes is over the {MAX_REFTABLE_BYTES}-byte limit")));
         }
         if !refcount_table_offset.is_multiple_of(cluster_size) {
-            return Err(malformed(format!(
-                "refcount table offset {refcount_table_offset:#x} is not cluster-aligned"
-            )));
+            return Err(malformed(format!("refcount table offset {refcount_table_offset:#x} is not cluster-aligned")));
         }
-        check_in_file(
-            "the refcount table",
-            refcount_table_offset,
-            reftable_bytes,
-            file_size,
-        )?;
+        check_in_file("the refcount table", refcount_table_offset, reftable_bytes, file_size)?;
 
         if nb_snapshots > MAX_SNAPSHOTS {
-            return Err(Qcow2Error::TooLarge(format!(
-                "{nb_snapshots} snapshots is over the limit of {MAX_SNAPSHOTS}"
-            )));
+            return Err(Qcow2Error::TooLarge(format!("{nb_snapshots} snapshots is over the limit of {MAX_SNAPSHOTS}")));
         }
         if nb_snapshots > 0 && !snapshots_offset.is_multiple_of(cluster_size) {
-            return Err(malformed(format!(
-                "snapshot table offset {snapshots_offset:#x} is not cluster-aligned"
-            )));
+            return Err(malformed(format!("snapshot table offset {snapshots_offset:#x} is not cluster-aligned")));
         }
 
         // The active L1 table: only the entries the virtual size uses.
@@ -541,12 +475,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
         Ok(Qcow2Reader {
             src,
             file_size,
-            header: Header {
-                version,
-                cluster_bits,
-                virtual_size,
-                incompatible_features,
-            },
+            header: Header { version, cluster_bits, virtual_size, incompatible_features },
             l1,
             snapshots,
             l2_cache: Vec::new(),
@@ -559,12 +488,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
         })
     }
 
-    fn backing_name(
-        src: &mut R,
-        offset: u64,
-        size: u32,
-        file_size: u64,
-    ) -> Result<Option<String>, Qcow2Error> {
+    fn backing_name(src: &mut R, offset: u64, size: u32, file_size: u64) -> Result<Option<String>, Qcow2Error> {
         if size == 0 || size > 1023 || check_in_file("", offset, size as u64, file_size).is_err() {
             return Ok(None);
         }
@@ -576,20 +500,13 @@ impl<R: ReadAt> Qcow2Reader<R> {
         }
     }
 
-    fn read_snapshots(
-        src: &mut R,
-        table_offset: u64,
-        count: u32,
-        file_size: u64,
-    ) -> Result<Vec<SnapshotInfo>, Qcow2Error> {
+    fn read_snapshots(src: &mut R, table_offset: u64, count: u32, file_size: u64) -> Result<Vec<SnapshotInfo>, Qcow2Error> {
         let mut snapshots = Vec::new();
         let mut pos = table_offset;
         for i in 0..count {
             let used = pos - table_offset;
             if used > MAX_SNAPSHOT_TABLE_BYTES {
-                return Err(Qcow2Error::TooLarge(format!(
-                    "the snapshot table is over {MAX_SNAPSHOT_TABLE_BYTES} bytes"
-                )));
+                return Err(Qcow2Error::TooLarge(format!("the snapshot table is over {MAX_SNAPSHOT_TABLE_BYTES} bytes")));
             }
             let mut fixed = [0u8; 40];
             check_in_file("a snapshot table entry", pos, 40, file_size)?;
@@ -604,9 +521,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
             let vm_state_size32 = be32(&fixed, 32);
             let extra_size = be32(&fixed, 36);
             if extra_size > MAX_SNAPSHOT_EXTRA {
-                return Err(malformed(format!(
-                    "snapshot {i} has {extra_size} bytes of extra data (limit {MAX_SNAPSHOT_EXTRA})"
-                )));
+                return Err(malformed(format!("snapshot {i} has {extra_size} bytes of extra data (limit {MAX_SNAPSHOT_EXTRA})")));
             }
             let var_len = extra_size as u64 + id_size + name_size;
             let entry_len = (40 + var_len).next_multiple_of(8);
@@ -616,31 +531,13 @@ impl<R: ReadAt> Qcow2Reader<R> {
             let mut var = vec![0u8; var_len as usize];
             src.read_at(pos + 40, &mut var)?;
             let extra = &var[..extra_size as usize];
-            let vm_state_size = if extra.len() >= 8 {
-                be64(extra, 0)
-            } else {
-                vm_state_size32 as u64
-            };
-            let disk_size = if extra.len() >= 16 {
-                Some(be64(extra, 8))
-            } else {
-                None
-            };
+            let vm_state_size = if extra.len() >= 8 { be64(extra, 0) } else { vm_state_size32 as u64 };
+            let disk_size = if extra.len() >= 16 { Some(be64(extra, 8)) } else { None };
             let id_start = extra_size as usize;
             let name_start = id_start + id_size as usize;
             let id = String::from_utf8_lossy(&var[id_start..name_start]).into_owned();
             let name = String::from_utf8_lossy(&var[name_start..]).into_owned();
-            snapshots.push(SnapshotInfo {
-                id,
-                name,
-                l1_table_offset,
-                l1_size,
-                disk_size,
-                vm_state_size,
-                date_sec,
-                date_nsec,
-                vm_clock_nsec,
-            });
+            snapshots.push(SnapshotInfo { id, name, l1_table_offset, l1_size, disk_size, vm_state_size, date_sec, date_nsec, vm_clock_nsec });
             pos += entry_len;
         }
         Ok(snapshots)
@@ -691,19 +588,13 @@ impl<R: ReadAt> Qcow2Reader<R> {
         }
         let cs = self.cluster_size();
         if !offset.is_multiple_of(cs) {
-            return Err(malformed(format!(
-                "L2 table offset {offset:#x} is not cluster-aligned"
-            )));
+            return Err(malformed(format!("L2 table offset {offset:#x} is not cluster-aligned")));
         }
         check_in_file("an L2 table", offset, cs, self.file_size)?;
         self.scratch.resize(cs as usize, 0);
         self.src.read_at(offset, &mut self.scratch)?;
         let slot = if self.l2_cache.len() < self.l2_cache_cap {
-            self.l2_cache.push(L2Slot {
-                offset,
-                table: Vec::new(),
-                used: 0,
-            });
+            self.l2_cache.push(L2Slot { offset, table: Vec::new(), used: 0 });
             self.l2_cache.len() - 1
         } else {
             let mut lru = 0;
@@ -718,8 +609,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
         s.offset = offset;
         s.used = self.tick;
         s.table.clear();
-        s.table
-            .extend(self.scratch.chunks_exact(8).map(|e| be64(e, 0)));
+        s.table.extend(self.scratch.chunks_exact(8).map(|e| be64(e, 0)));
         Ok(slot)
     }
 
@@ -727,10 +617,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
     fn l2_entry(&mut self, cluster: u64) -> Result<u64, Qcow2Error> {
         let l2_bits = self.header.cluster_bits - 3;
         let l1_index = (cluster >> l2_bits) as usize;
-        let l1_entry = *self
-            .l1
-            .get(l1_index)
-            .ok_or_else(|| malformed(format!("guest cluster {cluster} is past the L1 table")))?;
+        let l1_entry = *self.l1.get(l1_index).ok_or_else(|| malformed(format!("guest cluster {cluster} is past the L1 table")))?;
         let l2_offset = l1_entry & OFFSET_MASK;
         if l2_offset == 0 {
             return Ok(0);
@@ -749,20 +636,13 @@ impl<R: ReadAt> Qcow2Reader<R> {
             let sectors = ((entry >> shift) & ((1u64 << (cb - 8)) - 1)) + 1;
             let len = sectors * 512 - (host & 511);
             if host == 0 || host >= self.file_size {
-                return Err(Qcow2Error::Truncated {
-                    what: "a compressed cluster",
-                    offset: host,
-                    len,
-                    file_size: self.file_size,
-                });
+                return Err(Qcow2Error::Truncated { what: "a compressed cluster", offset: host, len, file_size: self.file_size });
             }
             return Ok(Mapping::Compressed(host, len));
         }
         if entry & FLAG_ZERO != 0 {
             if self.header.version < 3 {
-                return Err(malformed(format!(
-                    "L2 entry {entry:#x} has the zero flag, which a version 2 image cannot have"
-                )));
+                return Err(malformed(format!("L2 entry {entry:#x} has the zero flag, which a version 2 image cannot have")));
             }
             return Ok(Mapping::Zero);
         }
@@ -771,9 +651,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
             return Ok(Mapping::Zero);
         }
         if !host.is_multiple_of(self.cluster_size()) {
-            return Err(malformed(format!(
-                "data cluster offset {host:#x} is not cluster-aligned"
-            )));
+            return Err(malformed(format!("data cluster offset {host:#x} is not cluster-aligned")));
         }
         Ok(Mapping::Data(host))
     }
@@ -799,25 +677,15 @@ impl<R: ReadAt> Qcow2Reader<R> {
         loop {
             let (in_done, out_done) = (d.total_in() as usize, d.total_out() as usize);
             let status = d
-                .decompress(
-                    &self.compressed_in[in_done..],
-                    &mut self.compressed_out[out_done..],
-                    flate2::FlushDecompress::Finish,
-                )
-                .map_err(|e| Qcow2Error::Compressed {
-                    offset: host,
-                    reason: e.to_string(),
-                })?;
+                .decompress(&self.compressed_in[in_done..], &mut self.compressed_out[out_done..], flate2::FlushDecompress::Finish)
+                .map_err(|e| Qcow2Error::Compressed { offset: host, reason: e.to_string() })?;
             let out = d.total_out() as usize;
             if out == cs {
                 break;
             }
             let progressed = d.total_in() as usize != in_done || out != out_done;
             if status != flate2::Status::Ok || !progressed {
-                return Err(Qcow2Error::Compressed {
-                    offset: host,
-                    reason: format!("inflates to {out} bytes instead of one {cs}-byte cluster"),
-                });
+                return Err(Qcow2Error::Compressed { offset: host, reason: format!("inflates to {out} bytes instead of one {cs}-byte cluster") });
             }
         }
         self.compressed_key = Some((host, len));
@@ -875,10 +743,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
     /// Calls `f(guest_offset, len)` for each run of allocated data (standard or compressed
     /// clusters, not zero clusters) in guest order, adjacent clusters merged, the last run
     /// clipped to the virtual size. Validates each data cluster's offset on the way.
-    pub fn visit_allocated(
-        &mut self,
-        mut f: impl FnMut(u64, u64) -> Result<(), Qcow2Error>,
-    ) -> Result<(), Qcow2Error> {
+    pub fn visit_allocated(&mut self, mut f: impl FnMut(u64, u64) -> Result<(), Qcow2Error>) -> Result<(), Qcow2Error> {
         let cs = self.cluster_size();
         let size = self.header.virtual_size;
         let l2_bits = self.header.cluster_bits - 3;
@@ -928,12 +793,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
     /// at the end). Unallocated L2 tables are skipped whole, so an importer walks a sparse
     /// image in few steps; each step is bounded, also in the L2 tables it reads (at most
     /// 64 of them and 4 MiB).
-    pub fn allocated_from(
-        &mut self,
-        from: u64,
-        max_bytes: u64,
-        max_span: u64,
-    ) -> Result<(Vec<(u64, u64)>, u64), Qcow2Error> {
+    pub fn allocated_from(&mut self, from: u64, max_bytes: u64, max_span: u64) -> Result<(Vec<(u64, u64)>, u64), Qcow2Error> {
         let cs = self.cluster_size();
         let size = self.header.virtual_size;
         let l2_bits = self.header.cluster_bits - 3;
@@ -988,9 +848,7 @@ impl<R: ReadAt> Qcow2Reader<R> {
         let mut ranges = Vec::new();
         self.visit_allocated(|s, l| {
             if ranges.len() >= MAX_RANGES {
-                return Err(Qcow2Error::TooLarge(format!(
-                    "more than {MAX_RANGES} separate allocated ranges"
-                )));
+                return Err(Qcow2Error::TooLarge(format!("more than {MAX_RANGES} separate allocated ranges")));
             }
             ranges.push((s, l));
             Ok(())
@@ -1043,24 +901,17 @@ impl Qcow2Writer {
     /// [`Qcow2Writer::plan`] that reports bad inputs as [`Qcow2Error::InvalidPlan`].
     pub fn try_plan(virtual_size: u64, allocated_clusters: &[u64]) -> Result<Self, Qcow2Error> {
         if virtual_size > MAX_VIRTUAL_SIZE {
-            return Err(Qcow2Error::InvalidPlan(format!(
-                "virtual size {virtual_size} is over the 64 TiB limit"
-            )));
+            return Err(Qcow2Error::InvalidPlan(format!("virtual size {virtual_size} is over the 64 TiB limit")));
         }
         let virtual_size = virtual_size.next_multiple_of(512);
         let guest_clusters = virtual_size.div_ceil(W_CS);
         let mut l2_tables = Vec::new();
         for (i, &c) in allocated_clusters.iter().enumerate() {
             if c >= guest_clusters {
-                return Err(Qcow2Error::InvalidPlan(format!(
-                    "cluster {c} is past the end of a {virtual_size}-byte disk"
-                )));
+                return Err(Qcow2Error::InvalidPlan(format!("cluster {c} is past the end of a {virtual_size}-byte disk")));
             }
             if i > 0 && allocated_clusters[i - 1] >= c {
-                return Err(Qcow2Error::InvalidPlan(format!(
-                    "clusters must be strictly ascending ({} then {c})",
-                    allocated_clusters[i - 1]
-                )));
+                return Err(Qcow2Error::InvalidPlan(format!("clusters must be strictly ascending ({} then {c})", allocated_clusters[i - 1])));
             }
             let l1_index = c / W_L2_ENTRIES;
             if l2_tables.last() != Some(&l1_index) {
@@ -1083,16 +934,7 @@ impl Qcow2Writer {
             reftable_clusters = rt.max(reftable_clusters);
         }
         let total_clusters = fixed + reftable_clusters + refblocks;
-        Ok(Qcow2Writer {
-            virtual_size,
-            clusters: allocated_clusters.to_vec(),
-            l1_size,
-            reftable_clusters,
-            refblocks,
-            l1_clusters,
-            l2_tables,
-            total_clusters,
-        })
+        Ok(Qcow2Writer { virtual_size, clusters: allocated_clusters.to_vec(), l1_size, reftable_clusters, refblocks, l1_clusters, l2_tables, total_clusters })
     }
 
     /// The image's virtual size (the planned size rounded up to 512).
@@ -1133,38 +975,22 @@ impl Qcow2Writer {
     /// refcount blocks, L1 table and L2 tables.
     pub fn metadata(&self) -> Vec<u8> {
         let mut m = vec![0u8; self.metadata_len() as usize];
-        let put32 = |m: &mut [u8], at: u64, v: u32| {
-            m[at as usize..at as usize + 4].copy_from_slice(&v.to_be_bytes())
-        };
-        let put64 = |m: &mut [u8], at: u64, v: u64| {
-            m[at as usize..at as usize + 8].copy_from_slice(&v.to_be_bytes())
-        };
+        let put32 = |m: &mut [u8], at: u64, v: u32| m[at as usize..at as usize + 4].copy_from_slice(&v.to_be_bytes());
+        let put64 = |m: &mut [u8], at: u64, v: u64| m[at as usize..at as usize + 8].copy_from_slice(&v.to_be_bytes());
         // Header (v3, 104 bytes); the zero bytes after it are the end-of-extensions marker.
         put32(&mut m, 0, QCOW2_MAGIC);
         put32(&mut m, 4, 3);
         put32(&mut m, 20, WRITER_CLUSTER_BITS);
         put64(&mut m, 24, self.virtual_size);
         put32(&mut m, 36, self.l1_size as u32);
-        put64(
-            &mut m,
-            40,
-            if self.l1_size > 0 {
-                self.l1_offset()
-            } else {
-                0
-            },
-        );
+        put64(&mut m, 40, if self.l1_size > 0 { self.l1_offset() } else { 0 });
         put64(&mut m, 48, self.reftable_offset());
         put32(&mut m, 56, self.reftable_clusters as u32);
         put32(&mut m, 96, 4);
         put32(&mut m, 100, V3_HEADER_LEN as u32);
         // Refcount table and blocks: every cluster of the file is used once.
         for b in 0..self.refblocks {
-            put64(
-                &mut m,
-                self.reftable_offset() + b * 8,
-                self.refblocks_offset() + b * W_CS,
-            );
+            put64(&mut m, self.reftable_offset() + b * 8, self.refblocks_offset() + b * W_CS);
         }
         let rb = self.refblocks_offset() as usize;
         for entry in m[rb..rb + self.total_clusters as usize * 2].chunks_exact_mut(2) {
@@ -1172,11 +998,7 @@ impl Qcow2Writer {
         }
         // L1 table.
         for (i, &l1_index) in self.l2_tables.iter().enumerate() {
-            put64(
-                &mut m,
-                self.l1_offset() + l1_index * 8,
-                self.l2_offset_at(i) | FLAG_COPIED,
-            );
+            put64(&mut m, self.l1_offset() + l1_index * 8, self.l2_offset_at(i) | FLAG_COPIED);
         }
         // L2 tables.
         let mut table = 0usize;
@@ -1193,11 +1015,7 @@ impl Qcow2Writer {
 
     /// Writes the whole image to `w`, front to back: the metadata, then each data cluster,
     /// filled by `fill(i, guest_cluster, buf)` into a zeroed 64 KiB buffer.
-    pub fn write_to<W: io::Write>(
-        &self,
-        w: &mut W,
-        mut fill: impl FnMut(usize, u64, &mut [u8]) -> io::Result<()>,
-    ) -> io::Result<()> {
+    pub fn write_to<W: io::Write>(&self, w: &mut W, mut fill: impl FnMut(usize, u64, &mut [u8]) -> io::Result<()>) -> io::Result<()> {
         w.write_all(&self.metadata())?;
         let mut buf = vec![0u8; W_CS as usize];
         for (i, &c) in self.clusters.iter().enumerate() {

@@ -13,8 +13,9 @@
 //! - [`HIDDEN_BUCKET`] holds snapshot data; it is not a valid user bucket
 //!   name, so `listObjects` and `createBucket` cannot reach it.
 //!
-//! [`ObjectStore`] is the seam the snapshot uploads use, so that a remote
-//! S3-compatible store can be added without touching them.
+//! [`ObjectStore`] is the seam the snapshot store ([`crate::snapstore`])
+//! works over, so that a remote S3-compatible store can be added without
+//! touching it; its doc pins the protocol a remote store follows.
 
 use serde::{Deserialize, Serialize};
 
@@ -66,10 +67,8 @@ pub fn chunk_key(upload: &str, index: u64) -> String {
 /// OSS bucket names: 3-63 lowercase letters, digits and hyphens, starting and
 /// ending with a letter or digit.
 pub fn check_bucket_name(b: &str) -> Result<()> {
-    let ok = (3..=63).contains(&b.len())
-        && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !b.starts_with('-')
-        && !b.ends_with('-');
+    let ok =
+        (3..=63).contains(&b.len()) && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !b.starts_with('-') && !b.ends_with('-');
     if !ok {
         return Err(Error::bad(
             "InvalidBucketName",
@@ -91,16 +90,38 @@ fn json<T: Serialize>(v: &T) -> Vec<u8> {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(b: &[u8]) -> Result<T> {
-    serde_json::from_slice(b).map_err(|e| Error::internal(e))
+    serde_json::from_slice(b).map_err(Error::internal)
 }
 
-/// The object store the snapshot uploads use (see the module docs).
+/// The object-store seam: the objects a content-addressed store (such as
+/// [`crate::snapstore`]) keeps, by key, within one unit of work. The
+/// embedded OSS implements it inside the caller's IndexedDB transaction
+/// ([`crate::snapstore::Embedded`]); an HTTP-backed S3-compatible store can
+/// implement it too, under this protocol:
+///
+/// - Network I/O cannot happen inside an IndexedDB transaction (any await
+///   other than an IndexedDB request lets it commit early). So a remote
+///   store buffers `put` and `delete` (they are not async) and the work is
+///   split: objects are written (and read) outside the transaction.
+/// - Objects are written before the records that name them commit: the
+///   buffered puts are flushed, and only then are the count and manifest
+///   records committed. A crash in between leaves orphan objects, never a
+///   record that names a missing object.
+/// - Objects are deleted only after the records that named them are gone:
+///   the buffered deletes are kept (a sweep list) and carried out after the
+///   commit; a deferred sweep removes what a crash left behind.
+/// - `get` of an object the store does not hold is `Ok(None)`.
+///
+/// The embedded store may do all of it in one transaction, which is what
+/// keeps an upload step, a release or a cancel atomic there.
 #[allow(async_fn_in_trait)]
-pub trait ObjectStore<S: Store> {
-    async fn exists(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str) -> Result<bool>;
-    async fn put(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str, data: &[u8], now: u64) -> Result<u64>;
-    async fn get(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>>;
-    async fn delete(&self, t: &mut EngineTx<'_, S>, bucket: &str, key: &str) -> Result<()>;
+pub trait ObjectStore {
+    /// The object under `key`, if any.
+    async fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores `data` under `key` (durable before the records naming it commit).
+    fn put(&mut self, key: &str, data: Vec<u8>);
+    /// Deletes `key` (after the records naming it are gone).
+    fn delete(&mut self, key: &str);
 }
 
 /// The embedded OSS (stateless: everything is in the transaction's tables).
@@ -173,23 +194,15 @@ impl Embedded {
         stored
     }
 
-    /// Points `bucket/key` at the chunks of `upload` (replacing any older object).
-    pub async fn complete<S: Store>(
-        &self,
-        t: &mut EngineTx<'_, S>,
-        b: &str,
-        k: &str,
-        upload: &str,
-        size: u64,
-        stored: u64,
-        now: u64,
-    ) -> Result<()> {
+    /// Points `meta.bucket/meta.key` at the chunks of `meta.upload_id`
+    /// (replacing any older object).
+    pub async fn complete<S: Store>(&self, t: &mut EngineTx<'_, S>, meta: ObjectMeta) -> Result<()> {
+        let (b, k) = (&meta.bucket, &meta.key);
         self.require_bucket(t, b).await?;
         check_key(k)?;
         if let Some(old) = self.head(t, b, k).await? {
             self.delete_chunks(t, &old).await?;
         }
-        let meta = ObjectMeta { bucket: b.into(), key: k.into(), size, upload_id: upload.into(), last_modified: now, stored };
         t.put_in(Table::OssObjects, &object_key(b, k), json(&meta));
         Ok(())
     }
@@ -218,12 +231,13 @@ impl Embedded {
     }
 }
 
-impl<S: Store> ObjectStore<S> for Embedded {
-    async fn exists(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<bool> {
+/// The calls `window.oss` and the image tasks make on whole objects.
+impl Embedded {
+    pub async fn exists<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<bool> {
         Ok(self.head(t, b, k).await?.is_some())
     }
 
-    async fn put(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str, data: &[u8], now: u64) -> Result<u64> {
+    pub async fn put<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str, data: &[u8], now: u64) -> Result<u64> {
         self.require_bucket(t, b).await?;
         check_key(k)?;
         // Old chunks are deleted before the new ones are written: requests run
@@ -238,7 +252,7 @@ impl<S: Store> ObjectStore<S> for Embedded {
         Ok(stored)
     }
 
-    async fn get(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>> {
+    pub async fn get<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>> {
         self.require_bucket(t, b).await?;
         let m = self.head(t, b, k).await?.ok_or_else(|| Error::no_key(b, k))?;
         let (offset, len) = range.unwrap_or((0, m.size));
@@ -258,14 +272,13 @@ impl<S: Store> ObjectStore<S> for Embedded {
             let from = start.max(c_start);
             let to = end.min(c_start + c.len() as u64);
             if from < to {
-                out[(from - start) as usize..(to - start) as usize]
-                    .copy_from_slice(&c[(from - c_start) as usize..(to - c_start) as usize]);
+                out[(from - start) as usize..(to - start) as usize].copy_from_slice(&c[(from - c_start) as usize..(to - c_start) as usize]);
             }
         }
         Ok(out)
     }
 
-    async fn delete(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<()> {
+    pub async fn delete<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<()> {
         self.require_bucket(t, b).await?;
         if let Some(m) = self.head(t, b, k).await? {
             self.delete_chunks(t, &m).await?;

@@ -105,15 +105,13 @@ pub fn oss_lines(store: &MemoryStore) -> Vec<String> {
         .into_iter()
         .filter_map(|((t, k), v)| {
             let Key::Str(k) = k else { return None };
-            let keep = matches!(t, Table::OssObjects | Table::OssChunks)
-                || (t == Table::Records && (k.starts_with("oss/") || k.starts_with("upload/")));
+            let keep = matches!(t, Table::OssObjects | Table::OssChunks) || (t == Table::Records && (k.starts_with("oss/") || k.starts_with("upload/")));
             keep.then(|| format!("{t:?} {k} {}", if t == Table::OssObjects { String::new() } else { format!("{:x}", rowsnap::engine::testkit::fnv(&v)) }))
         })
         .collect()
 }
 
 pub const IMAGE: &str = "aliyun_3_x64_20G_alibase_20240819.vhd";
-
 
 /// Runs a program; panics with its output when it fails.
 pub fn run(program: &str, args: &[&str]) -> std::process::Output {

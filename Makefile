@@ -7,7 +7,7 @@ export CHROMEDRIVER ?= /usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT ?= 600
 WASM := --target wasm32-unknown-unknown
 
-.PHONY: serve build test test-native test-wasm test-e2e bench deps test-deps clean
+.PHONY: serve build test lint test-native test-wasm test-e2e bench deps test-deps clean
 
 ## make serve: install what is missing, build, serve the console on http://127.0.0.1:8080
 serve: deps
@@ -25,10 +25,17 @@ build: deps
 
 ## make test: every test: native, wasm in headless Chromium (page and worker), end-to-end
 test: test-deps
+	$(MAKE) lint
 	$(MAKE) test-native
 	$(MAKE) test-wasm
 	$(MAKE) build
 	$(MAKE) test-e2e
+
+## make lint: formatting (rustfmt.toml) and clippy warnings, native and wasm32, fail the tests
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy $(WASM) --lib --bins --test browser --test browser_worker -- -D warnings
 
 test-native:
 	cargo test

@@ -13,6 +13,12 @@ if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   echo "install: rustup target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
+for c in clippy rustfmt; do
+  if ! rustup component list --installed | grep -q "^$c"; then
+    echo "install: rustup component $c"
+    rustup component add "$c"
+  fi
+done
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb_version\$"; then
   echo "install: wasm-bindgen-cli $wb_version (about 4 minutes, once)"
   cargo install wasm-bindgen-cli --version "=$wb_version" --locked || \

@@ -9,9 +9,10 @@
 
 use serde_json::Value;
 
+use super::cx::Cx;
 use super::model::{keys, Token};
 use super::params::Params;
-use super::{blockmap, disks, groups, images, instances, policies, regions, snapshots, tags, tasks, Cx};
+use super::{blockmap, disks, groups, images, instances, policies, regions, snapshots, tags, tasks};
 use crate::engine::Store;
 use crate::error::{Error, Result};
 

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::cx::Cx;
 use super::model::{keys, Image, Snapshot, TaskStatus};
 use super::params::Params;
 use super::tasks::Task;
-use super::Cx;
 use crate::engine::{BlockState, MapRef, Store};
 use crate::error::{Error, Result};
 

@@ -4,13 +4,15 @@
 
 use serde_json::{json, Value};
 
+use super::cx::Cx;
 use super::model::{
     keys, settle, Disk, DiskCategory, DiskStatus, DiskType, EcsEnum, InstanceStatus, PerformanceLevel, Snapshot, SnapshotCategory, SnapshotType,
 };
+use super::model::{BLOCK_SHIFT, GIB, STEP_MS};
 use super::params::{check_description, check_name, has_tags, newest_first, page, tag_quota, tags_json, Params};
 use super::regions::check_zone;
 use super::time::iso;
-use super::{restore, snapshot_ops, Cx, BLOCK_SHIFT, GIB, STEP_MS};
+use super::{restore, snapshot_ops};
 use crate::engine::{SnapshotId, Store};
 use crate::error::{Error, Result};
 

@@ -4,12 +4,12 @@
 
 use serde_json::{json, Value};
 
+use super::cx::Cx;
 use super::model::{keys, Disk, DiskCategory, InstanceStatus, Snapshot, SnapshotCategory, SnapshotGroup, SnapshotStatus, SnapshotType};
 use super::params::{check_description, check_name, newest_first, tag_quota, tags_json, Params};
 use super::snapshot_ops::{self, SnapshotSpec};
 use super::snapshots::snapshot_json;
 use super::time::iso;
-use super::Cx;
 use crate::engine::Store;
 use crate::error::{Error, Result};
 

@@ -5,11 +5,13 @@
 
 use serde_json::{json, Value};
 
+use super::cx::Cx;
 use super::model::{keys, settle, Disk, DiskType, Image, ImageOwner, ImageStatus, Instance, Mapping, Snapshot, SnapshotStatus};
+use super::model::{BLOCK_SHIFT, GIB, STEP_MS};
 use super::params::{check_description, check_name, has_tags, newest_first, page, tag_quota, tags_json, Params};
 use super::regions::REGIONS;
+use super::tasks;
 use super::time::iso;
-use super::{tasks, Cx, BLOCK_SHIFT, GIB, STEP_MS};
 use crate::engine::Store;
 use crate::error::{Error, Result};
 

@@ -5,14 +5,15 @@
 
 use serde_json::{json, Value};
 
+use super::cx::Cx;
 use super::disks::{attach_new, check_size, new_disk, performance_level, remove_disk};
+use super::model::STEP_MS;
 use super::model::{
     keys, settle, Disk, DiskCategory, DiskStatus, DiskType, ImageStatus, Instance, InstanceStatus, PerformanceLevel, Snapshot, SnapshotCategory,
 };
 use super::params::{check_description, check_name, has_tags, newest_first, page, tag_quota, tags_json, Params};
 use super::regions::{check_zone, zones, INSTANCE_TYPES};
 use super::time::iso;
-use super::{Cx, STEP_MS};
 use crate::engine::Store;
 use crate::error::{Error, Result};
 

@@ -49,11 +49,8 @@ pub use snapshot_ops::{LOCAL_SNAPSHOTS_PER_ESSD, SNAPSHOTS_PER_DISK};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Most bytes one `write_disk` / `read_disk` / `read_snapshot` call moves.
 pub const MAX_IO: u64 = 64 << 20;
-/// Engine block size of ECS disks (the engine default).
-pub const BLOCK_SHIFT: u8 = crate::engine::DEFAULT_BLOCK_SHIFT;
-const GIB: u64 = 1 << 30;
-/// How long each automatic state step takes (ECS's take seconds; ours under one).
-const STEP_MS: u64 = 400;
+pub use model::BLOCK_SHIFT;
+use model::GIB;
 
 /// The ECS service over an engine.
 pub struct Ecs<S: Store> {

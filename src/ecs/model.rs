@@ -10,6 +10,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::engine::{SnapshotId, VolumeId};
 
+/// Bytes in a GiB (disk sizes are in GiB).
+pub const GIB: u64 = 1 << 30;
+/// How long each automatic state step takes (ECS's take seconds; ours under one).
+pub const STEP_MS: u64 = 400;
+/// Engine block size of ECS disks (the engine default).
+pub const BLOCK_SHIFT: u8 = crate::engine::DEFAULT_BLOCK_SHIFT;
+
 /// An enum whose values are ECS strings: serde renames, `as_str`, and a
 /// case-insensitive `parse` (ECS reads enum parameters case-insensitively).
 macro_rules! ecs_enum {

@@ -20,11 +20,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::cx::Cx;
 use super::model::{keys, Disk, Record, Snapshot, SnapshotType};
 use super::params::{check_name, Params};
 use super::snapshot_ops::{self, SNAPSHOTS_PER_DISK};
 use super::time::iso;
-use super::Cx;
 use crate::engine::Store;
 use crate::error::{Error, Result};
 

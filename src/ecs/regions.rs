@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
+use super::cx::Cx;
 use super::model::DiskCategory;
 use super::params::Params;
-use super::Cx;
 use crate::engine::Store;
 use crate::error::{Error, Result};
 

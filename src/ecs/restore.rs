@@ -15,8 +15,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::cx::Cx;
 use super::model::{keys, Disk, Hydration, Snapshot};
-use super::Cx;
 use crate::engine::{MapRef, Store};
 use crate::error::{Error, Result};
 use crate::snapstore::{self, load_block, load_page, manifest, PAGE};

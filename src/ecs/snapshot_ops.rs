@@ -3,8 +3,9 @@
 //! release their automatic snapshots) and retention share. They sit below
 //! every resource module, so none of those imports another to reach them.
 
+use super::cx::Cx;
 use super::model::{keys, Disk, DiskCategory, DiskStatus, InstanceStatus, Snapshot, SnapshotCategory, SnapshotGroup, SnapshotStatus, SnapshotType};
-use super::{restore, upload, Cx};
+use super::{restore, upload};
 use crate::engine::Store;
 use crate::error::{Error, Result};
 

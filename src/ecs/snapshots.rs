@@ -5,11 +5,13 @@
 
 use serde_json::{json, Value};
 
+use super::cx::Cx;
 use super::model::{keys, DiskStatus, InstanceStatus, Snapshot, SnapshotCategory, SnapshotStatus, SnapshotType};
+use super::model::{BLOCK_SHIFT, GIB};
 use super::params::{check_description, check_name, has_tags, newest_first, page, tag_quota, tags_json, Params};
 use super::snapshot_ops::{self, SnapshotSpec, DAY_MS};
 use super::time::{iso, parse as parse_time};
-use super::{restore, upload, Cx, BLOCK_SHIFT, GIB};
+use super::{restore, upload};
 use crate::engine::{MapRef, Store};
 use crate::error::{Error, Result};
 
@@ -251,7 +253,7 @@ async fn reset_one<S: Store>(cx: &mut Cx<'_, S>, disk_id: &str, snapshot_id: &st
     }
     let back = disk.status;
     disk.status = DiskStatus::ReIniting;
-    disk.plan = vec![(cx.now + super::STEP_MS, back)];
+    disk.plan = vec![(cx.now + super::model::STEP_MS, back)];
     cx.put(&disk);
     Ok(())
 }

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::cx::Cx;
 use super::model::{keys, ResourceType};
 use super::params::{check_tag_key, has_tags, Params};
-use super::Cx;
 use crate::engine::Store;
 use crate::error::{Error, Result};
 

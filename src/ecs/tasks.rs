@@ -21,12 +21,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::cx::Cx;
 use super::model::{
     keys, zero_is_none, Disk, DiskType, EcsEnum, ExportFormat, Image, ImageOwner, ImageStatus, ImportFormat, Mapping, Record, Snapshot, TaskAction, TaskStatus,
 };
+use super::model::{BLOCK_SHIFT, GIB};
 use super::params::{check_description, check_name, newest_first, tag_quota, Params};
+use super::restore;
 use super::time::iso;
-use super::{restore, Cx, BLOCK_SHIFT, GIB};
 use crate::engine::{MapRef, SnapshotId, Store, Table, VolumeId};
 use crate::error::{Error, Result};
 use crate::image::prefetch::Prefetch;

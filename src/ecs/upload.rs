@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::cx::Cx;
 use super::model::{keys, Snapshot, SnapshotCategory, SnapshotStatus};
-use super::Cx;
 use crate::engine::{MapRef, SnapshotId, Store};
 use crate::error::Result;
 use crate::snapstore::{self, Manifest, PAGE};

@@ -5,8 +5,9 @@ use serde_json::json;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::common::*;
-use super::Route;
+use crate::ui::components::*;
+use crate::ui::context::*;
+use crate::ui::Route;
 
 #[derive(Properties, PartialEq)]
 pub struct SnapshotProps {
@@ -57,7 +58,7 @@ pub fn snapshot_details(p: &SnapshotProps) -> Html {
         <section class="page" aria-labelledby="page-title">
             <p class="crumbs"><Link<Route> to={Route::Snapshots}>{"Snapshots"}</Link<Route>>{" / "}{p.id.clone()}</p>
             <h1 id="page-title">{format!("{} ", s(&sn, "SnapshotName"))}<span class="mono sub">{p.id.clone()}</span></h1>
-            <div class="toolbar actions"><super::snapshots::SnapshotActions snap={sn.clone()} /></div>
+            <div class="toolbar actions"><crate::ui::components::snapshot_table::SnapshotActions snap={sn.clone()} /></div>
             <h2>{"Snapshot Details"}</h2>
             <table class="grid details" aria-label="Snapshot Details">
                 <tbody>
@@ -111,6 +112,6 @@ fn snapshot_block_map(p: &MapProps) -> Html {
     match &map {
         None => html! { <p class="loading">{"Reading the block map…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
-        Some(Ok(m)) => html! { <super::blockmap::BlockMap map={m.clone()} {order} /> },
+        Some(Ok(m)) => html! { <crate::ui::components::blockmap::BlockMap map={m.clone()} {order} /> },
     }
 }

@@ -5,7 +5,8 @@
 use serde_json::{json, Value};
 use yew::prelude::*;
 
-use super::common::*;
+use crate::ui::components::*;
+use crate::ui::context::*;
 use crate::ecs::EcsError;
 use crate::oss::Listed;
 use crate::service;

@@ -5,7 +5,8 @@
 use serde_json::Value;
 use yew::prelude::*;
 
-use super::common::*;
+use super::format::bytes;
+use crate::ui::context::{list, s};
 
 /// Colours for snapshots in the block map, by their position.
 pub const PALETTE: &[&str] = &["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f", "#e15759", "#bab0ac"];

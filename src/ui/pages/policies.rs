@@ -4,7 +4,8 @@
 use serde_json::{json, Value};
 use yew::prelude::*;
 
-use super::common::*;
+use crate::ui::components::*;
+use crate::ui::context::*;
 use crate::ecs::EcsError;
 
 const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];

@@ -4,7 +4,8 @@
 
 use yew::prelude::*;
 
-use super::common::*;
+use crate::ui::components::*;
+use crate::ui::context::*;
 use crate::ecs::EcsError;
 use crate::oss::Listed;
 use crate::service;

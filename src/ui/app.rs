@@ -12,7 +12,7 @@ use crate::browser::{self, human_bytes, LockGuard, LockOutcome, StorageInfo};
 use crate::service;
 
 use super::components::value_of;
-use super::context::{self as common, Ctx, Toast};
+use super::context::{Ctx, Scope, Toast};
 use super::pages::{disk, disks, images, instance, instances, oss, settings, snapshot, snapshots};
 
 #[derive(Clone, Routable, PartialEq, Debug)]
@@ -152,7 +152,7 @@ pub fn app() -> Html {
     }
     let toasts = use_state(Vec::<(u64, Toast)>::new);
     let next_toast = use_mut_ref(|| 0u64);
-    let scope = use_state(|| (common::region(), common::resource_group()));
+    let scope = use_state(Scope::default);
     let ctx = Ctx {
         scope: (*scope).clone(),
         tick: *tick,
@@ -182,21 +182,17 @@ pub fn app() -> Html {
                     <span class="product">{"ECS snapshot console"}</span>
                     <label class="region">{"Region "}
                         <select aria-label="Region" onchange={let sc = scope.clone(); Callback::from(move |e: Event| {
-                            let r = value_of(&e);
-                            common::set_scope(&r, &sc.1);
-                            sc.set((r, sc.1.clone()));
+                            sc.set(Scope { region: value_of(&e), group: sc.group.clone() });
                         })}>
                             { for crate::ecs::REGIONS.iter().map(|(id, name, _)| html! {
-                                <option value={*id} selected={scope.0 == *id}>{format!("{name} · {id}")}</option>
+                                <option value={*id} selected={scope.region == *id}>{format!("{name} · {id}")}</option>
                             }) }
                         </select>
                     </label>
                     <label class="region">{"Resource Group "}
-                        <input type="text" aria-label="Resource Group" placeholder="All resource groups" value={scope.1.clone()}
+                        <input type="text" aria-label="Resource Group" placeholder="All resource groups" value={scope.group.clone()}
                             onchange={let sc = scope.clone(); Callback::from(move |e: Event| {
-                                let g = value_of(&e);
-                                common::set_scope(&sc.0, g.trim());
-                                sc.set((sc.0.clone(), g.trim().to_string()));
+                                sc.set(Scope { region: sc.region.clone(), group: value_of(&e).trim().to_string() });
                             })} />
                     </label>
                     <SessionBadge session={(*session).clone()} />

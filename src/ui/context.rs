@@ -1,6 +1,6 @@
-//! Pieces every page uses: calling the ECS service, the refresh tick,
-//! toasts, dialogs, tabs and formatting. Text from users is always rendered
-//! as text (Yew escapes it).
+//! What pages get from the shell (`Ctx`: the scope, the refresh tick, toasts)
+//! and how they call the ECS service: in the scope of the top bar, which
+//! lives only here (in the context), never in a global.
 
 use serde_json::Value;
 use yew::prelude::*;
@@ -8,38 +8,35 @@ use yew::prelude::*;
 use crate::ecs::EcsError;
 use crate::service;
 
-thread_local! {
-    /// The region and resource group chosen in the top bar.
-    static SCOPE: std::cell::RefCell<(String, String)> =
-        std::cell::RefCell::new((crate::ecs::DEFAULT_REGION.to_string(), String::new()));
+/// The region and resource group chosen in the top bar. Every call is made
+/// in the region; Describe actions (but DescribeImages) in the group too.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scope {
+    pub region: String,
+    /// Empty: all resource groups.
+    pub group: String,
 }
 
-pub fn region() -> String {
-    SCOPE.with(|s| s.borrow().0.clone())
+impl Default for Scope {
+    fn default() -> Self {
+        Scope { region: crate::ecs::DEFAULT_REGION.to_string(), group: String::new() }
+    }
 }
 
-pub fn resource_group() -> String {
-    SCOPE.with(|s| s.borrow().1.clone())
-}
-
-pub fn set_scope(region: &str, group: &str) {
-    SCOPE.with(|s| *s.borrow_mut() = (region.to_string(), group.to_string()));
-}
-
-/// The zones of the chosen region.
-pub fn zones() -> Vec<&'static str> {
-    let r = region();
-    crate::ecs::REGIONS.iter().find(|x| x.0 == r).map(|x| x.2.to_vec()).unwrap_or_default()
+impl Scope {
+    /// The zones of the region.
+    pub fn zones(&self) -> Vec<&'static str> {
+        crate::ecs::REGIONS.iter().find(|x| x.0 == self.region).map(|x| x.2.to_vec()).unwrap_or_default()
+    }
 }
 
 /// One ECS action through the tab's service, in the chosen region (and, for
 /// Describe actions, the chosen resource group).
-pub async fn call(action: &str, mut params: Value) -> Result<Value, EcsError> {
+pub async fn call(scope: &Scope, action: &str, mut params: Value) -> Result<Value, EcsError> {
     if let Value::Object(m) = &mut params {
-        m.entry("RegionId").or_insert_with(|| Value::String(region()));
-        let group = resource_group();
-        if !group.is_empty() && action.starts_with("Describe") && action != "DescribeImages" {
-            m.entry("ResourceGroupId").or_insert(Value::String(group));
+        m.entry("RegionId").or_insert_with(|| Value::String(scope.region.clone()));
+        if !scope.group.is_empty() && action.starts_with("Describe") && action != "DescribeImages" {
+            m.entry("ResourceGroupId").or_insert_with(|| Value::String(scope.group.clone()));
         }
     }
     service::with(async |ecs| ecs.request(action, &params).await.map_err(|(e, _)| e)).await
@@ -52,13 +49,13 @@ pub enum Toast {
     Err(EcsError),
 }
 
-/// What pages get from the shell: the refresh tick and a way to toast.
+/// What pages get from the shell: the scope, the refresh tick and a way to toast.
 #[derive(Clone, PartialEq)]
 pub struct Ctx {
     /// Goes up every second and after every action: lists re-read on it.
     pub tick: u64,
     /// The region and resource group of the top bar (lists re-read when they change).
-    pub scope: (String, String),
+    pub scope: Scope,
     pub toast: Callback<Toast>,
     pub refresh: Callback<()>,
 }
@@ -78,10 +75,11 @@ pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, Ec
     {
         let state = state.clone();
         let key = params.to_string();
-        use_effect_with((key, ctx.tick, ctx.scope.clone()), move |_| {
+        use_effect_with((key, ctx.tick, ctx.scope.clone()), move |(_, _, scope)| {
+            let scope = scope.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 let all = params["PageSize"].as_u64() == Some(100);
-                state.set(Some(if all { call_all(action, params).await } else { call(action, params).await }));
+                state.set(Some(if all { call_all(&scope, action, params).await } else { call(&scope, action, params).await }));
             });
         });
     }
@@ -91,8 +89,8 @@ pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, Ec
 /// Every page of a Describe action (at most 50), merged into the first
 /// page's shape: the double-wrapped list (`Snapshots: {Snapshot: [...]}`)
 /// holds every item.
-pub async fn call_all(action: &str, params: Value) -> Result<Value, EcsError> {
-    let mut first = call(action, params.clone()).await?;
+pub async fn call_all(scope: &Scope, action: &str, params: Value) -> Result<Value, EcsError> {
+    let mut first = call(scope, action, params.clone()).await?;
     let (Some(total), Some(size)) = (first["TotalCount"].as_u64(), first["PageSize"].as_u64()) else { return Ok(first) };
     let Some((outer, inner)) = list_path(&first) else { return Ok(first) };
     let mut page = 1;
@@ -100,7 +98,7 @@ pub async fn call_all(action: &str, params: Value) -> Result<Value, EcsError> {
         page += 1;
         let mut p = params.clone();
         p["PageNumber"] = Value::from(page);
-        let next = call(action, p).await?;
+        let next = call(scope, action, p).await?;
         let more = next[&outer][&inner].as_array().cloned().unwrap_or_default();
         if more.is_empty() {
             break;
@@ -126,7 +124,7 @@ fn list_path(v: &Value) -> Option<(String, String)> {
 pub fn run(ctx: &Ctx, action: &'static str, params: Value, ok: String, then: Option<Callback<Value>>) {
     let ctx = ctx.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        match call(action, params).await {
+        match call(&ctx.scope, action, params).await {
             Ok(v) => {
                 ctx.toast.emit(Toast::Ok(ok));
                 if let Some(t) = then {
@@ -151,7 +149,7 @@ pub fn submit(
 ) {
     let ctx = ctx.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        match call(action, params).await {
+        match call(&ctx.scope, action, params).await {
             Ok(v) => {
                 ctx.toast.emit(Toast::Ok(ok(&v)));
                 ctx.refresh.emit(());

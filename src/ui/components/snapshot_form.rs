@@ -84,7 +84,7 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
             let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
             let action = if group_snapshot { "CreateSnapshotGroup" } else { "CreateSnapshot" };
             wasm_bindgen_futures::spawn_local(async move {
-                match call(action, params).await {
+                match call(&ctx.scope, action, params).await {
                     Ok(v) => {
                         let id = v["SnapshotId"].as_str().or(v["SnapshotGroupId"].as_str()).unwrap_or("").to_string();
                         ctx.toast.emit(Toast::Ok(format!("Snapshot {id} is being created.")));

@@ -218,7 +218,7 @@ fn rollback_dialog(p: &SnapProps) -> Html {
         Callback::from(move |_: MouseEvent| {
             let (ctx, error, on_close, params) = (ctx.clone(), error.clone(), on_close.clone(), params.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                match call("ResetDisk", params).await {
+                match call(&ctx.scope, "ResetDisk", params).await {
                     Ok(_) => {
                         ctx.toast.emit(Toast::Ok("The disk was rolled back.".into()));
                         ctx.refresh.emit(());
@@ -251,7 +251,7 @@ fn rollback_dialog(p: &SnapProps) -> Html {
 fn create_disk_dialog(p: &SnapProps) -> Html {
     let ctx = use_ctx();
     let local = s(&p.snap, "Category") == "flash";
-    let zone = use_state(|| zones().first().map(|z| z.to_string()).unwrap_or_default());
+    let zone = use_state(|| ctx.scope.zones().first().map(|z| z.to_string()).unwrap_or_default());
     let category = use_state(|| "cloud_essd".to_string());
     let size = use_state(|| p.snap["SourceDiskSize"].to_string());
     let error = use_state(|| None::<EcsError>);
@@ -269,7 +269,7 @@ fn create_disk_dialog(p: &SnapProps) -> Html {
             <div class="form">
                 <p>{format!("A new disk with the content of snapshot {}.", s(&p.snap, "SnapshotId"))}</p>
                 <label>{"Zone"}<select aria-label="Zone" onchange={let z = zone.clone(); Callback::from(move |e: Event| z.set(value_of(&e)))}>
-                    { for zones().into_iter().map(|z| html! { <option value={z} selected={*zone == z}>{z}</option> }) }
+                    { for ctx.scope.zones().into_iter().map(|z| html! { <option value={z} selected={*zone == z}>{z}</option> }) }
                 </select></label>
                 <label>{"Disk Category"}<select aria-label="Disk Category" onchange={let c = category.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
                     { for ["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud"].iter().map(|c| html! { <option value={*c} selected={*category == *c}>{*c}</option> }) }

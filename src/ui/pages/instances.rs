@@ -37,7 +37,7 @@ pub fn instances_page() -> Html {
     let itype = use_state(String::new);
     let oldest_first = use_state(|| false);
     let page = use_state(|| 0usize);
-    let region_zones = zones();
+    let region_zones = ctx.scope.zones();
     // A zone of another region (the top bar's region changed) filters nothing.
     let zone_choice = if region_zones.contains(&zone.as_str()) { (*zone).clone() } else { String::new() };
     let mut tools = html! {};
@@ -143,7 +143,7 @@ pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
     let images = use_query("DescribeImages", json!({"PageSize": 100}));
     let image = use_state(|| p.image.clone().unwrap_or_default());
     let itype = use_state(|| "ecs.g7.large".to_string());
-    let zone = use_state(|| zones().first().map(|z| z.to_string()).unwrap_or_default());
+    let zone = use_state(|| ctx.scope.zones().first().map(|z| z.to_string()).unwrap_or_default());
     let sys_cat = use_state(|| "cloud_essd".to_string());
     let sys_size = use_state(|| "40".to_string());
     let data_size = use_state(|| "20".to_string());
@@ -202,7 +202,7 @@ pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
                     { for INSTANCE_TYPES.iter().map(|t| html! { <option value={*t} selected={*itype == *t}>{*t}</option> }) }
                 </select></label>
                 <label>{"Zone"}<select aria-label="Zone" onchange={sel(&zone)}>
-                    { for zones().into_iter().map(|z| html! { <option value={z} selected={*zone == z}>{z}</option> }) }
+                    { for ctx.scope.zones().into_iter().map(|z| html! { <option value={z} selected={*zone == z}>{z}</option> }) }
                 </select></label>
                 <div class="tagrow">
                     <label>{"System Disk Category"}<select aria-label="System Disk Category" onchange={sel(&sys_cat)}>

@@ -196,10 +196,10 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 let mut result = Ok(Value::Null);
                 if !now.is_empty() {
-                    result = call("ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": id, "diskIds": now})).await;
+                    result = call(&ctx.scope, "ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": id, "diskIds": now})).await;
                 }
                 if result.is_ok() && !dropped.is_empty() {
-                    result = call("CancelAutoSnapshotPolicy", json!({"diskIds": dropped})).await;
+                    result = call(&ctx.scope, "CancelAutoSnapshotPolicy", json!({"diskIds": dropped})).await;
                 }
                 match result {
                     Ok(_) => {

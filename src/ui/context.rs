@@ -159,11 +159,3 @@ pub fn submit(
         }
     });
 }
-
-pub fn list(v: &Value, outer: &str, inner: &str) -> Vec<Value> {
-    v[outer][inner].as_array().cloned().unwrap_or_default()
-}
-
-pub fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or("")
-}

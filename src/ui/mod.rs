@@ -7,6 +7,8 @@
 //!   how they call the ECS service (`call`, `use_query`, `run`, `submit`).
 //! - `pages`: one module per page; pages compose components.
 //! - `components`: dialogs, tabs, the block map, list toolbars, formatting.
+//! - `model`: plain data (typed rows, list and form states with pure
+//!   reducers); no Yew, no browser: compiles and is tested natively.
 //!
 //! The UI owns presentation only. It reaches data only through the ECS
 //! service (`crate::service`); the lock and storage figures come from
@@ -15,6 +17,7 @@
 mod app;
 mod components;
 mod context;
+mod model;
 mod pages;
 
 pub use app::{App, Route};

@@ -9,12 +9,13 @@ use yew_router::prelude::*;
 use super::*;
 use crate::ecs::EcsError;
 use crate::ui::context::*;
+use crate::ui::model::list::{ListAction, ListState, SNAPSHOT_FILTERS};
+use crate::ui::model::rows::{first, rows, Created, DiskRow, InstanceRow, SnapshotRow};
 use crate::ui::Route;
 
 #[derive(Properties, PartialEq)]
 pub struct ActionsProps {
-    /// A DescribeSnapshots item.
-    pub snap: Value,
+    pub snap: SnapshotRow,
 }
 
 /// A snapshot's actions (the table's row actions, and the snapshot page's
@@ -53,11 +54,11 @@ pub fn snapshot_actions(p: &ActionsProps) -> Html {
 /// A row action's dialog.
 #[derive(Clone, PartialEq)]
 enum RowAction {
-    Rollback(Value),
-    CreateDisk(Value),
-    CreateImage(Value),
-    Modify(Value),
-    Delete(Value),
+    Rollback(SnapshotRow),
+    CreateDisk(SnapshotRow),
+    CreateImage(SnapshotRow),
+    Modify(SnapshotRow),
+    Delete(SnapshotRow),
 }
 
 #[derive(Properties, PartialEq)]
@@ -72,69 +73,37 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     let mut params = p.filter.clone();
     params["PageSize"] = json!(100);
     let data = use_query("DescribeSnapshots", params);
-    let search = use_state(String::new);
-    let category = use_state(String::new);
-    let status = use_state(String::new);
-    let kind = use_state(String::new);
-    let source = use_state(String::new);
-    // Creation dates (YYYY-MM-DD, UTC as the table shows them), "" for open-ended.
-    let created_from = use_state(String::new);
-    let created_to = use_state(String::new);
-    let oldest_first = use_state(|| false);
-    let page = use_state(|| 0usize);
-    let rows = match &data {
+    let list = use_reducer(ListState::newest_first);
+    let all: Vec<SnapshotRow> = match &data {
         None => return html! { <p class="loading" aria-busy="true">{"Loading snapshots…"}</p> },
         Some(Err(e)) => return error_line(&Some(e.clone())),
-        Some(Ok(v)) => list(v, "Snapshots", "Snapshot"),
+        Some(Ok(v)) => rows(v, "Snapshots", "Snapshot"),
     };
-    if rows.is_empty() {
+    if all.is_empty() {
         return html! { <p class="empty">{"No snapshots yet. Create one from a disk: Create Snapshot."}</p> };
     }
-    let needle = search.trim().to_lowercase();
-    let total = rows.len();
-    let mut rows: Vec<Value> = rows
-        .into_iter()
-        .filter(|r| text_matches(&needle, &[s(r, "SnapshotId"), s(r, "SnapshotName"), s(r, "SourceDiskId")]))
-        .filter(|r| admits(&category, s(r, "Category")))
-        .filter(|r| admits(&status, s(r, "Status")))
-        .filter(|r| admits(&kind, s(r, "SnapshotType")))
-        .filter(|r| admits(&source, s(r, "SourceDiskType")))
-        .filter(|r| created_within(s(r, "CreationTime"), &created_from, &created_to))
-        .collect();
-    sort_by_creation(&mut rows, *oldest_first);
-    let shown = rows.len();
-    let (rows, current, pages) = paginate(rows, *page);
-    let set_date = |h: &UseStateHandle<String>| {
-        let (h, pg) = (h.clone(), page.clone());
-        Callback::from(move |e: Event| {
-            h.set(value_of(&e));
-            pg.set(0);
-        })
-    };
-    let dated = !created_from.is_empty() || !created_to.is_empty();
-    let backwards = !created_from.is_empty() && !created_to.is_empty() && *created_from > *created_to;
+    let shown = list.show(&all);
+    let d = list.dispatcher().to_callback();
+    let set_date = |f: fn(String) -> ListAction| d.reform(move |e: Event| f(value_of(&e)));
     html! {
         <>
         <div class="toolbar">
-            {search_box("Search snapshots", "Search by snapshot ID, name or disk ID", &search, &page)}
-            {filter_select("Category", "All categories", &[("standard", "Normal Snapshot"), ("flash", "Local Snapshot")], &category, &page)}
-            {filter_select("Status", "All statuses", &[("progressing", "Progressing"), ("accomplished", "Accomplished")], &status, &page)}
-            {filter_select("Snapshot Type", "All types", &[("user", "Manual"), ("auto", "Automatic")], &kind, &page)}
-            {filter_select("Source Disk Type", "System and data disks", &[("system", "System disks"), ("data", "Data disks")], &source, &page)}
-            {sort_toggle(&oldest_first, &page)}
+            {search_box("Search snapshots", "Search by snapshot ID, name or disk ID", &list)}
+            { for SNAPSHOT_FILTERS.iter().map(|f| filter_select(f, f.options, &list)) }
+            {sort_toggle(&list)}
         </div>
         <div class="toolbar">
             <label class="inline" title="Dates in UTC, as the Created At column shows them">{"Created from "}
-                <input type="date" aria-label="Created from" value={(*created_from).clone()} max={(!created_to.is_empty()).then(|| (*created_to).clone())} onchange={set_date(&created_from)} /></label>
+                <input type="date" aria-label="Created from" value={list.created_from.clone()} max={(!list.created_to.is_empty()).then(|| list.created_to.clone())} onchange={set_date(ListAction::CreatedFrom)} /></label>
             <label class="inline">{"to "}
-                <input type="date" aria-label="Created to" value={(*created_to).clone()} min={(!created_from.is_empty()).then(|| (*created_from).clone())} onchange={set_date(&created_to)} /></label>
+                <input type="date" aria-label="Created to" value={list.created_to.clone()} min={(!list.created_from.is_empty()).then(|| list.created_from.clone())} onchange={set_date(ListAction::CreatedTo)} /></label>
             <span class="sub">{"(UTC)"}</span>
-            if dated {
-                <button onclick={let (f, t, pg) = (created_from.clone(), created_to.clone(), page.clone()); Callback::from(move |_| { f.set(String::new()); t.set(String::new()); pg.set(0); })}>{"Clear dates"}</button>
+            if list.dated() {
+                <button onclick={d.reform(|_: MouseEvent| ListAction::ClearDates)}>{"Clear dates"}</button>
             }
-            if backwards { <span class="warn">{"The start date is after the end date."}</span> }
-            <span class="sub">{format!("{shown} of {total} snapshots")}</span>
-            {pager(current, pages, &page)}
+            if list.backwards() { <span class="warn">{"The start date is after the end date."}</span> }
+            <span class="sub">{format!("{} of {} snapshots", shown.matched, shown.total)}</span>
+            {pager(shown.page, shown.pages, &list)}
         </div>
         <div class="table-scroll">
         <table class="grid">
@@ -144,32 +113,32 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
                 <th>{"Created At"}</th><th>{"Actions"}</th>
             </tr></thead>
             <tbody>
-            { for rows.iter().map(|r| {
-                let progress = if s(r, "Status") == "progressing" && s(r, "Category") == "standard" {
-                    html! { <span title={format!("Estimated remaining time: {} s", r["RemainTime"])}>{format!("Upload to OSS: {}", s(r, "Progress"))}</span> }
-                } else if s(r, "Category") == "flash" {
+            { for shown.rows.iter().map(|r| {
+                let progress = if r.status == "progressing" && r.category == "standard" {
+                    html! { <span title={format!("Estimated remaining time: {} s", r.remain_time)}>{format!("Upload to OSS: {}", r.progress)}</span> }
+                } else if r.is_local() {
                     html! { <span>{"Local: 100%"}</span> }
                 } else {
                     html! { <span>{"Upload to OSS: 100%"}</span> }
                 };
-                let retention = match r["RetentionDays"].as_u64() {
+                let retention = match r.retention_days {
                     Some(_) => {
-                        let left = r["RemainingRetentionDays"].as_u64().unwrap_or(0);
+                        let left = r.remaining_retention_days;
                         html! { <span class={classes!((left <= 3).then_some("soon"))}>{format!("Released After {left} Days")}</span> }
                     }
                     None => html! { <span>{"Permanent"}</span> },
                 };
                 html! {
-                    <tr role="row" key={s(r, "SnapshotId").to_string()} data-snapshot={s(r, "SnapshotId").to_string()}>
-                        <td><Link<Route> to={Route::Snapshot { id: s(r, "SnapshotId").to_string() }} classes="mono">{s(r, "SnapshotId").to_string()}</Link<Route>><div class="sub">{s(r, "SnapshotName").to_string()}</div></td>
-                        <td><Link<Route> to={Route::Disk { id: s(r, "SourceDiskId").to_string() }} classes="mono">{s(r, "SourceDiskId").to_string()}</Link<Route>><div class="sub">{format!("{} GiB, {} disk", r["SourceDiskSize"], s(r, "SourceDiskType"))}</div></td>
-                        <td class="nowrap">{format!("{} incremental", bytes(r["IncrementalBytes"].as_u64().unwrap_or(0)))}<div class="sub">{format!("{} exclusive", bytes(r["ExclusiveBytes"].as_u64().unwrap_or(0)))}</div></td>
-                        <td>{if s(r, "Category") == "flash" { "Local Snapshot" } else { "Normal Snapshot" }}<div class="sub">{if s(r, "SnapshotType") == "auto" { "Automatic" } else { "Manual" }}</div></td>
-                        <td>{status_badge(s(r, "Status"))}</td>
+                    <tr role="row" key={r.snapshot_id.clone()} data-snapshot={r.snapshot_id.clone()}>
+                        <td><Link<Route> to={Route::Snapshot { id: r.snapshot_id.clone() }} classes="mono">{r.snapshot_id.clone()}</Link<Route>><div class="sub">{r.snapshot_name.clone()}</div></td>
+                        <td><Link<Route> to={Route::Disk { id: r.source_disk_id.clone() }} classes="mono">{r.source_disk_id.clone()}</Link<Route>><div class="sub">{format!("{} GiB, {} disk", r.source_disk_size, r.source_disk_type)}</div></td>
+                        <td class="nowrap">{format!("{} incremental", bytes(r.incremental_bytes))}<div class="sub">{format!("{} exclusive", bytes(r.exclusive_bytes))}</div></td>
+                        <td>{r.category_text()}<div class="sub">{r.type_text()}</div></td>
+                        <td>{status_badge(&r.status)}</td>
                         <td>{progress}</td>
                         <td>{retention}</td>
-                        <td>{when(s(r, "CreationTime"))}</td>
-                        <td class="actions wrap"><SnapshotActions snap={r.clone()} /></td>
+                        <td>{when(&r.creation_time)}</td>
+                        <td class="actions wrap"><SnapshotActions snap={(*r).clone()} /></td>
                     </tr>
                 }
             }) }
@@ -180,32 +149,24 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
     }
 }
 
-/// Whether an ECS creation time (`2026-11-21T10:00:00Z`) falls on or
-/// between the dates `from` and `to` (`YYYY-MM-DD`, UTC; `""` leaves that end
-/// open). ISO dates compare as text.
-fn created_within(time: &str, from: &str, to: &str) -> bool {
-    let day = time.get(..10).unwrap_or(time);
-    (from.is_empty() || day >= from) && (to.is_empty() || day <= to)
-}
-
 #[derive(Properties, PartialEq)]
 struct SnapProps {
-    snap: Value,
+    snap: SnapshotRow,
     on_close: Callback<()>,
 }
 
 #[function_component(RollbackDialog)]
 fn rollback_dialog(p: &SnapProps) -> Html {
     let ctx = use_ctx();
-    let disk_id = s(&p.snap, "SourceDiskId").to_string();
+    let disk_id = p.snap.source_disk_id.clone();
     let disk = use_query("DescribeDisks", json!({"DiskIds": [disk_id.clone()]}));
-    let disk = disk.and_then(|r| r.ok()).and_then(|v| list(&v, "Disks", "Disk").into_iter().next());
-    let instance_id = disk.as_ref().map(|d| s(d, "InstanceId").to_string()).unwrap_or_default();
+    let disk = disk.and_then(|r| r.ok()).and_then(|v| first::<DiskRow>(&v, "Disks", "Disk"));
+    let instance_id = disk.map(|d| d.instance_id).unwrap_or_default();
     let inst = use_query("DescribeInstances", json!({"InstanceIds": [instance_id.clone()]}));
     let inst_status = inst
         .and_then(|r| r.ok())
-        .and_then(|v| list(&v, "Instances", "Instance").into_iter().next())
-        .map(|i| s(&i, "Status").to_string());
+        .and_then(|v| first::<InstanceRow>(&v, "Instances", "Instance"))
+        .map(|i| i.status);
     let error = use_state(|| None::<EcsError>);
     let stop = {
         let ctx = ctx.clone();
@@ -214,7 +175,7 @@ fn rollback_dialog(p: &SnapProps) -> Html {
     };
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
-        let params = json!({"DiskId": disk_id.clone(), "SnapshotId": s(&p.snap, "SnapshotId")});
+        let params = json!({"DiskId": disk_id.clone(), "SnapshotId": p.snap.snapshot_id});
         Callback::from(move |_: MouseEvent| {
             let (ctx, error, on_close, params) = (ctx.clone(), error.clone(), on_close.clone(), params.clone());
             wasm_bindgen_futures::spawn_local(async move {
@@ -232,7 +193,7 @@ fn rollback_dialog(p: &SnapProps) -> Html {
     html! {
         <Dialog title="Roll Back Disk" on_close={p.on_close.clone()}>
             <div class="form">
-                <p>{format!("Roll disk {} back to snapshot {}.", disk_id, s(&p.snap, "SnapshotId"))}</p>
+                <p>{format!("Roll disk {} back to snapshot {}.", disk_id, p.snap.snapshot_id)}</p>
                 <p class="warn">{"Everything written to the disk after this snapshot will be lost. This cannot be undone: take a snapshot of the disk first if you may need its current data."}</p>
                 if !instance_id.is_empty() {
                     <p>{format!("The disk is attached to instance {instance_id}, which must be stopped ({}).", inst_status.clone().unwrap_or_else(|| "…".into()))}</p>
@@ -250,24 +211,24 @@ fn rollback_dialog(p: &SnapProps) -> Html {
 #[function_component(CreateDiskDialog)]
 fn create_disk_dialog(p: &SnapProps) -> Html {
     let ctx = use_ctx();
-    let local = s(&p.snap, "Category") == "flash";
+    let local = p.snap.category == "flash";
     let zone = use_state(|| ctx.scope.zones().first().map(|z| z.to_string()).unwrap_or_default());
     let category = use_state(|| "cloud_essd".to_string());
-    let size = use_state(|| p.snap["SourceDiskSize"].to_string());
+    let size = use_state(|| p.snap.source_disk_size.to_string());
     let error = use_state(|| None::<EcsError>);
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
         let (zone, category, size) = (zone.clone(), category.clone(), size.clone());
-        let snap = s(&p.snap, "SnapshotId").to_string();
+        let snap = p.snap.snapshot_id.clone();
         Callback::from(move |_: MouseEvent| {
             let params = json!({"ZoneId": *zone, "DiskCategory": *category, "Size": *size, "SnapshotId": snap});
-            submit(&ctx, "CreateDisk", params, error.clone(), on_close.clone(), move |v: &Value| format!("Disk {} is being created.", s(&v, "DiskId")));
+            submit(&ctx, "CreateDisk", params, error.clone(), on_close.clone(), move |v: &Value| format!("Disk {} is being created.", Created::of(v).disk_id));
         })
     };
     html! {
         <Dialog title="Create Disk" on_close={p.on_close.clone()}>
             <div class="form">
-                <p>{format!("A new disk with the content of snapshot {}.", s(&p.snap, "SnapshotId"))}</p>
+                <p>{format!("A new disk with the content of snapshot {}.", p.snap.snapshot_id)}</p>
                 <label>{"Zone"}<select aria-label="Zone" onchange={let z = zone.clone(); Callback::from(move |e: Event| z.set(value_of(&e)))}>
                     { for ctx.scope.zones().into_iter().map(|z| html! { <option value={z} selected={*zone == z}>{z}</option> }) }
                 </select></label>
@@ -289,16 +250,16 @@ fn create_image_dialog(p: &SnapProps) -> Html {
     let ctx = use_ctx();
     let name = use_state(String::new);
     let error = use_state(|| None::<EcsError>);
-    let system = s(&p.snap, "SourceDiskType") == "system";
+    let system = p.snap.source_disk_type == "system";
     let ok = {
         let (ctx, error, on_close, name) = (ctx.clone(), error.clone(), p.on_close.clone(), name.clone());
-        let snap = s(&p.snap, "SnapshotId").to_string();
+        let snap = p.snap.snapshot_id.clone();
         Callback::from(move |_: MouseEvent| {
             let mut params = json!({"SnapshotId": snap});
             if !name.is_empty() {
                 params["ImageName"] = json!(*name);
             }
-            submit(&ctx, "CreateImage", params, error.clone(), on_close.clone(), move |v: &Value| format!("Image {} is being created.", s(&v, "ImageId")));
+            submit(&ctx, "CreateImage", params, error.clone(), on_close.clone(), move |v: &Value| format!("Image {} is being created.", Created::of(v).image_id));
         })
     };
     html! {
@@ -319,23 +280,23 @@ fn create_image_dialog(p: &SnapProps) -> Html {
 #[function_component(ModifyDialog)]
 fn modify_dialog(p: &SnapProps) -> Html {
     let ctx = use_ctx();
-    let name = use_state(|| s(&p.snap, "SnapshotName").to_string());
-    let desc = use_state(|| s(&p.snap, "Description").to_string());
-    let days = use_state(|| p.snap["RetentionDays"].as_u64().map(|d| d.to_string()).unwrap_or_default());
+    let name = use_state(|| p.snap.snapshot_name.clone());
+    let desc = use_state(|| p.snap.description.clone());
+    let days = use_state(|| p.snap.retention_days.map(|d| d.to_string()).unwrap_or_default());
     let error = use_state(|| None::<EcsError>);
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
         let (name, desc, days) = (name.clone(), desc.clone(), days.clone());
         let snap = p.snap.clone();
         Callback::from(move |_: MouseEvent| {
-            let mut params = json!({"SnapshotId": s(&snap, "SnapshotId")});
-            if *name != s(&snap, "SnapshotName") {
+            let mut params = json!({"SnapshotId": snap.snapshot_id});
+            if *name != snap.snapshot_name {
                 params["SnapshotName"] = json!(*name);
             }
-            if *desc != s(&snap, "Description") {
+            if *desc != snap.description {
                 params["Description"] = json!(*desc);
             }
-            if !days.is_empty() && Some(days.as_str()) != snap["RetentionDays"].as_u64().map(|d| d.to_string()).as_deref() {
+            if !days.is_empty() && Some(days.as_str()) != snap.retention_days.map(|d| d.to_string()).as_deref() {
                 params["RetentionDays"] = json!(*days);
             }
             submit(&ctx, "ModifySnapshotAttribute", params, error.clone(), on_close.clone(), move |_v: &Value| "The snapshot was modified.".into());
@@ -362,11 +323,11 @@ fn delete_dialog(p: &SnapProps) -> Html {
     let ctx = use_ctx();
     let error = use_state(|| None::<EcsError>);
     let force = use_state(|| false);
-    let usage = s(&p.snap, "Usage").to_string();
-    let progressing = s(&p.snap, "Status") == "progressing";
+    let usage = p.snap.usage.clone();
+    let progressing = p.snap.status == "progressing";
     let ok = {
         let (ctx, error, on_close, force) = (ctx.clone(), error.clone(), p.on_close.clone(), force.clone());
-        let snap = s(&p.snap, "SnapshotId").to_string();
+        let snap = p.snap.snapshot_id.clone();
         Callback::from(move |_: MouseEvent| {
             let params = json!({"SnapshotId": snap, "Force": *force});
             submit(&ctx, "DeleteSnapshot", params, error.clone(), on_close.clone(), move |_v: &Value| "The snapshot was deleted.".into());
@@ -375,8 +336,8 @@ fn delete_dialog(p: &SnapProps) -> Html {
     html! {
         <Dialog title="Delete Snapshot" on_close={p.on_close.clone()}>
             <div class="form">
-                <p>{format!("Delete snapshot {} ({}).", s(&p.snap, "SnapshotId"), s(&p.snap, "SnapshotName"))}</p>
-                <p>{format!("Deleting it frees {} (its exclusive size).", bytes(p.snap["ExclusiveBytes"].as_u64().unwrap_or(0)))}</p>
+                <p>{format!("Delete snapshot {} ({}).", p.snap.snapshot_id, p.snap.snapshot_name)}</p>
+                <p>{format!("Deleting it frees {} (its exclusive size).", bytes(p.snap.exclusive_bytes))}</p>
                 if progressing { <p class="warn">{"Its upload to OSS is in progress: deleting it cancels the upload."}</p> }
                 if usage.contains("image") { <p class="warn">{"Custom images use this snapshot: delete them first."}</p> }
                 if usage.contains("disk") {

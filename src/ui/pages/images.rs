@@ -1,66 +1,66 @@
 //! The Images page: custom and public images (search, type filter), Create
 //! Instance from an image, Import Image, Export Image, Delete, and the tasks.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use yew::prelude::*;
 
+use super::image_tasks::{ExportImageDialog, ImportImageDialog, TaskList};
+use super::instances::CreateInstanceDialog;
 use crate::ui::components::*;
 use crate::ui::context::*;
+use crate::ui::model::list::{ListState, IMAGE_FILTERS};
+use crate::ui::model::rows::{rows, ImageRow};
+
+/// The Images page's dialog.
+#[derive(Clone, PartialEq)]
+enum Open {
+    Import,
+    Export(ImageRow),
+    /// Create Instance from this image.
+    Launch(String),
+    Delete(ImageRow),
+}
 
 #[function_component(ImagesPage)]
 pub fn images_page() -> Html {
     let ctx = use_ctx();
     let data = use_query("DescribeImages", json!({"PageSize": 100}));
-    let deleting = use_state(|| None::<Value>);
-    let launching = use_state(|| None::<String>);
-    let importing = use_state(|| false);
-    let exporting = use_state(|| None::<Value>);
-    let search = use_state(String::new);
-    let owner = use_state(String::new);
-    let page = use_state(|| 0usize);
+    let open = use_state(|| None::<Open>);
+    let list = use_reducer(ListState::unordered);
+    let show = |what: Open| { let o = open.clone(); Callback::from(move |_: MouseEvent| o.set(Some(what.clone()))) };
+    let close = { let o = open.clone(); Callback::from(move |_| o.set(None)) };
     let body = match &data {
         None => html! { <p class="loading">{"Loading images…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
         Some(Ok(v)) => {
-            let q = search.trim().to_lowercase();
-            let rows: Vec<Value> = list(v, "Images", "Image")
-                .into_iter()
-                .filter(|i| owner.is_empty() || s(i, "ImageOwnerAlias") == owner.as_str())
-                .filter(|i| q.is_empty() || s(i, "ImageId").to_lowercase().contains(&q) || s(i, "ImageName").to_lowercase().contains(&q))
-                .collect();
-            let (total, shown) = (list(v, "Images", "Image").len(), rows.len());
-            let (rows, current, pages) = paginate(rows, *page);
+            let all: Vec<ImageRow> = rows(v, "Images", "Image");
+            let shown = list.show(&all);
             html! {
             <>
-            <div class="toolbar"><span class="sub">{format!("{shown} of {total} images")}</span>{pager(current, pages, &page)}</div>
+            <div class="toolbar"><span class="sub">{format!("{} of {} images", shown.matched, shown.total)}</span>{pager(shown.page, shown.pages, &list)}</div>
             <table class="grid">
                 <thead><tr role="row"><th>{"Image ID/Name"}</th><th>{"Owner"}</th><th>{"OS"}</th><th>{"Size"}</th><th>{"Disks"}</th><th>{"Status"}</th><th>{"Created At"}</th><th>{"Actions"}</th></tr></thead>
                 <tbody>
-                if rows.is_empty() { <tr><td colspan="8" class="empty">{"No images match."}</td></tr> }
-                { for rows.iter().map(|i| {
-                    let custom = s(i, "ImageOwnerAlias") == "self";
-                    let del = { let d = deleting.clone(); let i = i.clone(); Callback::from(move |_: MouseEvent| d.set(Some(i.clone()))) };
-                    let launch = { let l = launching.clone(); let id = s(i, "ImageId").to_string(); Callback::from(move |_: MouseEvent| l.set(Some(id.clone()))) };
-                    let export = { let x = exporting.clone(); let i = i.clone(); Callback::from(move |_: MouseEvent| x.set(Some(i.clone()))) };
-                    let ready = s(i, "Status") == "Available";
-                    let status = s(i, "Status");
+                if shown.rows.is_empty() { <tr><td colspan="8" class="empty">{"No images match."}</td></tr> }
+                { for shown.rows.iter().map(|i| {
+                    let (custom, ready, status) = (i.is_custom(), i.is_ready(), i.status.as_str());
                     html! {
                         <tr role="row">
-                            <td><div class="mono">{s(i, "ImageId").to_string()}</div><div class="sub">{s(i, "ImageName").to_string()}</div></td>
+                            <td><div class="mono">{i.image_id.clone()}</div><div class="sub">{i.image_name.clone()}</div></td>
                             <td>{if custom { "Custom Image" } else { "Public Image" }}</td>
-                            <td>{s(i, "OSName").to_string()}</td>
-                            <td>{format!("{} GiB", i["Size"])}</td>
-                            <td>{list(i, "DiskDeviceMappings", "DiskDeviceMapping").len()}</td>
+                            <td>{i.os_name.clone()}</td>
+                            <td>{format!("{} GiB", i.size)}</td>
+                            <td>{i.disk_device_mappings.0}</td>
                             <td>
                                 {status_badge(status)}
-                                if status == "Creating" { <div class="sub">{format!("Progress: {}", s(i, "Progress"))}</div> }
-                                if status == "CreateFailed" { <div class="sub" style="color: #b3261e">{s(i, "FailureReason").to_string()}</div> }
+                                if status == "Creating" { <div class="sub">{format!("Progress: {}", i.progress)}</div> }
+                                if status == "CreateFailed" { <div class="sub" style="color: #b3261e">{i.failure_reason.clone()}</div> }
                             </td>
-                            <td>{if custom { when(s(i, "CreationTime")) } else { String::new() }}</td>
+                            <td>{if custom { when(&i.creation_time) } else { String::new() }}</td>
                             <td class="actions">
-                                <button class="link" onclick={launch} disabled={!ready}>{"Create Instance"}</button>
-                                if custom { <button class="link" onclick={export} disabled={!ready}>{"Export Image"}</button> }
-                                if custom { <button class="link danger" onclick={del}>{"Delete"}</button> }
+                                <button class="link" onclick={show(Open::Launch(i.image_id.clone()))} disabled={!ready}>{"Create Instance"}</button>
+                                if custom { <button class="link" onclick={show(Open::Export((*i).clone()))} disabled={!ready}>{"Export Image"}</button> }
+                                if custom { <button class="link danger" onclick={show(Open::Delete((*i).clone()))}>{"Delete"}</button> }
                             </td>
                         </tr>
                     }
@@ -73,51 +73,43 @@ pub fn images_page() -> Html {
     };
     let toolbar = html! {
         <div class="toolbar">
-            <button class="primary" onclick={{ let i = importing.clone(); Callback::from(move |_: MouseEvent| i.set(true)) }}>{"Import Image"}</button>
-            {search_box("Search images", "Image ID or name", &search, &page)}
-            <select aria-label="Image Type" onchange={{ let (o, pg) = (owner.clone(), page.clone()); Callback::from(move |e: Event| { o.set(value_of(&e)); pg.set(0); }) }}>
-                <option value="" selected={owner.is_empty()}>{"All Images"}</option>
-                <option value="self" selected={*owner == "self"}>{"Custom Images"}</option>
-                <option value="system" selected={*owner == "system"}>{"Public Images"}</option>
-            </select>
+            <button class="primary" onclick={show(Open::Import)}>{"Import Image"}</button>
+            {search_box("Search images", "Image ID or name", &list)}
+            {filter_select(&IMAGE_FILTERS[0], IMAGE_FILTERS[0].options, &list)}
         </div>
     };
-    let confirm = (*deleting).clone().map(|img| {
-        let close = { let d = deleting.clone(); Callback::from(move |_| d.set(None)) };
-        let ok = {
-            let (ctx, close) = (ctx.clone(), close.clone());
-            let id = s(&img, "ImageId").to_string();
-            Callback::from(move |_: MouseEvent| {
-                run(&ctx, "DeleteImage", json!({"ImageId": id, "Force": true}), format!("Image {id} deleted."), None);
-                close.emit(());
-            })
-        };
-        html! {
-            <Dialog title="Delete Image" on_close={close.clone()}>
-                <div class="form">
-                    <p>{format!("Delete image {} ({}). Its snapshots stay; instances and disks created from it keep running with their data. An imported image's own content goes with it, and an import still in progress is cancelled.", s(&img, "ImageId"), s(&img, "ImageName"))}</p>
-                    <div class="buttons"><button class="primary danger" onclick={ok}>{"Delete"}</button><button onclick={close.reform(|_: MouseEvent| ())}>{"Cancel"}</button></div>
-                </div>
-            </Dialog>
+    let dialog = match (*open).clone() {
+        None => html! {},
+        Some(Open::Import) => html! { <ImportImageDialog on_close={close} /> },
+        Some(Open::Export(image)) => html! { <ExportImageDialog {image} on_close={close} /> },
+        Some(Open::Launch(image)) => html! { <CreateInstanceDialog image={Some(image)} on_close={close} /> },
+        Some(Open::Delete(img)) => {
+            let ok = {
+                let (ctx, close) = (ctx.clone(), close.clone());
+                let id = img.image_id.clone();
+                Callback::from(move |_: MouseEvent| {
+                    run(&ctx, "DeleteImage", json!({"ImageId": id, "Force": true}), format!("Image {id} deleted."), None);
+                    close.emit(());
+                })
+            };
+            html! {
+                <Dialog title="Delete Image" on_close={close.clone()}>
+                    <div class="form">
+                        <p>{format!("Delete image {} ({}). Its snapshots stay; instances and disks created from it keep running with their data. An imported image's own content goes with it, and an import still in progress is cancelled.", img.image_id, img.image_name)}</p>
+                        <div class="buttons"><button class="primary danger" onclick={ok}>{"Delete"}</button><button onclick={close.reform(|_: MouseEvent| ())}>{"Cancel"}</button></div>
+                    </div>
+                </Dialog>
+            }
         }
-    });
+    };
     html! {
         <section class="page" aria-labelledby="page-title">
             <h1 id="page-title">{"Images"}</h1>
             <p class="hint">{"Create Custom Image is a row action on the Snapshots page; Create Instance (Instances page) boots any image here. Import Image brings a RAW or QCOW2 file from OSS; Export Image writes a custom image to OSS."}</p>
             {toolbar}
             {body}
-            <super::image_tasks::TaskList />
-            {confirm.unwrap_or_default()}
-            if *importing {
-                <super::image_tasks::ImportImageDialog on_close={let i = importing.clone(); Callback::from(move |_| i.set(false))} />
-            }
-            if let Some(image) = (*exporting).clone() {
-                <super::image_tasks::ExportImageDialog image={image} on_close={let x = exporting.clone(); Callback::from(move |_| x.set(None))} />
-            }
-            if let Some(image) = (*launching).clone() {
-                <super::instances::CreateInstanceDialog image={Some(image)} on_close={let l = launching.clone(); Callback::from(move |_| l.set(None))} />
-            }
+            <TaskList />
+            {dialog}
         </section>
     }
 }

@@ -8,19 +8,9 @@ use yew_router::prelude::*;
 use crate::ecs::EcsError;
 use crate::ui::components::*;
 use crate::ui::context::*;
+use crate::ui::model::list::{ListState, INSTANCE_FILTERS, INSTANCE_TYPES};
+use crate::ui::model::rows::{rows, ImageRow, InstanceRow};
 use crate::ui::Route;
-
-/// ECS instance statuses, for the Status filter.
-const INSTANCE_STATUSES: &[(&str, &str)] = &[
-    ("Running", "Running"),
-    ("Stopped", "Stopped"),
-    ("Pending", "Pending"),
-    ("Starting", "Starting"),
-    ("Stopping", "Stopping"),
-];
-
-/// The instance types RunInstances offers (the Create Instance dialog's list).
-const INSTANCE_TYPES: &[&str] = &["ecs.g7.large", "ecs.g7.xlarge", "ecs.c7.large", "ecs.r7.large", "ecs.t6-c1m1.large"];
 
 /// The Instances list: search by ID, name or status; filters by status, zone
 /// and instance type; newest or oldest first; paged in the browser like the
@@ -29,75 +19,58 @@ const INSTANCE_TYPES: &[&str] = &["ecs.g7.large", "ecs.g7.xlarge", "ecs.c7.large
 pub fn instances_page() -> Html {
     let ctx = use_ctx();
     let data = use_query("DescribeInstances", json!({"PageSize": 100}));
-    let creating = use_state(|| false);
-    let deleting = use_state(|| None::<Value>);
-    let search = use_state(String::new);
-    let status = use_state(String::new);
-    let zone = use_state(String::new);
-    let itype = use_state(String::new);
-    let oldest_first = use_state(|| false);
-    let page = use_state(|| 0usize);
+    let dialog = use_state(|| None::<Open>);
+    let list = use_reducer(ListState::newest_first);
     let region_zones = ctx.scope.zones();
-    // A zone of another region (the top bar's region changed) filters nothing.
-    let zone_choice = if region_zones.contains(&zone.as_str()) { (*zone).clone() } else { String::new() };
     let mut tools = html! {};
+    let close = { let d = dialog.clone(); Callback::from(move |_| d.set(None)) };
     let body = match &data {
         None => html! { <p class="loading" aria-busy="true">{"Loading instances…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
         Some(Ok(v)) => {
-            let rows = list(v, "Instances", "Instance");
-            let total = rows.len();
-            let needle = search.trim().to_lowercase();
-            let mut rows: Vec<Value> = rows
-                .into_iter()
-                .filter(|i| text_matches(&needle, &[s(i, "InstanceId"), s(i, "InstanceName"), s(i, "Status")]))
-                .filter(|i| admits(&status, s(i, "Status")))
-                .filter(|i| admits(&zone_choice, s(i, "ZoneId")))
-                .filter(|i| admits(&itype, s(i, "InstanceType")))
-                .collect();
-            sort_by_creation(&mut rows, *oldest_first);
-            let shown = rows.len();
-            let (rows, current, pages) = paginate(rows, *page);
-            if total > 0 {
+            let all: Vec<InstanceRow> = rows(v, "Instances", "Instance");
+            // A zone of another region (the top bar's region changed) filters nothing.
+            let shown = list.within("ZoneId", &region_zones).show(&all);
+            let [status, zone, itype] = &INSTANCE_FILTERS;
+            if shown.total > 0 {
                 let zone_options: Vec<(&'static str, &'static str)> = region_zones.iter().map(|z| (*z, *z)).collect();
-                let type_options: Vec<(&'static str, &'static str)> = INSTANCE_TYPES.iter().map(|t| (*t, *t)).collect();
                 tools = html! {
                     <>
-                        {search_box("Search instances", "Search by instance ID, name or status", &search, &page)}
-                        {filter_select("Status", "All statuses", INSTANCE_STATUSES, &status, &page)}
-                        {filter_select("Zone", "All zones", &zone_options, &zone, &page)}
-                        {filter_select("Instance Type", "All instance types", &type_options, &itype, &page)}
-                        {sort_toggle(&oldest_first, &page)}
-                        <span class="sub">{format!("{shown} of {total} instances")}</span>
-                        {pager(current, pages, &page)}
+                        {search_box("Search instances", "Search by instance ID, name or status", &list)}
+                        {filter_select(status, status.options, &list)}
+                        {filter_select(zone, &zone_options, &list)}
+                        {filter_select(itype, itype.options, &list)}
+                        {sort_toggle(&list)}
+                        <span class="sub">{format!("{} of {} instances", shown.matched, shown.total)}</span>
+                        {pager(shown.page, shown.pages, &list)}
                     </>
                 };
             }
-            if total == 0 {
+            if shown.total == 0 {
                 html! { <p class="empty">{"No instances yet. Create Instance starts one from a public image; its disks can then be snapshotted."}</p> }
-            } else if shown == 0 {
+            } else if shown.matched == 0 {
                 html! { <p class="empty">{"No instance matches the search and filters."}</p> }
             } else {
                 html! {
                     <table class="grid">
                         <thead><tr role="row"><th>{"Instance ID/Name"}</th><th>{"Zone"}</th><th>{"Status"}</th><th>{"Image"}</th><th>{"Instance Type"}</th><th>{"Created At"}</th><th>{"Actions"}</th></tr></thead>
                         <tbody>
-                        { for rows.iter().map(|i| {
-                            let id = s(i, "InstanceId").to_string();
-                            let status = s(i, "Status").to_string();
+                        { for shown.rows.iter().map(|i| {
+                            let id = i.instance_id.clone();
+                            let status = i.status.clone();
                             let power = |action: &'static str, label: &'static str| {
                                 let (ctx, id) = (ctx.clone(), id.clone());
                                 Callback::from(move |_: MouseEvent| run(&ctx, action, json!({"InstanceId": id}), format!("{label}: {id}"), None))
                             };
-                            let del = { let d = deleting.clone(); let i = i.clone(); Callback::from(move |_: MouseEvent| d.set(Some(i.clone()))) };
+                            let del = { let d = dialog.clone(); let i = (*i).clone(); Callback::from(move |_: MouseEvent| d.set(Some(Open::Delete(i.clone())))) };
                             html! {
                                 <tr role="row" data-instance={id.clone()}>
-                                    <td><Link<Route> to={Route::Instance { id: id.clone() }} classes="mono">{id.clone()}</Link<Route>><div class="sub">{s(i, "InstanceName").to_string()}</div></td>
-                                    <td>{s(i, "ZoneId").to_string()}</td>
+                                    <td><Link<Route> to={Route::Instance { id: id.clone() }} classes="mono">{id.clone()}</Link<Route>><div class="sub">{i.instance_name.clone()}</div></td>
+                                    <td>{i.zone_id.clone()}</td>
                                     <td>{status_badge(&status)}</td>
-                                    <td class="sub">{s(i, "ImageId").to_string()}</td>
-                                    <td>{s(i, "InstanceType").to_string()}</td>
-                                    <td>{when(s(i, "CreationTime"))}</td>
+                                    <td class="sub">{i.image_id.clone()}</td>
+                                    <td>{i.instance_type.clone()}</td>
+                                    <td>{when(&i.creation_time)}</td>
                                     <td class="actions">
                                         <Link<Route> to={Route::Instance { id: id.clone() }} classes="link">{"Manage"}</Link<Route>>
                                         if status == "Stopped" { <button class="link" onclick={power("StartInstance", "Starting")}>{"Start"}</button> }
@@ -117,16 +90,24 @@ pub fn instances_page() -> Html {
         <section class="page" aria-labelledby="page-title">
             <h1 id="page-title">{"Instances"}</h1>
             <div class="toolbar">
-                <button class="primary" onclick={let c = creating.clone(); Callback::from(move |_| c.set(true))}>{"Create Instance"}</button>
+                <button class="primary" onclick={let d = dialog.clone(); Callback::from(move |_| d.set(Some(Open::Create)))}>{"Create Instance"}</button>
                 {tools}
             </div>
             {body}
-            if *creating { <CreateInstanceDialog on_close={let c = creating.clone(); Callback::from(move |_| c.set(false))} /> }
-            if let Some(i) = (*deleting).clone() {
-                <DeleteInstanceDialog instance={i} on_close={let d = deleting.clone(); Callback::from(move |_| d.set(None))} />
-            }
+            { match (*dialog).clone() {
+                Some(Open::Create) => html! { <CreateInstanceDialog on_close={close} /> },
+                Some(Open::Delete(i)) => html! { <DeleteInstanceDialog instance={i} on_close={close} /> },
+                None => html! {},
+            } }
         </section>
     }
+}
+
+/// The Instances page's dialog.
+#[derive(Clone, PartialEq)]
+enum Open {
+    Create,
+    Delete(InstanceRow),
 }
 
 #[derive(Properties, PartialEq)]
@@ -150,14 +131,14 @@ pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
     let data_cat = use_state(|| "cloud_essd".to_string());
     let name = use_state(String::new);
     let error = use_state(|| None::<EcsError>);
-    let image_list: Vec<Value> = images.iter().flatten().flat_map(|v| list(v, "Images", "Image")).collect();
+    let image_list: Vec<ImageRow> = images.iter().flatten().flat_map(|v| rows(v, "Images", "Image")).collect();
     let chosen = if image.is_empty() {
         // Alibaba Cloud Linux first, as the ECS console does.
         image_list
             .iter()
-            .find(|i| s(i, "ImageId").starts_with("aliyun"))
+            .find(|i| i.image_id.starts_with("aliyun"))
             .or(image_list.first())
-            .map(|i| s(i, "ImageId").to_string())
+            .map(|i| i.image_id.clone())
             .unwrap_or_default()
     } else {
         (*image).clone()
@@ -187,12 +168,12 @@ pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
             <div class="form">
                 <label>{"Image"}<select aria-label="Image" onchange={sel(&image)}>
                     { for image_list.iter().map(|i| {
-                        let id = s(i, "ImageId").to_string();
-                        let ready = s(i, "Status") == "Available";
-                        let label = if s(i, "ImageOwnerAlias") == "self" {
-                            format!("{} (custom: {}){}", s(i, "ImageName"), s(i, "OSName"), if ready { "" } else { ", creating…" })
+                        let id = i.image_id.clone();
+                        let ready = i.is_ready();
+                        let label = if i.is_custom() {
+                            format!("{} (custom: {}){}", i.image_name, i.os_name, if ready { "" } else { ", creating…" })
                         } else {
-                            format!("{} (public)", s(i, "OSName"))
+                            format!("{} (public)", i.os_name)
                         };
                         html! { <option value={id.clone()} selected={chosen == id} disabled={!ready}>{label}</option> }
                     }) }
@@ -225,7 +206,7 @@ pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 struct InstanceProps {
-    instance: Value,
+    instance: InstanceRow,
     on_close: Callback<()>,
 }
 
@@ -233,8 +214,8 @@ struct InstanceProps {
 fn delete_instance_dialog(p: &InstanceProps) -> Html {
     let ctx = use_ctx();
     let error = use_state(|| None::<EcsError>);
-    let id = s(&p.instance, "InstanceId").to_string();
-    let running = s(&p.instance, "Status") == "Running";
+    let id = p.instance.instance_id.clone();
+    let running = p.instance.status == "Running";
     let ok = {
         let (ctx, error, on_close, id) = (ctx.clone(), error.clone(), p.on_close.clone(), id.clone());
         Callback::from(move |_: MouseEvent| {

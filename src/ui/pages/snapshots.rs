@@ -8,6 +8,7 @@ use crate::ui::components::snapshot_form::{SnapshotForm, SnapshotFrom};
 use crate::ui::components::snapshot_table::SnapshotTable;
 use crate::ui::components::*;
 use crate::ui::context::*;
+use crate::ui::model::rows::{rows, GroupRow};
 
 /// The Snapshots page: Disk Snapshots, Snapshot-consistent Groups and
 /// Automatic Snapshot Policies.
@@ -30,17 +31,17 @@ pub fn snapshots_page() -> Html {
                     None => html! { <p class="loading">{"Loading…"}</p> },
                     Some(Err(e)) => error_line(&Some(e)),
                     Some(Ok(v)) => {
-                        let gs = list(&v, "SnapshotGroups", "SnapshotGroup");
+                        let gs: Vec<GroupRow> = rows(&v, "SnapshotGroups", "SnapshotGroup");
                         if gs.is_empty() {
                             html! { <p class="empty">{"No snapshot-consistent groups. Create Disk Snapshot with Resource Type: Instance makes one."}</p> }
                         } else {
                             html! {
                                 <table class="grid"><thead><tr role="row"><th>{"Group ID/Name"}</th><th>{"Instance"}</th><th>{"Snapshots"}</th><th>{"Status"}</th><th>{"Created At"}</th></tr></thead>
                                 <tbody>{ for gs.iter().map(|g| html! {
-                                    <tr role="row"><td><div class="mono">{s(g, "SnapshotGroupId").to_string()}</div><div class="sub">{s(g, "Name").to_string()}</div></td>
-                                    <td class="mono">{s(g, "InstanceId").to_string()}</td>
-                                    <td>{list(g, "Snapshots", "Snapshot").len()}</td>
-                                    <td>{status_badge(s(g, "Status"))}</td><td>{when(s(g, "CreationTime"))}</td></tr>
+                                    <tr role="row"><td><div class="mono">{g.snapshot_group_id.clone()}</div><div class="sub">{g.name.clone()}</div></td>
+                                    <td class="mono">{g.instance_id.clone()}</td>
+                                    <td>{g.snapshots.0}</td>
+                                    <td>{status_badge(&g.status)}</td><td>{when(&g.creation_time)}</td></tr>
                                 }) }</tbody></table>
                             }
                         }

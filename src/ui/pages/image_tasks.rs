@@ -5,7 +5,9 @@
 use serde_json::{json, Value};
 use yew::prelude::*;
 
-use super::common::*;
+use crate::ui::components::*;
+use crate::ui::context::*;
+use crate::ui::model::rows::{rows, Created, ImageRow, TaskRow};
 use crate::ecs::EcsError;
 use crate::oss::Listed;
 use crate::service;
@@ -115,7 +117,8 @@ pub fn import_image_dialog(p: &CloseProps) -> Html {
                 params["DiskDeviceMapping.1.DiskImageSize"] = json!(*size);
             }
             submit(&ctx, "ImportImage", params, error.clone(), on_close.clone(), |v: &Value| {
-                format!("Importing image {} (task {}).", s(v, "ImageId"), s(v, "TaskId"))
+                let c = Created::of(v);
+                format!("Importing image {} (task {}).", c.image_id, c.task_id)
             });
         })
     };
@@ -162,7 +165,7 @@ pub fn import_image_dialog(p: &CloseProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 pub struct ExportProps {
-    pub image: Value,
+    pub image: ImageRow,
     pub on_close: Callback<()>,
 }
 
@@ -174,21 +177,22 @@ pub fn export_image_dialog(p: &ExportProps) -> Html {
     let format = use_state(|| "qcow2".to_string());
     let error = use_state(|| None::<EcsError>);
     let (buckets, _) = use_bucket_objects(&bucket);
-    let id = s(&p.image, "ImageId").to_string();
+    let id = p.image.image_id.clone();
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
         let (bucket, prefix, format, id) = (bucket.clone(), prefix.clone(), format.clone(), id.clone());
         Callback::from(move |_: MouseEvent| {
             let params = json!({"ImageId": id, "OSSBucket": *bucket, "OSSPrefix": *prefix, "ImageFormat": *format});
             submit(&ctx, "ExportImage", params, error.clone(), on_close.clone(), |v: &Value| {
-                format!("Exporting to {} (task {}).", s(v, "OSSObject"), s(v, "TaskId"))
+                let c = Created::of(v);
+                format!("Exporting to {} (task {}).", c.oss_object, c.task_id)
             });
         })
     };
     html! {
         <Dialog title="Export Image" on_close={p.on_close.clone()}>
             <div class="form">
-                <p>{format!("Export the system disk of image {} ({}) to OSS. The object's name is the prefix, the image ID and _system.<format>; it appears when the task finishes.", id, s(&p.image, "ImageName"))}</p>
+                <p>{format!("Export the system disk of image {} ({}) to OSS. The object's name is the prefix, the image ID and _system.<format>; it appears when the task finishes.", id, p.image.image_name)}</p>
                 <label>{"OSS Bucket"}
                     <select aria-label="OSS Bucket" onchange={change(&bucket)}>
                         <option value="" selected={bucket.is_empty()}>{"Choose a bucket"}</option>
@@ -215,7 +219,7 @@ pub fn task_list() -> Html {
     let ctx = use_ctx();
     let data = use_query("DescribeTasks", json!({"PageSize": 20}));
     let tasks = match &data {
-        Some(Ok(v)) => list(v, "TaskSet", "Task"),
+        Some(Ok(v)) => rows::<TaskRow>(v, "TaskSet", "Task"),
         _ => vec![],
     };
     if tasks.is_empty() {
@@ -228,24 +232,24 @@ pub fn task_list() -> Html {
                 <thead><tr role="row"><th>{"Task ID"}</th><th>{"Action"}</th><th>{"Resource"}</th><th>{"Status"}</th><th>{"Progress"}</th><th>{"Created At"}</th><th>{"Actions"}</th></tr></thead>
                 <tbody>
                 { for tasks.iter().map(|t| {
-                    let id = s(t, "TaskId").to_string();
-                    let pct: f64 = s(t, "TaskProcess").trim_end_matches('%').parse().unwrap_or(0.0);
+                    let id = t.task_id.clone();
+                    let pct: f64 = t.task_process.trim_end_matches('%').parse().unwrap_or(0.0);
                     let cancel = { let ctx = ctx.clone(); let id = id.clone(); Callback::from(move |_: MouseEvent| run(&ctx, "CancelTask", json!({"TaskId": id}), "The task was cancelled.".into(), None)) };
-                    let detail = match (s(t, "TaskStatus"), s(t, "OSSObject")) {
-                        ("Failed", _) => format!("{}: {}", s(t, "ErrorCode"), s(t, "ErrorMsg")),
+                    let detail = match (t.task_status.as_str(), t.oss_object.as_str()) {
+                        ("Failed", _) => format!("{}: {}", t.error_code, t.error_msg),
                         (_, o) if !o.is_empty() => format!("to {o}"),
                         _ => String::new(),
                     };
                     html! {
                         <tr role="row">
                             <td class="mono">{id.clone()}</td>
-                            <td>{s(t, "TaskAction").to_string()}</td>
-                            <td><div class="mono">{s(t, "ResourceId").to_string()}</div><div class="sub">{detail}</div></td>
-                            <td>{status_badge(s(t, "TaskStatus"))}</td>
-                            <td><progress max="100" value={pct.to_string()} aria-label={format!("Task {id} progress")}></progress>{format!(" {}", s(t, "TaskProcess"))}</td>
-                            <td>{when(s(t, "CreationTime"))}</td>
+                            <td>{t.task_action.clone()}</td>
+                            <td><div class="mono">{t.resource_id.clone()}</div><div class="sub">{detail}</div></td>
+                            <td>{status_badge(&t.task_status)}</td>
+                            <td><progress max="100" value={pct.to_string()} aria-label={format!("Task {id} progress")}></progress>{format!(" {}", t.task_process)}</td>
+                            <td>{when(&t.creation_time)}</td>
                             <td class="actions">
-                                if s(t, "TaskStatus") == "Processing" { <button class="link danger" onclick={cancel}>{"Cancel"}</button> }
+                                if t.task_status == "Processing" { <button class="link danger" onclick={cancel}>{"Cancel"}</button> }
                             </td>
                         </tr>
                     }

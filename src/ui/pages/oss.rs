@@ -4,7 +4,9 @@
 
 use yew::prelude::*;
 
-use super::common::*;
+use crate::ui::components::*;
+use crate::ui::context::*;
+use crate::ui::model::list::{ListState, Row};
 use crate::ecs::EcsError;
 use crate::oss::Listed;
 use crate::service;
@@ -43,6 +45,12 @@ async fn download(bucket: String, key: String, size: u64) -> Result<(), EcsError
     save_file(&parts, &name)
 }
 
+impl Row for Listed {
+    fn search_text(&self) -> Vec<&str> {
+        vec![&self.key]
+    }
+}
+
 #[function_component(OssPage)]
 pub fn oss_page() -> Html {
     let ctx = use_ctx();
@@ -53,8 +61,7 @@ pub fn oss_page() -> Html {
     let new_bucket = use_state(String::new);
     let progress = use_state(|| None::<(String, f64, f64)>);
     let error = use_state(|| None::<EcsError>);
-    let search = use_state(String::new);
-    let page = use_state(|| 0usize);
+    let search = use_reducer(ListState::unordered);
     let deleting = use_state(|| None::<Listed>);
     {
         let (buckets, bucket, objects) = (buckets.clone(), bucket.clone(), objects.clone());
@@ -123,22 +130,19 @@ pub fn oss_page() -> Html {
         Some(Err(e)) => error_line(&Some(e.clone())),
         Some(Ok(list)) if list.is_empty() => html! { <p class="empty">{"No objects in this bucket. Upload File puts a local file here."}</p> },
         Some(Ok(list)) => {
-            let needle = search.trim().to_lowercase();
-            let found: Vec<&Listed> = list.iter().filter(|o| text_matches(&needle, &[&o.key])).collect();
-            let shown = found.len();
-            let (found, current, pages) = paginate(found, *page);
+            let shown = search.show(list);
             html! {
             <>
             <div class="toolbar">
-                {search_box("Search objects", "Object key (or part of it)", &search, &page)}
-                <span class="sub">{format!("{shown} of {} objects", list.len())}</span>
-                {pager(current, pages, &page)}
+                {search_box("Search objects", "Object key (or part of it)", &search)}
+                <span class="sub">{format!("{} of {} objects", shown.matched, shown.total)}</span>
+                {pager(shown.page, shown.pages, &search)}
             </div>
             <table class="grid">
                 <thead><tr role="row"><th>{"Key"}</th><th>{"Size"}</th><th>{"Last Modified"}</th><th>{"Actions"}</th></tr></thead>
                 <tbody>
-                if found.is_empty() { <tr><td colspan="4" class="empty">{"No object matches the search."}</td></tr> }
-                { for found.into_iter().map(|o| {
+                if shown.rows.is_empty() { <tr><td colspan="4" class="empty">{"No object matches the search."}</td></tr> }
+                { for shown.rows.into_iter().map(|o| {
                     let dl = { let (b, k, size, ctx) = ((*bucket).clone(), o.key.clone(), o.size, ctx.clone()); Callback::from(move |_: MouseEvent| {
                         let (b, k, ctx) = (b.clone(), k.clone(), ctx.clone());
                         wasm_bindgen_futures::spawn_local(async move { if let Err(e) = download(b, k, size).await { ctx.toast.emit(Toast::Err(e)) } });

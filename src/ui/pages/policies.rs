@@ -4,7 +4,9 @@
 use serde_json::{json, Value};
 use yew::prelude::*;
 
-use super::common::*;
+use crate::ui::components::*;
+use crate::ui::context::*;
+use crate::ui::model::rows::{rows, Created, DiskRow, PolicyRow};
 use crate::ecs::EcsError;
 
 const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
@@ -29,8 +31,8 @@ fn days_text(v: &str) -> String {
 #[derive(Clone, PartialEq)]
 enum Open {
     Create,
-    Apply(Value),
-    Delete(Value),
+    Apply(PolicyRow),
+    Delete(PolicyRow),
 }
 
 #[function_component(PoliciesTab)]
@@ -49,7 +51,7 @@ pub fn policies_tab() -> Html {
             None => html! { <p class="loading">{"Loading…"}</p> },
             Some(Err(e)) => error_line(&Some(e)),
             Some(Ok(v)) => {
-                let ps = list(&v, "AutoSnapshotPolicies", "AutoSnapshotPolicy");
+                let ps: Vec<PolicyRow> = rows(&v, "AutoSnapshotPolicies", "AutoSnapshotPolicy");
                 if ps.is_empty() {
                     html! { <p class="empty">{"No automatic snapshot policies in this region. Create one, then apply it to disks."}</p> }
                 } else {
@@ -57,15 +59,15 @@ pub fn policies_tab() -> Html {
                         <div class="table-scroll">
                         <table class="grid"><thead><tr role="row"><th>{"Policy ID/Name"}</th><th>{"Time Points (UTC+8)"}</th><th>{"Repeat On"}</th><th>{"Retention Period"}</th><th>{"Disks"}</th><th>{"Created At"}</th><th>{"Actions"}</th></tr></thead>
                         <tbody>{ for ps.iter().map(|p| {
-                            let days = p["RetentionDays"].as_i64().unwrap_or(-1);
+                            let days = p.retention_days.unwrap_or(-1);
                             html! {
-                                <tr role="row" key={s(p, "AutoSnapshotPolicyId").to_string()}>
-                                    <td><div class="mono">{s(p, "AutoSnapshotPolicyId").to_string()}</div><div class="sub">{s(p, "AutoSnapshotPolicyName").to_string()}</div></td>
-                                    <td>{hours_text(s(p, "TimePoints"))}</td>
-                                    <td>{days_text(s(p, "RepeatWeekdays"))}</td>
+                                <tr role="row" key={p.auto_snapshot_policy_id.clone()}>
+                                    <td><div class="mono">{p.auto_snapshot_policy_id.clone()}</div><div class="sub">{p.auto_snapshot_policy_name.clone()}</div></td>
+                                    <td>{hours_text(&p.time_points)}</td>
+                                    <td>{days_text(&p.repeat_weekdays)}</td>
                                     <td>{if days < 0 { "Permanent".to_string() } else { format!("{days} days") }}</td>
-                                    <td>{p["DiskNums"].as_u64().unwrap_or(0)}</td>
-                                    <td>{when(s(p, "CreationTime"))}</td>
+                                    <td>{p.disk_nums}</td>
+                                    <td>{when(&p.creation_time)}</td>
                                     <td class="actions">
                                         <button class="link" onclick={show(Open::Apply(p.clone()))}>{"Apply to Disks"}</button>
                                         <button class="link danger" onclick={show(Open::Delete(p.clone()))}>{"Delete"}</button>
@@ -131,7 +133,7 @@ fn create_policy_dialog(p: &CloseProps) -> Html {
             if !name.is_empty() {
                 params["autoSnapshotPolicyName"] = json!(*name);
             }
-            submit(&ctx, "CreateAutoSnapshotPolicy", params, error.clone(), on_close.clone(), |v: &Value| format!("Policy {} was created.", s(v, "AutoSnapshotPolicyId")));
+            submit(&ctx, "CreateAutoSnapshotPolicy", params, error.clone(), on_close.clone(), |v: &Value| format!("Policy {} was created.", Created::of(v).auto_snapshot_policy_id));
         })
     };
     html! {
@@ -159,23 +161,23 @@ fn create_policy_dialog(p: &CloseProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 struct PolicyProps {
-    policy: Value,
+    policy: PolicyRow,
     on_close: Callback<()>,
 }
 
 #[function_component(ApplyPolicyDialog)]
 fn apply_policy_dialog(p: &PolicyProps) -> Html {
     let ctx = use_ctx();
-    let id = s(&p.policy, "AutoSnapshotPolicyId").to_string();
+    let id = p.policy.auto_snapshot_policy_id.clone();
     let query = use_query("DescribeDisks", json!({"PageSize": 100}));
     let load_error = query.as_ref().and_then(|r| r.as_ref().err().cloned());
-    let disks = query.and_then(|r| r.ok()).map(|v| list(&v, "Disks", "Disk"));
+    let disks = query.and_then(|r| r.ok()).map(|v| rows::<DiskRow>(&v, "Disks", "Disk"));
     let chosen = use_state(|| None::<Vec<String>>);
     // Start from the disks that follow this policy now (once they are read).
     {
         let (chosen, id) = (chosen.clone(), id.clone());
         let now: Option<Vec<String>> =
-            disks.as_ref().map(|ds| ds.iter().filter(|d| s(d, "AutoSnapshotPolicyId") == id).map(|d| s(d, "DiskId").to_string()).collect());
+            disks.as_ref().map(|ds| ds.iter().filter(|d| d.auto_snapshot_policy_id == id).map(|d| d.disk_id.clone()).collect());
         use_effect_with(now.is_some(), move |_| {
             if chosen.is_none() {
                 if let Some(now) = now {
@@ -187,7 +189,7 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
     let error = use_state(|| None::<EcsError>);
     let ok = {
         let (ctx, error, on_close, chosen, id) = (ctx.clone(), error.clone(), p.on_close.clone(), chosen.clone(), id.clone());
-        let before: Vec<String> = disks.iter().flatten().filter(|d| s(d, "AutoSnapshotPolicyId") == id).map(|d| s(d, "DiskId").to_string()).collect();
+        let before: Vec<String> = disks.iter().flatten().filter(|d| d.auto_snapshot_policy_id == id).map(|d| d.disk_id.clone()).collect();
         Callback::from(move |_: MouseEvent| {
             let now = (*chosen).clone().unwrap_or_default();
             let dropped: Vec<String> = before.iter().filter(|d| !now.contains(d)).cloned().collect();
@@ -195,10 +197,10 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 let mut result = Ok(Value::Null);
                 if !now.is_empty() {
-                    result = call("ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": id, "diskIds": now})).await;
+                    result = call(&ctx.scope, "ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": id, "diskIds": now})).await;
                 }
                 if result.is_ok() && !dropped.is_empty() {
-                    result = call("CancelAutoSnapshotPolicy", json!({"diskIds": dropped})).await;
+                    result = call(&ctx.scope, "CancelAutoSnapshotPolicy", json!({"diskIds": dropped})).await;
                 }
                 match result {
                     Ok(_) => {
@@ -215,7 +217,7 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
     html! {
         <Dialog title="Apply Policy to Disks" on_close={p.on_close.clone()}>
             <div class="form">
-                <p>{format!("Disks that follow {} ({}). A disk follows one policy: checking a disk that follows another moves it here.", id, s(&p.policy, "AutoSnapshotPolicyName"))}</p>
+                <p>{format!("Disks that follow {} ({}). A disk follows one policy: checking a disk that follows another moves it here.", id, p.policy.auto_snapshot_policy_name)}</p>
                 { match &disks {
                     None if load_error.is_some() => error_line(&load_error),
                     None => html! { <p class="loading">{"Loading…"}</p> },
@@ -223,12 +225,12 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
                     Some(ds) => html! {
                         <fieldset class="checks"><legend>{"Disks"}</legend>
                         { for ds.iter().map(|d| {
-                            let did = s(d, "DiskId").to_string();
-                            let other = s(d, "AutoSnapshotPolicyId");
-                            let note = if !other.is_empty() && other != id { format!(" (follows {other})") } else { String::new() };
+                            let did = d.disk_id.clone();
+                            let other = &d.auto_snapshot_policy_id;
+                            let note = if !other.is_empty() && *other != id { format!(" (follows {other})") } else { String::new() };
                             let chosen = chosen.clone();
                             let on = picked.contains(&did);
-                            let label = format!("{} {} ({}, {} GiB){note}", did, s(d, "DiskName"), s(d, "Type"), d["Size"]);
+                            let label = format!("{} {} ({}, {} GiB){note}", did, d.disk_name, d.kind, d.size);
                             html! { <label class="check"><input type="checkbox" aria-label={did.clone()} checked={on}
                                 onchange={Callback::from(move |e: Event| {
                                     let mut v = (*chosen).clone().unwrap_or_default();
@@ -251,7 +253,7 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
 fn delete_policy_dialog(p: &PolicyProps) -> Html {
     let ctx = use_ctx();
     let error = use_state(|| None::<EcsError>);
-    let id = s(&p.policy, "AutoSnapshotPolicyId").to_string();
+    let id = p.policy.auto_snapshot_policy_id.clone();
     let ok = {
         let (ctx, error, on_close, id) = (ctx.clone(), error.clone(), p.on_close.clone(), id.clone());
         Callback::from(move |_: MouseEvent| {
@@ -261,7 +263,7 @@ fn delete_policy_dialog(p: &PolicyProps) -> Html {
     html! {
         <Dialog title="Delete Policy" on_close={p.on_close.clone()}>
             <div class="form">
-                <p>{format!("Delete policy {} ({}). Its {} disk(s) stop getting automatic snapshots; the snapshots already taken stay.", id, s(&p.policy, "AutoSnapshotPolicyName"), p.policy["DiskNums"])}</p>
+                <p>{format!("Delete policy {} ({}). Its {} disk(s) stop getting automatic snapshots; the snapshots already taken stay.", id, p.policy.auto_snapshot_policy_name, p.policy.disk_nums)}</p>
                 {error_line(&error)}
                 <DialogButtons ok="Delete" on_ok={ok} on_cancel={p.on_close.clone()} danger=true />
             </div>

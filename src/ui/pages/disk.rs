@@ -1,114 +1,17 @@
-//! Disks: the list, and a disk's page with its block map, space chart and
-//! data panel (write a test pattern, view any offset as hex).
+//! A disk's page: its block map, space chart and data panel (write a test
+//! pattern, view any offset as hex, upload a file at an offset, download a range).
 
-use serde_json::{json, Value};
+use serde_json::json;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::common::*;
-use super::snapshots::{SnapshotForm, SnapshotFrom};
-use super::Route;
+use crate::ui::components::snapshot_form::{SnapshotForm, SnapshotFrom};
 use crate::ecs::EcsError;
 use crate::service;
-
-/// ECS disk statuses, for the Status filter.
-const DISK_STATUSES: &[(&str, &str)] = &[
-    ("In_use", "In Use"),
-    ("Available", "Available"),
-    ("Attaching", "Attaching"),
-    ("Detaching", "Detaching"),
-    ("Creating", "Creating"),
-    ("ReIniting", "Re-initializing"),
-];
-
-/// Disk categories, for the Category filter.
-const DISK_CATEGORIES: &[(&str, &str)] = &[
-    ("cloud_essd", "ESSD (cloud_essd)"),
-    ("cloud_ssd", "Standard SSD (cloud_ssd)"),
-    ("cloud_efficiency", "Ultra Disk (cloud_efficiency)"),
-    ("cloud", "Basic Disk (cloud)"),
-];
-
-/// The Disks list: search by disk ID or name, filters by status, category
-/// and disk type, newest or oldest first, paged in the browser like the
-/// snapshot table.
-#[function_component(DisksPage)]
-pub fn disks_page() -> Html {
-    let data = use_query("DescribeDisks", json!({"PageSize": 100}));
-    let search = use_state(String::new);
-    let status = use_state(String::new);
-    let category = use_state(String::new);
-    let kind = use_state(String::new);
-    let oldest_first = use_state(|| false);
-    let page = use_state(|| 0usize);
-    let body = match &data {
-        None => html! { <p class="loading" aria-busy="true">{"Loading disks…"}</p> },
-        Some(Err(e)) => error_line(&Some(e.clone())),
-        Some(Ok(v)) => {
-            let rows = list(v, "Disks", "Disk");
-            if rows.is_empty() {
-                return html! { <section class="page"><h1 id="page-title">{"Disks"}</h1><p class="empty">{"No disks yet. Create Instance makes a system disk; Create Disk on a snapshot makes a data disk."}</p></section> };
-            }
-            let needle = search.trim().to_lowercase();
-            let total = rows.len();
-            let mut rows: Vec<Value> = rows
-                .into_iter()
-                .filter(|d| text_matches(&needle, &[s(d, "DiskId"), s(d, "DiskName")]))
-                .filter(|d| admits(&status, s(d, "Status")))
-                .filter(|d| admits(&category, s(d, "Category")))
-                .filter(|d| admits(&kind, s(d, "Type")))
-                .collect();
-            sort_by_creation(&mut rows, *oldest_first);
-            let shown = rows.len();
-            let (rows, current, pages) = paginate(rows, *page);
-            html! {
-                <>
-                <div class="toolbar">
-                    {search_box("Search disks", "Search by disk ID or name", &search, &page)}
-                    {filter_select("Status", "All statuses", DISK_STATUSES, &status, &page)}
-                    {filter_select("Category", "All categories", DISK_CATEGORIES, &category, &page)}
-                    {filter_select("Disk Type", "System and data disks", &[("system", "System Disk"), ("data", "Data Disk")], &kind, &page)}
-                    {sort_toggle(&oldest_first, &page)}
-                    <span class="sub">{format!("{shown} of {total} disks")}</span>
-                    {pager(current, pages, &page)}
-                </div>
-                if shown == 0 {
-                    <p class="empty">{"No disk matches the search and filters."}</p>
-                } else {
-                <table class="grid">
-                    <thead><tr role="row"><th>{"Disk ID/Name"}</th><th>{"Type"}</th><th>{"Category"}</th><th>{"Size"}</th><th>{"Written"}</th><th>{"Status"}</th><th>{"Instance"}</th><th>{"Zone"}</th><th>{"Source Snapshot"}</th><th>{"Created At"}</th></tr></thead>
-                    <tbody>
-                    { for rows.iter().map(|d| {
-                        let id = s(d, "DiskId").to_string();
-                        html! {
-                            <tr role="row" data-disk={id.clone()}>
-                                <td><Link<Route> to={Route::Disk { id: id.clone() }} classes="mono">{id.clone()}</Link<Route>><div class="sub">{s(d, "DiskName").to_string()}</div></td>
-                                <td>{if s(d, "Type") == "system" { "System Disk" } else { "Data Disk" }}</td>
-                                <td>{format!("{} {}", s(d, "Category"), s(d, "PerformanceLevel"))}</td>
-                                <td>{format!("{} GiB", d["Size"])}</td>
-                                <td>{bytes(d["ReferencedBytes"].as_u64().unwrap_or(0))}</td>
-                                <td>{status_badge(s(d, "Status"))}{if s(d, "HydrationProgress") != "100%" { format!(" restoring {}", s(d, "HydrationProgress")) } else { String::new() }}</td>
-                                <td class="mono">{s(d, "InstanceId").to_string()}</td>
-                                <td>{s(d, "ZoneId").to_string()}</td>
-                                <td class="mono">{s(d, "SourceSnapshotId").to_string()}</td>
-                                <td>{when(s(d, "CreationTime"))}</td>
-                            </tr>
-                        }
-                    }) }
-                    </tbody>
-                </table>
-                }
-                </>
-            }
-        }
-    };
-    html! {
-        <section class="page" aria-labelledby="page-title">
-            <h1 id="page-title">{"Disks"}</h1>
-            {body}
-        </section>
-    }
-}
+use crate::ui::components::*;
+use crate::ui::context::*;
+use crate::ui::model::rows::{first, rows, BlockMapReply, DiskRow, SnapshotRow};
+use crate::ui::Route;
 
 #[derive(Properties, PartialEq)]
 pub struct DiskProps {
@@ -127,22 +30,22 @@ pub fn disk_details(p: &DiskProps) -> Html {
     let progress = use_state(|| None::<(f64, f64)>);
     let hex = use_state(|| None::<Result<Vec<u8>, EcsError>>);
     let snapshotting = use_state(|| false);
-    let d = disk.and_then(|r| r.ok()).and_then(|v| list(&v, "Disks", "Disk").into_iter().next());
+    let d = disk.and_then(|r| r.ok()).and_then(|v| first::<DiskRow>(&v, "Disks", "Disk"));
     let Some(d) = d else {
         return html! { <section class="page"><h1 id="page-title">{p.id.clone()}</h1><p class="loading">{"Loading the disk…"}</p></section> };
     };
-    let snap_list: Vec<Value> = snaps.iter().flatten().flat_map(|v| list(v, "Snapshots", "Snapshot")).collect();
+    let snap_list: Vec<SnapshotRow> = snaps.iter().flatten().flat_map(|v| rows(v, "Snapshots", "Snapshot")).collect();
     // Oldest first: colours follow the order snapshots were taken.
-    let mut order: Vec<String> = snap_list.iter().map(|s| s["SnapshotId"].as_str().unwrap_or("").to_string()).collect();
+    let mut order: Vec<String> = snap_list.iter().map(|s| s.snapshot_id.clone()).collect();
     order.reverse();
 
     let grid = match &map {
         None => html! { <p class="loading">{"Reading the block map…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
-        Some(Ok(m)) => html! { <super::blockmap::BlockMap map={m.clone()} order={order.clone()} /> },
+        Some(Ok(m)) => html! { <crate::ui::components::blockmap::BlockMap map={BlockMapReply::of(m)} order={order.clone()} /> },
     };
     // Space chart: the disk and each snapshot, exclusive vs shared.
-    let max = snap_list.iter().map(|s| s["ReferencedBytes"].as_u64().unwrap_or(0)).chain([d["ReferencedBytes"].as_u64().unwrap_or(0)]).max().unwrap_or(1).max(1);
+    let max = snap_list.iter().map(|s| s.referenced_bytes).chain([d.referenced_bytes]).max().unwrap_or(1).max(1);
     let bar = |label: String, referenced: u64, exclusive: u64| {
         let w = |n: u64| format!("width:{:.2}%", n as f64 * 100.0 / max as f64);
         html! {
@@ -224,18 +127,18 @@ pub fn disk_details(p: &DiskProps) -> Html {
     html! {
         <section class="page" aria-labelledby="page-title">
             <p class="crumbs"><Link<Route> to={Route::Disks}>{"Disks"}</Link<Route>>{" / "}{p.id.clone()}</p>
-            <h1 id="page-title">{format!("{} ({} GiB {} {})", p.id, d["Size"], s(&d, "Category"), if s(&d, "Type") == "system" { "system disk" } else { "data disk" })}</h1>
+            <h1 id="page-title">{format!("{} ({} GiB {} {})", p.id, d.size, d.category, if d.is_system() { "system disk" } else { "data disk" })}</h1>
             <div class="toolbar">
                 <button class="primary" onclick={let h = snapshotting.clone(); Callback::from(move |_| h.set(true))}>{"Create Snapshot"}</button>
-                {status_badge(s(&d, "Status"))}
-                if s(&d, "HydrationProgress") != "100%" { <span class="sub">{format!("Restoring from OSS: {}", s(&d, "HydrationProgress"))}</span> }
+                {status_badge(&d.status)}
+                if d.hydration_progress != "100%" { <span class="sub">{format!("Restoring from OSS: {}", d.hydration_progress)}</span> }
             </div>
             <h2>{"Block map"}</h2>
             {grid}
             <h2>{"Space"}</h2>
             <div class="space">
-                {bar(format!("{} (disk)", p.id), d["ReferencedBytes"].as_u64().unwrap_or(0), d["WrittenSinceSnapshotBytes"].as_u64().unwrap_or(0))}
-                { for snap_list.iter().map(|sn| bar(s(sn, "SnapshotId").to_string(), sn["ReferencedBytes"].as_u64().unwrap_or(0), sn["ExclusiveBytes"].as_u64().unwrap_or(0))) }
+                {bar(format!("{} (disk)", p.id), d.referenced_bytes, d.written_since_snapshot_bytes)}
+                { for snap_list.iter().map(|sn| bar(sn.snapshot_id.clone(), sn.referenced_bytes, sn.exclusive_bytes)) }
                 <p class="legend"><span><span class="cell excl"></span>{" exclusive (freed by deleting it)"}</span><span><span class="cell shared"></span>{" shared"}</span></p>
             </div>
             <h2>{"Data"}</h2>
@@ -256,8 +159,8 @@ pub fn disk_details(p: &DiskProps) -> Html {
             }
             {dump}
             if *snapshotting {
-                <SnapshotForm from={SnapshotFrom::Disk { disk_id: p.id.clone(), essd: s(&d, "Category") == "cloud_essd" && d["Encrypted"] != json!(true) }}
-                    on_close={let h = snapshotting.clone(); Callback::from(move |_| h.set(None::<()>.is_some()))} />
+                <SnapshotForm from={SnapshotFrom::Disk { disk_id: p.id.clone(), essd: d.local_snapshots() }}
+                    on_close={let h = snapshotting.clone(); Callback::from(move |_| h.set(false))} />
             }
         </section>
     }

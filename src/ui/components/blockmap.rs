@@ -2,18 +2,17 @@
 //! first captured them, written since the last snapshot, or never written;
 //! hover a cell for its offsets and sharing. Used by the disk and snapshot pages.
 
-use serde_json::Value;
 use yew::prelude::*;
 
-use super::common::*;
+use super::format::bytes;
+use crate::ui::model::rows::{BlockMapReply, Run};
 
 /// Colours for snapshots in the block map, by their position.
 pub const PALETTE: &[&str] = &["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f", "#e15759", "#bab0ac"];
 
 #[derive(Properties, PartialEq)]
 pub struct BlockMapProps {
-    /// A DescribeBlockMap response.
-    pub map: Value,
+    pub map: BlockMapReply,
     /// Snapshot ids, oldest first: the colour order.
     pub order: Vec<String>,
 }
@@ -23,24 +22,22 @@ pub fn block_map(p: &BlockMapProps) -> Html {
     let (m, order) = (&p.map, &p.order);
     let colour = |id: &str| order.iter().position(|x| x == id).map(|i| PALETTE[i % PALETTE.len()]).unwrap_or("#79706e");
 
-    let blocks = m["Blocks"].as_u64().unwrap_or(0);
-    let bs = m["BlockSize"].as_u64().unwrap_or(32768);
-    let runs = list(m, "Runs", "Run");
+    let (blocks, bs, runs) = (m.blocks, if m.block_size == 0 { 32768 } else { m.block_size }, &m.runs.run);
     // Draw up to the last written block (at least 512 blocks): the rest is never written.
     let written_end = runs
         .iter()
-        .filter(|r| s(r, "State") != "unwritten")
-        .map(|r| r["Start"].as_u64().unwrap_or(0) + r["Length"].as_u64().unwrap_or(0))
+        .filter(|r| r.written())
+        .map(Run::end)
         .max()
         .unwrap_or(0);
     let extent = written_end.max(512).min(blocks).max(1);
     let cells = extent.clamp(1, 512);
     let per = extent.div_ceil(cells).max(1);
-    let rank = |r: &Value| -> i64 {
-        match s(r, "State") {
+    let rank = |r: &Run| -> i64 {
+        match r.state.as_str() {
             "unwritten" => -2,
-            _ if s(r, "FirstSnapshotId").is_empty() => i64::MAX, // written since the last snapshot
-            _ => order.iter().position(|x| x == s(r, "FirstSnapshotId")).map(|i| i as i64).unwrap_or(-1),
+            _ if r.first_snapshot_id.is_empty() => i64::MAX, // written since the last snapshot
+            _ => order.iter().position(|x| *x == r.first_snapshot_id).map(|i| i as i64).unwrap_or(-1),
         }
     };
     let mut html_cells = Vec::new();
@@ -48,22 +45,21 @@ pub fn block_map(p: &BlockMapProps) -> Html {
     for c in 0..cells {
         let (lo, hi) = (c * per, ((c + 1) * per).min(extent));
         // The newest content in this cell tells the most.
-        let mut best: Option<&Value> = None;
-        while ri < runs.len() && runs[ri]["Start"].as_u64().unwrap_or(0) + runs[ri]["Length"].as_u64().unwrap_or(0) <= lo {
+        let mut best: Option<&Run> = None;
+        while ri < runs.len() && runs[ri].end() <= lo {
             ri += 1;
         }
         let mut j = ri;
-        while j < runs.len() && runs[j]["Start"].as_u64().unwrap_or(0) < hi {
+        while j < runs.len() && runs[j].start < hi {
             if best.is_none_or(|b| rank(&runs[j]) > rank(b)) {
                 best = Some(&runs[j]);
             }
             j += 1;
         }
         let (fill, label) = match best {
-            Some(r) if s(r, "State") != "unwritten" && s(r, "FirstSnapshotId").is_empty() => ("#222831".to_string(), "written since the last snapshot (this disk only)".to_string()),
-            Some(r) if s(r, "State") != "unwritten" => {
-                let first = s(r, "FirstSnapshotId");
-                let shared: Vec<String> = r["SharedWithSnapshots"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+            Some(r) if r.state != "unwritten" && r.first_snapshot_id.is_empty() => ("#222831".to_string(), "written since the last snapshot (this disk only)".to_string()),
+            Some(r) if r.state != "unwritten" => {
+                let (first, shared) = (&r.first_snapshot_id, &r.shared_with_snapshots);
                 (colour(first).to_string(), format!("first captured by {first}; shared with {}", if shared.is_empty() { "no snapshot".into() } else { shared.join(", ") }))
             }
             _ => ("#e8eaed".to_string(), "never written".to_string()),

@@ -5,8 +5,10 @@ use serde_json::json;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::common::*;
-use super::Route;
+use crate::ui::components::*;
+use crate::ui::context::*;
+use crate::ui::model::rows::{first, rows, BlockMapReply, SnapshotRow};
+use crate::ui::Route;
 
 #[derive(Properties, PartialEq)]
 pub struct SnapshotProps {
@@ -28,7 +30,7 @@ pub fn snapshot_details(p: &SnapshotProps) -> Html {
     let snap = match &snap {
         None => return html! { <section class="page"><h1 id="page-title">{p.id.clone()}</h1><p class="loading">{"Loading the snapshot…"}</p></section> },
         Some(Err(e)) => return html! { <section class="page"><h1 id="page-title">{p.id.clone()}</h1>{error_line(&Some(e.clone()))}</section> },
-        Some(Ok(v)) => list(v, "Snapshots", "Snapshot").into_iter().next(),
+        Some(Ok(v)) => first::<SnapshotRow>(v, "Snapshots", "Snapshot"),
     };
     let Some(sn) = snap else {
         return html! {
@@ -39,50 +41,50 @@ pub fn snapshot_details(p: &SnapshotProps) -> Html {
             </section>
         };
     };
-    let disk = s(&sn, "SourceDiskId").to_string();
-    let local = s(&sn, "Category") == "flash";
-    let progress = if s(&sn, "Status") == "progressing" && !local {
-        format!("Upload to OSS: {} (about {} s left)", s(&sn, "Progress"), sn["RemainTime"])
+    let disk = sn.source_disk_id.clone();
+    let local = sn.category == "flash";
+    let progress = if sn.status == "progressing" && !local {
+        format!("Upload to OSS: {} (about {} s left)", sn.progress, sn.remain_time)
     } else if local {
         "Local: 100%".to_string()
     } else {
         "Upload to OSS: 100%".to_string()
     };
-    let retention = match sn["RetentionDays"].as_u64() {
-        Some(d) => format!("{d} days (Released After {} Days)", sn["RemainingRetentionDays"].as_u64().unwrap_or(0)),
+    let retention = match sn.retention_days {
+        Some(d) => format!("{d} days (Released After {} Days)", sn.remaining_retention_days),
         None => "Permanent Retention".to_string(),
     };
-    let tags: Vec<String> = list(&sn, "Tags", "Tag").iter().map(|t| format!("{}={}", s(t, "TagKey"), s(t, "TagValue"))).collect();
+    let tags: Vec<String> = sn.tags.tag.iter().map(|t| format!("{}={}", t.tag_key, t.tag_value)).collect();
     html! {
         <section class="page" aria-labelledby="page-title">
             <p class="crumbs"><Link<Route> to={Route::Snapshots}>{"Snapshots"}</Link<Route>>{" / "}{p.id.clone()}</p>
-            <h1 id="page-title">{format!("{} ", s(&sn, "SnapshotName"))}<span class="mono sub">{p.id.clone()}</span></h1>
-            <div class="toolbar actions"><super::snapshots::SnapshotActions snap={sn.clone()} /></div>
+            <h1 id="page-title">{format!("{} ", sn.snapshot_name)}<span class="mono sub">{p.id.clone()}</span></h1>
+            <div class="toolbar actions"><crate::ui::components::snapshot_table::SnapshotActions snap={sn.clone()} /></div>
             <h2>{"Snapshot Details"}</h2>
             <table class="grid details" aria-label="Snapshot Details">
                 <tbody>
                 {row("Snapshot ID", html! { <span class="mono">{p.id.clone()}</span> })}
-                {row("Snapshot Name", text(s(&sn, "SnapshotName")))}
-                {row("Description", text(s(&sn, "Description")))}
-                {row("Status", status_badge(s(&sn, "Status")))}
+                {row("Snapshot Name", text(&sn.snapshot_name))}
+                {row("Description", text(&sn.description))}
+                {row("Status", status_badge(&sn.status))}
                 {row("Progress", text(progress))}
                 {row("Category", text(if local { "Local Snapshot" } else { "Normal Snapshot" }))}
-                {row("Type", text(if s(&sn, "SnapshotType") == "auto" { "Automatic" } else { "Manual" }))}
-                {row("Source Disk", html! { <><Link<Route> to={Route::Disk { id: disk.clone() }} classes="mono">{disk.clone()}</Link<Route>>{format!(" ({} GiB, {} disk)", sn["SourceDiskSize"], s(&sn, "SourceDiskType"))}</> })}
-                {row("Incremental Size", text(bytes(sn["IncrementalBytes"].as_u64().unwrap_or(0))))}
-                {row("Exclusive Size (freed by deleting it)", text(bytes(sn["ExclusiveBytes"].as_u64().unwrap_or(0))))}
-                {row("Referenced Size", text(bytes(sn["ReferencedBytes"].as_u64().unwrap_or(0))))}
-                {row("Instant Access", text(if sn["InstantAccess"] == true { format!("On ({} days)", sn["InstantAccessRetentionDays"]) } else { "Off".to_string() }))}
-                {row("Local Copy", text(if sn["LocalCopyReleased"] == true { "Released: read from OSS" } else { "Kept" }))}
+                {row("Type", text(if sn.snapshot_type == "auto" { "Automatic" } else { "Manual" }))}
+                {row("Source Disk", html! { <><Link<Route> to={Route::Disk { id: disk.clone() }} classes="mono">{disk.clone()}</Link<Route>>{format!(" ({} GiB, {} disk)", sn.source_disk_size, sn.source_disk_type)}</> })}
+                {row("Incremental Size", text(bytes(sn.incremental_bytes)))}
+                {row("Exclusive Size (freed by deleting it)", text(bytes(sn.exclusive_bytes)))}
+                {row("Referenced Size", text(bytes(sn.referenced_bytes)))}
+                {row("Instant Access", text(if sn.instant_access { format!("On ({} days)", sn.instant_access_retention_days.map_or("null".to_string(), |d| d.to_string())) } else { "Off".to_string() }))}
+                {row("Local Copy", text(if sn.local_copy_released { "Released: read from OSS" } else { "Kept" }))}
                 {row("Retention Period", text(retention))}
-                {row("Usage", text(match s(&sn, "Usage") {
+                {row("Usage", text(match sn.usage.as_str() {
                     "image" => "Used by a custom image",
                     "disk" => "Disks were created from it",
                     "image_disk" => "Used by a custom image; disks were created from it",
                     _ => "Not used",
                 }))}
                 {row("Tags", text(tags.join(", ")))}
-                {row("Created At", text(when(s(&sn, "CreationTime"))))}
+                {row("Created At", text(when(&sn.creation_time)))}
                 </tbody>
             </table>
             <h2>{"Block Map"}</h2>
@@ -103,7 +105,7 @@ struct MapProps {
 fn snapshot_block_map(p: &MapProps) -> Html {
     let map = use_query("DescribeBlockMap", json!({"SnapshotId": p.id.clone()}));
     let siblings = use_query("DescribeSnapshots", json!({"DiskId": p.disk.clone(), "PageSize": 100}));
-    let mut order: Vec<String> = siblings.iter().flatten().flat_map(|v| list(v, "Snapshots", "Snapshot")).map(|x| s(&x, "SnapshotId").to_string()).collect();
+    let mut order: Vec<String> = siblings.iter().flatten().flat_map(|v| rows::<SnapshotRow>(v, "Snapshots", "Snapshot")).map(|x| x.snapshot_id).collect();
     order.reverse();
     if !order.contains(&p.id) {
         order.push(p.id.clone());
@@ -111,6 +113,6 @@ fn snapshot_block_map(p: &MapProps) -> Html {
     match &map {
         None => html! { <p class="loading">{"Reading the block map…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
-        Some(Ok(m)) => html! { <super::blockmap::BlockMap map={m.clone()} {order} /> },
+        Some(Ok(m)) => html! { <crate::ui::components::blockmap::BlockMap map={BlockMapReply::of(m)} {order} /> },
     }
 }

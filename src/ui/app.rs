@@ -1,0 +1,327 @@
+//! The shell: title, region and resource group, navigation, the routes, the
+//! session that takes the writer's lock and opens the database, the refresh
+//! tick and the toasts.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::browser::{self, human_bytes, LockGuard, LockOutcome, StorageInfo};
+use crate::service;
+
+use super::components::value_of;
+use super::context::{Ctx, Scope, Toast};
+use super::pages::{disk, disks, images, instance, instances, oss, settings, snapshot, snapshots};
+
+#[derive(Clone, Routable, PartialEq, Debug)]
+pub enum Route {
+    #[at("/")]
+    Home,
+    #[at("/instances")]
+    Instances,
+    #[at("/instances/:id")]
+    Instance { id: String },
+    #[at("/disks")]
+    Disks,
+    #[at("/disks/:id")]
+    Disk { id: String },
+    #[at("/settings")]
+    Settings,
+    #[at("/oss")]
+    Oss,
+    #[at("/snapshots")]
+    Snapshots,
+    #[at("/snapshots/:id")]
+    Snapshot { id: String },
+    #[at("/images")]
+    Images,
+    #[not_found]
+    #[at("/404")]
+    NotFound,
+}
+
+/// Where the session stands.
+#[derive(Clone, PartialEq)]
+pub enum Session {
+    Locking,
+    /// Another tab holds the writer's lock.
+    Elsewhere,
+    Opening,
+    Ready(DbSummary),
+    /// This tab lost the database (another tab took over or upgraded it).
+    Lost(String),
+    Failed(String),
+}
+
+#[derive(Clone, PartialEq)]
+pub struct DbSummary {
+    pub instances: u64,
+    pub disks: u64,
+    pub snapshots: u64,
+    pub storage: Option<StorageInfo>,
+    pub locked: bool,
+}
+
+/// What the session keeps alive while the tab owns the database.
+#[derive(Default)]
+struct Held {
+    _lock: Option<LockGuard>,
+}
+
+fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>) {
+    session.set(Session::Locking);
+    wasm_bindgen_futures::spawn_local(async move {
+        let lost_session = session.clone();
+        let lost_held = held.clone();
+        let on_lost = move || {
+            lost_held.borrow_mut()._lock = None;
+            wasm_bindgen_futures::spawn_local(service::close());
+            lost_session.set(Session::Lost(
+                "rowsnap was opened in another tab, which took over the database. This tab no longer writes."
+                    .into(),
+            ));
+        };
+        let (guard, locked) = match browser::writer_lock(steal, on_lost).await {
+            Ok(LockOutcome::Held(g)) => (Some(g), true),
+            Ok(LockOutcome::HeldElsewhere) => return session.set(Session::Elsewhere),
+            Ok(LockOutcome::Unsupported) => (None, false),
+            Err(e) => return session.set(Session::Failed(e)),
+        };
+        session.set(Session::Opening);
+        let closed_session = session.clone();
+        let on_closed = move || {
+            closed_session.set(Session::Lost(
+                "The rowsnap database was upgraded or deleted by another tab (a newer rowsnap?). This tab closed it: reload to continue."
+                    .into(),
+            ))
+        };
+        if let Err(e) = service::open(on_closed).await {
+            return session.set(Session::Failed(e.to_string()));
+        }
+        let counts = service::with(async |ecs| {
+            let mut n = Vec::new();
+            for action in ["DescribeInstances", "DescribeDisks", "DescribeSnapshots"] {
+                let v = ecs.request(action, &serde_json::json!({})).await.map_err(|(e, _)| e)?;
+                n.push(v["TotalCount"].as_u64().unwrap_or(0));
+            }
+            Ok(n)
+        })
+        .await;
+        let counts = match counts {
+            Ok(c) => c,
+            Err(e) => return session.set(Session::Failed(e.to_string())),
+        };
+        let storage = browser::storage(true).await;
+        held.borrow_mut()._lock = guard;
+        session.set(Session::Ready(DbSummary {
+            instances: counts[0],
+            disks: counts[1],
+            snapshots: counts[2],
+            storage,
+            locked,
+        }));
+    });
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let session = use_state(|| Session::Locking);
+    let held = use_mut_ref(Held::default);
+    {
+        let (session, held) = (session.clone(), held.clone());
+        use_effect_with((), move |_| start(false, session, held));
+    }
+    let take_over = {
+        let (session, held) = (session.clone(), held.clone());
+        Callback::from(move |_| start(true, session.clone(), held.clone()))
+    };
+    // Live updates: lists re-read every second and after every action.
+    let tick = use_state(|| 0u64);
+    let ready = matches!(*session, Session::Ready(_));
+    {
+        let tick = tick.clone();
+        use_effect_with(ready, move |ready| {
+            let interval = ready.then(|| {
+                let tick = tick.clone();
+                gloo::timers::callback::Interval::new(1_000, move || tick.set(*tick + 1))
+            });
+            move || drop(interval)
+        });
+    }
+    let toasts = use_state(Vec::<(u64, Toast)>::new);
+    let next_toast = use_mut_ref(|| 0u64);
+    let scope = use_state(Scope::default);
+    let ctx = Ctx {
+        scope: (*scope).clone(),
+        tick: *tick,
+        toast: {
+            let toasts = toasts.clone();
+            let next = next_toast.clone();
+            Callback::from(move |t: Toast| {
+                let id = { let mut n = next.borrow_mut(); *n += 1; *n };
+                let mut v = (*toasts).clone();
+                v.push((id, t));
+                toasts.set(v);
+                let toasts = toasts.clone();
+                gloo::timers::callback::Timeout::new(8_000, move || {
+                    toasts.set(toasts.iter().filter(|(i, _)| *i != id).cloned().collect());
+                })
+                .forget();
+            })
+        },
+        refresh: { let tick = tick.clone(); Callback::from(move |_| tick.set(*tick + 1)) },
+    };
+    html! {
+        <ContextProvider<Ctx> context={ctx}>
+        <HashRouter>
+            <div class="shell">
+                <header class="topbar">
+                    <span class="brand">{"rowsnap"}</span>
+                    <span class="product">{"ECS snapshot console"}</span>
+                    <label class="region">{"Region "}
+                        <select aria-label="Region" onchange={let sc = scope.clone(); Callback::from(move |e: Event| {
+                            sc.set(Scope { region: value_of(&e), group: sc.group.clone() });
+                        })}>
+                            { for crate::ecs::REGIONS.iter().map(|(id, name, _)| html! {
+                                <option value={*id} selected={scope.region == *id}>{format!("{name} · {id}")}</option>
+                            }) }
+                        </select>
+                    </label>
+                    <label class="region">{"Resource Group "}
+                        <input type="text" aria-label="Resource Group" placeholder="All resource groups" value={scope.group.clone()}
+                            onchange={let sc = scope.clone(); Callback::from(move |e: Event| {
+                                sc.set(Scope { region: sc.region.clone(), group: value_of(&e).trim().to_string() });
+                            })} />
+                    </label>
+                    <SessionBadge session={(*session).clone()} />
+                </header>
+                <nav class="sidenav" aria-label="Main navigation">
+                    <NavItem to={Route::Instances} label="Instances" />
+                    <NavItem to={Route::Disks} label="Disks" />
+                    <NavItem to={Route::Snapshots} label="Snapshots" />
+                    <NavItem to={Route::Images} label="Images" />
+                    <NavItem to={Route::Oss} label="OSS" />
+                    <NavItem to={Route::Settings} label="Settings" />
+                </nav>
+                <main class="content">
+                    <SessionPanel session={(*session).clone()} on_take_over={take_over} />
+                    if ready {
+                        <Switch<Route> render={switch} />
+                    }
+                </main>
+                <div class="toasts" aria-live="polite">
+                    { for toasts.iter().map(|(_, t)| match t {
+                        Toast::Ok(m) => html! { <div class="toast ok" role="status">{m.clone()}</div> },
+                        Toast::Err(e) => html! { <div class="toast err" role="alert"><strong>{e.code.clone()}</strong>{format!(" ({}): {}", e.http_status, e.message)}</div> },
+                    }) }
+                </div>
+            </div>
+        </HashRouter>
+        </ContextProvider<Ctx>>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct NavItemProps {
+    to: Route,
+    label: &'static str,
+}
+
+#[function_component(NavItem)]
+fn nav_item(p: &NavItemProps) -> Html {
+    let current = use_route::<Route>();
+    let active = current.as_ref() == Some(&p.to);
+    html! {
+        <Link<Route> to={p.to.clone()} classes={classes!("navlink", active.then_some("active"))}>
+            {p.label}
+        </Link<Route>>
+    }
+}
+
+fn switch(route: Route) -> Html {
+    let placeholder = |title: &str, empty: &str| {
+        html! {
+            <section class="page" aria-labelledby="page-title">
+                <h1 id="page-title">{title.to_string()}</h1>
+                <p class="empty">{empty.to_string()}</p>
+            </section>
+        }
+    };
+    match route {
+        Route::Home | Route::Instances => html! { <instances::InstancesPage /> },
+        Route::Instance { id } => html! { <instance::InstanceDetails {id} /> },
+        Route::Snapshots => html! { <snapshots::SnapshotsPage /> },
+        Route::Disks => html! { <disks::DisksPage /> },
+        Route::Disk { id } => html! { <disk::DiskDetails {id} /> },
+        Route::Snapshot { id } => html! { <snapshot::SnapshotDetails {id} /> },
+        Route::Images => html! { <images::ImagesPage /> },
+        Route::Settings => html! { <settings::SettingsPage /> },
+        Route::Oss => html! { <oss::OssPage /> },
+        Route::NotFound => placeholder("Not found", "This page does not exist."),
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct SessionProps {
+    session: Session,
+}
+
+#[function_component(SessionBadge)]
+fn session_badge(p: &SessionProps) -> Html {
+    let (class, text) = match &p.session {
+        Session::Locking | Session::Opening => ("badge pending", "Opening database…"),
+        Session::Ready(_) => ("badge ok", "Database ready"),
+        Session::Elsewhere => ("badge warn", "Open in another tab"),
+        Session::Lost(_) => ("badge warn", "Taken over"),
+        Session::Failed(_) => ("badge err", "Database error"),
+    };
+    html! { <span class={class} role="status" data-testid="db-status">{text}</span> }
+}
+
+#[derive(Properties, PartialEq)]
+struct PanelProps {
+    session: Session,
+    on_take_over: Callback<MouseEvent>,
+}
+
+#[function_component(SessionPanel)]
+fn session_panel(p: &PanelProps) -> Html {
+    match &p.session {
+        Session::Locking | Session::Opening => html! {
+            <div class="notice" aria-busy="true">{"Opening the rowsnap database in this browser…"}</div>
+        },
+        Session::Elsewhere => html! {
+            <div class="notice warn" role="alert">
+                <p>{"rowsnap is open in another tab. Only one tab writes to the database, so this one waits."}</p>
+                <button class="primary" onclick={p.on_take_over.clone()}>{"Take over here"}</button>
+            </div>
+        },
+        Session::Lost(m) => html! { <div class="notice warn" role="alert">{m}</div> },
+        Session::Failed(m) => html! { <div class="notice err" role="alert">{format!("The database could not be opened: {m}")}</div> },
+        Session::Ready(s) => {
+            let storage = match &s.storage {
+                Some(st) => format!(
+                    "Storage: {} used of {} available to this site; {}.",
+                    human_bytes(st.usage),
+                    human_bytes(st.quota),
+                    if st.persisted { "persistent (the browser will not evict it)" } else { "not persistent (the browser may evict it under pressure)" }
+                ),
+                None => "Storage figures are not available in this browser.".into(),
+            };
+            html! {
+                <div class="notice ok" data-testid="db-summary">
+                    <p>{format!(
+                        "Database ready ({} instances, {} disks, {} snapshots when this tab opened it). Scripts can use window.ecs and window.oss.",
+                        s.instances, s.disks, s.snapshots
+                    )}</p>
+                    <p>{storage}</p>
+                    if !s.locked {
+                        <p>{"This browser has no Web Locks: keep rowsnap open in one tab only."}</p>
+                    }
+                </div>
+            }
+        }
+    }
+}

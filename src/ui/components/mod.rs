@@ -1,0 +1,14 @@
+//! Components and helpers the pages share.
+
+pub mod blockmap;
+pub mod dialog;
+pub mod format;
+pub mod list;
+pub mod snapshot_form;
+pub mod snapshot_table;
+pub mod tabs;
+
+pub use dialog::{Dialog, DialogButtons};
+pub use format::*;
+pub use list::*;
+pub use tabs::Tabs;

@@ -1,0 +1,145 @@
+//! The Create Snapshot dialog of seed 001 (from a disk) and seed 004
+//! (Create Disk Snapshot on the Snapshots page). Its fields are one
+//! `SnapshotForm` (model::forms) held with `use_reducer`.
+
+use std::rc::Rc;
+
+use serde_json::json;
+use yew::prelude::*;
+
+use super::{checked_of, error_line, value_of, Dialog};
+use crate::ecs::EcsError;
+use crate::ui::context::*;
+use crate::ui::model::forms::{ResourceType, SnapshotForm as Form, SnapshotFormAction as A};
+pub use crate::ui::model::forms::SnapshotFrom;
+use crate::ui::model::rows::{rows, Created, DiskRow, InstanceRow};
+
+impl Reducible for Form {
+    type Action = A;
+
+    fn reduce(self: Rc<Self>, action: A) -> Rc<Self> {
+        Rc::new(Form::reduce((*self).clone(), action))
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct SnapshotFormProps {
+    pub from: SnapshotFrom,
+    pub on_close: Callback<()>,
+}
+
+/// The Create Snapshot dialog.
+#[function_component(SnapshotForm)]
+pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
+    let ctx = use_ctx();
+    let form = use_reducer(|| Form::new(p.from.clone()));
+    let error = use_state(|| None::<EcsError>);
+    let page = form.on_page();
+    let disks = use_query("DescribeDisks", json!({"PageSize": 100}));
+    let instances = use_query("DescribeInstances", json!({"PageSize": 100}));
+    let disks: Vec<DiskRow> = disks.iter().flatten().flat_map(|v| rows(v, "Disks", "Disk")).collect();
+    let instances: Vec<InstanceRow> = instances.iter().flatten().flat_map(|v| rows(v, "Instances", "Instance")).collect();
+
+    let submit = {
+        let (form, ctx, error, on_close) = (form.clone(), ctx.clone(), error.clone(), p.on_close.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (action, params) = form.request();
+            let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match call(&ctx.scope, action, params).await {
+                    Ok(v) => {
+                        let c = Created::of(&v);
+                        let id = if c.snapshot_id.is_empty() { c.snapshot_group_id } else { c.snapshot_id };
+                        ctx.toast.emit(Toast::Ok(format!("Snapshot {id} is being created.")));
+                        ctx.refresh.emit(());
+                        on_close.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+
+    let essd_target = match &form.from {
+        SnapshotFrom::Disk { essd, .. } => *essd,
+        SnapshotFrom::Page => disks.iter().any(|d| d.disk_id == form.target && d.category == "cloud_essd"),
+    };
+    let d = form.dispatcher().to_callback();
+    let text = |f: fn(String) -> A| d.reform(move |e: InputEvent| f(value_of(&e.into())));
+    let check = |f: fn(bool) -> A| d.reform(move |e: Event| f(checked_of(&e)));
+    let pick = d.reform(|e: Event| A::Target(value_of(&e)));
+    let kind = |t: ResourceType| d.reform(move |_: Event| A::ResourceType(t));
+    html! {
+        <Dialog title="Create Snapshot" on_close={p.on_close.clone()}>
+            <div class="form">
+                if page {
+                    <fieldset>
+                        <legend>{"Resource Type"}</legend>
+                        <label><input type="radio" name="rtype" checked={form.resource_type == ResourceType::Disk}
+                            onchange={kind(ResourceType::Disk)} />{" Cloud Disk"}</label>
+                        <label><input type="radio" name="rtype" checked={form.resource_type == ResourceType::Instance}
+                            onchange={kind(ResourceType::Instance)} />{" Instance"}</label>
+                    </fieldset>
+                    if form.resource_type == ResourceType::Disk {
+                        <label>{"Select Cloud Disk"}
+                            <select aria-label="Select Cloud Disk" onchange={pick}>
+                                <option value="" selected={form.target.is_empty()}>{"Select a disk"}</option>
+                                { for disks.iter().map(|d| {
+                                    let label = format!("{} / {} ({} GiB, {}, {})", d.disk_id, d.disk_name, d.size, d.category, if d.is_system() { "system disk" } else { "data disk" });
+                                    html! { <option value={d.disk_id.clone()} selected={form.target == d.disk_id}>{label}</option> }
+                                }) }
+                            </select>
+                        </label>
+                    } else {
+                        <label>{"Select Instance"}
+                            <select aria-label="Select Instance" onchange={pick}>
+                                <option value="" selected={form.target.is_empty()}>{"Select an instance"}</option>
+                                { for instances.iter().map(|i| html! {
+                                    <option value={i.instance_id.clone()} selected={form.target == i.instance_id}>{format!("{} / {}", i.instance_id, i.instance_name)}</option>
+                                }) }
+                            </select>
+                        </label>
+                        <p class="hint">{"A snapshot-consistent group: one point in time across the instance's ESSDs."}</p>
+                    }
+                }
+                <label>{"Snapshot Name"}
+                    <input type="text" aria-label="Snapshot Name" value={form.name.clone()} oninput={text(A::Name)}
+                        placeholder="2-128 characters, starting with a letter" />
+                </label>
+                if !page {
+                    <label class="check">
+                        <input type="checkbox" aria-label="Create Local Snapshot" checked={form.local} disabled={!essd_target} onchange={check(A::Local)} />
+                        {" Create Local Snapshot"}
+                    </label>
+                    if !essd_target {
+                        <p class="hint">{"Local snapshots are for unencrypted ESSDs only."}</p>
+                    }
+                }
+                <fieldset>
+                    <legend>{"Retention Period"}</legend>
+                    <label><input type="radio" name="retention" aria-label="Permanent Retention" checked={form.permanent}
+                        onchange={d.reform(|_: Event| A::Permanent(true))} />{" Permanent Retention"}</label>
+                    <label><input type="radio" name="retention" aria-label="Retained for" checked={!form.permanent}
+                        onchange={d.reform(|_: Event| A::Permanent(false))} />{" Retained for "}
+                        <input type="number" class="days" aria-label="Retention Days" min="1" max="65536" value={form.days.clone()} oninput={text(A::Days)} disabled={form.permanent} />{" days"}</label>
+                </fieldset>
+                if page {
+                    <details>
+                        <summary>{"Advanced Configuration"}</summary>
+                        <label class="check"><input type="checkbox" aria-label="Instant Access" checked={form.instant} onchange={check(A::Instant)} />{" Instant Access"}</label>
+                        <label>{"Resource Group"}<input type="text" aria-label="Resource Group" value={form.group.clone()} oninput={text(A::Group)} /></label>
+                    </details>
+                }
+                <div class="tagrow">
+                    <label>{"Tag Key"}<input type="text" aria-label="Tag Key" value={form.tag_key.clone()} oninput={text(A::TagKey)} /></label>
+                    <label>{"Tag Value"}<input type="text" aria-label="Tag Value" value={form.tag_value.clone()} oninput={text(A::TagValue)} /></label>
+                </div>
+                {error_line(&error)}
+                <div class="buttons">
+                    <button class="primary" onclick={submit}>{if page { "OK" } else { "Create" }}</button>
+                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
+                </div>
+            </div>
+        </Dialog>
+    }
+}

@@ -1,0 +1,353 @@
+//! The snapshot table (search, filters, dates, order, paging) with its row
+//! actions and their dialogs: Roll Back Disk, Create Disk, Create Custom
+//! Image, Modify, Delete. The snapshot page shows the same actions.
+
+use serde_json::{json, Value};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use super::*;
+use crate::ecs::EcsError;
+use crate::ui::context::*;
+use crate::ui::model::list::{ListAction, ListState, SNAPSHOT_FILTERS};
+use crate::ui::model::rows::{first, rows, Created, DiskRow, InstanceRow, SnapshotRow};
+use crate::ui::Route;
+
+#[derive(Properties, PartialEq)]
+pub struct ActionsProps {
+    pub snap: SnapshotRow,
+}
+
+/// A snapshot's actions (the table's row actions, and the snapshot page's
+/// buttons) with their dialogs.
+#[function_component(SnapshotActions)]
+pub fn snapshot_actions(p: &ActionsProps) -> Html {
+    let action = use_state(|| None::<RowAction>);
+    let close = {
+        let a = action.clone();
+        Callback::from(move |_| a.set(None))
+    };
+    let open = |a: RowAction| {
+        let h = action.clone();
+        Callback::from(move |_: MouseEvent| h.set(Some(a.clone())))
+    };
+    let r = &p.snap;
+    html! {
+        <>
+        <button class="link" onclick={open(RowAction::Rollback(r.clone()))}>{"Roll Back Disk"}</button>
+        <button class="link" onclick={open(RowAction::CreateDisk(r.clone()))}>{"Create Disk"}</button>
+        <button class="link" onclick={open(RowAction::CreateImage(r.clone()))}>{"Create Custom Image"}</button>
+        <button class="link" onclick={open(RowAction::Modify(r.clone()))}>{"Modify"}</button>
+        <button class="link danger" onclick={open(RowAction::Delete(r.clone()))}>{"Delete"}</button>
+        { match (*action).clone() {
+            Some(RowAction::Rollback(r)) => html! { <RollbackDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::CreateDisk(r)) => html! { <CreateDiskDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::CreateImage(r)) => html! { <CreateImageDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::Modify(r)) => html! { <ModifyDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::Delete(r)) => html! { <DeleteDialog snap={r} on_close={close.clone()} /> },
+            None => html! {},
+        } }
+        </>
+    }
+}
+
+/// A row action's dialog.
+#[derive(Clone, PartialEq)]
+enum RowAction {
+    Rollback(SnapshotRow),
+    CreateDisk(SnapshotRow),
+    CreateImage(SnapshotRow),
+    Modify(SnapshotRow),
+    Delete(SnapshotRow),
+}
+
+#[derive(Properties, PartialEq)]
+pub struct SnapshotTableProps {
+    /// DescribeSnapshots filters.
+    pub filter: Value,
+}
+
+/// The snapshot list with the seeds' columns and row actions.
+#[function_component(SnapshotTable)]
+pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
+    let mut params = p.filter.clone();
+    params["PageSize"] = json!(100);
+    let data = use_query("DescribeSnapshots", params);
+    let list = use_reducer(ListState::newest_first);
+    let all: Vec<SnapshotRow> = match &data {
+        None => return html! { <p class="loading" aria-busy="true">{"Loading snapshots…"}</p> },
+        Some(Err(e)) => return error_line(&Some(e.clone())),
+        Some(Ok(v)) => rows(v, "Snapshots", "Snapshot"),
+    };
+    if all.is_empty() {
+        return html! { <p class="empty">{"No snapshots yet. Create one from a disk: Create Snapshot."}</p> };
+    }
+    let shown = list.show(&all);
+    let d = list.dispatcher().to_callback();
+    let set_date = |f: fn(String) -> ListAction| d.reform(move |e: Event| f(value_of(&e)));
+    html! {
+        <>
+        <div class="toolbar">
+            {search_box("Search snapshots", "Search by snapshot ID, name or disk ID", &list)}
+            { for SNAPSHOT_FILTERS.iter().map(|f| filter_select(f, f.options, &list)) }
+            {sort_toggle(&list)}
+        </div>
+        <div class="toolbar">
+            <label class="inline" title="Dates in UTC, as the Created At column shows them">{"Created from "}
+                <input type="date" aria-label="Created from" value={list.created_from.clone()} max={(!list.created_to.is_empty()).then(|| list.created_to.clone())} onchange={set_date(ListAction::CreatedFrom)} /></label>
+            <label class="inline">{"to "}
+                <input type="date" aria-label="Created to" value={list.created_to.clone()} min={(!list.created_from.is_empty()).then(|| list.created_from.clone())} onchange={set_date(ListAction::CreatedTo)} /></label>
+            <span class="sub">{"(UTC)"}</span>
+            if list.dated() {
+                <button onclick={d.reform(|_: MouseEvent| ListAction::ClearDates)}>{"Clear dates"}</button>
+            }
+            if list.backwards() { <span class="warn">{"The start date is after the end date."}</span> }
+            <span class="sub">{format!("{} of {} snapshots", shown.matched, shown.total)}</span>
+            {pager(shown.page, shown.pages, &list)}
+        </div>
+        <div class="table-scroll">
+        <table class="grid">
+            <thead><tr role="row">
+                <th>{"Snapshot ID/Name"}</th><th>{"Source Disk"}</th><th title="Incremental: bytes written since the previous snapshot of the disk. Exclusive: bytes only this snapshot holds (freed when it is deleted).">{"Size"}</th>
+                <th>{"Type"}</th><th>{"Status"}</th><th>{"Progress"}</th><th>{"Retention Period"}</th>
+                <th>{"Created At"}</th><th>{"Actions"}</th>
+            </tr></thead>
+            <tbody>
+            { for shown.rows.iter().map(|r| {
+                let progress = if r.status == "progressing" && r.category == "standard" {
+                    html! { <span title={format!("Estimated remaining time: {} s", r.remain_time)}>{format!("Upload to OSS: {}", r.progress)}</span> }
+                } else if r.is_local() {
+                    html! { <span>{"Local: 100%"}</span> }
+                } else {
+                    html! { <span>{"Upload to OSS: 100%"}</span> }
+                };
+                let retention = match r.retention_days {
+                    Some(_) => {
+                        let left = r.remaining_retention_days;
+                        html! { <span class={classes!((left <= 3).then_some("soon"))}>{format!("Released After {left} Days")}</span> }
+                    }
+                    None => html! { <span>{"Permanent"}</span> },
+                };
+                html! {
+                    <tr role="row" key={r.snapshot_id.clone()} data-snapshot={r.snapshot_id.clone()}>
+                        <td><Link<Route> to={Route::Snapshot { id: r.snapshot_id.clone() }} classes="mono">{r.snapshot_id.clone()}</Link<Route>><div class="sub">{r.snapshot_name.clone()}</div></td>
+                        <td><Link<Route> to={Route::Disk { id: r.source_disk_id.clone() }} classes="mono">{r.source_disk_id.clone()}</Link<Route>><div class="sub">{format!("{} GiB, {} disk", r.source_disk_size, r.source_disk_type)}</div></td>
+                        <td class="nowrap">{format!("{} incremental", bytes(r.incremental_bytes))}<div class="sub">{format!("{} exclusive", bytes(r.exclusive_bytes))}</div></td>
+                        <td>{r.category_text()}<div class="sub">{r.type_text()}</div></td>
+                        <td>{status_badge(&r.status)}</td>
+                        <td>{progress}</td>
+                        <td>{retention}</td>
+                        <td>{when(&r.creation_time)}</td>
+                        <td class="actions wrap"><SnapshotActions snap={(*r).clone()} /></td>
+                    </tr>
+                }
+            }) }
+            </tbody>
+        </table>
+        </div>
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct SnapProps {
+    snap: SnapshotRow,
+    on_close: Callback<()>,
+}
+
+#[function_component(RollbackDialog)]
+fn rollback_dialog(p: &SnapProps) -> Html {
+    let ctx = use_ctx();
+    let disk_id = p.snap.source_disk_id.clone();
+    let disk = use_query("DescribeDisks", json!({"DiskIds": [disk_id.clone()]}));
+    let disk = disk.and_then(|r| r.ok()).and_then(|v| first::<DiskRow>(&v, "Disks", "Disk"));
+    let instance_id = disk.map(|d| d.instance_id).unwrap_or_default();
+    let inst = use_query("DescribeInstances", json!({"InstanceIds": [instance_id.clone()]}));
+    let inst_status = inst
+        .and_then(|r| r.ok())
+        .and_then(|v| first::<InstanceRow>(&v, "Instances", "Instance"))
+        .map(|i| i.status);
+    let error = use_state(|| None::<EcsError>);
+    let stop = {
+        let ctx = ctx.clone();
+        let id = instance_id.clone();
+        Callback::from(move |_: MouseEvent| run(&ctx, "StopInstance", json!({"InstanceId": id}), "Stopping the instance…".into(), None))
+    };
+    let ok = {
+        let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
+        let params = json!({"DiskId": disk_id.clone(), "SnapshotId": p.snap.snapshot_id});
+        Callback::from(move |_: MouseEvent| {
+            let (ctx, error, on_close, params) = (ctx.clone(), error.clone(), on_close.clone(), params.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match call(&ctx.scope, "ResetDisk", params).await {
+                    Ok(_) => {
+                        ctx.toast.emit(Toast::Ok("The disk was rolled back.".into()));
+                        ctx.refresh.emit(());
+                        on_close.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    html! {
+        <Dialog title="Roll Back Disk" on_close={p.on_close.clone()}>
+            <div class="form">
+                <p>{format!("Roll disk {} back to snapshot {}.", disk_id, p.snap.snapshot_id)}</p>
+                <p class="warn">{"Everything written to the disk after this snapshot will be lost. This cannot be undone: take a snapshot of the disk first if you may need its current data."}</p>
+                if !instance_id.is_empty() {
+                    <p>{format!("The disk is attached to instance {instance_id}, which must be stopped ({}).", inst_status.clone().unwrap_or_else(|| "…".into()))}</p>
+                    if inst_status.as_deref() == Some("Running") {
+                        <button onclick={stop}>{"Stop Instance"}</button>
+                    }
+                }
+                {error_line(&error)}
+                <DialogButtons ok="Roll Back" on_ok={ok} on_cancel={p.on_close.clone()} danger=true />
+            </div>
+        </Dialog>
+    }
+}
+
+#[function_component(CreateDiskDialog)]
+fn create_disk_dialog(p: &SnapProps) -> Html {
+    let ctx = use_ctx();
+    let local = p.snap.category == "flash";
+    let zone = use_state(|| ctx.scope.zones().first().map(|z| z.to_string()).unwrap_or_default());
+    let category = use_state(|| "cloud_essd".to_string());
+    let size = use_state(|| p.snap.source_disk_size.to_string());
+    let error = use_state(|| None::<EcsError>);
+    let ok = {
+        let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
+        let (zone, category, size) = (zone.clone(), category.clone(), size.clone());
+        let snap = p.snap.snapshot_id.clone();
+        Callback::from(move |_: MouseEvent| {
+            let params = json!({"ZoneId": *zone, "DiskCategory": *category, "Size": *size, "SnapshotId": snap});
+            submit(&ctx, "CreateDisk", params, error.clone(), on_close.clone(), move |v: &Value| format!("Disk {} is being created.", Created::of(v).disk_id));
+        })
+    };
+    html! {
+        <Dialog title="Create Disk" on_close={p.on_close.clone()}>
+            <div class="form">
+                <p>{format!("A new disk with the content of snapshot {}.", p.snap.snapshot_id)}</p>
+                <label>{"Zone"}<select aria-label="Zone" onchange={let z = zone.clone(); Callback::from(move |e: Event| z.set(value_of(&e)))}>
+                    { for ctx.scope.zones().into_iter().map(|z| html! { <option value={z} selected={*zone == z}>{z}</option> }) }
+                </select></label>
+                <label>{"Disk Category"}<select aria-label="Disk Category" onchange={let c = category.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
+                    { for ["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud"].iter().map(|c| html! { <option value={*c} selected={*category == *c}>{*c}</option> }) }
+                </select></label>
+                if local { <p class="hint">{"A local snapshot makes only ESSDs (cloud_essd)."}</p> }
+                <label>{"Size (GiB)"}<input type="number" aria-label="Size (GiB)" value={(*size).clone()}
+                    oninput={let sz = size.clone(); Callback::from(move |e: InputEvent| sz.set(value_of(&e.into())))} /></label>
+                {error_line(&error)}
+                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+            </div>
+        </Dialog>
+    }
+}
+
+#[function_component(CreateImageDialog)]
+fn create_image_dialog(p: &SnapProps) -> Html {
+    let ctx = use_ctx();
+    let name = use_state(String::new);
+    let error = use_state(|| None::<EcsError>);
+    let system = p.snap.source_disk_type == "system";
+    let ok = {
+        let (ctx, error, on_close, name) = (ctx.clone(), error.clone(), p.on_close.clone(), name.clone());
+        let snap = p.snap.snapshot_id.clone();
+        Callback::from(move |_: MouseEvent| {
+            let mut params = json!({"SnapshotId": snap});
+            if !name.is_empty() {
+                params["ImageName"] = json!(*name);
+            }
+            submit(&ctx, "CreateImage", params, error.clone(), on_close.clone(), move |v: &Value| format!("Image {} is being created.", Created::of(v).image_id));
+        })
+    };
+    html! {
+        <Dialog title="Create Custom Image" on_close={p.on_close.clone()}>
+            <div class="form">
+                if !system {
+                    <p class="warn">{"This snapshot is of a data disk. A custom image is made from a system-disk snapshot; a data-disk snapshot (a local one too) joins one through DiskDeviceMapping in the API."}</p>
+                }
+                <label>{"Image Name"}<input type="text" aria-label="Image Name" value={(*name).clone()}
+                    oninput={let n = name.clone(); Callback::from(move |e: InputEvent| n.set(value_of(&e.into())))} /></label>
+                {error_line(&error)}
+                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+            </div>
+        </Dialog>
+    }
+}
+
+#[function_component(ModifyDialog)]
+fn modify_dialog(p: &SnapProps) -> Html {
+    let ctx = use_ctx();
+    let name = use_state(|| p.snap.snapshot_name.clone());
+    let desc = use_state(|| p.snap.description.clone());
+    let days = use_state(|| p.snap.retention_days.map(|d| d.to_string()).unwrap_or_default());
+    let error = use_state(|| None::<EcsError>);
+    let ok = {
+        let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
+        let (name, desc, days) = (name.clone(), desc.clone(), days.clone());
+        let snap = p.snap.clone();
+        Callback::from(move |_: MouseEvent| {
+            let mut params = json!({"SnapshotId": snap.snapshot_id});
+            if *name != snap.snapshot_name {
+                params["SnapshotName"] = json!(*name);
+            }
+            if *desc != snap.description {
+                params["Description"] = json!(*desc);
+            }
+            if !days.is_empty() && Some(days.as_str()) != snap.retention_days.map(|d| d.to_string()).as_deref() {
+                params["RetentionDays"] = json!(*days);
+            }
+            submit(&ctx, "ModifySnapshotAttribute", params, error.clone(), on_close.clone(), move |_v: &Value| "The snapshot was modified.".into());
+        })
+    };
+    let inp = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into()))) };
+    html! {
+        <Dialog title="Modify Snapshot" on_close={p.on_close.clone()}>
+            <div class="form">
+                <label>{"Snapshot Name"}<input type="text" aria-label="Snapshot Name" value={(*name).clone()} oninput={inp(&name)} /></label>
+                <label>{"Description"}<input type="text" aria-label="Description" value={(*desc).clone()} oninput={inp(&desc)} /></label>
+                <label>{"Retention Period (days from creation; empty keeps it as it is)"}
+                    <input type="number" aria-label="Retention Days" min="1" max="65536" value={(*days).clone()} oninput={inp(&days)} /></label>
+                <p class="hint">{"Extending the retention keeps a snapshot longer; a snapshot kept permanently stays so unless you give a number of days."}</p>
+                {error_line(&error)}
+                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+            </div>
+        </Dialog>
+    }
+}
+
+#[function_component(DeleteDialog)]
+fn delete_dialog(p: &SnapProps) -> Html {
+    let ctx = use_ctx();
+    let error = use_state(|| None::<EcsError>);
+    let force = use_state(|| false);
+    let usage = p.snap.usage.clone();
+    let progressing = p.snap.status == "progressing";
+    let ok = {
+        let (ctx, error, on_close, force) = (ctx.clone(), error.clone(), p.on_close.clone(), force.clone());
+        let snap = p.snap.snapshot_id.clone();
+        Callback::from(move |_: MouseEvent| {
+            let params = json!({"SnapshotId": snap, "Force": *force});
+            submit(&ctx, "DeleteSnapshot", params, error.clone(), on_close.clone(), move |_v: &Value| "The snapshot was deleted.".into());
+        })
+    };
+    html! {
+        <Dialog title="Delete Snapshot" on_close={p.on_close.clone()}>
+            <div class="form">
+                <p>{format!("Delete snapshot {} ({}).", p.snap.snapshot_id, p.snap.snapshot_name)}</p>
+                <p>{format!("Deleting it frees {} (its exclusive size).", bytes(p.snap.exclusive_bytes))}</p>
+                if progressing { <p class="warn">{"Its upload to OSS is in progress: deleting it cancels the upload."}</p> }
+                if usage.contains("image") { <p class="warn">{"Custom images use this snapshot: delete them first."}</p> }
+                if usage.contains("disk") {
+                    <p class="warn">{"Disks were created from this snapshot."}</p>
+                    <label class="check"><input type="checkbox" aria-label="Force" checked={*force}
+                        onchange={let f = force.clone(); Callback::from(move |e: Event| f.set(checked_of(&e)))} />{" Delete it anyway (Force)"}</label>
+                }
+                {error_line(&error)}
+                <DialogButtons ok="Delete" on_ok={ok} on_cancel={p.on_close.clone()} danger=true />
+            </div>
+        </Dialog>
+    }
+}

@@ -1,0 +1,161 @@
+//! What pages get from the shell (`Ctx`: the scope, the refresh tick, toasts)
+//! and how they call the ECS service: in the scope of the top bar, which
+//! lives only here (in the context), never in a global.
+
+use serde_json::Value;
+use yew::prelude::*;
+
+use crate::ecs::EcsError;
+use crate::service;
+
+/// The region and resource group chosen in the top bar. Every call is made
+/// in the region; Describe actions (but DescribeImages) in the group too.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scope {
+    pub region: String,
+    /// Empty: all resource groups.
+    pub group: String,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope { region: crate::ecs::DEFAULT_REGION.to_string(), group: String::new() }
+    }
+}
+
+impl Scope {
+    /// The zones of the region.
+    pub fn zones(&self) -> Vec<&'static str> {
+        crate::ecs::REGIONS.iter().find(|x| x.0 == self.region).map(|x| x.2.to_vec()).unwrap_or_default()
+    }
+}
+
+/// One ECS action through the tab's service, in the chosen region (and, for
+/// Describe actions, the chosen resource group).
+pub async fn call(scope: &Scope, action: &str, mut params: Value) -> Result<Value, EcsError> {
+    if let Value::Object(m) = &mut params {
+        m.entry("RegionId").or_insert_with(|| Value::String(scope.region.clone()));
+        if !scope.group.is_empty() && action.starts_with("Describe") && action != "DescribeImages" {
+            m.entry("ResourceGroupId").or_insert_with(|| Value::String(scope.group.clone()));
+        }
+    }
+    service::with(async |ecs| ecs.request(action, &params).await.map_err(|(e, _)| e)).await
+}
+
+/// A message for the toast area: Ok text, or an ECS error.
+#[derive(Clone, PartialEq)]
+pub enum Toast {
+    Ok(String),
+    Err(EcsError),
+}
+
+/// What pages get from the shell: the scope, the refresh tick and a way to toast.
+#[derive(Clone, PartialEq)]
+pub struct Ctx {
+    /// Goes up every second and after every action: lists re-read on it.
+    pub tick: u64,
+    /// The region and resource group of the top bar (lists re-read when they change).
+    pub scope: Scope,
+    pub toast: Callback<Toast>,
+    pub refresh: Callback<()>,
+}
+
+#[hook]
+pub fn use_ctx() -> Ctx {
+    use_context::<Ctx>().expect("the shell provides Ctx")
+}
+
+/// The result of an action, re-read on every tick. None while loading.
+/// With `PageSize: 100` a Describe action's every page is read and merged
+/// (lists filter and page in the console), so no row is left out past 100.
+#[hook]
+pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, EcsError>> {
+    let ctx = use_ctx();
+    let state = use_state(|| None);
+    {
+        let state = state.clone();
+        let key = params.to_string();
+        use_effect_with((key, ctx.tick, ctx.scope.clone()), move |(_, _, scope)| {
+            let scope = scope.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let all = params["PageSize"].as_u64() == Some(100);
+                state.set(Some(if all { call_all(&scope, action, params).await } else { call(&scope, action, params).await }));
+            });
+        });
+    }
+    (*state).clone()
+}
+
+/// Every page of a Describe action (at most 50), merged into the first
+/// page's shape: the double-wrapped list (`Snapshots: {Snapshot: [...]}`)
+/// holds every item.
+pub async fn call_all(scope: &Scope, action: &str, params: Value) -> Result<Value, EcsError> {
+    let mut first = call(scope, action, params.clone()).await?;
+    let (Some(total), Some(size)) = (first["TotalCount"].as_u64(), first["PageSize"].as_u64()) else { return Ok(first) };
+    let Some((outer, inner)) = list_path(&first) else { return Ok(first) };
+    let mut page = 1;
+    while page * size < total && page < 50 {
+        page += 1;
+        let mut p = params.clone();
+        p["PageNumber"] = Value::from(page);
+        let next = call(scope, action, p).await?;
+        let more = next[&outer][&inner].as_array().cloned().unwrap_or_default();
+        if more.is_empty() {
+            break;
+        }
+        if let Some(items) = first[&outer][&inner].as_array_mut() {
+            items.extend(more);
+        }
+    }
+    Ok(first)
+}
+
+/// Where a Describe response keeps its list: the top-level key whose value
+/// is an object with exactly one key holding an array.
+fn list_path(v: &Value) -> Option<(String, String)> {
+    v.as_object()?.iter().find_map(|(k, o)| {
+        let o = o.as_object().filter(|o| o.len() == 1)?;
+        let (ik, a) = o.iter().next()?;
+        a.is_array().then(|| (k.clone(), ik.clone()))
+    })
+}
+
+/// Runs an action; toasts its error (with the ECS Code) or `ok`, and refreshes.
+pub fn run(ctx: &Ctx, action: &'static str, params: Value, ok: String, then: Option<Callback<Value>>) {
+    let ctx = ctx.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        match call(&ctx.scope, action, params).await {
+            Ok(v) => {
+                ctx.toast.emit(Toast::Ok(ok));
+                if let Some(t) = then {
+                    t.emit(v);
+                }
+            }
+            Err(e) => ctx.toast.emit(Toast::Err(e)),
+        }
+        ctx.refresh.emit(());
+    });
+}
+
+/// Submits a dialog's action: on success toasts `ok(response)`, refreshes
+/// and closes the dialog; on failure shows the ECS error in the dialog.
+pub fn submit(
+    ctx: &Ctx,
+    action: &'static str,
+    params: Value,
+    error: UseStateHandle<Option<EcsError>>,
+    on_close: Callback<()>,
+    ok: impl FnOnce(&Value) -> String + 'static,
+) {
+    let ctx = ctx.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        match call(&ctx.scope, action, params).await {
+            Ok(v) => {
+                ctx.toast.emit(Toast::Ok(ok(&v)));
+                ctx.refresh.emit(());
+                on_close.emit(());
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    });
+}

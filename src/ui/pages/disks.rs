@@ -1,0 +1,75 @@
+//! The Disks page: search, filters by status, category and disk type,
+//! newest or oldest first, paged in the browser.
+
+use serde_json::json;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::ui::components::*;
+use crate::ui::context::*;
+use crate::ui::model::list::{ListState, DISK_FILTERS};
+use crate::ui::model::rows::{rows, DiskRow};
+use crate::ui::Route;
+
+/// The Disks list: search by disk ID or name, filters by status, category
+/// and disk type, newest or oldest first, paged in the browser like the
+/// snapshot table.
+#[function_component(DisksPage)]
+pub fn disks_page() -> Html {
+    let data = use_query("DescribeDisks", json!({"PageSize": 100}));
+    let list = use_reducer(ListState::newest_first);
+    let body = match &data {
+        None => html! { <p class="loading" aria-busy="true">{"Loading disks…"}</p> },
+        Some(Err(e)) => error_line(&Some(e.clone())),
+        Some(Ok(v)) => {
+            let all: Vec<DiskRow> = rows(v, "Disks", "Disk");
+            if all.is_empty() {
+                return html! { <section class="page"><h1 id="page-title">{"Disks"}</h1><p class="empty">{"No disks yet. Create Instance makes a system disk; Create Disk on a snapshot makes a data disk."}</p></section> };
+            }
+            let shown = list.show(&all);
+            html! {
+                <>
+                <div class="toolbar">
+                    {search_box("Search disks", "Search by disk ID or name", &list)}
+                    { for DISK_FILTERS.iter().map(|f| filter_select(f, f.options, &list)) }
+                    {sort_toggle(&list)}
+                    <span class="sub">{format!("{} of {} disks", shown.matched, shown.total)}</span>
+                    {pager(shown.page, shown.pages, &list)}
+                </div>
+                if shown.matched == 0 {
+                    <p class="empty">{"No disk matches the search and filters."}</p>
+                } else {
+                <table class="grid">
+                    <thead><tr role="row"><th>{"Disk ID/Name"}</th><th>{"Type"}</th><th>{"Category"}</th><th>{"Size"}</th><th>{"Written"}</th><th>{"Status"}</th><th>{"Instance"}</th><th>{"Zone"}</th><th>{"Source Snapshot"}</th><th>{"Created At"}</th></tr></thead>
+                    <tbody>
+                    { for shown.rows.iter().map(|d| {
+                        let id = d.disk_id.clone();
+                        html! {
+                            <tr role="row" data-disk={id.clone()}>
+                                <td><Link<Route> to={Route::Disk { id: id.clone() }} classes="mono">{id.clone()}</Link<Route>><div class="sub">{d.disk_name.clone()}</div></td>
+                                <td>{if d.kind == "system" { "System Disk" } else { "Data Disk" }}</td>
+                                <td>{format!("{} {}", d.category, d.performance_level)}</td>
+                                <td>{format!("{} GiB", d.size)}</td>
+                                <td>{bytes(d.referenced_bytes)}</td>
+                                <td>{status_badge(&d.status)}{if d.hydration_progress != "100%" { format!(" restoring {}", d.hydration_progress) } else { String::new() }}</td>
+                                <td class="mono">{d.instance_id.clone()}</td>
+                                <td>{d.zone_id.clone()}</td>
+                                <td class="mono">{d.source_snapshot_id.clone()}</td>
+                                <td>{when(&d.creation_time)}</td>
+                            </tr>
+                        }
+                    }) }
+                    </tbody>
+                </table>
+                }
+                </>
+            }
+        }
+    };
+    html! {
+        <section class="page" aria-labelledby="page-title">
+            <h1 id="page-title">{"Disks"}</h1>
+            {body}
+        </section>
+    }
+}

@@ -1,0 +1,82 @@
+//! An instance's page: the Instance Details, Cloud Disk and Snapshots tabs (seed 001).
+
+use serde_json::json;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::ui::components::snapshot_form::{SnapshotForm, SnapshotFrom};
+use crate::ui::components::snapshot_table::SnapshotTable;
+use crate::ui::components::*;
+use crate::ui::context::*;
+use crate::ui::model::rows::{first, rows, DiskRow, InstanceRow};
+use crate::ui::Route;
+
+#[derive(Properties, PartialEq)]
+pub struct DetailsProps {
+    pub id: String,
+}
+
+/// An instance's details: Instance Details, Cloud Disk and Snapshots tabs.
+#[function_component(InstanceDetails)]
+pub fn instance_details(p: &DetailsProps) -> Html {
+    let tab = use_state(|| 0usize);
+    let snapshot_for = use_state(|| None::<(String, bool)>);
+    let inst = use_query("DescribeInstances", json!({"InstanceIds": [p.id.clone()]}));
+    let disks = use_query("DescribeDisks", json!({"InstanceId": p.id.clone(), "PageSize": 100}));
+    let i = inst.and_then(|r| r.ok()).and_then(|v| first::<InstanceRow>(&v, "Instances", "Instance"));
+    let Some(i) = i else {
+        return html! { <section class="page"><h1 id="page-title">{p.id.clone()}</h1><p class="loading">{"Loading the instance…"}</p></section> };
+    };
+    let content = match *tab {
+        0 => html! {
+            <dl class="details">
+                <dt>{"Instance ID"}</dt><dd class="mono">{i.instance_id.clone()}</dd>
+                <dt>{"Instance Name"}</dt><dd>{i.instance_name.clone()}</dd>
+                <dt>{"Status"}</dt><dd>{status_badge(&i.status)}</dd>
+                <dt>{"Zone"}</dt><dd>{i.zone_id.clone()}</dd>
+                <dt>{"Instance Type"}</dt><dd>{format!("{} ({} vCPU, {} MiB)", i.instance_type, i.cpu, i.memory)}</dd>
+                <dt>{"Image"}</dt><dd>{i.image_id.clone()}</dd>
+                <dt>{"Created At"}</dt><dd>{when(&i.creation_time)}</dd>
+            </dl>
+        },
+        1 => {
+            let rows: Vec<DiskRow> = disks.iter().flatten().flat_map(|v| rows(v, "Disks", "Disk")).collect();
+            html! {
+                <table class="grid">
+                    <thead><tr role="row"><th>{"Disk ID/Name"}</th><th>{"Disk Type"}</th><th>{"Category"}</th><th>{"Size"}</th><th>{"Status"}</th><th>{"Encrypted"}</th><th>{"Device"}</th><th>{"Actions"}</th></tr></thead>
+                    <tbody>
+                    { for rows.iter().map(|d| {
+                        let id = d.disk_id.clone();
+                        let essd = d.local_snapshots();
+                        let open = { let h = snapshot_for.clone(); let id = id.clone(); Callback::from(move |_: MouseEvent| h.set(Some((id.clone(), essd)))) };
+                        html! {
+                            <tr role="row" data-disk={id.clone()}>
+                                <td><div class="mono">{id.clone()}</div><div class="sub">{d.disk_name.clone()}</div></td>
+                                <td>{if d.kind == "system" { "System Disk" } else { "Data Disk" }}</td>
+                                <td>{format!("{} {}", d.category, d.performance_level)}</td>
+                                <td>{format!("{} GiB", d.size)}</td>
+                                <td>{status_badge(&d.status)}</td>
+                                <td>{if d.encrypted { "Yes (recorded; not encrypted at rest yet)" } else { "No" }}</td>
+                                <td class="mono">{d.device.clone()}</td>
+                                <td class="actions"><button class="link" onclick={open}>{"Create Snapshot"}</button></td>
+                            </tr>
+                        }
+                    }) }
+                    </tbody>
+                </table>
+            }
+        }
+        _ => html! { <SnapshotTable filter={json!({"InstanceId": p.id.clone()})} /> },
+    };
+    html! {
+        <section class="page" aria-labelledby="page-title">
+            <p class="crumbs"><Link<Route> to={Route::Instances}>{"Instances"}</Link<Route>>{" / "}{p.id.clone()}</p>
+            <h1 id="page-title">{format!("{} ({})", i.instance_name, i.instance_id)}</h1>
+            <Tabs tabs={vec!["Instance Details", "Cloud Disk", "Snapshots"]} active={*tab} on_select={let t = tab.clone(); Callback::from(move |x| t.set(x))} />
+            {content}
+            if let Some((disk_id, essd)) = (*snapshot_for).clone() {
+                <SnapshotForm from={SnapshotFrom::Disk { disk_id, essd }} on_close={let h = snapshot_for.clone(); Callback::from(move |_| h.set(None))} />
+            }
+        </section>
+    }
+}

@@ -1,0 +1,237 @@
+//! The Instances page: the list (with Create Instance, Start, Stop, Delete,
+//! Manage) and the Create Instance dialog (the Images page opens it too).
+
+use serde_json::{json, Value};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::ecs::EcsError;
+use crate::ui::components::*;
+use crate::ui::context::*;
+use crate::ui::model::list::{ListState, INSTANCE_FILTERS, INSTANCE_TYPES};
+use crate::ui::model::rows::{rows, ImageRow, InstanceRow};
+use crate::ui::Route;
+
+/// The Instances list: search by ID, name or status; filters by status, zone
+/// and instance type; newest or oldest first; paged in the browser like the
+/// Disks and Snapshots lists.
+#[function_component(InstancesPage)]
+pub fn instances_page() -> Html {
+    let ctx = use_ctx();
+    let data = use_query("DescribeInstances", json!({"PageSize": 100}));
+    let dialog = use_state(|| None::<Open>);
+    let list = use_reducer(ListState::newest_first);
+    let region_zones = ctx.scope.zones();
+    let mut tools = html! {};
+    let close = { let d = dialog.clone(); Callback::from(move |_| d.set(None)) };
+    let body = match &data {
+        None => html! { <p class="loading" aria-busy="true">{"Loading instances…"}</p> },
+        Some(Err(e)) => error_line(&Some(e.clone())),
+        Some(Ok(v)) => {
+            let all: Vec<InstanceRow> = rows(v, "Instances", "Instance");
+            // A zone of another region (the top bar's region changed) filters nothing.
+            let shown = list.within("ZoneId", &region_zones).show(&all);
+            let [status, zone, itype] = &INSTANCE_FILTERS;
+            if shown.total > 0 {
+                let zone_options: Vec<(&'static str, &'static str)> = region_zones.iter().map(|z| (*z, *z)).collect();
+                tools = html! {
+                    <>
+                        {search_box("Search instances", "Search by instance ID, name or status", &list)}
+                        {filter_select(status, status.options, &list)}
+                        {filter_select(zone, &zone_options, &list)}
+                        {filter_select(itype, itype.options, &list)}
+                        {sort_toggle(&list)}
+                        <span class="sub">{format!("{} of {} instances", shown.matched, shown.total)}</span>
+                        {pager(shown.page, shown.pages, &list)}
+                    </>
+                };
+            }
+            if shown.total == 0 {
+                html! { <p class="empty">{"No instances yet. Create Instance starts one from a public image; its disks can then be snapshotted."}</p> }
+            } else if shown.matched == 0 {
+                html! { <p class="empty">{"No instance matches the search and filters."}</p> }
+            } else {
+                html! {
+                    <table class="grid">
+                        <thead><tr role="row"><th>{"Instance ID/Name"}</th><th>{"Zone"}</th><th>{"Status"}</th><th>{"Image"}</th><th>{"Instance Type"}</th><th>{"Created At"}</th><th>{"Actions"}</th></tr></thead>
+                        <tbody>
+                        { for shown.rows.iter().map(|i| {
+                            let id = i.instance_id.clone();
+                            let status = i.status.clone();
+                            let power = |action: &'static str, label: &'static str| {
+                                let (ctx, id) = (ctx.clone(), id.clone());
+                                Callback::from(move |_: MouseEvent| run(&ctx, action, json!({"InstanceId": id}), format!("{label}: {id}"), None))
+                            };
+                            let del = { let d = dialog.clone(); let i = (*i).clone(); Callback::from(move |_: MouseEvent| d.set(Some(Open::Delete(i.clone())))) };
+                            html! {
+                                <tr role="row" data-instance={id.clone()}>
+                                    <td><Link<Route> to={Route::Instance { id: id.clone() }} classes="mono">{id.clone()}</Link<Route>><div class="sub">{i.instance_name.clone()}</div></td>
+                                    <td>{i.zone_id.clone()}</td>
+                                    <td>{status_badge(&status)}</td>
+                                    <td class="sub">{i.image_id.clone()}</td>
+                                    <td>{i.instance_type.clone()}</td>
+                                    <td>{when(&i.creation_time)}</td>
+                                    <td class="actions">
+                                        <Link<Route> to={Route::Instance { id: id.clone() }} classes="link">{"Manage"}</Link<Route>>
+                                        if status == "Stopped" { <button class="link" onclick={power("StartInstance", "Starting")}>{"Start"}</button> }
+                                        if status == "Running" { <button class="link" onclick={power("StopInstance", "Stopping")}>{"Stop"}</button> }
+                                        <button class="link danger" onclick={del}>{"Delete"}</button>
+                                    </td>
+                                </tr>
+                            }
+                        }) }
+                        </tbody>
+                    </table>
+                }
+            }
+        }
+    };
+    html! {
+        <section class="page" aria-labelledby="page-title">
+            <h1 id="page-title">{"Instances"}</h1>
+            <div class="toolbar">
+                <button class="primary" onclick={let d = dialog.clone(); Callback::from(move |_| d.set(Some(Open::Create)))}>{"Create Instance"}</button>
+                {tools}
+            </div>
+            {body}
+            { match (*dialog).clone() {
+                Some(Open::Create) => html! { <CreateInstanceDialog on_close={close} /> },
+                Some(Open::Delete(i)) => html! { <DeleteInstanceDialog instance={i} on_close={close} /> },
+                None => html! {},
+            } }
+        </section>
+    }
+}
+
+/// The Instances page's dialog.
+#[derive(Clone, PartialEq)]
+enum Open {
+    Create,
+    Delete(InstanceRow),
+}
+
+#[derive(Properties, PartialEq)]
+pub struct CreateInstanceProps {
+    pub on_close: Callback<()>,
+    /// An image to start from (the Images page's Create Instance).
+    #[prop_or_default]
+    pub image: Option<String>,
+}
+
+#[function_component(CreateInstanceDialog)]
+pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
+    let ctx = use_ctx();
+    let images = use_query("DescribeImages", json!({"PageSize": 100}));
+    let image = use_state(|| p.image.clone().unwrap_or_default());
+    let itype = use_state(|| "ecs.g7.large".to_string());
+    let zone = use_state(|| ctx.scope.zones().first().map(|z| z.to_string()).unwrap_or_default());
+    let sys_cat = use_state(|| "cloud_essd".to_string());
+    let sys_size = use_state(|| "40".to_string());
+    let data_size = use_state(|| "20".to_string());
+    let data_cat = use_state(|| "cloud_essd".to_string());
+    let name = use_state(String::new);
+    let error = use_state(|| None::<EcsError>);
+    let image_list: Vec<ImageRow> = images.iter().flatten().flat_map(|v| rows(v, "Images", "Image")).collect();
+    let chosen = if image.is_empty() {
+        // Alibaba Cloud Linux first, as the ECS console does.
+        image_list
+            .iter()
+            .find(|i| i.image_id.starts_with("aliyun"))
+            .or(image_list.first())
+            .map(|i| i.image_id.clone())
+            .unwrap_or_default()
+    } else {
+        (*image).clone()
+    };
+    let sel = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: Event| h.set(value_of(&e))) };
+    let inp = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into()))) };
+    let ok = {
+        let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
+        let (itype, zone, sys_cat, sys_size, data_size, data_cat, name) = (itype.clone(), zone.clone(), sys_cat.clone(), sys_size.clone(), data_size.clone(), data_cat.clone(), name.clone());
+        let chosen = chosen.clone();
+        Callback::from(move |_: MouseEvent| {
+            let mut params = json!({
+                "ImageId": chosen, "InstanceType": *itype, "ZoneId": *zone,
+                "SystemDisk": {"Category": *sys_cat, "Size": *sys_size},
+            });
+            if !data_size.is_empty() && *data_size != "0" {
+                params["DataDisk"] = json!([{"Size": *data_size, "Category": *data_cat}]);
+            }
+            if !name.is_empty() {
+                params["InstanceName"] = json!(*name);
+            }
+            submit(&ctx, "RunInstances", params, error.clone(), on_close.clone(), move |_v: &Value| "The instance is being created.".into());
+        })
+    };
+    html! {
+        <Dialog title="Create Instance" on_close={p.on_close.clone()}>
+            <div class="form">
+                <label>{"Image"}<select aria-label="Image" onchange={sel(&image)}>
+                    { for image_list.iter().map(|i| {
+                        let id = i.image_id.clone();
+                        let ready = i.is_ready();
+                        let label = if i.is_custom() {
+                            format!("{} (custom: {}){}", i.image_name, i.os_name, if ready { "" } else { ", creating…" })
+                        } else {
+                            format!("{} (public)", i.os_name)
+                        };
+                        html! { <option value={id.clone()} selected={chosen == id} disabled={!ready}>{label}</option> }
+                    }) }
+                </select></label>
+                <label>{"Instance Name"}<input type="text" aria-label="Instance Name" value={(*name).clone()} oninput={inp(&name)} /></label>
+                <label>{"Instance Type"}<select aria-label="Instance Type" onchange={sel(&itype)}>
+                    { for INSTANCE_TYPES.iter().map(|t| html! { <option value={*t} selected={*itype == *t}>{*t}</option> }) }
+                </select></label>
+                <label>{"Zone"}<select aria-label="Zone" onchange={sel(&zone)}>
+                    { for ctx.scope.zones().into_iter().map(|z| html! { <option value={z} selected={*zone == z}>{z}</option> }) }
+                </select></label>
+                <div class="tagrow">
+                    <label>{"System Disk Category"}<select aria-label="System Disk Category" onchange={sel(&sys_cat)}>
+                        { for ["cloud_essd", "cloud_ssd", "cloud_efficiency"].iter().map(|c| html! { <option value={*c} selected={*sys_cat == *c}>{*c}</option> }) }
+                    </select></label>
+                    <label>{"System Disk Size (GiB)"}<input type="number" aria-label="System Disk Size (GiB)" value={(*sys_size).clone()} oninput={inp(&sys_size)} /></label>
+                </div>
+                <div class="tagrow">
+                    <label>{"Data Disk Category"}<select aria-label="Data Disk Category" onchange={sel(&data_cat)}>
+                        { for ["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud"].iter().map(|c| html! { <option value={*c} selected={*data_cat == *c}>{*c}</option> }) }
+                    </select></label>
+                    <label>{"Data Disk Size (GiB, 0 for none)"}<input type="number" aria-label="Data Disk Size (GiB)" value={(*data_size).clone()} oninput={inp(&data_size)} /></label>
+                </div>
+                {error_line(&error)}
+                <DialogButtons ok="Create" on_ok={ok} on_cancel={p.on_close.clone()} />
+            </div>
+        </Dialog>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct InstanceProps {
+    instance: InstanceRow,
+    on_close: Callback<()>,
+}
+
+#[function_component(DeleteInstanceDialog)]
+fn delete_instance_dialog(p: &InstanceProps) -> Html {
+    let ctx = use_ctx();
+    let error = use_state(|| None::<EcsError>);
+    let id = p.instance.instance_id.clone();
+    let running = p.instance.status == "Running";
+    let ok = {
+        let (ctx, error, on_close, id) = (ctx.clone(), error.clone(), p.on_close.clone(), id.clone());
+        Callback::from(move |_: MouseEvent| {
+            let params = json!({"InstanceId": id, "Force": running});
+            submit(&ctx, "DeleteInstance", params, error.clone(), on_close.clone(), move |_v: &Value| "The instance was deleted.".into());
+        })
+    };
+    html! {
+        <Dialog title="Delete Instance" on_close={p.on_close.clone()}>
+            <div class="form">
+                <p>{format!("Delete instance {id}.")}</p>
+                <p class="warn">{"Its system disk and the data disks released with it are deleted with their data. Manual snapshots of them are kept."}</p>
+                if running { <p class="warn">{"The instance is Running: it is stopped and deleted at once."}</p> }
+                {error_line(&error)}
+                <DialogButtons ok="Delete" on_ok={ok} on_cancel={p.on_close.clone()} danger=true />
+            </div>
+        </Dialog>
+    }
+}

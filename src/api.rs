@@ -18,10 +18,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::ecs::VERSION;
-use crate::error::Error as EcsError;
+use crate::error::Error;
 use crate::service;
 
-fn js_error(e: EcsError, request_id: Option<String>) -> JsValue {
+fn js_error(e: Error, request_id: Option<String>) -> JsValue {
     let err = js_sys::Error::new(&format!("{}: {}", e.code, e.message));
     let rid = request_id.unwrap_or_else(|| {
         // Data-plane calls have no ECS RequestId of their own: make one.
@@ -40,10 +40,10 @@ fn to_js<T: Serialize>(v: &T) -> JsValue {
 }
 
 /// A non-negative whole number of bytes from JS.
-fn bytes_arg(v: &JsValue, name: &str) -> Result<u64, EcsError> {
+fn bytes_arg(v: &JsValue, name: &str) -> Result<u64, Error> {
     match v.as_f64() {
         Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 => Ok(n as u64),
-        _ => Err(EcsError::invalid(name, "a whole number of bytes, 0 or more")),
+        _ => Err(Error::invalid(name, "a whole number of bytes, 0 or more")),
     }
 }
 
@@ -54,13 +54,13 @@ fn set_fn(obj: &Object, name: &str, f: JsValue) {
 fn request(action: JsValue, params: JsValue) -> Promise {
     future_to_promise(async move {
         let Some(action) = action.as_string() else {
-            return Err(js_error(EcsError::missing("Action"), None));
+            return Err(js_error(Error::missing("Action"), None));
         };
         let params: serde_json::Value = if params.is_undefined() || params.is_null() {
             serde_json::Value::Null
         } else {
             serde_wasm_bindgen::from_value(params)
-                .map_err(|e| js_error(EcsError::bad("InvalidParameter", format!("The parameters are not plain data: {e}")), None))?
+                .map_err(|e| js_error(Error::bad("InvalidParameter", format!("The parameters are not plain data: {e}")), None))?
         };
         let mut rid = None;
         let out = service::with(async |ecs| match ecs.request(&action, &params).await {
@@ -77,14 +77,14 @@ fn request(action: JsValue, params: JsValue) -> Promise {
 
 fn write_disk(disk: JsValue, offset: JsValue, bytes: JsValue) -> Promise {
     future_to_promise(async move {
-        let disk = disk.as_string().ok_or_else(|| js_error(EcsError::missing("DiskId"), None))?;
+        let disk = disk.as_string().ok_or_else(|| js_error(Error::missing("DiskId"), None))?;
         let offset = bytes_arg(&offset, "Offset").map_err(|e| js_error(e, None))?;
         if !bytes.is_instance_of::<Uint8Array>() {
-            return Err(js_error(EcsError::invalid("Bytes", "a Uint8Array"), None));
+            return Err(js_error(Error::invalid("Bytes", "a Uint8Array"), None));
         }
         let bytes = Uint8Array::from(bytes);
         if bytes.length() as u64 > crate::ecs::MAX_IO {
-            return Err(js_error(EcsError::invalid("Bytes", "at most 64 MiB a call"), None));
+            return Err(js_error(Error::invalid("Bytes", "at most 64 MiB a call"), None));
         }
         let data = bytes.to_vec();
         service::with(async |ecs| ecs.write_disk(&disk, offset, &data).await).await.map_err(|e| js_error(e, None))?;
@@ -94,7 +94,7 @@ fn write_disk(disk: JsValue, offset: JsValue, bytes: JsValue) -> Promise {
 
 fn read_disk(disk: JsValue, offset: JsValue, length: JsValue) -> Promise {
     future_to_promise(async move {
-        let disk = disk.as_string().ok_or_else(|| js_error(EcsError::missing("DiskId"), None))?;
+        let disk = disk.as_string().ok_or_else(|| js_error(Error::missing("DiskId"), None))?;
         let offset = bytes_arg(&offset, "Offset").map_err(|e| js_error(e, None))?;
         let length = bytes_arg(&length, "Length").map_err(|e| js_error(e, None))?;
         let data = service::with(async |ecs| ecs.read_disk(&disk, offset, length).await).await.map_err(|e| js_error(e, None))?;
@@ -104,7 +104,7 @@ fn read_disk(disk: JsValue, offset: JsValue, length: JsValue) -> Promise {
 
 fn read_snapshot(snap: JsValue, offset: JsValue, length: JsValue) -> Promise {
     future_to_promise(async move {
-        let snap = snap.as_string().ok_or_else(|| js_error(EcsError::missing("SnapshotId"), None))?;
+        let snap = snap.as_string().ok_or_else(|| js_error(Error::missing("SnapshotId"), None))?;
         let offset = bytes_arg(&offset, "Offset").map_err(|e| js_error(e, None))?;
         let length = bytes_arg(&length, "Length").map_err(|e| js_error(e, None))?;
         let data = service::with(async |ecs| ecs.read_snapshot(&snap, offset, length).await).await.map_err(|e| js_error(e, None))?;
@@ -114,7 +114,7 @@ fn read_snapshot(snap: JsValue, offset: JsValue, length: JsValue) -> Promise {
 
 fn advance_clock(seconds: JsValue) -> Promise {
     future_to_promise(async move {
-        let s = seconds.as_f64().ok_or_else(|| js_error(EcsError::invalid("Seconds", "a number"), None))?;
+        let s = seconds.as_f64().ok_or_else(|| js_error(Error::invalid("Seconds", "a number"), None))?;
         service::with(async |ecs| ecs.advance_clock(s).await).await.map_err(|e| js_error(e, None))?;
         Ok(JsValue::UNDEFINED)
     })
@@ -136,14 +136,14 @@ fn reset() -> Promise {
 }
 
 fn bucket_key(bucket: &JsValue, key: &JsValue) -> Result<(String, String), JsValue> {
-    let b = bucket.as_string().ok_or_else(|| js_error(EcsError::bad("InvalidBucketName", "The bucket name is a string."), None))?;
-    let k = key.as_string().ok_or_else(|| js_error(EcsError::bad("InvalidObjectName", "The object key is a string."), None))?;
+    let b = bucket.as_string().ok_or_else(|| js_error(Error::bad("InvalidBucketName", "The bucket name is a string."), None))?;
+    let k = key.as_string().ok_or_else(|| js_error(Error::bad("InvalidObjectName", "The object key is a string."), None))?;
     Ok((b, k))
 }
 
 fn oss_create_bucket(bucket: JsValue) -> Promise {
     future_to_promise(async move {
-        let b = bucket.as_string().ok_or_else(|| js_error(EcsError::bad("InvalidBucketName", "The bucket name is a string."), None))?;
+        let b = bucket.as_string().ok_or_else(|| js_error(Error::bad("InvalidBucketName", "The bucket name is a string."), None))?;
         service::with(async |ecs| ecs.oss_create_bucket(&b).await).await.map_err(|e| js_error(e, None))?;
         Ok(JsValue::UNDEFINED)
     })
@@ -158,7 +158,7 @@ fn oss_put_object(bucket: JsValue, key: JsValue, data: JsValue) -> Promise {
             return Ok(JsValue::UNDEFINED);
         }
         let Ok(blob) = data.dyn_into::<web_sys::Blob>() else {
-            return Err(js_error(EcsError::invalid("Data", "a Uint8Array or a Blob (such as a File)"), None));
+            return Err(js_error(Error::invalid("Data", "a Uint8Array or a Blob (such as a File)"), None));
         };
         service::put_blob(&b, &k, &blob, |_| ()).await.map_err(|e| js_error(e, None))?;
         Ok(JsValue::UNDEFINED)
@@ -183,7 +183,7 @@ fn oss_get_object(bucket: JsValue, key: JsValue, range: JsValue) -> Promise {
 
 fn oss_list_objects(bucket: JsValue, prefix: JsValue) -> Promise {
     future_to_promise(async move {
-        let b = bucket.as_string().ok_or_else(|| js_error(EcsError::bad("InvalidBucketName", "The bucket name is a string."), None))?;
+        let b = bucket.as_string().ok_or_else(|| js_error(Error::bad("InvalidBucketName", "The bucket name is a string."), None))?;
         let prefix = prefix.as_string().unwrap_or_default();
         let list = service::with(async |ecs| ecs.oss_list(&b, &prefix).await).await.map_err(|e| js_error(e, None))?;
         Ok(to_js(&list))

@@ -34,3 +34,8 @@ pub mod idb;
 pub mod service;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;
+/// The console's plain data (`ui::model`: typed rows, list and form states
+/// with pure reducers), compiled natively so `cargo test` runs its tests.
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "ui/model/mod.rs"]
+pub mod ui_model;

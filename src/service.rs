@@ -13,7 +13,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 
 use crate::ecs::Ecs;
-use crate::error::Error as EcsError;
+use crate::error::Error;
 use crate::idb::IdbStore;
 
 /// The database the console keeps everything in.
@@ -54,8 +54,8 @@ fn handle() -> Rc<Mutex<Option<Service>>> {
 
 /// Opens the ECS service over the database (the tab holds the writer's lock).
 /// `on_closed` runs if another tab upgrades or deletes the database.
-pub async fn open(on_closed: impl FnOnce() + 'static) -> Result<(), EcsError> {
-    let store = IdbStore::open_with(DB_NAME, on_closed).await.map_err(|e| EcsError::from(crate::engine::EngineError::Store(e)))?;
+pub async fn open(on_closed: impl FnOnce() + 'static) -> Result<(), Error> {
+    let store = IdbStore::open_with(DB_NAME, on_closed).await.map_err(|e| Error::from(crate::engine::EngineError::Store(e)))?;
     let ecs = Ecs::open(store, Box::new(wall)).await?;
     *handle().lock().await = Some(ecs);
     SHARED.with(|s| {
@@ -80,21 +80,19 @@ pub async fn close() {
 }
 
 /// Runs `f` with the service, waiting for it to be open and for calls before it.
-pub async fn with<T>(f: impl AsyncFnOnce(&mut Service) -> Result<T, EcsError>) -> Result<T, EcsError> {
+pub async fn with<T>(f: impl AsyncFnOnce(&mut Service) -> Result<T, Error>) -> Result<T, Error> {
     let _ = wasm_bindgen_futures::JsFuture::from(ready()).await;
     let h = handle();
     let mut guard = h.lock().await;
     match guard.as_mut() {
         Some(ecs) => f(ecs).await,
-        None => {
-            Err(EcsError::new(503, "ServiceUnavailable.DatabaseClosed", "This tab no longer holds the rowsnap database (another tab took over): reload it."))
-        }
+        None => Err(Error::closed("This tab no longer holds the rowsnap database (another tab took over): reload it.")),
     }
 }
 
 /// Deletes every disk, snapshot, image and setting, and starts afresh.
-pub async fn reset() -> Result<(), EcsError> {
-    let store_err = |e| EcsError::from(crate::engine::EngineError::Store(e));
+pub async fn reset() -> Result<(), Error> {
+    let store_err = |e| Error::from(crate::engine::EngineError::Store(e));
     let h = handle();
     let mut guard = h.lock().await;
     if let Some(ecs) = guard.take() {
@@ -172,8 +170,8 @@ const SLICE: f64 = (4 << 20) as f64;
 
 /// Reads a Blob (such as a File) in 4 MiB slices, outside any transaction,
 /// handing each to `f` with its offset: a large file never sits in memory.
-pub async fn for_each_slice(blob: &web_sys::Blob, mut f: impl AsyncFnMut(u64, Vec<u8>) -> Result<(), EcsError>) -> Result<(), EcsError> {
-    let js = |e: JsValue| EcsError::new(400, "InvalidArgument", format!("The file could not be read: {e:?}"));
+pub async fn for_each_slice(blob: &web_sys::Blob, mut f: impl AsyncFnMut(u64, Vec<u8>) -> Result<(), Error>) -> Result<(), Error> {
+    let js = |e: JsValue| Error::new(400, "InvalidArgument", format!("The file could not be read: {e:?}"));
     let size = blob.size();
     let mut offset = 0f64;
     while offset < size {
@@ -188,7 +186,7 @@ pub async fn for_each_slice(blob: &web_sys::Blob, mut f: impl AsyncFnMut(u64, Ve
 
 /// Puts a Blob into OSS: each slice is one transaction; the object appears
 /// when the last one completes it. `progress` gets the bytes done so far.
-pub async fn put_blob(bucket: &str, key: &str, blob: &web_sys::Blob, progress: impl Fn(f64)) -> Result<(), EcsError> {
+pub async fn put_blob(bucket: &str, key: &str, blob: &web_sys::Blob, progress: impl Fn(f64)) -> Result<(), Error> {
     let upload = with(async |ecs| ecs.oss_begin(bucket, key).await).await?;
     let mut stored = 0u64;
     let result = async {

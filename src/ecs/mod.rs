@@ -35,8 +35,6 @@ pub mod upload;
 use serde_json::Value;
 
 use crate::engine::{Engine, MapRef, Store};
-/// The crate's error under the name the console's modules use.
-pub use crate::error::Error as EcsError;
 use crate::error::{Error, Result};
 use crate::util::Rng;
 pub(crate) use cx::Cx;

@@ -173,7 +173,7 @@ impl IdbTx {
         let (keys, vals) = (keys.into_future(), vals.into_future());
         let keys = keys.await.map_err(|e| self.err(e))?;
         let vals = vals.await.map_err(|e| self.err(e))?;
-        Ok(keys.into_iter().zip(vals.iter()).map(|(k, v)| (k, bytes(&v))).collect())
+        Ok(keys.into_iter().zip(vals.iter()).map(|(k, v)| (k, bytes(v))).collect())
     }
 
     fn store(&self, t: Table) -> &ObjectStore {

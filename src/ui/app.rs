@@ -78,10 +78,7 @@ fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>)
         let on_lost = move || {
             lost_held.borrow_mut()._lock = None;
             wasm_bindgen_futures::spawn_local(service::close());
-            lost_session.set(Session::Lost(
-                "rowsnap was opened in another tab, which took over the database. This tab no longer writes."
-                    .into(),
-            ));
+            lost_session.set(Session::Lost("rowsnap was opened in another tab, which took over the database. This tab no longer writes.".into()));
         };
         let (guard, locked) = match browser::writer_lock(steal, on_lost).await {
             Ok(LockOutcome::Held(g)) => (Some(g), true),
@@ -93,8 +90,7 @@ fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>)
         let closed_session = session.clone();
         let on_closed = move || {
             closed_session.set(Session::Lost(
-                "The rowsnap database was upgraded or deleted by another tab (a newer rowsnap?). This tab closed it: reload to continue."
-                    .into(),
+                "The rowsnap database was upgraded or deleted by another tab (a newer rowsnap?). This tab closed it: reload to continue.".into(),
             ))
         };
         if let Err(e) = service::open(on_closed).await {
@@ -115,13 +111,7 @@ fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>)
         };
         let storage = browser::storage(true).await;
         held.borrow_mut()._lock = guard;
-        session.set(Session::Ready(DbSummary {
-            instances: counts[0],
-            disks: counts[1],
-            snapshots: counts[2],
-            storage,
-            locked,
-        }));
+        session.set(Session::Ready(DbSummary { instances: counts[0], disks: counts[1], snapshots: counts[2], storage, locked }));
     });
 }
 
@@ -160,7 +150,11 @@ pub fn app() -> Html {
             let toasts = toasts.clone();
             let next = next_toast.clone();
             Callback::from(move |t: Toast| {
-                let id = { let mut n = next.borrow_mut(); *n += 1; *n };
+                let id = {
+                    let mut n = next.borrow_mut();
+                    *n += 1;
+                    *n
+                };
                 let mut v = (*toasts).clone();
                 v.push((id, t));
                 toasts.set(v);
@@ -171,7 +165,10 @@ pub fn app() -> Html {
                 .forget();
             })
         },
-        refresh: { let tick = tick.clone(); Callback::from(move |_| tick.set(*tick + 1)) },
+        refresh: {
+            let tick = tick.clone();
+            Callback::from(move |_| tick.set(*tick + 1))
+        },
     };
     html! {
         <ContextProvider<Ctx> context={ctx}>

@@ -5,7 +5,7 @@
 use serde_json::Value;
 use yew::prelude::*;
 
-use crate::ecs::EcsError;
+use crate::error::Error;
 use crate::service;
 
 /// The region and resource group chosen in the top bar. Every call is made
@@ -32,7 +32,7 @@ impl Scope {
 
 /// One ECS action through the tab's service, in the chosen region (and, for
 /// Describe actions, the chosen resource group).
-pub async fn call(scope: &Scope, action: &str, mut params: Value) -> Result<Value, EcsError> {
+pub async fn call(scope: &Scope, action: &str, mut params: Value) -> Result<Value, Error> {
     if let Value::Object(m) = &mut params {
         m.entry("RegionId").or_insert_with(|| Value::String(scope.region.clone()));
         if !scope.group.is_empty() && action.starts_with("Describe") && action != "DescribeImages" {
@@ -46,7 +46,7 @@ pub async fn call(scope: &Scope, action: &str, mut params: Value) -> Result<Valu
 #[derive(Clone, PartialEq)]
 pub enum Toast {
     Ok(String),
-    Err(EcsError),
+    Err(Error),
 }
 
 /// What pages get from the shell: the scope, the refresh tick and a way to toast.
@@ -69,7 +69,7 @@ pub fn use_ctx() -> Ctx {
 /// With `PageSize: 100` a Describe action's every page is read and merged
 /// (lists filter and page in the console), so no row is left out past 100.
 #[hook]
-pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, EcsError>> {
+pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, Error>> {
     let ctx = use_ctx();
     let state = use_state(|| None);
     {
@@ -89,7 +89,7 @@ pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, Ec
 /// Every page of a Describe action (at most 50), merged into the first
 /// page's shape: the double-wrapped list (`Snapshots: {Snapshot: [...]}`)
 /// holds every item.
-pub async fn call_all(scope: &Scope, action: &str, params: Value) -> Result<Value, EcsError> {
+pub async fn call_all(scope: &Scope, action: &str, params: Value) -> Result<Value, Error> {
     let mut first = call(scope, action, params.clone()).await?;
     let (Some(total), Some(size)) = (first["TotalCount"].as_u64(), first["PageSize"].as_u64()) else { return Ok(first) };
     let Some((outer, inner)) = list_path(&first) else { return Ok(first) };
@@ -143,7 +143,7 @@ pub fn submit(
     ctx: &Ctx,
     action: &'static str,
     params: Value,
-    error: UseStateHandle<Option<EcsError>>,
+    error: UseStateHandle<Option<Error>>,
     on_close: Callback<()>,
     ok: impl FnOnce(&Value) -> String + 'static,
 ) {

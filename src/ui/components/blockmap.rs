@@ -24,12 +24,7 @@ pub fn block_map(p: &BlockMapProps) -> Html {
 
     let (blocks, bs, runs) = (m.blocks, if m.block_size == 0 { 32768 } else { m.block_size }, &m.runs.run);
     // Draw up to the last written block (at least 512 blocks): the rest is never written.
-    let written_end = runs
-        .iter()
-        .filter(|r| r.written())
-        .map(Run::end)
-        .max()
-        .unwrap_or(0);
+    let written_end = runs.iter().filter(|r| r.written()).map(Run::end).max().unwrap_or(0);
     let extent = written_end.max(512).min(blocks).max(1);
     let cells = extent.clamp(1, 512);
     let per = extent.div_ceil(cells).max(1);
@@ -57,10 +52,15 @@ pub fn block_map(p: &BlockMapProps) -> Html {
             j += 1;
         }
         let (fill, label) = match best {
-            Some(r) if r.state != "unwritten" && r.first_snapshot_id.is_empty() => ("#222831".to_string(), "written since the last snapshot (this disk only)".to_string()),
+            Some(r) if r.state != "unwritten" && r.first_snapshot_id.is_empty() => {
+                ("#222831".to_string(), "written since the last snapshot (this disk only)".to_string())
+            }
             Some(r) if r.state != "unwritten" => {
                 let (first, shared) = (&r.first_snapshot_id, &r.shared_with_snapshots);
-                (colour(first).to_string(), format!("first captured by {first}; shared with {}", if shared.is_empty() { "no snapshot".into() } else { shared.join(", ") }))
+                (
+                    colour(first).to_string(),
+                    format!("first captured by {first}; shared with {}", if shared.is_empty() { "no snapshot".into() } else { shared.join(", ") }),
+                )
             }
             _ => ("#e8eaed".to_string(), "never written".to_string()),
         };

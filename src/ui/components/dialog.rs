@@ -115,8 +115,12 @@ pub fn dialog(p: &DialogProps) -> Html {
                                 return;
                             }
                             match tabbables(&dlg).first() {
-                                Some(first) => { let _ = first.focus(); }
-                                None => { let _ = dlg.focus(); }
+                                Some(first) => {
+                                    let _ = first.focus();
+                                }
+                                None => {
+                                    let _ = dlg.focus();
+                                }
                             }
                         });
                     }

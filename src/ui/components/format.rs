@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use crate::ecs::EcsError;
+use crate::error::Error;
 
 pub fn bytes(n: u64) -> String {
     crate::browser::human_bytes(n as f64)
@@ -33,7 +33,7 @@ pub fn checked_of(e: &Event) -> bool {
 }
 
 /// An inline error with its ECS code.
-pub fn error_line(e: &Option<EcsError>) -> Html {
+pub fn error_line(e: &Option<Error>) -> Html {
     match e {
         Some(e) => html! { <p class="inline-error" role="alert"><strong>{e.code.clone()}</strong>{": "}{e.message.clone()}</p> },
         None => html! {},
@@ -58,9 +58,9 @@ pub fn status_badge(status: &str) -> Html {
 }
 
 /// Offers `parts` (Uint8Arrays) to the user as a downloaded file.
-pub fn save_file(parts: &js_sys::Array, name: &str) -> Result<(), EcsError> {
+pub fn save_file(parts: &js_sys::Array, name: &str) -> Result<(), Error> {
     use wasm_bindgen::JsCast;
-    let fail = |_| EcsError::new(500, "InternalError", "The browser refused to make the file.");
+    let fail = |_| Error::internal("The browser refused to make the file.");
     let blob = web_sys::Blob::new_with_u8_array_sequence(parts).map_err(fail)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
     let document = web_sys::window().and_then(|w| w.document()).ok_or_else(|| fail(wasm_bindgen::JsValue::NULL))?;

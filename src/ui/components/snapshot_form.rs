@@ -8,10 +8,10 @@ use serde_json::json;
 use yew::prelude::*;
 
 use super::{checked_of, error_line, value_of, Dialog};
-use crate::ecs::EcsError;
+use crate::error::Error;
 use crate::ui::context::*;
-use crate::ui::model::forms::{ResourceType, SnapshotForm as Form, SnapshotFormAction as A};
 pub use crate::ui::model::forms::SnapshotFrom;
+use crate::ui::model::forms::{ResourceType, SnapshotForm as Form, SnapshotFormAction as A};
 use crate::ui::model::rows::{rows, Created, DiskRow, InstanceRow};
 
 impl Reducible for Form {
@@ -33,7 +33,7 @@ pub struct SnapshotFormProps {
 pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
     let ctx = use_ctx();
     let form = use_reducer(|| Form::new(p.from.clone()));
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let page = form.on_page();
     let disks = use_query("DescribeDisks", json!({"PageSize": 100}));
     let instances = use_query("DescribeInstances", json!({"PageSize": 100}));

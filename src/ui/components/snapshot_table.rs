@@ -7,7 +7,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::*;
-use crate::ecs::EcsError;
+use crate::error::Error;
 use crate::ui::context::*;
 use crate::ui::model::list::{ListAction, ListState, SNAPSHOT_FILTERS};
 use crate::ui::model::rows::{first, rows, Created, DiskRow, InstanceRow, SnapshotRow};
@@ -163,11 +163,8 @@ fn rollback_dialog(p: &SnapProps) -> Html {
     let disk = disk.and_then(|r| r.ok()).and_then(|v| first::<DiskRow>(&v, "Disks", "Disk"));
     let instance_id = disk.map(|d| d.instance_id).unwrap_or_default();
     let inst = use_query("DescribeInstances", json!({"InstanceIds": [instance_id.clone()]}));
-    let inst_status = inst
-        .and_then(|r| r.ok())
-        .and_then(|v| first::<InstanceRow>(&v, "Instances", "Instance"))
-        .map(|i| i.status);
-    let error = use_state(|| None::<EcsError>);
+    let inst_status = inst.and_then(|r| r.ok()).and_then(|v| first::<InstanceRow>(&v, "Instances", "Instance")).map(|i| i.status);
+    let error = use_state(|| None::<Error>);
     let stop = {
         let ctx = ctx.clone();
         let id = instance_id.clone();
@@ -215,7 +212,7 @@ fn create_disk_dialog(p: &SnapProps) -> Html {
     let zone = use_state(|| ctx.scope.zones().first().map(|z| z.to_string()).unwrap_or_default());
     let category = use_state(|| "cloud_essd".to_string());
     let size = use_state(|| p.snap.source_disk_size.to_string());
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
         let (zone, category, size) = (zone.clone(), category.clone(), size.clone());
@@ -249,7 +246,7 @@ fn create_disk_dialog(p: &SnapProps) -> Html {
 fn create_image_dialog(p: &SnapProps) -> Html {
     let ctx = use_ctx();
     let name = use_state(String::new);
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let system = p.snap.source_disk_type == "system";
     let ok = {
         let (ctx, error, on_close, name) = (ctx.clone(), error.clone(), p.on_close.clone(), name.clone());
@@ -259,7 +256,9 @@ fn create_image_dialog(p: &SnapProps) -> Html {
             if !name.is_empty() {
                 params["ImageName"] = json!(*name);
             }
-            submit(&ctx, "CreateImage", params, error.clone(), on_close.clone(), move |v: &Value| format!("Image {} is being created.", Created::of(v).image_id));
+            submit(&ctx, "CreateImage", params, error.clone(), on_close.clone(), move |v: &Value| {
+                format!("Image {} is being created.", Created::of(v).image_id)
+            });
         })
     };
     html! {
@@ -283,7 +282,7 @@ fn modify_dialog(p: &SnapProps) -> Html {
     let name = use_state(|| p.snap.snapshot_name.clone());
     let desc = use_state(|| p.snap.description.clone());
     let days = use_state(|| p.snap.retention_days.map(|d| d.to_string()).unwrap_or_default());
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
         let (name, desc, days) = (name.clone(), desc.clone(), days.clone());
@@ -302,7 +301,10 @@ fn modify_dialog(p: &SnapProps) -> Html {
             submit(&ctx, "ModifySnapshotAttribute", params, error.clone(), on_close.clone(), move |_v: &Value| "The snapshot was modified.".into());
         })
     };
-    let inp = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into()))) };
+    let inp = |h: &UseStateHandle<String>| {
+        let h = h.clone();
+        Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))
+    };
     html! {
         <Dialog title="Modify Snapshot" on_close={p.on_close.clone()}>
             <div class="form">
@@ -321,7 +323,7 @@ fn modify_dialog(p: &SnapProps) -> Html {
 #[function_component(DeleteDialog)]
 fn delete_dialog(p: &SnapProps) -> Html {
     let ctx = use_ctx();
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let force = use_state(|| false);
     let usage = p.snap.usage.clone();
     let progressing = p.snap.status == "progressing";

@@ -159,10 +159,16 @@ mod tests {
 
     #[test]
     fn a_disk_snapshot_sends_what_was_chosen() {
-        let f = form(disk(), vec![A::Name("nightly".into()), A::Local(true), A::Permanent(false), A::Days("7".into()), A::TagKey("k".into()), A::TagValue("v".into())]);
+        let f = form(
+            disk(),
+            vec![A::Name("nightly".into()), A::Local(true), A::Permanent(false), A::Days("7".into()), A::TagKey("k".into()), A::TagValue("v".into())],
+        );
         assert_eq!(
             f.request(),
-            ("CreateSnapshot", json!({"DiskId": "d-1", "SnapshotName": "nightly", "Category": "flash", "RetentionDays": "7", "Tag": [{"Key": "k", "Value": "v"}]}))
+            (
+                "CreateSnapshot",
+                json!({"DiskId": "d-1", "SnapshotName": "nightly", "Category": "flash", "RetentionDays": "7", "Tag": [{"Key": "k", "Value": "v"}]})
+            )
         );
         // Days typed while permanent are not sent; a tag value alone is no tag.
         let f = form(disk(), vec![A::Days("7".into()), A::TagValue("v".into()), A::Permanent(false), A::Permanent(true)]);

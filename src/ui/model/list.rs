@@ -290,7 +290,13 @@ pub const INSTANCE_FILTERS: [Filter; 3] = [
         field: "InstanceType",
         label: "Instance Type",
         all: "All instance types",
-        options: &[("ecs.g7.large", "ecs.g7.large"), ("ecs.g7.xlarge", "ecs.g7.xlarge"), ("ecs.c7.large", "ecs.c7.large"), ("ecs.r7.large", "ecs.r7.large"), ("ecs.t6-c1m1.large", "ecs.t6-c1m1.large")],
+        options: &[
+            ("ecs.g7.large", "ecs.g7.large"),
+            ("ecs.g7.xlarge", "ecs.g7.xlarge"),
+            ("ecs.c7.large", "ecs.c7.large"),
+            ("ecs.r7.large", "ecs.r7.large"),
+            ("ecs.t6-c1m1.large", "ecs.t6-c1m1.large"),
+        ],
     },
 ];
 

@@ -198,11 +198,19 @@ impl SnapshotRow {
     }
 
     pub fn category_text(&self) -> &'static str {
-        if self.is_local() { "Local Snapshot" } else { "Normal Snapshot" }
+        if self.is_local() {
+            "Local Snapshot"
+        } else {
+            "Normal Snapshot"
+        }
     }
 
     pub fn type_text(&self) -> &'static str {
-        if self.snapshot_type == "auto" { "Automatic" } else { "Manual" }
+        if self.snapshot_type == "auto" {
+            "Automatic"
+        } else {
+            "Manual"
+        }
     }
 }
 

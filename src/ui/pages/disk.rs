@@ -5,9 +5,9 @@ use serde_json::json;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::ui::components::snapshot_form::{SnapshotForm, SnapshotFrom};
-use crate::ecs::EcsError;
+use crate::error::Error;
 use crate::service;
+use crate::ui::components::snapshot_form::{SnapshotForm, SnapshotFrom};
 use crate::ui::components::*;
 use crate::ui::context::*;
 use crate::ui::model::rows::{first, rows, BlockMapReply, DiskRow, SnapshotRow};
@@ -18,7 +18,6 @@ pub struct DiskProps {
     pub id: String,
 }
 
-
 #[function_component(DiskDetails)]
 pub fn disk_details(p: &DiskProps) -> Html {
     let ctx = use_ctx();
@@ -28,7 +27,7 @@ pub fn disk_details(p: &DiskProps) -> Html {
     let offset = use_state(|| "0".to_string());
     let length = use_state(|| "1048576".to_string());
     let progress = use_state(|| None::<(f64, f64)>);
-    let hex = use_state(|| None::<Result<Vec<u8>, EcsError>>);
+    let hex = use_state(|| None::<Result<Vec<u8>, Error>>);
     let snapshotting = use_state(|| false);
     let d = disk.and_then(|r| r.ok()).and_then(|v| first::<DiskRow>(&v, "Disks", "Disk"));
     let Some(d) = d else {
@@ -168,7 +167,7 @@ pub fn disk_details(p: &DiskProps) -> Html {
 
 /// Writes a local file into a disk at `start`, 4 MiB at a time (each one
 /// transaction); the file is read in slices, never whole.
-async fn write_file(disk: &str, start: u64, blob: &web_sys::Blob, progress: impl Fn(f64, f64)) -> Result<u64, EcsError> {
+async fn write_file(disk: &str, start: u64, blob: &web_sys::Blob, progress: impl Fn(f64, f64)) -> Result<u64, Error> {
     let size = blob.size();
     service::for_each_slice(blob, async |at, data| {
         let n = data.len() as u64;
@@ -181,7 +180,7 @@ async fn write_file(disk: &str, start: u64, blob: &web_sys::Blob, progress: impl
 }
 
 /// Downloads `len` bytes of a disk from `start` to a local file, read in 4 MiB parts.
-async fn download_range_of(disk: &str, start: u64, len: u64) -> Result<(), EcsError> {
+async fn download_range_of(disk: &str, start: u64, len: u64) -> Result<(), Error> {
     const PART: u64 = 4 << 20;
     let parts = js_sys::Array::new();
     let mut done = 0;

@@ -5,12 +5,12 @@
 use serde_json::{json, Value};
 use yew::prelude::*;
 
+use crate::error::Error;
+use crate::oss::Listed;
+use crate::service;
 use crate::ui::components::*;
 use crate::ui::context::*;
 use crate::ui::model::rows::{rows, Created, ImageRow, TaskRow};
-use crate::ecs::EcsError;
-use crate::oss::Listed;
-use crate::service;
 
 /// The buckets, and the objects of the chosen one (re-read every few
 /// ticks); chooses the first bucket while none is chosen.
@@ -78,7 +78,7 @@ pub fn import_image_dialog(p: &CloseProps) -> Html {
     let os_type = use_state(|| "linux".to_string());
     let platform = use_state(|| "Ubuntu".to_string());
     let arch = use_state(|| "x86_64".to_string());
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let (buckets, objects) = use_bucket_objects(&bucket);
     let pick_object = {
         let (object, format) = (object.clone(), format.clone());
@@ -175,7 +175,7 @@ pub fn export_image_dialog(p: &ExportProps) -> Html {
     let bucket = use_state(String::new);
     let prefix = use_state(|| "exports/".to_string());
     let format = use_state(|| "qcow2".to_string());
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let (buckets, _) = use_bucket_objects(&bucket);
     let id = p.image.image_id.clone();
     let ok = {

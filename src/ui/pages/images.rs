@@ -27,8 +27,14 @@ pub fn images_page() -> Html {
     let data = use_query("DescribeImages", json!({"PageSize": 100}));
     let open = use_state(|| None::<Open>);
     let list = use_reducer(ListState::unordered);
-    let show = |what: Open| { let o = open.clone(); Callback::from(move |_: MouseEvent| o.set(Some(what.clone()))) };
-    let close = { let o = open.clone(); Callback::from(move |_| o.set(None)) };
+    let show = |what: Open| {
+        let o = open.clone();
+        Callback::from(move |_: MouseEvent| o.set(Some(what.clone())))
+    };
+    let close = {
+        let o = open.clone();
+        Callback::from(move |_| o.set(None))
+    };
     let body = match &data {
         None => html! { <p class="loading">{"Loading images…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::ecs::EcsError;
+use crate::error::Error;
 use crate::ui::components::*;
 use crate::ui::context::*;
 use crate::ui::model::list::{ListState, INSTANCE_FILTERS, INSTANCE_TYPES};
@@ -23,7 +23,10 @@ pub fn instances_page() -> Html {
     let list = use_reducer(ListState::newest_first);
     let region_zones = ctx.scope.zones();
     let mut tools = html! {};
-    let close = { let d = dialog.clone(); Callback::from(move |_| d.set(None)) };
+    let close = {
+        let d = dialog.clone();
+        Callback::from(move |_| d.set(None))
+    };
     let body = match &data {
         None => html! { <p class="loading" aria-busy="true">{"Loading instances…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
@@ -130,24 +133,26 @@ pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
     let data_size = use_state(|| "20".to_string());
     let data_cat = use_state(|| "cloud_essd".to_string());
     let name = use_state(String::new);
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let image_list: Vec<ImageRow> = images.iter().flatten().flat_map(|v| rows(v, "Images", "Image")).collect();
     let chosen = if image.is_empty() {
         // Alibaba Cloud Linux first, as the ECS console does.
-        image_list
-            .iter()
-            .find(|i| i.image_id.starts_with("aliyun"))
-            .or(image_list.first())
-            .map(|i| i.image_id.clone())
-            .unwrap_or_default()
+        image_list.iter().find(|i| i.image_id.starts_with("aliyun")).or(image_list.first()).map(|i| i.image_id.clone()).unwrap_or_default()
     } else {
         (*image).clone()
     };
-    let sel = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: Event| h.set(value_of(&e))) };
-    let inp = |h: &UseStateHandle<String>| { let h = h.clone(); Callback::from(move |e: InputEvent| h.set(value_of(&e.into()))) };
+    let sel = |h: &UseStateHandle<String>| {
+        let h = h.clone();
+        Callback::from(move |e: Event| h.set(value_of(&e)))
+    };
+    let inp = |h: &UseStateHandle<String>| {
+        let h = h.clone();
+        Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))
+    };
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
-        let (itype, zone, sys_cat, sys_size, data_size, data_cat, name) = (itype.clone(), zone.clone(), sys_cat.clone(), sys_size.clone(), data_size.clone(), data_cat.clone(), name.clone());
+        let (itype, zone, sys_cat, sys_size, data_size, data_cat, name) =
+            (itype.clone(), zone.clone(), sys_cat.clone(), sys_size.clone(), data_size.clone(), data_cat.clone(), name.clone());
         let chosen = chosen.clone();
         Callback::from(move |_: MouseEvent| {
             let mut params = json!({
@@ -213,7 +218,7 @@ struct InstanceProps {
 #[function_component(DeleteInstanceDialog)]
 fn delete_instance_dialog(p: &InstanceProps) -> Html {
     let ctx = use_ctx();
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let id = p.instance.instance_id.clone();
     let running = p.instance.status == "Running";
     let ok = {

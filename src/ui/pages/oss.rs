@@ -4,12 +4,12 @@
 
 use yew::prelude::*;
 
+use crate::error::Error;
+use crate::oss::Listed;
+use crate::service;
 use crate::ui::components::*;
 use crate::ui::context::*;
 use crate::ui::model::list::{ListState, Row};
-use crate::ecs::EcsError;
-use crate::oss::Listed;
-use crate::service;
 
 const PART: u64 = 4 << 20;
 /// Objects larger than this are streamed to a file the person picks, where
@@ -18,10 +18,10 @@ const STREAM_ABOVE: u64 = 64 << 20;
 
 /// Downloads an object to a local file, read in 4 MiB ranges: streamed into
 /// the file for large objects where the browser can, else as Blob parts.
-async fn download(bucket: String, key: String, size: u64) -> Result<(), EcsError> {
+async fn download(bucket: String, key: String, size: u64) -> Result<(), Error> {
     let name = key.rsplit('/').next().unwrap_or(&key).to_string();
     if size > STREAM_ABOVE {
-        let fail = |m: String| EcsError::new(400, "DownloadFailed", format!("The file was not saved: {m}"));
+        let fail = |m: String| Error::new(400, "DownloadFailed", format!("The file was not saved: {m}"));
         if let Some(file) = crate::browser::FileStream::open(&name).await.map_err(fail)? {
             let mut offset = 0;
             while offset < size {
@@ -57,10 +57,10 @@ pub fn oss_page() -> Html {
     let buckets = use_state(Vec::<String>::new);
     let bucket = use_state(String::new);
     // The listing and the bucket it is of: rows of another bucket are never shown.
-    let objects = use_state(|| None::<(String, Result<Vec<Listed>, EcsError>)>);
+    let objects = use_state(|| None::<(String, Result<Vec<Listed>, Error>)>);
     let new_bucket = use_state(String::new);
     let progress = use_state(|| None::<(String, f64, f64)>);
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let search = use_reducer(ListState::unordered);
     let deleting = use_state(|| None::<Listed>);
     {

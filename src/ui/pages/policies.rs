@@ -4,10 +4,10 @@
 use serde_json::{json, Value};
 use yew::prelude::*;
 
+use crate::error::Error;
 use crate::ui::components::*;
 use crate::ui::context::*;
 use crate::ui::model::rows::{rows, Created, DiskRow, PolicyRow};
-use crate::ecs::EcsError;
 
 const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
@@ -39,8 +39,14 @@ enum Open {
 pub fn policies_tab() -> Html {
     let open = use_state(|| None::<Open>);
     let policies = use_query("DescribeAutoSnapshotPolicyEx", json!({"PageSize": 100}));
-    let close = { let o = open.clone(); Callback::from(move |_| o.set(None)) };
-    let show = |what: Open| { let o = open.clone(); Callback::from(move |_: MouseEvent| o.set(Some(what.clone()))) };
+    let close = {
+        let o = open.clone();
+        Callback::from(move |_| o.set(None))
+    };
+    let show = |what: Open| {
+        let o = open.clone();
+        Callback::from(move |_: MouseEvent| o.set(Some(what.clone())))
+    };
     html! {
         <>
         <div class="toolbar">
@@ -122,7 +128,7 @@ fn create_policy_dialog(p: &CloseProps) -> Html {
     let days = use_state(|| (1..=7).collect::<Vec<u8>>());
     let permanent = use_state(|| false);
     let retention = use_state(|| "7".to_string());
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
         let (name, hours, days, permanent, retention) = (name.clone(), hours.clone(), days.clone(), permanent.clone(), retention.clone());
@@ -133,7 +139,9 @@ fn create_policy_dialog(p: &CloseProps) -> Html {
             if !name.is_empty() {
                 params["autoSnapshotPolicyName"] = json!(*name);
             }
-            submit(&ctx, "CreateAutoSnapshotPolicy", params, error.clone(), on_close.clone(), |v: &Value| format!("Policy {} was created.", Created::of(v).auto_snapshot_policy_id));
+            submit(&ctx, "CreateAutoSnapshotPolicy", params, error.clone(), on_close.clone(), |v: &Value| {
+                format!("Policy {} was created.", Created::of(v).auto_snapshot_policy_id)
+            });
         })
     };
     html! {
@@ -176,8 +184,7 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
     // Start from the disks that follow this policy now (once they are read).
     {
         let (chosen, id) = (chosen.clone(), id.clone());
-        let now: Option<Vec<String>> =
-            disks.as_ref().map(|ds| ds.iter().filter(|d| d.auto_snapshot_policy_id == id).map(|d| d.disk_id.clone()).collect());
+        let now: Option<Vec<String>> = disks.as_ref().map(|ds| ds.iter().filter(|d| d.auto_snapshot_policy_id == id).map(|d| d.disk_id.clone()).collect());
         use_effect_with(now.is_some(), move |_| {
             if chosen.is_none() {
                 if let Some(now) = now {
@@ -186,7 +193,7 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
             }
         });
     }
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let ok = {
         let (ctx, error, on_close, chosen, id) = (ctx.clone(), error.clone(), p.on_close.clone(), chosen.clone(), id.clone());
         let before: Vec<String> = disks.iter().flatten().filter(|d| d.auto_snapshot_policy_id == id).map(|d| d.disk_id.clone()).collect();
@@ -252,12 +259,14 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
 #[function_component(DeletePolicyDialog)]
 fn delete_policy_dialog(p: &PolicyProps) -> Html {
     let ctx = use_ctx();
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     let id = p.policy.auto_snapshot_policy_id.clone();
     let ok = {
         let (ctx, error, on_close, id) = (ctx.clone(), error.clone(), p.on_close.clone(), id.clone());
         Callback::from(move |_: MouseEvent| {
-            submit(&ctx, "DeleteAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": id}), error.clone(), on_close.clone(), |_v: &Value| "The policy was deleted.".into());
+            submit(&ctx, "DeleteAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": id}), error.clone(), on_close.clone(), |_v: &Value| {
+                "The policy was deleted.".into()
+            });
         })
     };
     html! {

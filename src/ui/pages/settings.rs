@@ -2,11 +2,11 @@
 
 use yew::prelude::*;
 
+use crate::browser::{self, human_bytes, StorageInfo};
+use crate::error::Error;
+use crate::service;
 use crate::ui::components::*;
 use crate::ui::context::*;
-use crate::browser::{self, human_bytes, StorageInfo};
-use crate::ecs::EcsError;
-use crate::service;
 
 #[function_component(SettingsPage)]
 pub fn settings_page() -> Html {
@@ -16,7 +16,7 @@ pub fn settings_page() -> Html {
     let advance = use_state(|| "1".to_string());
     let rate = use_state(String::new);
     let confirming = use_state(|| false);
-    let error = use_state(|| None::<EcsError>);
+    let error = use_state(|| None::<Error>);
     {
         let (storage, clock) = (storage.clone(), clock.clone());
         use_effect_with(ctx.tick, move |_| {
@@ -49,7 +49,10 @@ pub fn settings_page() -> Html {
             let (ctx, error) = (ctx.clone(), error.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 match service::with(async |ecs| ecs.set_upload_rate(kib.map(|k| k * 1024)).await).await {
-                    Ok(()) => ctx.toast.emit(Toast::Ok(match kib { Some(k) => format!("Uploads capped at {k} KiB/s."), None => "Uploads are not capped.".into() })),
+                    Ok(()) => ctx.toast.emit(Toast::Ok(match kib {
+                        Some(k) => format!("Uploads capped at {k} KiB/s."),
+                        None => "Uploads are not capped.".into(),
+                    })),
                     Err(e) => error.set(Some(e)),
                 }
                 ctx.refresh.emit(());

@@ -8,6 +8,7 @@
 //!   store (packs, pages, manifests, counts) over that seam.
 //! - [`ecs`]: the ECS API over the engine: resources, states, preconditions,
 //!   error codes (plain Rust). [`image`]: qcow2 reading and writing.
+//! - [`schema`]: the database's tables and their versions.
 //! - [`error`]: the one error of the layers above the engine; [`util`],
 //!   [`pacing`]: small plain pieces.
 //! - `service`, `api`: the tab's one ECS service and `window.ecs` (browser only).
@@ -21,6 +22,7 @@ pub mod error;
 pub mod image;
 pub mod oss;
 pub mod pacing;
+pub mod schema;
 pub mod snapstore;
 pub mod util;
 

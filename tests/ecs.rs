@@ -479,7 +479,7 @@ fn the_embedded_oss() {
     obj[(1 << 20)..].copy_from_slice(b"0123456789");
     block_on(a.ecs.oss_put("my-bucket", "disk.raw", &obj)).unwrap();
     block_on(a.ecs.oss_put("my-bucket", "a.txt", b"hello")).unwrap();
-    let chunks = a.ecs.engine().store().table_bytes(rowsnap::engine::Table::OssChunks);
+    let chunks = a.ecs.engine().store().table_bytes(rowsnap::oss::CHUNKS);
     assert!(chunks < 64 << 10, "all-zero chunks are not stored ({chunks} bytes)");
     let listed = block_on(a.ecs.oss_list("my-bucket", "")).unwrap();
     assert_eq!(listed.iter().map(|l| (l.key.as_str(), l.size)).collect::<Vec<_>>(), [("a.txt", 5), ("disk.raw", (1 << 20) + 10)]);
@@ -498,7 +498,7 @@ fn the_embedded_oss() {
     block_on(a.ecs.oss_delete("my-bucket", "big")).unwrap();
     block_on(a.ecs.oss_delete("my-bucket", "disk.raw")).unwrap();
     block_on(a.ecs.oss_delete("my-bucket", "a.txt")).unwrap();
-    assert_eq!(a.ecs.engine().store().table_bytes(rowsnap::engine::Table::OssChunks), 0);
+    assert_eq!(a.ecs.engine().store().table_bytes(rowsnap::oss::CHUNKS), 0);
 }
 
 #[test]

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::model::{keys, settle, Disk, DiskStatus, Image, Instance, InstanceStatus, Record, Settings, Snapshot};
 use crate::engine::{EngineTx, Store};
 use crate::error::{Error, Result};
+use crate::schema::RECORDS;
 use crate::util::Rng;
 
 /// One request in progress: its transaction, the time, and id generation.
@@ -28,21 +29,21 @@ impl<'a, S: Store> Cx<'a, S> {
     pub async fn commit(mut self) -> Result<Settings> {
         if self.settings_dirty {
             let bytes = serde_json::to_vec(&self.settings)?;
-            self.t.put_record(keys::SETTINGS, bytes);
+            self.t.put_in(RECORDS, keys::SETTINGS, bytes);
         }
         self.t.commit().await?;
         Ok(self.settings)
     }
 
     pub async fn load<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>> {
-        match self.t.get_record(key).await? {
+        match self.t.get_in(RECORDS, key).await? {
             Some(b) => Ok(Some(serde_json::from_slice(&b)?)),
             None => Ok(None),
         }
     }
 
     pub fn save<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
-        self.t.put_record(key, serde_json::to_vec(value).expect("records serialize"));
+        self.t.put_in(RECORDS, key, serde_json::to_vec(value).expect("records serialize"));
     }
 
     /// Saves a record under its own key.
@@ -51,12 +52,12 @@ impl<'a, S: Store> Cx<'a, S> {
     }
 
     pub fn delete(&mut self, key: &str) {
-        self.t.delete_record(key);
+        self.t.delete_in(RECORDS, key);
     }
 
     pub async fn scan<T: DeserializeOwned>(&mut self, prefix: &str) -> Result<Vec<T>> {
         let mut out = Vec::new();
-        for (_, b) in self.t.scan_records(prefix).await? {
+        for (_, b) in self.t.scan_in(RECORDS, prefix).await? {
             out.push(serde_json::from_slice(&b)?);
         }
         Ok(out)

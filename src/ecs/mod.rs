@@ -81,7 +81,7 @@ impl<S: Store> Ecs<S> {
             tasks_pending: true,
         };
         let mut t = ecs.engine.begin().await?;
-        if let Some(s) = t.get_record(keys::SETTINGS).await? {
+        if let Some(s) = t.get_in(crate::schema::RECORDS, keys::SETTINGS).await? {
             ecs.settings = serde_json::from_slice(&s)?;
         }
         drop(t);
@@ -398,7 +398,7 @@ impl<S: Store> Ecs<S> {
 /// A request context whose transaction covers only the upper tables (records,
 /// OSS), so that an engine read can run beside it.
 async fn upper_cx<'a, S: Store>(engine: &'a Engine<S>, rng: &'a mut Rng, settings: Settings, now: u64, wall: u64) -> Result<Cx<'a, S>> {
-    Ok(Cx { t: engine.begin_upper().await?, now, wall, rng, settings, settings_dirty: false, region: String::new() })
+    Ok(Cx { t: engine.begin_upper(&crate::schema::UPPER_TABLES).await?, now, wall, rng, settings, settings_dirty: false, region: String::new() })
 }
 
 /// Runs two futures at once and waits for both.

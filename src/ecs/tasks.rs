@@ -29,7 +29,7 @@ use super::model::{BLOCK_SHIFT, GIB};
 use super::params::{check_description, check_name, newest_first, tag_quota, Params};
 use super::restore;
 use super::time::iso;
-use crate::engine::{MapRef, SnapshotId, Store, Table, VolumeId};
+use crate::engine::{MapRef, SnapshotId, Store, VolumeId};
 use crate::error::{Error, Result};
 use crate::image::prefetch::Prefetch;
 use crate::image::qcow2::{Qcow2Error, Qcow2Reader, Qcow2Writer, QCOW2_MAGIC, WRITER_CLUSTER_SIZE};
@@ -701,7 +701,7 @@ pub(super) fn forget(readers: &mut Readers) {
 async fn fetch<S: Store>(cx: &mut Cx<'_, S>, meta: &ObjectMeta, src: &Prefetch, offset: u64, len: u64) -> Result<(), StepError> {
     let missing = src.missing_chunks(offset, len, READ_AHEAD);
     let keys: Vec<String> = missing.iter().map(|&i| chunk_key(&meta.upload_id, i)).collect();
-    let values = cx.t.get_many_in(Table::OssChunks, &keys).await?;
+    let values = cx.t.get_many_in(crate::oss::CHUNKS, &keys).await?;
     for (i, v) in missing.into_iter().zip(values) {
         src.insert(i, v.unwrap_or_default());
     }
@@ -833,7 +833,7 @@ async fn import_step<S: Store>(
             let first = at / CHUNK;
             let last = ((at + window).min(virtual_size) - 1) / CHUNK;
             let keys: Vec<String> = (first..=last).map(|i| chunk_key(&meta.upload_id, i)).collect();
-            let values = cx.t.get_many_in(Table::OssChunks, &keys).await?;
+            let values = cx.t.get_many_in(crate::oss::CHUNKS, &keys).await?;
             for (i, v) in (first..=last).zip(values) {
                 if let Some(v) = v {
                     cx.t.write(volume, i * CHUNK, &v).await?;

@@ -62,7 +62,7 @@ use std::cell::RefCell;
 use std::fmt;
 
 pub use records::{FORMAT_VERSION, MAX_BLOCKS};
-pub use store::{Key, Store, StoreError, Table, Tx};
+pub use store::{Key, Store, StoreError, Table, Tx, ENGINE_TABLES};
 pub use tx::EngineTx;
 
 use cache::Lru;
@@ -248,7 +248,7 @@ impl<S: Store> Engine<S> {
     /// As [`Engine::open`], with a cache of at most `nodes` tree nodes.
     pub async fn open_with_cache(store: S, nodes: usize) -> Result<Self, EngineError> {
         let mut tx = store.begin(true).await?;
-        let sb = match tx.get(Table::Meta, &Key::Num(0)).await? {
+        let sb = match tx.get(Table::META, &Key::Num(0)).await? {
             Some(b) => {
                 let sb = Superblock::decode(&b)?;
                 if sb.format > FORMAT_VERSION {
@@ -263,7 +263,7 @@ impl<S: Store> Engine<S> {
             }
             None => {
                 let sb = Superblock::new();
-                tx.put(Table::Meta, Key::Num(0), sb.encode());
+                tx.put(Table::META, Key::Num(0), sb.encode());
                 tx.commit().await?;
                 sb
             }
@@ -300,10 +300,10 @@ impl<S: Store> Engine<S> {
         Ok(EngineTx::new(self, tx))
     }
 
-    /// A read-write transaction over the upper tables only (records, OSS):
+    /// A read-write transaction over `tables` of the layers above only:
     /// engine operations are not allowed in it.
-    pub async fn begin_upper(&self) -> Result<EngineTx<'_, S>, EngineError> {
-        let tx = self.store.begin_scoped(true, &store::UPPER_TABLES).await?;
+    pub async fn begin_upper(&self, tables: &[Table]) -> Result<EngineTx<'_, S>, EngineError> {
+        let tx = self.store.begin_scoped(true, tables).await?;
         Ok(EngineTx::new(self, tx))
     }
 
@@ -431,10 +431,10 @@ impl<S: Store> Engine<S> {
     pub async fn record_bytes(&mut self) -> Result<(u64, u64), EngineError> {
         let mut tx = self.store.begin(false).await?;
         let mut meta = 0u64;
-        for t in [Table::Meta, Table::Volumes, Table::Snapshots, Table::Nodes, Table::Refcounts] {
+        for t in [Table::META, Table::VOLUMES, Table::SNAPSHOTS, Table::NODES, Table::REFCOUNTS] {
             meta += tx.get_range(t, 0, 1 << 53).await?.iter().map(|(_, v)| v.len() as u64).sum::<u64>();
         }
-        Ok((tx.count(Table::Blocks).await?, meta))
+        Ok((tx.count(Table::BLOCKS).await?, meta))
     }
 
     /// Checks every invariant of the stored records: reference counts equal

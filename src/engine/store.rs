@@ -20,60 +20,37 @@
 
 use std::fmt;
 
-/// The tables (IndexedDB object stores) of a rowsnap database.
+/// A table (an IndexedDB object store), by name. Each layer declares the
+/// tables it owns: the engine's are below ([`ENGINE_TABLES`], numeric keys);
+/// the layers above declare theirs (string keys) and the database's schema
+/// (which tables exist since which version) is put together above them
+/// (`crate::schema`). The engine keeps the other tables' writes in its
+/// transaction's overlay without knowing what they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Table {
-    /// Key 0: the superblock (format version, id counters).
-    Meta,
-    /// Volume records, by volume id.
-    Volumes,
-    /// Snapshot records, by snapshot id.
-    Snapshots,
-    /// Block-map tree nodes, by node id.
-    Nodes,
-    /// Data blocks, by block id; every value is exactly the volume's block size.
-    Blocks,
-    /// Reference-count pages, by page key (see `refcount.rs`).
-    Refcounts,
-    /// Records owned by the layers above the engine (ECS resources), by string key.
-    Records,
-    /// The embedded OSS: buckets and object metadata, by string key (schema 2).
-    OssObjects,
-    /// The embedded OSS: object data in chunks, by string key (schema 2).
-    OssChunks,
-}
+pub struct Table(pub &'static str);
 
 impl Table {
-    /// Every table, in schema order.
-    pub const ALL: [Table; 9] =
-        [Table::Meta, Table::Volumes, Table::Snapshots, Table::Nodes, Table::Blocks, Table::Refcounts, Table::Records, Table::OssObjects, Table::OssChunks];
-
-    /// The tables the layers above the engine own (string keys).
-    pub fn is_upper(self) -> bool {
-        matches!(self, Table::Records | Table::OssObjects | Table::OssChunks)
-    }
-
-    /// The IndexedDB schema version that introduced this table.
-    pub fn since_schema(self) -> u32 {
-        match self {
-            Table::OssObjects | Table::OssChunks => 2,
-            _ => 1,
-        }
-    }
+    /// Key 0: the superblock (format version, id counters).
+    pub const META: Table = Table("meta");
+    /// Volume records, by volume id.
+    pub const VOLUMES: Table = Table("volumes");
+    /// Snapshot records, by snapshot id.
+    pub const SNAPSHOTS: Table = Table("snapshots");
+    /// Block-map tree nodes, by node id.
+    pub const NODES: Table = Table("nodes");
+    /// Data blocks, by block id; every value is exactly the volume's block size.
+    pub const BLOCKS: Table = Table("blocks");
+    /// Reference-count pages, by page key (`records.rs`).
+    pub const REFCOUNTS: Table = Table("refcounts");
 
     /// The object-store name in IndexedDB.
     pub fn name(self) -> &'static str {
-        match self {
-            Table::Meta => "meta",
-            Table::Volumes => "volumes",
-            Table::Snapshots => "snapshots",
-            Table::Nodes => "nodes",
-            Table::Blocks => "blocks",
-            Table::Refcounts => "refcounts",
-            Table::Records => "records",
-            Table::OssObjects => "oss_objects",
-            Table::OssChunks => "oss_chunks",
-        }
+        self.0
+    }
+
+    /// One of the engine's own tables (numeric keys).
+    pub fn is_engine(self) -> bool {
+        ENGINE_TABLES.contains(&self)
     }
 }
 
@@ -139,9 +116,7 @@ pub trait Store {
 }
 
 /// The engine's own tables.
-pub const ENGINE_TABLES: [Table; 6] = [Table::Meta, Table::Volumes, Table::Snapshots, Table::Nodes, Table::Blocks, Table::Refcounts];
-/// The tables of the layers above the engine.
-pub const UPPER_TABLES: [Table; 3] = [Table::Records, Table::OssObjects, Table::OssChunks];
+pub const ENGINE_TABLES: [Table; 6] = [Table::META, Table::VOLUMES, Table::SNAPSHOTS, Table::NODES, Table::BLOCKS, Table::REFCOUNTS];
 
 /// One transaction. See the module docs for the contract.
 #[allow(async_fn_in_trait)]

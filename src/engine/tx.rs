@@ -93,7 +93,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if let Some(n) = self.engine.caches.borrow_mut().nodes.get(id) {
             return Ok(n);
         }
-        let bytes = self.tx.get(Table::Nodes, &Key::Num(id)).await?.ok_or_else(|| EngineError::Corrupt(format!("node {id} is missing")))?;
+        let bytes = self.tx.get(Table::NODES, &Key::Num(id)).await?.ok_or_else(|| EngineError::Corrupt(format!("node {id} is missing")))?;
         let n = Rc::new(Node::decode(&bytes)?);
         self.engine.caches.borrow_mut().nodes.insert(id, n.clone());
         Ok(n)
@@ -115,7 +115,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if let Some(p) = self.engine.caches.borrow_mut().rc.get(key) {
             return Ok(p);
         }
-        let p = match self.tx.get(Table::Refcounts, &Key::Num(key)).await? {
+        let p = match self.tx.get(Table::REFCOUNTS, &Key::Num(key)).await? {
             Some(b) => Rc::new(RcPage::decode(&b)?),
             None => Rc::new(RcPage::zero()),
         };
@@ -152,7 +152,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if let Some(v) = self.engine.caches.borrow_mut().volumes.get(id.0) {
             return Ok(v);
         }
-        let bytes = self.tx.get(Table::Volumes, &Key::Num(id.0)).await?.ok_or(EngineError::NoSuchVolume(id))?;
+        let bytes = self.tx.get(Table::VOLUMES, &Key::Num(id.0)).await?.ok_or(EngineError::NoSuchVolume(id))?;
         let v = Rc::new(VolumeRec::decode(&bytes)?);
         self.engine.caches.borrow_mut().volumes.insert(id.0, v.clone());
         Ok(v)
@@ -169,7 +169,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if let Some(s) = self.engine.caches.borrow_mut().snapshots.get(id.0) {
             return Ok(s);
         }
-        let bytes = self.tx.get(Table::Snapshots, &Key::Num(id.0)).await?.ok_or(EngineError::NoSuchSnapshot(id))?;
+        let bytes = self.tx.get(Table::SNAPSHOTS, &Key::Num(id.0)).await?.ok_or(EngineError::NoSuchSnapshot(id))?;
         let s = Rc::new(SnapshotRec::decode(&bytes)?);
         self.engine.caches.borrow_mut().snapshots.insert(id.0, s.clone());
         Ok(s)
@@ -313,7 +313,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
                 _ => ranges.push((id, id)),
             }
         }
-        let runs = self.tx.get_values(Table::Blocks, &ranges).await?;
+        let runs = self.tx.get_values(Table::BLOCKS, &ranges).await?;
         let mut by_id: HashMap<u64, Vec<u8>> = HashMap::with_capacity(wanted.len());
         for ((lo, hi), values) in ranges.iter().zip(runs) {
             if values.len() as u64 != hi - lo + 1 {
@@ -658,7 +658,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
     }
 
     pub async fn list_volumes(&mut self) -> Result<Vec<VolumeInfo>, EngineError> {
-        let recs = self.tx.get_range(Table::Volumes, 0, KEY_MAX).await?;
+        let recs = self.tx.get_range(Table::VOLUMES, 0, KEY_MAX).await?;
         let mut out = Vec::new();
         for (id, _) in recs {
             if matches!(self.volumes.get(&id), Some(None)) {
@@ -676,7 +676,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
     }
 
     pub async fn list_snapshots(&mut self) -> Result<Vec<SnapshotInfo>, EngineError> {
-        let recs = self.tx.get_range(Table::Snapshots, 0, KEY_MAX).await?;
+        let recs = self.tx.get_range(Table::SNAPSHOTS, 0, KEY_MAX).await?;
         let mut out: BTreeMap<u64, SnapshotInfo> = BTreeMap::new();
         for (id, bytes) in recs {
             out.insert(id, snapshot_info(&SnapshotRec::decode(&bytes)?));
@@ -848,15 +848,15 @@ impl<'e, S: Store> EngineTx<'e, S> {
     pub async fn stats(&mut self) -> Result<EngineStats, EngineError> {
         Ok(EngineStats {
             stored_blocks: self.sb().stored_blocks,
-            volumes: self.tx.count(Table::Volumes).await?,
-            snapshots: self.tx.count(Table::Snapshots).await?,
+            volumes: self.tx.count(Table::VOLUMES).await?,
+            snapshots: self.tx.count(Table::SNAPSHOTS).await?,
         })
     }
 
     pub async fn check(&mut self) -> Result<(), EngineError> {
         let bad = |m: String| Err(EngineError::Corrupt(m));
         let mut roots: Vec<(String, u64, u64, u8)> = Vec::new(); // (name, root, size, shift)
-        for (id, b) in self.tx.get_range(Table::Volumes, 0, KEY_MAX).await? {
+        for (id, b) in self.tx.get_range(Table::VOLUMES, 0, KEY_MAX).await? {
             let v = VolumeRec::decode(&b)?;
             if v.id != id {
                 return bad(format!("volume record {id} names {}", v.id));
@@ -876,7 +876,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
             }
             roots.push((format!("volume {id}"), v.root, v.size, v.block_shift));
         }
-        for (id, b) in self.tx.get_range(Table::Snapshots, 0, KEY_MAX).await? {
+        for (id, b) in self.tx.get_range(Table::SNAPSHOTS, 0, KEY_MAX).await? {
             let s = SnapshotRec::decode(&b)?;
             let mapped = self.mapped_blocks(s.root).await?;
             if mapped.len() as u64 != s.referenced_blocks {
@@ -917,7 +917,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
             }
         }
         let mut stored_rc: HashMap<(u64, u64), u32> = HashMap::new();
-        for (key, b) in self.tx.get_range(Table::Refcounts, 0, KEY_MAX).await? {
+        for (key, b) in self.tx.get_range(Table::REFCOUNTS, 0, KEY_MAX).await? {
             let page = RcPage::decode(&b)?;
             if page.is_zero() {
                 return bad(format!("refcount page {key} is all zero and still stored"));
@@ -943,12 +943,12 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if let Some(((kind, id), c)) = stored_rc.into_iter().next() {
             return bad(format!("{} {id} has count {c} and no reference", if kind == 0 { "node" } else { "block" }));
         }
-        let nodes: BTreeSet<u64> = self.tx.get_range(Table::Nodes, 0, KEY_MAX).await?.into_iter().map(|(k, _)| k).collect();
+        let nodes: BTreeSet<u64> = self.tx.get_range(Table::NODES, 0, KEY_MAX).await?.into_iter().map(|(k, _)| k).collect();
         let reachable: BTreeSet<u64> = node_refs.keys().copied().collect();
         if nodes != reachable {
             return bad(format!("stored nodes and reachable nodes differ: {:?}", nodes.symmetric_difference(&reachable).take(5).collect::<Vec<_>>()));
         }
-        let blocks = self.tx.get_range(Table::Blocks, 0, KEY_MAX).await?;
+        let blocks = self.tx.get_range(Table::BLOCKS, 0, KEY_MAX).await?;
         let sb = self.sb();
         if blocks.len() as u64 != sb.stored_blocks {
             return bad(format!("{} blocks are stored and the superblock counts {}", blocks.len(), sb.stored_blocks));
@@ -991,30 +991,12 @@ impl<'e, S: Store> EngineTx<'e, S> {
         Ok(n)
     }
 
-    // ------------------------------------------------------- upper-layer records
+    // ------------------------------------------------- the upper layers' tables
 
-    /// A record of the layers above (ECS), read through this transaction.
-    pub async fn get_record(&mut self, key: &str) -> Result<Option<Vec<u8>>, EngineError> {
-        self.get_in(Table::Records, key).await
-    }
-
-    /// Records whose key starts with `prefix`.
-    pub async fn scan_records(&mut self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
-        self.scan_in(Table::Records, prefix).await
-    }
-
-    pub fn put_record(&mut self, key: &str, value: Vec<u8>) {
-        self.put_in(Table::Records, key, value)
-    }
-
-    pub fn delete_record(&mut self, key: &str) {
-        self.delete_in(Table::Records, key)
-    }
-
-    /// A value of one of the upper tables ([`Table::is_upper`]), as this
+    /// A value of one of the tables of the layers above (not [`Table::is_engine`]), as this
     /// transaction left it.
     pub async fn get_in(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, EngineError> {
-        assert!(table.is_upper(), "{table:?} belongs to the engine");
+        assert!(!table.is_engine(), "{table:?} belongs to the engine");
         if let Some(v) = self.upper.get(&(table, key.to_string())) {
             return Ok(v.clone());
         }
@@ -1024,7 +1006,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
     /// Several values of an upper table; those not changed here are all
     /// requested before any is awaited.
     pub async fn get_many_in(&mut self, table: Table, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, EngineError> {
-        assert!(table.is_upper(), "{table:?} belongs to the engine");
+        assert!(!table.is_engine(), "{table:?} belongs to the engine");
         let missing: Vec<Key> = keys.iter().filter(|k| !self.upper.contains_key(&(table, (*k).clone()))).map(|k| Key::Str(k.clone())).collect();
         let mut fetched = self.tx.get_many(table, &missing).await?.into_iter();
         Ok(keys
@@ -1039,7 +1021,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
     /// Every (key, value) of an upper table whose key starts with `prefix`,
     /// ascending, as this transaction left them.
     pub async fn scan_in(&mut self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
-        assert!(table.is_upper(), "{table:?} belongs to the engine");
+        assert!(!table.is_engine(), "{table:?} belongs to the engine");
         let mut all: BTreeMap<String, Vec<u8>> = self.tx.scan_prefix(table, prefix).await?.into_iter().collect();
         for ((t, k), v) in self.upper.range((table, prefix.to_string())..) {
             if *t != table || !k.starts_with(prefix) {
@@ -1054,12 +1036,12 @@ impl<'e, S: Store> EngineTx<'e, S> {
     }
 
     pub fn put_in(&mut self, table: Table, key: &str, value: Vec<u8>) {
-        assert!(table.is_upper(), "{table:?} belongs to the engine");
+        assert!(!table.is_engine(), "{table:?} belongs to the engine");
         self.upper.insert((table, key.to_string()), Some(value));
     }
 
     pub fn delete_in(&mut self, table: Table, key: &str) {
-        assert!(table.is_upper(), "{table:?} belongs to the engine");
+        assert!(!table.is_engine(), "{table:?} belongs to the engine");
         self.upper.insert((table, key.to_string()), None);
     }
 
@@ -1086,16 +1068,16 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if let Some(sb) = &self.sb {
             let v = sb.encode();
             bytes += v.len() as u64;
-            self.tx.put(Table::Meta, Key::Num(0), v);
+            self.tx.put(Table::META, Key::Num(0), v);
         }
         for (&id, n) in &self.nodes {
             match n {
                 Some(n) => {
                     let v = n.encode();
                     bytes += v.len() as u64;
-                    self.tx.put(Table::Nodes, Key::Num(id), v);
+                    self.tx.put(Table::NODES, Key::Num(id), v);
                 }
-                None => self.tx.delete(Table::Nodes, Key::Num(id)),
+                None => self.tx.delete(Table::NODES, Key::Num(id)),
             }
         }
         for (&key, p) in &self.rc {
@@ -1103,9 +1085,9 @@ impl<'e, S: Store> EngineTx<'e, S> {
                 Some(p) if !p.is_zero() => {
                     let v = p.encode();
                     bytes += v.len() as u64;
-                    self.tx.put(Table::Refcounts, Key::Num(key), v);
+                    self.tx.put(Table::REFCOUNTS, Key::Num(key), v);
                 }
-                _ => self.tx.delete(Table::Refcounts, Key::Num(key)),
+                _ => self.tx.delete(Table::REFCOUNTS, Key::Num(key)),
             }
         }
         for (&id, v) in &self.volumes {
@@ -1113,9 +1095,9 @@ impl<'e, S: Store> EngineTx<'e, S> {
                 Some(v) => {
                     let v = v.encode();
                     bytes += v.len() as u64;
-                    self.tx.put(Table::Volumes, Key::Num(id), v);
+                    self.tx.put(Table::VOLUMES, Key::Num(id), v);
                 }
-                None => self.tx.delete(Table::Volumes, Key::Num(id)),
+                None => self.tx.delete(Table::VOLUMES, Key::Num(id)),
             }
         }
         for (&id, s) in &self.snapshots {
@@ -1123,9 +1105,9 @@ impl<'e, S: Store> EngineTx<'e, S> {
                 Some(s) => {
                     let v = s.encode();
                     bytes += v.len() as u64;
-                    self.tx.put(Table::Snapshots, Key::Num(id), v);
+                    self.tx.put(Table::SNAPSHOTS, Key::Num(id), v);
                 }
-                None => self.tx.delete(Table::Snapshots, Key::Num(id)),
+                None => self.tx.delete(Table::SNAPSHOTS, Key::Num(id)),
             }
         }
         let mut ids: Vec<u64> = self.blocks.keys().copied().collect();
@@ -1134,9 +1116,9 @@ impl<'e, S: Store> EngineTx<'e, S> {
             match self.blocks.remove(&id).unwrap() {
                 Some(b) => {
                     bytes += b.len() as u64;
-                    self.tx.put(Table::Blocks, Key::Num(id), Rc::unwrap_or_clone(b));
+                    self.tx.put(Table::BLOCKS, Key::Num(id), Rc::unwrap_or_clone(b));
                 }
-                None => self.tx.delete(Table::Blocks, Key::Num(id)),
+                None => self.tx.delete(Table::BLOCKS, Key::Num(id)),
             }
         }
         let EngineTx { engine, tx, sb, nodes, rc, volumes, snapshots, .. } = self;

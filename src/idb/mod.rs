@@ -28,11 +28,12 @@ use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::engine::store::{Key, Store, StoreError, Table, Tx};
+use crate::schema;
 
 /// The schema version of the IndexedDB database.
 /// 1: one object store per engine table, and `records`.
 /// 2: adds `oss_objects` and `oss_chunks` (the embedded OSS).
-pub const DB_VERSION: u32 = 2;
+pub const DB_VERSION: u32 = schema::VERSION;
 
 /// A rowsnap database in IndexedDB.
 #[derive(Clone)]
@@ -68,7 +69,7 @@ fn bytes(v: &JsValue) -> Vec<u8> {
 fn upgrade(db: &Database, old: u32) -> Result<(), idb::Error> {
     for version in (old + 1)..=DB_VERSION {
         // Every step so far only adds the object stores of its new tables.
-        for t in Table::ALL.iter().filter(|t| t.since_schema() == version) {
+        for (t, _) in schema::TABLES.iter().filter(|(_, since)| *since == version) {
             db.create_object_store(t.name(), ObjectStoreParams::new())?;
         }
     }
@@ -146,8 +147,8 @@ const GETS_MAX: u64 = 4096;
 /// One IndexedDB transaction over every table.
 pub struct IdbTx {
     raw: web_sys::IdbTransaction,
-    /// By table; None outside the transaction's scope.
-    stores: Vec<Option<ObjectStore>>,
+    /// The tables of the transaction's scope.
+    stores: Vec<(Table, ObjectStore)>,
     closed: Rc<Cell<bool>>,
     committed: bool,
 }
@@ -177,7 +178,7 @@ impl IdbTx {
     }
 
     fn store(&self, t: Table) -> &ObjectStore {
-        self.stores[t as usize].as_ref().unwrap_or_else(|| panic!("{t:?} is outside this transaction's scope"))
+        self.stores.iter().find(|(s, _)| *s == t).map(|(_, st)| st).unwrap_or_else(|| panic!("{t:?} is outside this transaction's scope"))
     }
 
     fn err(&self, e: idb::Error) -> StoreError {
@@ -193,7 +194,8 @@ impl Store for IdbStore {
     type Tx = IdbTx;
 
     async fn begin(&self, write: bool) -> Result<IdbTx, StoreError> {
-        self.begin_scoped(write, &Table::ALL).await
+        let all: Vec<Table> = schema::all().collect();
+        self.begin_scoped(write, &all).await
     }
 
     async fn begin_scoped(&self, write: bool, tables: &[Table]) -> Result<IdbTx, StoreError> {
@@ -203,11 +205,7 @@ impl Store for IdbStore {
         let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
         let mode = if write { TransactionMode::ReadWrite } else { TransactionMode::ReadOnly };
         let tx = self.db.transaction(&names, mode).map_err(|e| if self.closed.get() { StoreError::VersionChanged } else { js_err(e) })?;
-        let stores = Table::ALL
-            .iter()
-            .map(|t| if tables.contains(t) { tx.object_store(t.name()).map(Some) } else { Ok(None) })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(js_err)?;
+        let stores = tables.iter().map(|t| tx.object_store(t.name()).map(|st| (*t, st))).collect::<Result<Vec<_>, _>>().map_err(js_err)?;
         Ok(IdbTx { raw: tx.into(), stores, closed: self.closed.clone(), committed: false })
     }
 }

@@ -22,6 +22,11 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{EngineTx, Store, Table};
 use crate::error::{Error, Result};
 
+/// The embedded OSS's buckets and object records, by string key (schema 2).
+pub const OBJECTS: Table = Table("oss_objects");
+/// The embedded OSS's object data in chunks, by string key (schema 2).
+pub const CHUNKS: Table = Table("oss_chunks");
+
 /// Bytes per stored chunk (256 KiB: IndexedDB's fastest record size here).
 pub const CHUNK: u64 = 256 << 10;
 /// The bucket that holds snapshot data.
@@ -130,7 +135,7 @@ pub struct Embedded;
 
 impl Embedded {
     pub async fn bucket_exists<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str) -> Result<bool> {
-        Ok(t.get_in(Table::OssObjects, &bucket_key(b)).await?.is_some())
+        Ok(t.get_in(OBJECTS, &bucket_key(b)).await?.is_some())
     }
 
     async fn require_bucket<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str) -> Result<()> {
@@ -146,14 +151,14 @@ impl Embedded {
             check_bucket_name(b)?;
         }
         if !self.bucket_exists(t, b).await? {
-            t.put_in(Table::OssObjects, &bucket_key(b), json(&BucketMeta { name: b.into(), created: now }));
+            t.put_in(OBJECTS, &bucket_key(b), json(&BucketMeta { name: b.into(), created: now }));
         }
         Ok(())
     }
 
     pub async fn list_buckets<S: Store>(&self, t: &mut EngineTx<'_, S>) -> Result<Vec<BucketMeta>> {
         let mut out = Vec::new();
-        for (_, v) in t.scan_in(Table::OssObjects, "b/").await? {
+        for (_, v) in t.scan_in(OBJECTS, "b/").await? {
             let b: BucketMeta = parse(&v)?;
             if b.name != HIDDEN_BUCKET {
                 out.push(b);
@@ -163,7 +168,7 @@ impl Embedded {
     }
 
     pub async fn head<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, k: &str) -> Result<Option<ObjectMeta>> {
-        match t.get_in(Table::OssObjects, &object_key(b, k)).await? {
+        match t.get_in(OBJECTS, &object_key(b, k)).await? {
             Some(v) => Ok(Some(parse(&v)?)),
             None => Ok(None),
         }
@@ -173,7 +178,7 @@ impl Embedded {
     pub async fn list<S: Store>(&self, t: &mut EngineTx<'_, S>, b: &str, prefix: &str) -> Result<Vec<ObjectMeta>> {
         self.require_bucket(t, b).await?;
         let mut out = Vec::new();
-        for (_, v) in t.scan_in(Table::OssObjects, &object_key(b, prefix)).await? {
+        for (_, v) in t.scan_in(OBJECTS, &object_key(b, prefix)).await? {
             out.push(parse::<ObjectMeta>(&v)?);
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -187,7 +192,7 @@ impl Embedded {
         let mut stored = 0;
         for (i, c) in data.chunks(CHUNK as usize).enumerate() {
             if c.iter().any(|&b| b != 0) {
-                t.put_in(Table::OssChunks, &chunk_key(upload, offset / CHUNK + i as u64), c.to_vec());
+                t.put_in(CHUNKS, &chunk_key(upload, offset / CHUNK + i as u64), c.to_vec());
                 stored += c.len() as u64;
             }
         }
@@ -203,13 +208,13 @@ impl Embedded {
         if let Some(old) = self.head(t, b, k).await? {
             self.delete_chunks(t, &old).await?;
         }
-        t.put_in(Table::OssObjects, &object_key(b, k), json(&meta));
+        t.put_in(OBJECTS, &object_key(b, k), json(&meta));
         Ok(())
     }
 
     async fn delete_chunks<S: Store>(&self, t: &mut EngineTx<'_, S>, m: &ObjectMeta) -> Result<()> {
         for i in 0..m.size.div_ceil(CHUNK) {
-            t.delete_in(Table::OssChunks, &chunk_key(&m.upload_id, i));
+            t.delete_in(CHUNKS, &chunk_key(&m.upload_id, i));
         }
         Ok(())
     }
@@ -218,14 +223,14 @@ impl Embedded {
     /// (nothing is read: a large upload's chunks never sit in memory).
     pub fn delete_upload_chunks<S: Store>(&self, t: &mut EngineTx<'_, S>, upload: &str, indexes: impl Iterator<Item = u64>) {
         for i in indexes {
-            t.delete_in(Table::OssChunks, &chunk_key(upload, i));
+            t.delete_in(CHUNKS, &chunk_key(upload, i));
         }
     }
 
     /// Deletes the chunks of an upload that never completed.
     pub async fn abort_upload<S: Store>(&self, t: &mut EngineTx<'_, S>, upload: &str) -> Result<()> {
-        for (k, _) in t.scan_in(Table::OssChunks, &format!("{upload}/")).await? {
-            t.delete_in(Table::OssChunks, &k);
+        for (k, _) in t.scan_in(CHUNKS, &format!("{upload}/")).await? {
+            t.delete_in(CHUNKS, &k);
         }
         Ok(())
     }
@@ -248,7 +253,7 @@ impl Embedded {
         let upload = format!("u{}-{:x}", now, crate::util::fnv(format!("{b}/{k}").as_bytes()));
         let stored = self.put_chunks(t, &upload, 0, data);
         let meta = ObjectMeta { bucket: b.into(), key: k.into(), size: data.len() as u64, upload_id: upload, last_modified: now, stored };
-        t.put_in(Table::OssObjects, &object_key(b, k), json(&meta));
+        t.put_in(OBJECTS, &object_key(b, k), json(&meta));
         Ok(stored)
     }
 
@@ -265,7 +270,7 @@ impl Embedded {
         let first = start / CHUNK;
         let last = (end - 1) / CHUNK;
         let keys: Vec<String> = (first..=last).map(|i| chunk_key(&m.upload_id, i)).collect();
-        let chunks = t.get_many_in(Table::OssChunks, &keys).await?;
+        let chunks = t.get_many_in(CHUNKS, &keys).await?;
         for (i, c) in (first..=last).zip(chunks) {
             let Some(c) = c else { continue }; // a zero chunk
             let c_start = i * CHUNK;
@@ -282,7 +287,7 @@ impl Embedded {
         self.require_bucket(t, b).await?;
         if let Some(m) = self.head(t, b, k).await? {
             self.delete_chunks(t, &m).await?;
-            t.delete_in(Table::OssObjects, &object_key(b, k));
+            t.delete_in(OBJECTS, &object_key(b, k));
         }
         Ok(())
     }

@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{EngineTx, Store, Table};
+use crate::engine::{EngineTx, Store};
 use crate::error::{Error, Result};
 pub use crate::oss::ObjectStore;
 
@@ -97,29 +97,29 @@ pub struct Embedded<'t, 'a, S: Store>(pub &'t mut EngineTx<'a, S>);
 
 impl<S: Store> ObjectStore for Embedded<'_, '_, S> {
     async fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.0.get_in(Table::OssChunks, key).await?)
+        Ok(self.0.get_in(crate::oss::CHUNKS, key).await?)
     }
     fn put(&mut self, key: &str, data: Vec<u8>) {
-        self.0.put_in(Table::OssChunks, key, data);
+        self.0.put_in(crate::oss::CHUNKS, key, data);
     }
     fn delete(&mut self, key: &str) {
-        self.0.delete_in(Table::OssChunks, key);
+        self.0.delete_in(crate::oss::CHUNKS, key);
     }
 }
 
 impl<S: Store> Backing for Embedded<'_, '_, S> {
     type Objects = Self;
     async fn count(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.0.get_record(key).await?)
+        Ok(self.0.get_in(crate::schema::RECORDS, key).await?)
     }
     async fn counts(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        Ok(self.0.get_many_in(Table::Records, keys).await?)
+        Ok(self.0.get_many_in(crate::schema::RECORDS, keys).await?)
     }
     fn put_count(&mut self, key: &str, value: Vec<u8>) {
-        self.0.put_record(key, value);
+        self.0.put_in(crate::schema::RECORDS, key, value);
     }
     fn delete_count(&mut self, key: &str) {
-        self.0.delete_record(key);
+        self.0.delete_in(crate::schema::RECORDS, key);
     }
     fn objects(&mut self) -> &mut Self {
         self

@@ -62,13 +62,13 @@ async fn a_dropped_transaction_writes_nothing() {
     {
         let mut t = e.begin().await.unwrap();
         t.write(v, 0, b"DROPPED!!").await.unwrap();
-        t.put_record("probe", b"should not exist".to_vec());
+        t.put_in(rowsnap::schema::RECORDS, "probe", b"should not exist".to_vec());
         // dropped here, never committed
     }
     let mut fresh_engine = Engine::open(IdbStore::open("t-drop").await.unwrap()).await.unwrap();
     assert_eq!(fresh_engine.read(v, 0, 9).await.unwrap(), b"committed");
     let mut t = fresh_engine.begin().await.unwrap();
-    assert_eq!(t.get_record("probe").await.unwrap(), None);
+    assert_eq!(t.get_in(rowsnap::schema::RECORDS, "probe").await.unwrap(), None);
 }
 
 #[wasm_bindgen_test]
@@ -87,7 +87,7 @@ async fn another_tab_upgrading_closes_this_connection_cleanly() {
 
 #[wasm_bindgen_test]
 async fn a_schema_1_database_migrates_with_its_data() {
-    use rowsnap::engine::{Key, Table};
+    use rowsnap::engine::Key;
     // The fixture: what a schema-1 rowsnap stored after the scenario's first steps,
     // written with raw IndexedDB in the schema-1 layout (seven object stores).
     let mut mem = Engine::open(MemoryStore::new()).await.unwrap();
@@ -121,10 +121,10 @@ async fn a_schema_1_database_migrates_with_its_data() {
     let mut e = Engine::open(IdbStore::open(name).await.unwrap()).await.unwrap();
     assert_eq!(digest(&mut e).await.unwrap(), want);
     let mut t = e.begin().await.unwrap();
-    t.put_in(Table::OssObjects, "probe", b"schema 2".to_vec());
+    t.put_in(rowsnap::oss::OBJECTS, "probe", b"schema 2".to_vec());
     t.commit().await.unwrap();
     let mut t = e.begin().await.unwrap();
-    assert_eq!(t.get_in(Table::OssObjects, "probe").await.unwrap(), Some(b"schema 2".to_vec()));
+    assert_eq!(t.get_in(rowsnap::oss::OBJECTS, "probe").await.unwrap(), Some(b"schema 2".to_vec()));
 }
 
 /// `get_values` (the engine's block reads: one get per key in IndexedDB,
@@ -139,16 +139,16 @@ async fn get_values_answers_as_the_memory_store() {
     let mut b = mem.begin(true).await.unwrap();
     for &k in &keys {
         let v = vec![(k % 251) as u8; 1 + (k % 5) as usize];
-        a.put(Table::Blocks, Key::Num(k), v.clone());
-        b.put(Table::Blocks, Key::Num(k), v);
+        a.put(Table::BLOCKS, Key::Num(k), v.clone());
+        b.put(Table::BLOCKS, Key::Num(k), v);
     }
     a.commit().await.unwrap();
     b.commit().await.unwrap();
     let ranges = [(1, 40), (3, 3), (10, 10), (95, 210), (150, 160), (7000, 7010), (1, 6000), (5990, 6100)];
     let mut a = idb.begin(false).await.unwrap();
     let mut b = mem.begin(false).await.unwrap();
-    let got = a.get_values(Table::Blocks, &ranges).await.unwrap();
-    let want = b.get_values(Table::Blocks, &ranges).await.unwrap();
+    let got = a.get_values(Table::BLOCKS, &ranges).await.unwrap();
+    let want = b.get_values(Table::BLOCKS, &ranges).await.unwrap();
     assert_eq!(got.len(), ranges.len());
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(g, w, "range {:?}", ranges[i]);

@@ -99,14 +99,15 @@ pub fn oss_state(a: &mut Api) -> Vec<String> {
 }
 
 pub fn oss_lines(store: &MemoryStore) -> Vec<String> {
-    use rowsnap::engine::{Key, Table};
+    use rowsnap::engine::Key;
     store
         .dump()
         .into_iter()
         .filter_map(|((t, k), v)| {
             let Key::Str(k) = k else { return None };
-            let keep = matches!(t, Table::OssObjects | Table::OssChunks) || (t == Table::Records && (k.starts_with("oss/") || k.starts_with("upload/")));
-            keep.then(|| format!("{t:?} {k} {}", if t == Table::OssObjects { String::new() } else { format!("{:x}", rowsnap::engine::testkit::fnv(&v)) }))
+            let keep = (t == rowsnap::oss::OBJECTS || t == rowsnap::oss::CHUNKS)
+                || (t == rowsnap::schema::RECORDS && (k.starts_with("oss/") || k.starts_with("upload/")));
+            keep.then(|| format!("{t:?} {k} {}", if t == rowsnap::oss::OBJECTS { String::new() } else { format!("{:x}", rowsnap::engine::testkit::fnv(&v)) }))
         })
         .collect()
 }
@@ -165,14 +166,14 @@ impl Api {
 /// not where blocks are packed (that depends on the step sizes). Checks on
 /// the way that every block's stored bytes hash to its name.
 pub fn oss_logical(a: &mut Api) -> Vec<String> {
-    use rowsnap::engine::{Key, Table};
+    use rowsnap::engine::Key;
     let dump = a.ecs.engine().store().dump();
-    let chunk = |k: &str| dump.iter().find(|((t, key), _)| *t == Table::OssChunks && *key == Key::Str(k.to_string())).map(|(_, v)| v.clone());
+    let chunk = |k: &str| dump.iter().find(|((t, key), _)| *t == rowsnap::oss::CHUNKS && *key == Key::Str(k.to_string())).map(|(_, v)| v.clone());
     let bs = 1usize << rowsnap::engine::DEFAULT_BLOCK_SHIFT;
     let mut out = Vec::new();
     for ((t, k), v) in &dump {
         let Key::Str(k) = k else { continue };
-        if let Some(hash) = k.strip_prefix("oss/block/").filter(|_| *t == Table::Records) {
+        if let Some(hash) = k.strip_prefix("oss/block/").filter(|_| *t == rowsnap::schema::RECORDS) {
             let rec: Value = serde_json::from_slice(v).unwrap();
             let (count, bytes) = match rec.as_u64() {
                 Some(n) => (n, chunk(&format!("snap/blocks/{hash}")).unwrap()),

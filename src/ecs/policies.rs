@@ -202,7 +202,7 @@ pub(super) async fn describe<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result
     let wanted = p.str("AutoSnapshotPolicyId");
     let mut all: Vec<Policy> = cx.scan(keys::POLICIES).await?;
     all.retain(|x| x.region == cx.region && wanted.as_ref().is_none_or(|w| *w == x.id));
-    all.sort_by_key(|x| std::cmp::Reverse(x.seq));
+    super::params::newest_first(&mut all, |x| (x.seq, 0));
     let disks: Vec<Disk> = cx.scan(keys::DISKS).await?;
     let (total, number, size, items) = super::params::page(all, p)?;
     let items: Vec<Value> = items.iter().map(|x| policy_json(x, disks.iter().filter(|d| d.auto_snapshot_policy_id == x.id).count())).collect();

@@ -72,7 +72,7 @@ pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u
             && s.status == SnapshotStatus::Accomplished
             && !s.local_released
     });
-    candidates.sort_by_key(|s| std::cmp::Reverse(s.seq));
+    super::params::newest_first(&mut candidates, |s| (s.seq, 0));
     let info = cx.t.snapshot_info(snap.engine).await?;
     let shift = info.block_size.trailing_zeros() as u8;
     let mut parent = None;
@@ -141,9 +141,8 @@ async fn begin_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, page: u
 
 /// The oldest upload task, if any.
 pub(crate) async fn oldest<S: Store>(cx: &mut Cx<'_, S>) -> Result<Option<UploadTask>> {
-    let mut tasks: Vec<UploadTask> = cx.scan(keys::UPLOADS).await?;
-    tasks.sort_by_key(|t| t.seq);
-    Ok(tasks.into_iter().next())
+    let tasks: Vec<UploadTask> = cx.scan(keys::UPLOADS).await?;
+    Ok(tasks.into_iter().min_by_key(|t| t.seq))
 }
 
 /// The next stretch to upload: (first block, blocks), within one run, one

@@ -14,12 +14,21 @@
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::ecs::VERSION;
 use crate::error::Error;
 use crate::service;
+
+/// A Promise of an async call. Every call's future is boxed first, so the
+/// glue that drives it is compiled once, not once per method (twelve copies
+/// weighed about 25 KB of the release wasm).
+fn promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let boxed: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
+    wasm_bindgen_futures::future_to_promise(boxed)
+}
 
 fn js_error(e: Error, request_id: Option<String>) -> JsValue {
     let err = js_sys::Error::new(&format!("{}: {}", e.code, e.message));
@@ -52,7 +61,7 @@ fn set_fn(obj: &Object, name: &str, f: JsValue) {
 }
 
 fn request(action: JsValue, params: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         let Some(action) = action.as_string() else {
             return Err(js_error(Error::missing("Action"), None));
         };
@@ -76,7 +85,7 @@ fn request(action: JsValue, params: JsValue) -> Promise {
 }
 
 fn write_disk(disk: JsValue, offset: JsValue, bytes: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         let disk = disk.as_string().ok_or_else(|| js_error(Error::missing("DiskId"), None))?;
         let offset = bytes_arg(&offset, "Offset").map_err(|e| js_error(e, None))?;
         if !bytes.is_instance_of::<Uint8Array>() {
@@ -93,7 +102,7 @@ fn write_disk(disk: JsValue, offset: JsValue, bytes: JsValue) -> Promise {
 }
 
 fn read_disk(disk: JsValue, offset: JsValue, length: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         let disk = disk.as_string().ok_or_else(|| js_error(Error::missing("DiskId"), None))?;
         let offset = bytes_arg(&offset, "Offset").map_err(|e| js_error(e, None))?;
         let length = bytes_arg(&length, "Length").map_err(|e| js_error(e, None))?;
@@ -103,7 +112,7 @@ fn read_disk(disk: JsValue, offset: JsValue, length: JsValue) -> Promise {
 }
 
 fn read_snapshot(snap: JsValue, offset: JsValue, length: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         let snap = snap.as_string().ok_or_else(|| js_error(Error::missing("SnapshotId"), None))?;
         let offset = bytes_arg(&offset, "Offset").map_err(|e| js_error(e, None))?;
         let length = bytes_arg(&length, "Length").map_err(|e| js_error(e, None))?;
@@ -113,7 +122,7 @@ fn read_snapshot(snap: JsValue, offset: JsValue, length: JsValue) -> Promise {
 }
 
 fn advance_clock(seconds: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         let s = seconds.as_f64().ok_or_else(|| js_error(Error::invalid("Seconds", "a number"), None))?;
         service::with(async |ecs| ecs.advance_clock(s).await).await.map_err(|e| js_error(e, None))?;
         Ok(JsValue::UNDEFINED)
@@ -121,7 +130,7 @@ fn advance_clock(seconds: JsValue) -> Promise {
 }
 
 fn set_upload_rate(rate: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         let rate = if rate.is_null() || rate.is_undefined() { None } else { Some(bytes_arg(&rate, "BytesPerSecond").map_err(|e| js_error(e, None))?) };
         service::with(async |ecs| ecs.set_upload_rate(rate).await).await.map_err(|e| js_error(e, None))?;
         Ok(JsValue::UNDEFINED)
@@ -129,7 +138,7 @@ fn set_upload_rate(rate: JsValue) -> Promise {
 }
 
 fn reset() -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         service::reset().await.map_err(|e| js_error(e, None))?;
         Ok(JsValue::UNDEFINED)
     })
@@ -142,7 +151,7 @@ fn bucket_key(bucket: &JsValue, key: &JsValue) -> Result<(String, String), JsVal
 }
 
 fn oss_create_bucket(bucket: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         let b = bucket.as_string().ok_or_else(|| js_error(Error::bad("InvalidBucketName", "The bucket name is a string."), None))?;
         service::with(async |ecs| ecs.oss_create_bucket(&b).await).await.map_err(|e| js_error(e, None))?;
         Ok(JsValue::UNDEFINED)
@@ -150,7 +159,7 @@ fn oss_create_bucket(bucket: JsValue) -> Promise {
 }
 
 fn oss_put_object(bucket: JsValue, key: JsValue, data: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         let (b, k) = bucket_key(&bucket, &key)?;
         if data.is_instance_of::<Uint8Array>() {
             let bytes = Uint8Array::from(data).to_vec();
@@ -166,7 +175,7 @@ fn oss_put_object(bucket: JsValue, key: JsValue, data: JsValue) -> Promise {
 }
 
 fn oss_get_object(bucket: JsValue, key: JsValue, range: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         let (b, k) = bucket_key(&bucket, &key)?;
         let range = if range.is_undefined() || range.is_null() {
             None
@@ -182,7 +191,7 @@ fn oss_get_object(bucket: JsValue, key: JsValue, range: JsValue) -> Promise {
 }
 
 fn oss_list_objects(bucket: JsValue, prefix: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         let b = bucket.as_string().ok_or_else(|| js_error(Error::bad("InvalidBucketName", "The bucket name is a string."), None))?;
         let prefix = prefix.as_string().unwrap_or_default();
         let list = service::with(async |ecs| ecs.oss_list(&b, &prefix).await).await.map_err(|e| js_error(e, None))?;
@@ -191,7 +200,7 @@ fn oss_list_objects(bucket: JsValue, prefix: JsValue) -> Promise {
 }
 
 fn oss_delete_object(bucket: JsValue, key: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(async move {
         let (b, k) = bucket_key(&bucket, &key)?;
         service::with(async |ecs| ecs.oss_delete(&b, &k).await).await.map_err(|e| js_error(e, None))?;
         Ok(JsValue::UNDEFINED)

@@ -30,7 +30,7 @@ impl<S: Store> Ecs<S> {
     pub async fn oss_list_buckets(&mut self) -> Result<Vec<String>> {
         let mut cx = self.cx("").await?;
         let mut names: Vec<String> = Embedded.list_buckets(&mut cx.t).await?.into_iter().map(|b| b.name).collect();
-        names.sort();
+        names.sort_unstable(); // names are unique
         Ok(names)
     }
 

@@ -671,7 +671,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
                 out.push(self.volume_info(VolumeId(id)).await?);
             }
         }
-        out.sort_by_key(|v| v.id);
+        out.sort_unstable_by_key(|v| v.id); // ids are unique
         Ok(out)
     }
 

@@ -13,6 +13,7 @@ use crate::service;
 
 use super::components::value_of;
 use super::context::{Ctx, Scope, Toast};
+use super::model::rows::Paging;
 use super::pages::{disk, disks, images, instance, instances, oss, settings, snapshot, snapshots};
 
 #[derive(Clone, Routable, PartialEq, Debug)]
@@ -100,7 +101,7 @@ fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>)
             let mut n = Vec::new();
             for action in ["DescribeInstances", "DescribeDisks", "DescribeSnapshots"] {
                 let v = ecs.request(action, &serde_json::json!({})).await.map_err(|(e, _)| e)?;
-                n.push(v["TotalCount"].as_u64().unwrap_or(0));
+                n.push(Paging::of(&v).total_count.unwrap_or(0));
             }
             Ok(n)
         })
@@ -192,7 +193,7 @@ pub fn app() -> Html {
                                 sc.set(Scope { region: sc.region.clone(), group: value_of(&e).trim().to_string() });
                             })} />
                     </label>
-                    <SessionBadge session={(*session).clone()} />
+                    {session_badge(&session)}
                 </header>
                 <nav class="sidenav" aria-label="Main navigation">
                     <NavItem to={Route::Instances} label="Instances" />
@@ -203,7 +204,7 @@ pub fn app() -> Html {
                     <NavItem to={Route::Settings} label="Settings" />
                 </nav>
                 <main class="content">
-                    <SessionPanel session={(*session).clone()} on_take_over={take_over} />
+                    {session_panel(&session, take_over)}
                     if ready {
                         <Switch<Route> render={switch} />
                     }
@@ -260,14 +261,8 @@ fn switch(route: Route) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-struct SessionProps {
-    session: Session,
-}
-
-#[function_component(SessionBadge)]
-fn session_badge(p: &SessionProps) -> Html {
-    let (class, text) = match &p.session {
+fn session_badge(session: &Session) -> Html {
+    let (class, text) = match session {
         Session::Locking | Session::Opening => ("badge pending", "Opening database…"),
         Session::Ready(_) => ("badge ok", "Database ready"),
         Session::Elsewhere => ("badge warn", "Open in another tab"),
@@ -277,22 +272,15 @@ fn session_badge(p: &SessionProps) -> Html {
     html! { <span class={class} role="status" data-testid="db-status">{text}</span> }
 }
 
-#[derive(Properties, PartialEq)]
-struct PanelProps {
-    session: Session,
-    on_take_over: Callback<MouseEvent>,
-}
-
-#[function_component(SessionPanel)]
-fn session_panel(p: &PanelProps) -> Html {
-    match &p.session {
+fn session_panel(session: &Session, on_take_over: Callback<MouseEvent>) -> Html {
+    match session {
         Session::Locking | Session::Opening => html! {
             <div class="notice" aria-busy="true">{"Opening the rowsnap database in this browser…"}</div>
         },
         Session::Elsewhere => html! {
             <div class="notice warn" role="alert">
                 <p>{"rowsnap is open in another tab. Only one tab writes to the database, so this one waits."}</p>
-                <button class="primary" onclick={p.on_take_over.clone()}>{"Take over here"}</button>
+                <button class="primary" onclick={on_take_over}>{"Take over here"}</button>
             </div>
         },
         Session::Lost(m) => html! { <div class="notice warn" role="alert">{m}</div> },

@@ -5,6 +5,7 @@
 use serde_json::Value;
 use yew::prelude::*;
 
+use super::model::rows::{list_path, Paging};
 use crate::error::Error;
 use crate::service;
 
@@ -78,7 +79,7 @@ pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, Er
         use_effect_with((key, ctx.tick, ctx.scope.clone()), move |(_, _, scope)| {
             let scope = scope.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let all = params["PageSize"].as_u64() == Some(100);
+                let all = Paging::of(&params).page_size == Some(100);
                 state.set(Some(if all { call_all(&scope, action, params).await } else { call(&scope, action, params).await }));
             });
         });
@@ -91,11 +92,8 @@ pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, Er
 /// holds every item.
 pub async fn call_all(scope: &Scope, action: &str, params: Value) -> Result<Value, Error> {
     let mut first = call(scope, action, params.clone()).await?;
-    let (Some(total), Some(size)) = (first["TotalCount"].as_u64(), first["PageSize"].as_u64()) else { return Ok(first) };
     let Some((outer, inner)) = list_path(&first) else { return Ok(first) };
-    let mut page = 1;
-    while page * size < total && page < 50 {
-        page += 1;
+    for page in Paging::of(&first).more_pages() {
         let mut p = params.clone();
         p["PageNumber"] = Value::from(page);
         let next = call(scope, action, p).await?;
@@ -108,16 +106,6 @@ pub async fn call_all(scope: &Scope, action: &str, params: Value) -> Result<Valu
         }
     }
     Ok(first)
-}
-
-/// Where a Describe response keeps its list: the top-level key whose value
-/// is an object with exactly one key holding an array.
-fn list_path(v: &Value) -> Option<(String, String)> {
-    v.as_object()?.iter().find_map(|(k, o)| {
-        let o = o.as_object().filter(|o| o.len() == 1)?;
-        let (ik, a) = o.iter().next()?;
-        a.is_array().then(|| (k.clone(), ik.clone()))
-    })
 }
 
 /// Runs an action; toasts its error (with the ECS Code) or `ok`, and refreshes.

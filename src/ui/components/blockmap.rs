@@ -10,16 +10,8 @@ use crate::ui::model::rows::{BlockMapReply, Run};
 /// Colours for snapshots in the block map, by their position.
 pub const PALETTE: &[&str] = &["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f", "#e15759", "#bab0ac"];
 
-#[derive(Properties, PartialEq)]
-pub struct BlockMapProps {
-    pub map: BlockMapReply,
-    /// Snapshot ids, oldest first: the colour order.
-    pub order: Vec<String>,
-}
-
-#[function_component(BlockMap)]
-pub fn block_map(p: &BlockMapProps) -> Html {
-    let (m, order) = (&p.map, &p.order);
+/// The block map of `m`; `order`: snapshot ids, oldest first (the colour order).
+pub fn block_map(m: &BlockMapReply, order: &[String]) -> Html {
     let colour = |id: &str| order.iter().position(|x| x == id).map(|i| PALETTE[i % PALETTE.len()]).unwrap_or("#79706e");
 
     let (blocks, bs, runs) = (m.blocks, if m.block_size == 0 { 32768 } else { m.block_size }, &m.runs.run);

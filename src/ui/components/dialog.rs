@@ -147,23 +147,12 @@ pub fn dialog(p: &DialogProps) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct DialogButtonsProps {
-    pub ok: AttrValue,
-    pub on_ok: Callback<MouseEvent>,
-    pub on_cancel: Callback<()>,
-    /// The action destroys data (a red button).
-    #[prop_or_default]
-    pub danger: bool,
-}
-
-/// A dialog's OK and Cancel buttons.
-#[function_component(DialogButtons)]
-pub fn dialog_buttons(p: &DialogButtonsProps) -> Html {
+/// A dialog's OK and Cancel buttons (OK red when the action destroys data).
+pub fn dialog_buttons(ok: &'static str, on_ok: Callback<MouseEvent>, on_cancel: &Callback<()>, danger: bool) -> Html {
     html! {
         <div class="buttons">
-            <button class={classes!("primary", p.danger.then_some("danger"))} onclick={p.on_ok.clone()}>{p.ok.clone()}</button>
-            <button onclick={p.on_cancel.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
+            <button class={if danger { "primary danger" } else { "primary" }} onclick={on_ok}>{ok}</button>
+            <button onclick={on_cancel.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
         </div>
     }
 }

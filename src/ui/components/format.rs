@@ -4,6 +4,7 @@
 use yew::prelude::*;
 
 use crate::error::Error;
+use crate::ui::model::dialogs::Input;
 
 pub fn bytes(n: u64) -> String {
     crate::browser::human_bytes(n as f64)
@@ -70,4 +71,50 @@ pub fn save_file(parts: &js_sys::Array, name: &str) -> Result<(), Error> {
     a.click();
     let _ = web_sys::Url::revoke_object_url(&url);
     Ok(())
+}
+
+/// What changed in a form: the control's accessible name (aria-label), value and checked state.
+pub fn input_of(e: &Event) -> Input {
+    use wasm_bindgen::JsCast;
+    let label = e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|t| t.get_attribute("aria-label"));
+    Input { label: label.unwrap_or_default(), value: value_of(e), checked: checked_of(e) }
+}
+
+/// The one listener of a form: the `input` events of all its controls
+/// (text fields, selects, checkboxes and radios) bubble to it, and `of`
+/// tells the form's action (if any) for the control that changed.
+pub fn on_input<A: 'static>(d: Callback<A>, of: fn(Input) -> Option<A>) -> Callback<InputEvent> {
+    Callback::from(move |e: InputEvent| {
+        if let Some(a) = of(input_of(&e)) {
+            d.emit(a)
+        }
+    })
+}
+
+/// `Reducible` for a model form: its reducer, on a copy.
+macro_rules! reducible {
+    ($($form:ty => $action:ty),* $(,)?) => {$(
+        impl yew::Reducible for $form {
+            type Action = $action;
+
+            fn reduce(self: std::rc::Rc<Self>, action: $action) -> std::rc::Rc<Self> {
+                std::rc::Rc::new(<$form>::reduce((*self).clone(), action))
+            }
+        }
+    )*};
+}
+pub(crate) use reducible;
+
+/// A labelled field of a form: `<label>text<input type=kind aria-label=label value /></label>`.
+pub fn field(text: &'static str, label: &'static str, kind: &'static str, value: &str) -> Html {
+    html! { <label>{text}<input type={kind} aria-label={label} value={value.to_string()} /></label> }
+}
+
+/// A labelled select of a form (each option's text is its value).
+pub fn select_field(label: &'static str, options: &[&'static str], chosen: &str) -> Html {
+    html! {
+        <label>{label}<select aria-label={label}>
+            { for options.iter().map(|o| html! { <option value={*o} selected={*o == chosen}>{*o}</option> }) }
+        </select></label>
+    }
 }

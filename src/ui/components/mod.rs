@@ -8,7 +8,7 @@ pub mod snapshot_form;
 pub mod snapshot_table;
 pub mod tabs;
 
-pub use dialog::{Dialog, DialogButtons};
+pub use dialog::{dialog_buttons, Dialog};
 pub use format::*;
 pub use list::*;
-pub use tabs::Tabs;
+pub use tabs::tabs;

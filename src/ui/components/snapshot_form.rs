@@ -2,25 +2,17 @@
 //! (Create Disk Snapshot on the Snapshots page). Its fields are one
 //! `SnapshotForm` (model::forms) held with `use_reducer`.
 
-use std::rc::Rc;
-
 use serde_json::json;
 use yew::prelude::*;
 
-use super::{checked_of, error_line, value_of, Dialog};
+use super::{dialog_buttons, error_line, field, on_input, reducible, Dialog};
 use crate::error::Error;
 use crate::ui::context::*;
 pub use crate::ui::model::forms::SnapshotFrom;
 use crate::ui::model::forms::{ResourceType, SnapshotForm as Form, SnapshotFormAction as A};
 use crate::ui::model::rows::{rows, Created, DiskRow, InstanceRow};
 
-impl Reducible for Form {
-    type Action = A;
-
-    fn reduce(self: Rc<Self>, action: A) -> Rc<Self> {
-        Rc::new(Form::reduce((*self).clone(), action))
-    }
-}
+reducible!(Form => A);
 
 #[derive(Properties, PartialEq)]
 pub struct SnapshotFormProps {
@@ -65,13 +57,10 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
         SnapshotFrom::Page => disks.iter().any(|d| d.disk_id == form.target && d.category == "cloud_essd"),
     };
     let d = form.dispatcher().to_callback();
-    let text = |f: fn(String) -> A| d.reform(move |e: InputEvent| f(value_of(&e.into())));
-    let check = |f: fn(bool) -> A| d.reform(move |e: Event| f(checked_of(&e)));
-    let pick = d.reform(|e: Event| A::Target(value_of(&e)));
     let kind = |t: ResourceType| d.reform(move |_: Event| A::ResourceType(t));
     html! {
         <Dialog title="Create Snapshot" on_close={p.on_close.clone()}>
-            <div class="form">
+            <div class="form" oninput={on_input(d.clone(), A::of)}>
                 if page {
                     <fieldset>
                         <legend>{"Resource Type"}</legend>
@@ -82,7 +71,7 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
                     </fieldset>
                     if form.resource_type == ResourceType::Disk {
                         <label>{"Select Cloud Disk"}
-                            <select aria-label="Select Cloud Disk" onchange={pick}>
+                            <select aria-label="Select Cloud Disk">
                                 <option value="" selected={form.target.is_empty()}>{"Select a disk"}</option>
                                 { for disks.iter().map(|d| {
                                     let label = format!("{} / {} ({} GiB, {}, {})", d.disk_id, d.disk_name, d.size, d.category, if d.is_system() { "system disk" } else { "data disk" });
@@ -92,7 +81,7 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
                         </label>
                     } else {
                         <label>{"Select Instance"}
-                            <select aria-label="Select Instance" onchange={pick}>
+                            <select aria-label="Select Instance">
                                 <option value="" selected={form.target.is_empty()}>{"Select an instance"}</option>
                                 { for instances.iter().map(|i| html! {
                                     <option value={i.instance_id.clone()} selected={form.target == i.instance_id}>{format!("{} / {}", i.instance_id, i.instance_name)}</option>
@@ -103,12 +92,12 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
                     }
                 }
                 <label>{"Snapshot Name"}
-                    <input type="text" aria-label="Snapshot Name" value={form.name.clone()} oninput={text(A::Name)}
+                    <input type="text" aria-label="Snapshot Name" value={form.name.clone()}
                         placeholder="2-128 characters, starting with a letter" />
                 </label>
                 if !page {
                     <label class="check">
-                        <input type="checkbox" aria-label="Create Local Snapshot" checked={form.local} disabled={!essd_target} onchange={check(A::Local)} />
+                        <input type="checkbox" aria-label="Create Local Snapshot" checked={form.local} disabled={!essd_target} />
                         {" Create Local Snapshot"}
                     </label>
                     if !essd_target {
@@ -117,28 +106,23 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
                 }
                 <fieldset>
                     <legend>{"Retention Period"}</legend>
-                    <label><input type="radio" name="retention" aria-label="Permanent Retention" checked={form.permanent}
-                        onchange={d.reform(|_: Event| A::Permanent(true))} />{" Permanent Retention"}</label>
-                    <label><input type="radio" name="retention" aria-label="Retained for" checked={!form.permanent}
-                        onchange={d.reform(|_: Event| A::Permanent(false))} />{" Retained for "}
-                        <input type="number" class="days" aria-label="Retention Days" min="1" max="65536" value={form.days.clone()} oninput={text(A::Days)} disabled={form.permanent} />{" days"}</label>
+                    <label><input type="radio" name="retention" aria-label="Permanent Retention" checked={form.permanent} />{" Permanent Retention"}</label>
+                    <label><input type="radio" name="retention" aria-label="Retained for" checked={!form.permanent} />{" Retained for "}
+                        <input type="number" class="days" aria-label="Retention Days" min="1" max="65536" value={form.days.clone()} disabled={form.permanent} />{" days"}</label>
                 </fieldset>
                 if page {
                     <details>
                         <summary>{"Advanced Configuration"}</summary>
-                        <label class="check"><input type="checkbox" aria-label="Instant Access" checked={form.instant} onchange={check(A::Instant)} />{" Instant Access"}</label>
-                        <label>{"Resource Group"}<input type="text" aria-label="Resource Group" value={form.group.clone()} oninput={text(A::Group)} /></label>
+                        <label class="check"><input type="checkbox" aria-label="Instant Access" checked={form.instant} />{" Instant Access"}</label>
+                        {field("Resource Group", "Resource Group", "text", &form.group)}
                     </details>
                 }
                 <div class="tagrow">
-                    <label>{"Tag Key"}<input type="text" aria-label="Tag Key" value={form.tag_key.clone()} oninput={text(A::TagKey)} /></label>
-                    <label>{"Tag Value"}<input type="text" aria-label="Tag Value" value={form.tag_value.clone()} oninput={text(A::TagValue)} /></label>
+                    {field("Tag Key", "Tag Key", "text", &form.tag_key)}
+                    {field("Tag Value", "Tag Value", "text", &form.tag_value)}
                 </div>
                 {error_line(&error)}
-                <div class="buttons">
-                    <button class="primary" onclick={submit}>{if page { "OK" } else { "Create" }}</button>
-                    <button onclick={p.on_close.reform(|_: MouseEvent| ())}>{"Cancel"}</button>
-                </div>
+                {dialog_buttons(if page { "OK" } else { "Create" }, submit, &p.on_close, false)}
             </div>
         </Dialog>
     }

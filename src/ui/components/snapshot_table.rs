@@ -9,6 +9,7 @@ use yew_router::prelude::*;
 use super::*;
 use crate::error::Error;
 use crate::ui::context::*;
+use crate::ui::model::dialogs::{DiskAction, DiskForm, ModifyAction, ModifyForm, DISK_CATEGORIES};
 use crate::ui::model::list::{ListAction, ListState, SNAPSHOT_FILTERS};
 use crate::ui::model::rows::{first, rows, Created, DiskRow, InstanceRow, SnapshotRow};
 use crate::ui::Route;
@@ -199,44 +200,40 @@ fn rollback_dialog(p: &SnapProps) -> Html {
                     }
                 }
                 {error_line(&error)}
-                <DialogButtons ok="Roll Back" on_ok={ok} on_cancel={p.on_close.clone()} danger=true />
+                {dialog_buttons("Roll Back", ok, &p.on_close, true)}
             </div>
         </Dialog>
     }
 }
 
+reducible!(DiskForm => DiskAction, ModifyForm => ModifyAction);
+
 #[function_component(CreateDiskDialog)]
 fn create_disk_dialog(p: &SnapProps) -> Html {
     let ctx = use_ctx();
     let local = p.snap.category == "flash";
-    let zone = use_state(|| ctx.scope.zones().first().map(|z| z.to_string()).unwrap_or_default());
-    let category = use_state(|| "cloud_essd".to_string());
-    let size = use_state(|| p.snap.source_disk_size.to_string());
+    let zones = ctx.scope.zones();
+    let form = use_reducer(|| DiskForm::new(&p.snap, zones.first().copied().unwrap_or_default()));
     let error = use_state(|| None::<Error>);
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
-        let (zone, category, size) = (zone.clone(), category.clone(), size.clone());
-        let snap = p.snap.snapshot_id.clone();
+        let params = form.request();
         Callback::from(move |_: MouseEvent| {
-            let params = json!({"ZoneId": *zone, "DiskCategory": *category, "Size": *size, "SnapshotId": snap});
-            submit(&ctx, "CreateDisk", params, error.clone(), on_close.clone(), move |v: &Value| format!("Disk {} is being created.", Created::of(v).disk_id));
+            submit(&ctx, "CreateDisk", params.clone(), error.clone(), on_close.clone(), move |v: &Value| {
+                format!("Disk {} is being created.", Created::of(v).disk_id)
+            });
         })
     };
     html! {
         <Dialog title="Create Disk" on_close={p.on_close.clone()}>
-            <div class="form">
+            <div class="form" oninput={on_input(form.dispatcher().to_callback(), DiskAction::of)}>
                 <p>{format!("A new disk with the content of snapshot {}.", p.snap.snapshot_id)}</p>
-                <label>{"Zone"}<select aria-label="Zone" onchange={let z = zone.clone(); Callback::from(move |e: Event| z.set(value_of(&e)))}>
-                    { for ctx.scope.zones().into_iter().map(|z| html! { <option value={z} selected={*zone == z}>{z}</option> }) }
-                </select></label>
-                <label>{"Disk Category"}<select aria-label="Disk Category" onchange={let c = category.clone(); Callback::from(move |e: Event| c.set(value_of(&e)))}>
-                    { for ["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud"].iter().map(|c| html! { <option value={*c} selected={*category == *c}>{*c}</option> }) }
-                </select></label>
+                {select_field("Zone", &zones, &form.zone)}
+                {select_field("Disk Category", &DISK_CATEGORIES, &form.category)}
                 if local { <p class="hint">{"A local snapshot makes only ESSDs (cloud_essd)."}</p> }
-                <label>{"Size (GiB)"}<input type="number" aria-label="Size (GiB)" value={(*size).clone()}
-                    oninput={let sz = size.clone(); Callback::from(move |e: InputEvent| sz.set(value_of(&e.into())))} /></label>
+                {field("Size (GiB)", "Size (GiB)", "number", &form.size)}
                 {error_line(&error)}
-                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+                {dialog_buttons("OK", ok, &p.on_close, false)}
             </div>
         </Dialog>
     }
@@ -270,7 +267,7 @@ fn create_image_dialog(p: &SnapProps) -> Html {
                 <label>{"Image Name"}<input type="text" aria-label="Image Name" value={(*name).clone()}
                     oninput={let n = name.clone(); Callback::from(move |e: InputEvent| n.set(value_of(&e.into())))} /></label>
                 {error_line(&error)}
-                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+                {dialog_buttons("OK", ok, &p.on_close, false)}
             </div>
         </Dialog>
     }
@@ -279,42 +276,25 @@ fn create_image_dialog(p: &SnapProps) -> Html {
 #[function_component(ModifyDialog)]
 fn modify_dialog(p: &SnapProps) -> Html {
     let ctx = use_ctx();
-    let name = use_state(|| p.snap.snapshot_name.clone());
-    let desc = use_state(|| p.snap.description.clone());
-    let days = use_state(|| p.snap.retention_days.map(|d| d.to_string()).unwrap_or_default());
+    let form = use_reducer(|| ModifyForm::new(&p.snap));
     let error = use_state(|| None::<Error>);
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
-        let (name, desc, days) = (name.clone(), desc.clone(), days.clone());
-        let snap = p.snap.clone();
+        let params = form.request();
         Callback::from(move |_: MouseEvent| {
-            let mut params = json!({"SnapshotId": snap.snapshot_id});
-            if *name != snap.snapshot_name {
-                params["SnapshotName"] = json!(*name);
-            }
-            if *desc != snap.description {
-                params["Description"] = json!(*desc);
-            }
-            if !days.is_empty() && Some(days.as_str()) != snap.retention_days.map(|d| d.to_string()).as_deref() {
-                params["RetentionDays"] = json!(*days);
-            }
-            submit(&ctx, "ModifySnapshotAttribute", params, error.clone(), on_close.clone(), move |_v: &Value| "The snapshot was modified.".into());
+            submit(&ctx, "ModifySnapshotAttribute", params.clone(), error.clone(), on_close.clone(), move |_v: &Value| "The snapshot was modified.".into());
         })
-    };
-    let inp = |h: &UseStateHandle<String>| {
-        let h = h.clone();
-        Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))
     };
     html! {
         <Dialog title="Modify Snapshot" on_close={p.on_close.clone()}>
-            <div class="form">
-                <label>{"Snapshot Name"}<input type="text" aria-label="Snapshot Name" value={(*name).clone()} oninput={inp(&name)} /></label>
-                <label>{"Description"}<input type="text" aria-label="Description" value={(*desc).clone()} oninput={inp(&desc)} /></label>
+            <div class="form" oninput={on_input(form.dispatcher().to_callback(), ModifyAction::of)}>
+                {field("Snapshot Name", "Snapshot Name", "text", &form.name)}
+                {field("Description", "Description", "text", &form.description)}
                 <label>{"Retention Period (days from creation; empty keeps it as it is)"}
-                    <input type="number" aria-label="Retention Days" min="1" max="65536" value={(*days).clone()} oninput={inp(&days)} /></label>
+                    <input type="number" aria-label="Retention Days" min="1" max="65536" value={form.days.clone()} /></label>
                 <p class="hint">{"Extending the retention keeps a snapshot longer; a snapshot kept permanently stays so unless you give a number of days."}</p>
                 {error_line(&error)}
-                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+                {dialog_buttons("OK", ok, &p.on_close, false)}
             </div>
         </Dialog>
     }
@@ -348,7 +328,7 @@ fn delete_dialog(p: &SnapProps) -> Html {
                         onchange={let f = force.clone(); Callback::from(move |e: Event| f.set(checked_of(&e)))} />{" Delete it anyway (Force)"}</label>
                 }
                 {error_line(&error)}
-                <DialogButtons ok="Delete" on_ok={ok} on_cancel={p.on_close.clone()} danger=true />
+                {dialog_buttons("Delete", ok, &p.on_close, true)}
             </div>
         </Dialog>
     }

@@ -2,23 +2,13 @@
 
 use yew::prelude::*;
 
-#[derive(Properties, PartialEq)]
-pub struct TabsProps {
-    pub tabs: Vec<&'static str>,
-    pub active: usize,
-    pub on_select: Callback<usize>,
-}
-
-#[function_component(Tabs)]
-pub fn tabs(p: &TabsProps) -> Html {
+/// The tabs, `active` selected; `on_select` gets the index of the one clicked.
+pub fn tabs(tabs: &[&'static str], active: usize, on_select: &Callback<usize>) -> Html {
     html! {
         <div class="tabs" role="tablist">
-            { for p.tabs.iter().enumerate().map(|(i, t)| {
-                let sel = p.on_select.reform(move |_: MouseEvent| i);
-                html! {
-                    <button role="tab" aria-selected={(i == p.active).to_string()}
-                        class={classes!("tab", (i == p.active).then_some("active"))} onclick={sel}>{*t}</button>
-                }
+            { for tabs.iter().enumerate().map(|(i, t)| html! {
+                <button role="tab" aria-selected={if i == active { "true" } else { "false" }}
+                    class={if i == active { "tab active" } else { "tab" }} onclick={on_select.reform(move |_: MouseEvent| i)}>{*t}</button>
             }) }
         </div>
     }

@@ -3,6 +3,8 @@
 
 use serde_json::{json, Value};
 
+use super::dialogs::Input;
+
 /// Which procedure opened the dialog.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SnapshotFrom {
@@ -50,6 +52,27 @@ pub enum SnapshotFormAction {
     /// Also clears the target (a disk is not an instance).
     ResourceType(ResourceType),
     Target(String),
+}
+
+impl SnapshotFormAction {
+    /// The action of the control that changed (the Resource Type radios
+    /// have their own listeners).
+    pub fn of(i: Input) -> Option<SnapshotFormAction> {
+        use SnapshotFormAction as A;
+        Some(match i.label.as_str() {
+            "Select Cloud Disk" | "Select Instance" => A::Target(i.value),
+            "Snapshot Name" => A::Name(i.value),
+            "Create Local Snapshot" => A::Local(i.checked),
+            "Permanent Retention" => A::Permanent(i.checked),
+            "Retained for" => A::Permanent(!i.checked),
+            "Retention Days" => A::Days(i.value),
+            "Instant Access" => A::Instant(i.checked),
+            "Resource Group" => A::Group(i.value),
+            "Tag Key" => A::TagKey(i.value),
+            "Tag Value" => A::TagValue(i.value),
+            _ => return None,
+        })
+    }
 }
 
 impl SnapshotForm {
@@ -147,6 +170,16 @@ mod tests {
 
     fn disk() -> SnapshotFrom {
         SnapshotFrom::Disk { disk_id: "d-1".into(), essd: true }
+    }
+
+    #[test]
+    fn inputs_name_their_actions() {
+        assert_eq!(A::of(Input::text("Select Instance", "i-1")), Some(A::Target("i-1".into())));
+        assert_eq!(A::of(Input::check("Retained for", true)), Some(A::Permanent(false)));
+        assert_eq!(A::of(Input::check("Permanent Retention", true)), Some(A::Permanent(true)));
+        assert_eq!(A::of(Input::check("Create Local Snapshot", true)), Some(A::Local(true)));
+        assert_eq!(A::of(Input::text("Tag Value", "v")), Some(A::TagValue("v".into())));
+        assert_eq!(A::of(Input::check("", true)), None);
     }
 
     #[test]

@@ -344,6 +344,42 @@ impl Created {
     }
 }
 
+row! {
+    /// A Describe reply's paging (a request's too: its `PageSize`).
+    pub struct Paging {
+        pub total_count: Option<u64> = "TotalCount",
+        pub page_size: Option<u64> = "PageSize",
+    }
+}
+
+impl Paging {
+    pub fn of(v: &Value) -> Paging {
+        Paging::read(v)
+    }
+
+    /// The pages after the first that hold the rest of the list (50 pages at
+    /// most): none when the reply says no paging.
+    pub fn more_pages(&self) -> std::ops::Range<u64> {
+        let (Some(total), Some(size)) = (self.total_count, self.page_size) else { return 2..2 };
+        let last = match (total, size) {
+            (0, _) => 1,
+            (_, 0) => 50,
+            _ => total.div_ceil(size).min(50),
+        };
+        2..last + 1
+    }
+}
+
+/// Where a Describe reply keeps its list: the top-level key whose value is
+/// an object with exactly one key holding an array (`Disks`, `Disk`).
+pub fn list_path(v: &Value) -> Option<(String, String)> {
+    v.as_object()?.iter().find_map(|(k, o)| {
+        let o = o.as_object().filter(|o| o.len() == 1)?;
+        let (ik, a) = o.iter().next()?;
+        a.is_array().then(|| (k.clone(), ik.clone()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,5 +501,20 @@ mod tests {
         let got: Vec<(&str, u64)> = d.iter().map(|d| (d.disk_id.as_str(), d.size)).collect();
         assert_eq!(got, [("d-1", 0), ("", 40), ("", 0)]);
         assert!(rows::<DiskRow>(&json!({"Disks": {}}), "Disks", "Disk").is_empty());
+    }
+
+    #[test]
+    fn paging_tells_the_pages_left_and_where_the_list_is() {
+        let v = json!({"TotalCount": 250, "PageSize": 100, "PageNumber": 1, "RequestId": "r", "Disks": {"Disk": []}});
+        let p = Paging::of(&v);
+        assert_eq!((p.total_count, p.page_size), (Some(250), Some(100)));
+        assert_eq!(p.more_pages().collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(list_path(&v), Some(("Disks".to_string(), "Disk".to_string())));
+        assert_eq!(Paging::of(&json!({"TotalCount": 100, "PageSize": 100})).more_pages().count(), 0);
+        assert_eq!(Paging::of(&json!({"TotalCount": 100000, "PageSize": 10})).more_pages().last(), Some(50));
+        assert_eq!(Paging::of(&json!({"BlockSize": 1})).more_pages().count(), 0);
+        assert_eq!(Paging::of(&json!({"TotalCount": 0, "PageSize": 0})).more_pages().count(), 0);
+        assert_eq!(Paging::of(&json!({"TotalCount": 1, "PageSize": 0})).more_pages().count(), 49);
+        assert_eq!(list_path(&json!({"Runs": {"Run": [], "More": 1}, "Blocks": 3})), None);
     }
 }

@@ -41,7 +41,7 @@ pub fn disk_details(p: &DiskProps) -> Html {
     let grid = match &map {
         None => html! { <p class="loading">{"Reading the block map…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
-        Some(Ok(m)) => html! { <crate::ui::components::blockmap::BlockMap map={BlockMapReply::of(m)} order={order.clone()} /> },
+        Some(Ok(m)) => crate::ui::components::blockmap::block_map(&BlockMapReply::of(m), &order),
     };
     // Space chart: the disk and each snapshot, exclusive vs shared.
     let max = snap_list.iter().map(|s| s.referenced_bytes).chain([d.referenced_bytes]).max().unwrap_or(1).max(1);

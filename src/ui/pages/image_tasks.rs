@@ -10,20 +10,20 @@ use crate::oss::Listed;
 use crate::service;
 use crate::ui::components::*;
 use crate::ui::context::*;
+use crate::ui::model::images::{ExportAction, ExportForm, ImportAction, ImportForm};
 use crate::ui::model::rows::{rows, Created, ImageRow, TaskRow};
 
-/// The buckets, and the objects of the chosen one (re-read every few
-/// ticks); chooses the first bucket while none is chosen.
+/// The buckets, and the objects of the `chosen` one (re-read every few
+/// ticks); `choose`s the first bucket while none is chosen.
 #[hook]
-fn use_bucket_objects(chosen: &UseStateHandle<String>) -> (Vec<String>, Vec<Listed>) {
-    let bucket = (**chosen).clone();
+fn use_bucket_objects(chosen: &str, choose: Callback<String>) -> (Vec<String>, Vec<Listed>) {
     let ctx = use_ctx();
     let buckets = use_state(Vec::<String>::new);
     // The listing and the bucket it is of: another bucket's objects are never offered.
     let objects = use_state(|| (String::new(), Vec::<Listed>::new()));
     {
         let (buckets, objects) = (buckets.clone(), objects.clone());
-        use_effect_with((ctx.tick / 5, bucket.clone()), move |(_, chosen)| {
+        use_effect_with((ctx.tick / 5, chosen.to_string()), move |(_, chosen)| {
             let chosen = chosen.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(b) = service::with(async |ecs| ecs.oss_list_buckets().await).await {
@@ -38,27 +38,27 @@ fn use_bucket_objects(chosen: &UseStateHandle<String>) -> (Vec<String>, Vec<List
         });
     }
     {
-        let (chosen, first) = (chosen.clone(), buckets.first().cloned());
+        let (none, first) = (chosen.is_empty(), buckets.first().cloned());
         use_effect_with(first, move |first| {
-            if chosen.is_empty() {
-                if let Some(f) = first {
-                    chosen.set(f.clone());
-                }
+            if let Some(f) = first.clone().filter(|_| none) {
+                choose.emit(f);
             }
         });
     }
-    let listed = if objects.0 == bucket { objects.1.clone() } else { Vec::new() };
+    let listed = if objects.0 == chosen { objects.1.clone() } else { Vec::new() };
     ((*buckets).clone(), listed)
 }
 
-fn input(h: &UseStateHandle<String>) -> Callback<InputEvent> {
-    let h = h.clone();
-    Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))
-}
-
-fn change(h: &UseStateHandle<String>) -> Callback<Event> {
-    let h = h.clone();
-    Callback::from(move |e: Event| h.set(value_of(&e)))
+/// A bucket select: "Choose a bucket", then the buckets.
+fn bucket_select(buckets: &[String], chosen: &str) -> Html {
+    html! {
+        <label>{"OSS Bucket"}
+            <select aria-label="OSS Bucket">
+                <option value="" selected={chosen.is_empty()}>{"Choose a bucket"}</option>
+                { for buckets.iter().map(|b| html! { <option value={b.clone()} selected={b == chosen}>{b.clone()}</option> }) }
+            </select>
+        </label>
+    }
 }
 
 #[derive(Properties, PartialEq)]
@@ -66,57 +66,20 @@ pub struct CloseProps {
     pub on_close: Callback<()>,
 }
 
+reducible!(ImportForm => ImportAction, ExportForm => ExportAction);
+
 #[function_component(ImportImageDialog)]
 pub fn import_image_dialog(p: &CloseProps) -> Html {
     let ctx = use_ctx();
-    let name = use_state(String::new);
-    let bucket = use_state(String::new);
-    let object = use_state(String::new);
-    // Empty: detected from the file (a qcow2 starts with its magic).
-    let format = use_state(String::new);
-    let size = use_state(String::new);
-    let os_type = use_state(|| "linux".to_string());
-    let platform = use_state(|| "Ubuntu".to_string());
-    let arch = use_state(|| "x86_64".to_string());
+    let form = use_reducer(ImportForm::default);
     let error = use_state(|| None::<Error>);
-    let (buckets, objects) = use_bucket_objects(&bucket);
-    let pick_object = {
-        let (object, format) = (object.clone(), format.clone());
-        Callback::from(move |e: Event| {
-            let v = value_of(&e);
-            let lower = v.to_ascii_lowercase();
-            if lower.ends_with(".raw") || lower.ends_with(".img") {
-                format.set("RAW".into());
-            } else if lower.ends_with(".qcow2") {
-                format.set("QCOW2".into());
-            } else {
-                format.set(String::new());
-            }
-            object.set(v);
-        })
-    };
+    let d = form.dispatcher().to_callback();
+    let (buckets, objects) = use_bucket_objects(&form.bucket, d.reform(ImportAction::Bucket));
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
-        let (name, bucket, object, format, size, os_type, platform, arch) =
-            (name.clone(), bucket.clone(), object.clone(), format.clone(), size.clone(), os_type.clone(), platform.clone(), arch.clone());
+        let params = form.request();
         Callback::from(move |_: MouseEvent| {
-            let mut params = json!({
-                "OSType": *os_type,
-                "Platform": *platform,
-                "Architecture": *arch,
-                "DiskDeviceMapping.1.OSSBucket": *bucket,
-                "DiskDeviceMapping.1.OSSObject": *object,
-            });
-            if !format.is_empty() {
-                params["DiskDeviceMapping.1.Format"] = json!(*format);
-            }
-            if !name.is_empty() {
-                params["ImageName"] = json!(*name);
-            }
-            if !size.is_empty() {
-                params["DiskDeviceMapping.1.DiskImageSize"] = json!(*size);
-            }
-            submit(&ctx, "ImportImage", params, error.clone(), on_close.clone(), |v: &Value| {
+            submit(&ctx, "ImportImage", params.clone(), error.clone(), on_close.clone(), |v: &Value| {
                 let c = Created::of(v);
                 format!("Importing image {} (task {}).", c.image_id, c.task_id)
             });
@@ -124,40 +87,35 @@ pub fn import_image_dialog(p: &CloseProps) -> Html {
     };
     html! {
         <Dialog title="Import Image" on_close={p.on_close.clone()}>
-            <div class="form">
+            <div class="form" oninput={on_input(d, ImportAction::of)}>
                 <p class="hint">{"Import a disk image file from OSS as a custom image: upload the file on the OSS page first. RAW (any length) and QCOW2 (versions 2 and 3, any cluster size, compressed clusters; images with a backing file or encryption are refused) are supported."}</p>
-                <label>{"Image Name"}<input type="text" aria-label="Image Name" placeholder="2-128 characters, starting with a letter" value={(*name).clone()} oninput={input(&name)} /></label>
-                <label>{"OSS Bucket"}
-                    <select aria-label="OSS Bucket" onchange={{ let (b, o) = (bucket.clone(), object.clone()); Callback::from(move |e: Event| { b.set(value_of(&e)); o.set(String::new()); }) }}>
-                        <option value="" selected={bucket.is_empty()}>{"Choose a bucket"}</option>
-                        { for buckets.iter().map(|b| html! { <option value={b.clone()} selected={*b == *bucket}>{b.clone()}</option> }) }
-                    </select>
-                </label>
+                <label>{"Image Name"}<input type="text" aria-label="Image Name" placeholder="2-128 characters, starting with a letter" value={form.name.clone()} /></label>
+                {bucket_select(&buckets, &form.bucket)}
                 <label>{"OSS Object"}
-                    <select aria-label="OSS Object" onchange={pick_object}>
-                        <option value="" selected={object.is_empty()}>{"Choose an object"}</option>
-                        { for objects.iter().map(|o| html! { <option key={o.key.clone()} value={o.key.clone()} selected={o.key == *object}>{format!("{} ({})", o.key, bytes(o.size))}</option> }) }
+                    <select aria-label="OSS Object">
+                        <option value="" selected={form.object.is_empty()}>{"Choose an object"}</option>
+                        { for objects.iter().map(|o| html! { <option key={o.key.clone()} value={o.key.clone()} selected={o.key == form.object}>{format!("{} ({})", o.key, bytes(o.size))}</option> }) }
                     </select>
                 </label>
                 <label>{"Image Format"}
-                    <select aria-label="Image Format" onchange={change(&format)}>
-                        { for [("", "Detect from the file"), ("QCOW2", "QCOW2"), ("RAW", "RAW")].iter().map(|(v, t)| html! { <option value={*v} selected={*v == *format}>{*t}</option> }) }
+                    <select aria-label="Image Format">
+                        { for [("", "Detect from the file"), ("QCOW2", "QCOW2"), ("RAW", "RAW")].iter().map(|(v, t)| html! { <option value={*v} selected={*v == form.format}>{*t}</option> }) }
                     </select>
                 </label>
-                <label>{"System Disk Size (GiB; empty: the image's own size)"}<input type="number" aria-label="Disk Image Size" min="1" max="2048" value={(*size).clone()} oninput={input(&size)} /></label>
+                <label>{"System Disk Size (GiB; empty: the image's own size)"}<input type="number" aria-label="Disk Image Size" min="1" max="2048" value={form.size.clone()} /></label>
                 <label>{"Operating System"}
-                    <select aria-label="Operating System" onchange={change(&os_type)}>
-                        { for ["linux", "windows"].iter().map(|f| html! { <option value={*f} selected={*f == *os_type}>{if *f == "linux" { "Linux" } else { "Windows" }}</option> }) }
+                    <select aria-label="Operating System">
+                        { for ["linux", "windows"].iter().map(|f| html! { <option value={*f} selected={*f == form.os_type}>{if *f == "linux" { "Linux" } else { "Windows" }}</option> }) }
                     </select>
                 </label>
-                <label>{"Platform"}<input type="text" aria-label="Platform" value={(*platform).clone()} oninput={input(&platform)} /></label>
+                {field("Platform", "Platform", "text", &form.platform)}
                 <label>{"Architecture"}
-                    <select aria-label="Architecture" onchange={change(&arch)}>
-                        { for ["x86_64", "arm64", "i386"].iter().map(|f| html! { <option value={*f} selected={*f == *arch}>{*f}</option> }) }
+                    <select aria-label="Architecture">
+                        { for ["x86_64", "arm64", "i386"].iter().map(|f| html! { <option value={*f} selected={*f == form.architecture}>{*f}</option> }) }
                     </select>
                 </label>
                 {error_line(&error)}
-                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+                {dialog_buttons("OK", ok, &p.on_close, false)}
             </div>
         </Dialog>
     }
@@ -172,18 +130,15 @@ pub struct ExportProps {
 #[function_component(ExportImageDialog)]
 pub fn export_image_dialog(p: &ExportProps) -> Html {
     let ctx = use_ctx();
-    let bucket = use_state(String::new);
-    let prefix = use_state(|| "exports/".to_string());
-    let format = use_state(|| "qcow2".to_string());
+    let form = use_reducer(|| ExportForm::new(&p.image.image_id));
     let error = use_state(|| None::<Error>);
-    let (buckets, _) = use_bucket_objects(&bucket);
-    let id = p.image.image_id.clone();
+    let d = form.dispatcher().to_callback();
+    let (buckets, _) = use_bucket_objects(&form.bucket, d.reform(ExportAction::Bucket));
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
-        let (bucket, prefix, format, id) = (bucket.clone(), prefix.clone(), format.clone(), id.clone());
+        let params = form.request();
         Callback::from(move |_: MouseEvent| {
-            let params = json!({"ImageId": id, "OSSBucket": *bucket, "OSSPrefix": *prefix, "ImageFormat": *format});
-            submit(&ctx, "ExportImage", params, error.clone(), on_close.clone(), |v: &Value| {
+            submit(&ctx, "ExportImage", params.clone(), error.clone(), on_close.clone(), |v: &Value| {
                 let c = Created::of(v);
                 format!("Exporting to {} (task {}).", c.oss_object, c.task_id)
             });
@@ -191,23 +146,18 @@ pub fn export_image_dialog(p: &ExportProps) -> Html {
     };
     html! {
         <Dialog title="Export Image" on_close={p.on_close.clone()}>
-            <div class="form">
-                <p>{format!("Export the system disk of image {} ({}) to OSS. The object's name is the prefix, the image ID and _system.<format>; it appears when the task finishes.", id, p.image.image_name)}</p>
-                <label>{"OSS Bucket"}
-                    <select aria-label="OSS Bucket" onchange={change(&bucket)}>
-                        <option value="" selected={bucket.is_empty()}>{"Choose a bucket"}</option>
-                        { for buckets.iter().map(|b| html! { <option value={b.clone()} selected={*b == *bucket}>{b.clone()}</option> }) }
-                    </select>
-                </label>
-                <label>{"OSS Prefix"}<input type="text" aria-label="OSS Prefix" value={(*prefix).clone()} oninput={input(&prefix)} /></label>
+            <div class="form" oninput={on_input(d, ExportAction::of)}>
+                <p>{format!("Export the system disk of image {} ({}) to OSS. The object's name is the prefix, the image ID and _system.<format>; it appears when the task finishes.", p.image.image_id, p.image.image_name)}</p>
+                {bucket_select(&buckets, &form.bucket)}
+                {field("OSS Prefix", "OSS Prefix", "text", &form.prefix)}
                 <label>{"Image Format"}
-                    <select aria-label="Image Format" onchange={change(&format)}>
-                        { for ["qcow2", "raw"].iter().map(|f| html! { <option value={*f} selected={*f == *format}>{f.to_uppercase()}</option> }) }
+                    <select aria-label="Image Format">
+                        { for ["qcow2", "raw"].iter().map(|f| html! { <option value={*f} selected={*f == form.format}>{f.to_uppercase()}</option> }) }
                     </select>
                 </label>
                 <p class="hint">{"QCOW2: version 3, sparse (never-written clusters are not stored). RAW: the full disk size, stored sparse."}</p>
                 {error_line(&error)}
-                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+                {dialog_buttons("OK", ok, &p.on_close, false)}
             </div>
         </Dialog>
     }

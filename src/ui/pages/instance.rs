@@ -72,7 +72,7 @@ pub fn instance_details(p: &DetailsProps) -> Html {
         <section class="page" aria-labelledby="page-title">
             <p class="crumbs"><Link<Route> to={Route::Instances}>{"Instances"}</Link<Route>>{" / "}{p.id.clone()}</p>
             <h1 id="page-title">{format!("{} ({})", i.instance_name, i.instance_id)}</h1>
-            <Tabs tabs={vec!["Instance Details", "Cloud Disk", "Snapshots"]} active={*tab} on_select={let t = tab.clone(); Callback::from(move |x| t.set(x))} />
+            {tabs(&["Instance Details", "Cloud Disk", "Snapshots"], *tab, &{let t = tab.clone(); Callback::from(move |x| t.set(x))})}
             {content}
             if let Some((disk_id, essd)) = (*snapshot_for).clone() {
                 <SnapshotForm from={SnapshotFrom::Disk { disk_id, essd }} on_close={let h = snapshot_for.clone(); Callback::from(move |_| h.set(None))} />

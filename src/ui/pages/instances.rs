@@ -8,6 +8,7 @@ use yew_router::prelude::*;
 use crate::error::Error;
 use crate::ui::components::*;
 use crate::ui::context::*;
+use crate::ui::model::dialogs::{image_choice, InstanceAction, InstanceForm, DISK_CATEGORIES, SYSTEM_DISK_CATEGORIES};
 use crate::ui::model::list::{ListState, INSTANCE_FILTERS, INSTANCE_TYPES};
 use crate::ui::model::rows::{rows, ImageRow, InstanceRow};
 use crate::ui::Route;
@@ -121,89 +122,46 @@ pub struct CreateInstanceProps {
     pub image: Option<String>,
 }
 
+reducible!(InstanceForm => InstanceAction);
+
 #[function_component(CreateInstanceDialog)]
 pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
     let ctx = use_ctx();
     let images = use_query("DescribeImages", json!({"PageSize": 100}));
-    let image = use_state(|| p.image.clone().unwrap_or_default());
-    let itype = use_state(|| "ecs.g7.large".to_string());
-    let zone = use_state(|| ctx.scope.zones().first().map(|z| z.to_string()).unwrap_or_default());
-    let sys_cat = use_state(|| "cloud_essd".to_string());
-    let sys_size = use_state(|| "40".to_string());
-    let data_size = use_state(|| "20".to_string());
-    let data_cat = use_state(|| "cloud_essd".to_string());
-    let name = use_state(String::new);
+    let zones = ctx.scope.zones();
+    let form = use_reducer(|| InstanceForm::new(p.image.clone(), zones.first().copied().unwrap_or_default()));
     let error = use_state(|| None::<Error>);
     let image_list: Vec<ImageRow> = images.iter().flatten().flat_map(|v| rows(v, "Images", "Image")).collect();
-    let chosen = if image.is_empty() {
-        // Alibaba Cloud Linux first, as the ECS console does.
-        image_list.iter().find(|i| i.image_id.starts_with("aliyun")).or(image_list.first()).map(|i| i.image_id.clone()).unwrap_or_default()
-    } else {
-        (*image).clone()
-    };
-    let sel = |h: &UseStateHandle<String>| {
-        let h = h.clone();
-        Callback::from(move |e: Event| h.set(value_of(&e)))
-    };
-    let inp = |h: &UseStateHandle<String>| {
-        let h = h.clone();
-        Callback::from(move |e: InputEvent| h.set(value_of(&e.into())))
-    };
+    let chosen = form.chosen_image(&image_list);
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
-        let (itype, zone, sys_cat, sys_size, data_size, data_cat, name) =
-            (itype.clone(), zone.clone(), sys_cat.clone(), sys_size.clone(), data_size.clone(), data_cat.clone(), name.clone());
-        let chosen = chosen.clone();
+        let params = form.request(&chosen);
         Callback::from(move |_: MouseEvent| {
-            let mut params = json!({
-                "ImageId": chosen, "InstanceType": *itype, "ZoneId": *zone,
-                "SystemDisk": {"Category": *sys_cat, "Size": *sys_size},
-            });
-            if !data_size.is_empty() && *data_size != "0" {
-                params["DataDisk"] = json!([{"Size": *data_size, "Category": *data_cat}]);
-            }
-            if !name.is_empty() {
-                params["InstanceName"] = json!(*name);
-            }
-            submit(&ctx, "RunInstances", params, error.clone(), on_close.clone(), move |_v: &Value| "The instance is being created.".into());
+            submit(&ctx, "RunInstances", params.clone(), error.clone(), on_close.clone(), move |_v: &Value| "The instance is being created.".into());
         })
     };
     html! {
         <Dialog title="Create Instance" on_close={p.on_close.clone()}>
-            <div class="form">
-                <label>{"Image"}<select aria-label="Image" onchange={sel(&image)}>
+            <div class="form" oninput={on_input(form.dispatcher().to_callback(), InstanceAction::of)}>
+                <label>{"Image"}<select aria-label="Image">
                     { for image_list.iter().map(|i| {
                         let id = i.image_id.clone();
-                        let ready = i.is_ready();
-                        let label = if i.is_custom() {
-                            format!("{} (custom: {}){}", i.image_name, i.os_name, if ready { "" } else { ", creating…" })
-                        } else {
-                            format!("{} (public)", i.os_name)
-                        };
-                        html! { <option value={id.clone()} selected={chosen == id} disabled={!ready}>{label}</option> }
+                        html! { <option value={id.clone()} selected={chosen == id} disabled={!i.is_ready()}>{image_choice(i)}</option> }
                     }) }
                 </select></label>
-                <label>{"Instance Name"}<input type="text" aria-label="Instance Name" value={(*name).clone()} oninput={inp(&name)} /></label>
-                <label>{"Instance Type"}<select aria-label="Instance Type" onchange={sel(&itype)}>
-                    { for INSTANCE_TYPES.iter().map(|t| html! { <option value={*t} selected={*itype == *t}>{*t}</option> }) }
-                </select></label>
-                <label>{"Zone"}<select aria-label="Zone" onchange={sel(&zone)}>
-                    { for ctx.scope.zones().into_iter().map(|z| html! { <option value={z} selected={*zone == z}>{z}</option> }) }
-                </select></label>
+                {field("Instance Name", "Instance Name", "text", &form.name)}
+                {select_field("Instance Type", INSTANCE_TYPES, &form.instance_type)}
+                {select_field("Zone", &zones, &form.zone)}
                 <div class="tagrow">
-                    <label>{"System Disk Category"}<select aria-label="System Disk Category" onchange={sel(&sys_cat)}>
-                        { for ["cloud_essd", "cloud_ssd", "cloud_efficiency"].iter().map(|c| html! { <option value={*c} selected={*sys_cat == *c}>{*c}</option> }) }
-                    </select></label>
-                    <label>{"System Disk Size (GiB)"}<input type="number" aria-label="System Disk Size (GiB)" value={(*sys_size).clone()} oninput={inp(&sys_size)} /></label>
+                    {select_field("System Disk Category", &SYSTEM_DISK_CATEGORIES, &form.system_category)}
+                    {field("System Disk Size (GiB)", "System Disk Size (GiB)", "number", &form.system_size)}
                 </div>
                 <div class="tagrow">
-                    <label>{"Data Disk Category"}<select aria-label="Data Disk Category" onchange={sel(&data_cat)}>
-                        { for ["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud"].iter().map(|c| html! { <option value={*c} selected={*data_cat == *c}>{*c}</option> }) }
-                    </select></label>
-                    <label>{"Data Disk Size (GiB, 0 for none)"}<input type="number" aria-label="Data Disk Size (GiB)" value={(*data_size).clone()} oninput={inp(&data_size)} /></label>
+                    {select_field("Data Disk Category", &DISK_CATEGORIES, &form.data_category)}
+                    {field("Data Disk Size (GiB, 0 for none)", "Data Disk Size (GiB)", "number", &form.data_size)}
                 </div>
                 {error_line(&error)}
-                <DialogButtons ok="Create" on_ok={ok} on_cancel={p.on_close.clone()} />
+                {dialog_buttons("Create", ok, &p.on_close, false)}
             </div>
         </Dialog>
     }
@@ -235,7 +193,7 @@ fn delete_instance_dialog(p: &InstanceProps) -> Html {
                 <p class="warn">{"Its system disk and the data disks released with it are deleted with their data. Manual snapshots of them are kept."}</p>
                 if running { <p class="warn">{"The instance is Running: it is stopped and deleted at once."}</p> }
                 {error_line(&error)}
-                <DialogButtons ok="Delete" on_ok={ok} on_cancel={p.on_close.clone()} danger=true />
+                {dialog_buttons("Delete", ok, &p.on_close, true)}
             </div>
         </Dialog>
     }

@@ -180,7 +180,7 @@ pub fn oss_page() -> Html {
             <Dialog title="Delete Object" on_close={close.clone()}>
                 <div class="form">
                     <p>{format!("Delete {} ({}) from bucket {}? Its data is gone for good; images imported from it keep their own copy.", o.key, bytes(o.size), *bucket)}</p>
-                    <DialogButtons ok="Delete" on_ok={ok} on_cancel={close} danger=true />
+                    {dialog_buttons("Delete", ok, &close, true)}
                 </div>
             </Dialog>
         }

@@ -7,26 +7,8 @@ use yew::prelude::*;
 use crate::error::Error;
 use crate::ui::components::*;
 use crate::ui::context::*;
+use crate::ui::model::policies::{days_text, following, hour_text, hours_text, ApplyAction, ApplyForm, PolicyAction, PolicyForm, WEEKDAYS};
 use crate::ui::model::rows::{rows, Created, DiskRow, PolicyRow};
-
-const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-
-/// `["1","3"]` (a JSON array in a string, as ECS returns it) as numbers.
-fn numbers(v: &str) -> Vec<u8> {
-    serde_json::from_str::<Vec<String>>(v).unwrap_or_default().iter().filter_map(|n| n.parse().ok()).collect()
-}
-
-fn hours_text(v: &str) -> String {
-    numbers(v).iter().map(|h| format!("{h:02}:00")).collect::<Vec<_>>().join(", ")
-}
-
-fn days_text(v: &str) -> String {
-    let d = numbers(v);
-    if d.len() == 7 {
-        return "Every day".into();
-    }
-    d.iter().filter_map(|n| WEEKDAYS.get((*n as usize).wrapping_sub(1))).map(|w| &w[..3]).collect::<Vec<_>>().join(", ")
-}
 
 #[derive(Clone, PartialEq)]
 enum Open {
@@ -101,67 +83,47 @@ struct CloseProps {
     on_close: Callback<()>,
 }
 
-/// A set of numbers as checkboxes.
-fn checks(label: &str, items: Vec<(u8, String)>, set: &UseStateHandle<Vec<u8>>) -> Html {
+/// A set of numbers as checkboxes, each named by its text.
+fn checks(label: &str, items: impl Iterator<Item = (String, bool)>) -> Html {
     html! {
         <fieldset class="checks"><legend>{label.to_string()}</legend>
-        { for items.into_iter().map(|(n, text)| {
-            let set = set.clone();
-            let on = set.contains(&n);
-            html! { <label class="check"><input type="checkbox" aria-label={text.clone()} checked={on}
-                onchange={Callback::from(move |e: Event| {
-                    let mut v = (*set).clone();
-                    v.retain(|x| *x != n);
-                    if checked_of(&e) { v.push(n); v.sort_unstable(); }
-                    set.set(v);
-                })} />{format!(" {text}")}</label> }
+        { for items.map(|(text, on)| html! {
+            <label class="check"><input type="checkbox" aria-label={text.clone()} checked={on} />{format!(" {text}")}</label>
         }) }
         </fieldset>
     }
 }
 
+reducible!(PolicyForm => PolicyAction, ApplyForm => ApplyAction);
+
 #[function_component(CreatePolicyDialog)]
 fn create_policy_dialog(p: &CloseProps) -> Html {
     let ctx = use_ctx();
-    let name = use_state(String::new);
-    let hours = use_state(|| vec![2u8]);
-    let days = use_state(|| (1..=7).collect::<Vec<u8>>());
-    let permanent = use_state(|| false);
-    let retention = use_state(|| "7".to_string());
+    let form = use_reducer(PolicyForm::default);
     let error = use_state(|| None::<Error>);
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
-        let (name, hours, days, permanent, retention) = (name.clone(), hours.clone(), days.clone(), permanent.clone(), retention.clone());
+        let params = form.request();
         Callback::from(move |_: MouseEvent| {
-            let strs = |v: &[u8]| serde_json::to_string(&v.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
-            let mut params = json!({"timePoints": strs(&hours), "repeatWeekdays": strs(&days),
-                "retentionDays": if *permanent { "-1".to_string() } else { (*retention).clone() }});
-            if !name.is_empty() {
-                params["autoSnapshotPolicyName"] = json!(*name);
-            }
-            submit(&ctx, "CreateAutoSnapshotPolicy", params, error.clone(), on_close.clone(), |v: &Value| {
+            submit(&ctx, "CreateAutoSnapshotPolicy", params.clone(), error.clone(), on_close.clone(), |v: &Value| {
                 format!("Policy {} was created.", Created::of(v).auto_snapshot_policy_id)
             });
         })
     };
     html! {
         <Dialog title="Create Automatic Snapshot Policy" on_close={p.on_close.clone()}>
-            <div class="form">
-                <label>{"Policy Name"}<input type="text" aria-label="Policy Name" value={(*name).clone()}
-                    oninput={let n = name.clone(); Callback::from(move |e: InputEvent| n.set(value_of(&e.into())))} /></label>
-                {checks("Time Points (UTC+8)", (0..24).map(|h| (h, format!("{h:02}:00"))).collect(), &hours)}
-                {checks("Repeat On", (1..=7).map(|d| (d, WEEKDAYS[d as usize - 1].to_string())).collect(), &days)}
+            <div class="form" oninput={on_input(form.dispatcher().to_callback(), PolicyAction::of)}>
+                {field("Policy Name", "Policy Name", "text", &form.name)}
+                {checks("Time Points (UTC+8)", (0..24).map(|h| (hour_text(h), form.hours.contains(&h))))}
+                {checks("Repeat On", (1..=7).map(|d| (WEEKDAYS[d as usize - 1].to_string(), form.days.contains(&d))))}
                 <div class="radios" role="radiogroup" aria-label="Retention Period">
-                    <label class="check"><input type="radio" name="policy-retention" aria-label="Retained for days" checked={!*permanent}
-                        onchange={let pm = permanent.clone(); Callback::from(move |_| pm.set(false))} />{" Retained for "}
-                        <input type="number" aria-label="Retention Days" min="1" max="65535" value={(*retention).clone()} disabled={*permanent}
-                            oninput={let r = retention.clone(); Callback::from(move |e: InputEvent| r.set(value_of(&e.into())))} />{" days"}</label>
-                    <label class="check"><input type="radio" name="policy-retention" aria-label="Permanent Retention" checked={*permanent}
-                        onchange={let pm = permanent.clone(); Callback::from(move |_| pm.set(true))} />{" Permanent Retention (until deleted)"}</label>
+                    <label class="check"><input type="radio" name="policy-retention" aria-label="Retained for days" checked={!form.permanent} />{" Retained for "}
+                        <input type="number" aria-label="Retention Days" min="1" max="65535" value={form.retention.clone()} disabled={form.permanent} />{" days"}</label>
+                    <label class="check"><input type="radio" name="policy-retention" aria-label="Permanent Retention" checked={form.permanent} />{" Permanent Retention (until deleted)"}</label>
                 </div>
                 <p class="hint">{"At each time point every disk the policy is applied to gets an automatic snapshot. A disk at its 64 snapshots gives up its oldest automatic one."}</p>
                 {error_line(&error)}
-                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+                {dialog_buttons("OK", ok, &p.on_close, false)}
             </div>
         </Dialog>
     }
@@ -180,50 +142,40 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
     let query = use_query("DescribeDisks", json!({"PageSize": 100}));
     let load_error = query.as_ref().and_then(|r| r.as_ref().err().cloned());
     let disks = query.and_then(|r| r.ok()).map(|v| rows::<DiskRow>(&v, "Disks", "Disk"));
-    let chosen = use_state(|| None::<Vec<String>>);
-    // Start from the disks that follow this policy now (once they are read).
+    let form = use_reducer(ApplyForm::default);
+    let d = form.dispatcher().to_callback();
+    // The disks that follow this policy now: the first choice, once they are read.
+    let before = disks.as_deref().map(|ds| following(ds, &id));
     {
-        let (chosen, id) = (chosen.clone(), id.clone());
-        let now: Option<Vec<String>> = disks.as_ref().map(|ds| ds.iter().filter(|d| d.auto_snapshot_policy_id == id).map(|d| d.disk_id.clone()).collect());
-        use_effect_with(now.is_some(), move |_| {
-            if chosen.is_none() {
-                if let Some(now) = now {
-                    chosen.set(Some(now));
-                }
+        let (d, before) = (d.clone(), before.clone());
+        use_effect_with(before.is_some(), move |_| {
+            if let Some(b) = before {
+                d.emit(ApplyAction::Start(b));
             }
         });
     }
     let error = use_state(|| None::<Error>);
     let ok = {
-        let (ctx, error, on_close, chosen, id) = (ctx.clone(), error.clone(), p.on_close.clone(), chosen.clone(), id.clone());
-        let before: Vec<String> = disks.iter().flatten().filter(|d| d.auto_snapshot_policy_id == id).map(|d| d.disk_id.clone()).collect();
+        let (ctx, error, on_close, id) = (ctx.clone(), error.clone(), p.on_close.clone(), id.clone());
+        let (calls, n) = (form.requests(&id, &before.unwrap_or_default()), form.checked().len());
         Callback::from(move |_: MouseEvent| {
-            let now = (*chosen).clone().unwrap_or_default();
-            let dropped: Vec<String> = before.iter().filter(|d| !now.contains(d)).cloned().collect();
-            let (ctx, error, on_close, id) = (ctx.clone(), error.clone(), on_close.clone(), id.clone());
+            let (ctx, error, on_close, id, calls) = (ctx.clone(), error.clone(), on_close.clone(), id.clone(), calls.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                let mut result = Ok(Value::Null);
-                if !now.is_empty() {
-                    result = call(&ctx.scope, "ApplyAutoSnapshotPolicy", json!({"autoSnapshotPolicyId": id, "diskIds": now})).await;
-                }
-                if result.is_ok() && !dropped.is_empty() {
-                    result = call(&ctx.scope, "CancelAutoSnapshotPolicy", json!({"diskIds": dropped})).await;
-                }
-                match result {
-                    Ok(_) => {
-                        ctx.toast.emit(Toast::Ok(format!("Policy {id} now applies to {} disk(s).", now.len())));
-                        ctx.refresh.emit(());
-                        on_close.emit(());
+                for (action, params) in calls {
+                    if let Err(e) = call(&ctx.scope, action, params).await {
+                        return error.set(Some(e));
                     }
-                    Err(e) => error.set(Some(e)),
                 }
+                ctx.toast.emit(Toast::Ok(format!("Policy {id} now applies to {n} disk(s).")));
+                ctx.refresh.emit(());
+                on_close.emit(());
             });
         })
     };
-    let picked = (*chosen).clone().unwrap_or_default();
+    let picked = form.checked();
     html! {
         <Dialog title="Apply Policy to Disks" on_close={p.on_close.clone()}>
-            <div class="form">
+            <div class="form" oninput={on_input(d, ApplyAction::of)}>
                 <p>{format!("Disks that follow {} ({}). A disk follows one policy: checking a disk that follows another moves it here.", id, p.policy.auto_snapshot_policy_name)}</p>
                 { match &disks {
                     None if load_error.is_some() => error_line(&load_error),
@@ -232,25 +184,16 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
                     Some(ds) => html! {
                         <fieldset class="checks"><legend>{"Disks"}</legend>
                         { for ds.iter().map(|d| {
-                            let did = d.disk_id.clone();
                             let other = &d.auto_snapshot_policy_id;
                             let note = if !other.is_empty() && *other != id { format!(" (follows {other})") } else { String::new() };
-                            let chosen = chosen.clone();
-                            let on = picked.contains(&did);
-                            let label = format!("{} {} ({}, {} GiB){note}", did, d.disk_name, d.kind, d.size);
-                            html! { <label class="check"><input type="checkbox" aria-label={did.clone()} checked={on}
-                                onchange={Callback::from(move |e: Event| {
-                                    let mut v = (*chosen).clone().unwrap_or_default();
-                                    v.retain(|x| *x != did);
-                                    if checked_of(&e) { v.push(did.clone()); }
-                                    chosen.set(Some(v));
-                                })} />{format!(" {label}")}</label> }
+                            let label = format!("{} {} ({}, {} GiB){note}", d.disk_id, d.disk_name, d.kind, d.size);
+                            html! { <label class="check"><input type="checkbox" aria-label={d.disk_id.clone()} checked={picked.contains(&d.disk_id)} />{format!(" {label}")}</label> }
                         }) }
                         </fieldset>
                     },
                 } }
                 {error_line(&error)}
-                <DialogButtons ok="OK" on_ok={ok} on_cancel={p.on_close.clone()} />
+                {dialog_buttons("OK", ok, &p.on_close, false)}
             </div>
         </Dialog>
     }
@@ -274,7 +217,7 @@ fn delete_policy_dialog(p: &PolicyProps) -> Html {
             <div class="form">
                 <p>{format!("Delete policy {} ({}). Its {} disk(s) stop getting automatic snapshots; the snapshots already taken stay.", id, p.policy.auto_snapshot_policy_name, p.policy.disk_nums)}</p>
                 {error_line(&error)}
-                <DialogButtons ok="Delete" on_ok={ok} on_cancel={p.on_close.clone()} danger=true />
+                {dialog_buttons("Delete", ok, &p.on_close, true)}
             </div>
         </Dialog>
     }

@@ -7,31 +7,31 @@ use crate::error::Error;
 use crate::service;
 use crate::ui::components::*;
 use crate::ui::context::*;
+use crate::ui::model::dialogs::{SettingsAction, SettingsForm};
+
+reducible!(SettingsForm => SettingsAction);
 
 #[function_component(SettingsPage)]
 pub fn settings_page() -> Html {
     let ctx = use_ctx();
     let storage = use_state(|| None::<StorageInfo>);
-    let clock = use_state(|| (0.0f64, None::<u64>));
-    let advance = use_state(|| "1".to_string());
-    let rate = use_state(String::new);
-    let confirming = use_state(|| false);
+    let form = use_reducer(SettingsForm::default);
     let error = use_state(|| None::<Error>);
+    let d = form.dispatcher().to_callback();
     {
-        let (storage, clock) = (storage.clone(), clock.clone());
+        let (storage, d) = (storage.clone(), d.clone());
         use_effect_with(ctx.tick, move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 storage.set(browser::storage(false).await);
-                if let Ok(c) = service::with(async |ecs| Ok((ecs.clock_offset_seconds(), ecs.upload_rate()))).await {
-                    clock.set(c);
+                if let Ok((offset, cap)) = service::with(async |ecs| Ok((ecs.clock_offset_seconds(), ecs.upload_rate()))).await {
+                    d.emit(SettingsAction::Read(offset, cap));
                 }
             });
         });
     }
     let do_advance = {
-        let (ctx, advance, error) = (ctx.clone(), advance.clone(), error.clone());
+        let (ctx, error, days) = (ctx.clone(), error.clone(), form.advance_days());
         Callback::from(move |_: MouseEvent| {
-            let days: f64 = advance.parse().unwrap_or(0.0);
             let (ctx, error) = (ctx.clone(), error.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 match service::with(async |ecs| ecs.advance_clock(days * 86_400.0).await).await {
@@ -43,9 +43,8 @@ pub fn settings_page() -> Html {
         })
     };
     let do_rate = {
-        let (ctx, rate, error) = (ctx.clone(), rate.clone(), error.clone());
+        let (ctx, error, kib) = (ctx.clone(), error.clone(), form.rate_kib());
         Callback::from(move |_: MouseEvent| {
-            let kib: Option<u64> = rate.trim().parse::<u64>().ok().filter(|&k| k > 0);
             let (ctx, error) = (ctx.clone(), error.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 match service::with(async |ecs| ecs.set_upload_rate(kib.map(|k| k * 1024)).await).await {
@@ -59,23 +58,23 @@ pub fn settings_page() -> Html {
             });
         })
     };
+    let confirm = |on: bool| d.reform(move |_| SettingsAction::Confirming(on));
     let do_reset = {
-        let (ctx, confirming) = (ctx.clone(), confirming.clone());
+        let (ctx, done) = (ctx.clone(), confirm(false));
         Callback::from(move |_: MouseEvent| {
-            let (ctx, confirming) = (ctx.clone(), confirming.clone());
+            let (ctx, done) = (ctx.clone(), done.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 match service::reset().await {
                     Ok(()) => ctx.toast.emit(Toast::Ok("All data was deleted.".into())),
                     Err(e) => ctx.toast.emit(Toast::Err(e)),
                 }
-                confirming.set(false);
+                done.emit(());
                 ctx.refresh.emit(());
             });
         })
     };
-    let (offset, cap) = *clock;
     html! {
-        <section class="page" aria-labelledby="page-title">
+        <section class="page" aria-labelledby="page-title" oninput={on_input(d.clone(), SettingsAction::of)}>
             <h1 id="page-title">{"Settings"}</h1>
             <h2>{"Storage"}</h2>
             { match &*storage {
@@ -84,29 +83,27 @@ pub fn settings_page() -> Html {
                 None => html! { <p class="sub">{"This browser gives no storage figures."}</p> },
             } }
             <h2>{"Simulated clock"}</h2>
-            <p>{format!("The console's clock is {:.1} days ahead of real time (retention, instant-access expiry and state changes follow it).", offset / 86_400.0)}</p>
+            <p>{format!("The console's clock is {:.1} days ahead of real time (retention, instant-access expiry and state changes follow it).", form.clock_offset / 86_400.0)}</p>
             <div class="toolbar">
-                <label>{"Days "}<input type="number" aria-label="Days to advance" min="0" step="0.5" value={(*advance).clone()}
-                    oninput={let a = advance.clone(); Callback::from(move |e: InputEvent| a.set(value_of(&e.into())))} /></label>
+                <label>{"Days "}<input type="number" aria-label="Days to advance" min="0" step="0.5" value={form.advance.clone()} /></label>
                 <button onclick={do_advance}>{"Advance Clock"}</button>
             </div>
             <h2>{"Upload rate"}</h2>
-            <p>{match cap { Some(r) => format!("Uploads of normal snapshots to OSS are capped at {}/s.", human_bytes(r as f64)), None => "Uploads of normal snapshots to OSS are not capped.".into() }}</p>
+            <p>{match form.upload_cap { Some(r) => format!("Uploads of normal snapshots to OSS are capped at {}/s.", human_bytes(r as f64)), None => "Uploads of normal snapshots to OSS are not capped.".into() }}</p>
             <div class="toolbar">
-                <label>{"KiB/s (empty: no cap) "}<input type="number" aria-label="Upload rate in KiB/s" min="0" value={(*rate).clone()}
-                    oninput={let r = rate.clone(); Callback::from(move |e: InputEvent| r.set(value_of(&e.into())))} /></label>
+                <label>{"KiB/s (empty: no cap) "}<input type="number" aria-label="Upload rate in KiB/s" min="0" value={form.rate.clone()} /></label>
                 <button onclick={do_rate}>{"Set Upload Rate"}</button>
             </div>
             {error_line(&error)}
             <h2>{"Data"}</h2>
-            <button class="primary danger" onclick={let c = confirming.clone(); Callback::from(move |_| c.set(true))}>{"Delete all data"}</button>
-            if *confirming {
-                <Dialog title="Delete all data" on_close={let c = confirming.clone(); Callback::from(move |_| c.set(false))}>
+            <button class="primary danger" onclick={confirm(true).reform(|_: MouseEvent| ())}>{"Delete all data"}</button>
+            if form.confirming {
+                <Dialog title="Delete all data" on_close={confirm(false)}>
                     <div class="form">
                         <p class="warn">{"Every instance, disk, snapshot, image and OSS object in this browser is deleted. This cannot be undone."}</p>
                         <div class="buttons">
                             <button class="primary danger" onclick={do_reset}>{"Delete everything"}</button>
-                            <button onclick={let c = confirming.clone(); Callback::from(move |_: MouseEvent| c.set(false))}>{"Cancel"}</button>
+                            <button onclick={confirm(false).reform(|_: MouseEvent| ())}>{"Cancel"}</button>
                         </div>
                     </div>
                 </Dialog>

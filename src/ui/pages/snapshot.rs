@@ -113,6 +113,6 @@ fn snapshot_block_map(p: &MapProps) -> Html {
     match &map {
         None => html! { <p class="loading">{"Reading the block map…"}</p> },
         Some(Err(e)) => error_line(&Some(e.clone())),
-        Some(Ok(m)) => html! { <crate::ui::components::blockmap::BlockMap map={BlockMapReply::of(m)} {order} /> },
+        Some(Ok(m)) => crate::ui::components::blockmap::block_map(&BlockMapReply::of(m), &order),
     }
 }

@@ -20,7 +20,7 @@ pub fn snapshots_page() -> Html {
     html! {
         <section class="page" aria-labelledby="page-title">
             <h1 id="page-title">{"Snapshots"}</h1>
-            <Tabs tabs={vec!["Disk Snapshots", "Snapshot-consistent Groups", "Automatic Snapshot Policies"]} active={*tab} on_select={let t = tab.clone(); Callback::from(move |i| t.set(i))} />
+            {tabs(&["Disk Snapshots", "Snapshot-consistent Groups", "Automatic Snapshot Policies"], *tab, &{let t = tab.clone(); Callback::from(move |i| t.set(i))})}
             if *tab == 0 {
                 <div class="toolbar"><button class="primary" onclick={let c = creating.clone(); Callback::from(move |_| c.set(true))}>{"Create Disk Snapshot"}</button></div>
                 <SnapshotTable filter={json!({})} />

@@ -841,3 +841,18 @@ fn a_policy_runs_in_its_own_region_whichever_region_notices_the_hour() {
     let v = a.ok("DescribeSnapshots", json!({"DiskId": sys, "SnapshotType": "auto"}));
     assert_eq!(v["TotalCount"], 0, "not in cn-hangzhou");
 }
+
+#[test]
+fn buckets_and_objects_list_in_name_order_whatever_the_order_they_were_made_in() {
+    let mut a = Api::new();
+    for b in ["zeta", "alpha", "mid-bucket"] {
+        block_on(a.ecs.oss_create_bucket(b)).unwrap();
+    }
+    assert_eq!(block_on(a.ecs.oss_list_buckets()).unwrap(), ["alpha", "mid-bucket", "zeta"]);
+    for k in ["b/2", "a", "b/10", "c.txt", "b/1"] {
+        block_on(a.ecs.oss_put("alpha", k, b"x")).unwrap();
+    }
+    let keys = |prefix: &str, a: &mut Api| block_on(a.ecs.oss_list("alpha", prefix)).unwrap().into_iter().map(|o| o.key).collect::<Vec<_>>();
+    assert_eq!(keys("", &mut a), ["a", "b/1", "b/10", "b/2", "c.txt"]);
+    assert_eq!(keys("b/", &mut a), ["b/1", "b/10", "b/2"]);
+}

@@ -181,7 +181,7 @@ impl Embedded {
         for (_, v) in t.scan_in(OBJECTS, &object_key(b, prefix)).await? {
             out.push(parse::<ObjectMeta>(&v)?);
         }
-        out.sort_unstable_by(|a, b| a.key.cmp(&b.key)); // keys are unique
+        // Already by key: the scan is in record-key order, `o/<bucket>/<key>`.
         Ok(out)
     }
 

@@ -164,7 +164,9 @@ impl ListState {
         let needle = self.search.trim().to_lowercase();
         let mut picked: Vec<usize> = (0..rows.len()).filter(|&i| self.admits(rows[i], &needle)).collect();
         if self.order != Order::Api {
-            picked.sort_by(|&a, &b| rows[b].creation_time().cmp(rows[a].creation_time()));
+            // Newest first, ties in the order given (an unstable sort with the
+            // index as the tie-break: one sort less in the bundle).
+            picked.sort_unstable_by(|&a, &b| rows[b].creation_time().cmp(rows[a].creation_time()).then(a.cmp(&b)));
             if self.order == Order::OldestFirst {
                 picked.reverse();
             }

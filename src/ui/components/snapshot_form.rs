@@ -32,10 +32,12 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
     let disks: Vec<DiskRow> = disks.iter().flatten().flat_map(|v| rows(v, "Disks", "Disk")).collect();
     let instances: Vec<InstanceRow> = instances.iter().flatten().flat_map(|v| rows(v, "Instances", "Instance")).collect();
 
+    // The page's chosen disk is an ESSD (Instant Access follows it, seed 004).
+    let essd_page = disks.iter().any(|d| d.disk_id == form.target && d.category == "cloud_essd");
     let submit = {
         let (form, ctx, error, on_close) = (form.clone(), ctx.clone(), error.clone(), p.on_close.clone());
         Callback::from(move |_: MouseEvent| {
-            let (action, params) = form.request();
+            let (action, params) = form.request(essd_page);
             let (ctx, error, on_close) = (ctx.clone(), error.clone(), on_close.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 match call(&ctx.scope, action, params).await {
@@ -54,7 +56,7 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
 
     let essd_target = match &form.from {
         SnapshotFrom::Disk { essd, .. } => *essd,
-        SnapshotFrom::Page => disks.iter().any(|d| d.disk_id == form.target && d.category == "cloud_essd"),
+        SnapshotFrom::Page => essd_page,
     };
     let d = form.dispatcher().to_callback();
     let kind = |t: ResourceType| d.reform(move |_: Event| A::ResourceType(t));
@@ -113,7 +115,10 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
                 if page {
                     <details>
                         <summary>{"Advanced Configuration"}</summary>
-                        <label class="check"><input type="checkbox" aria-label="Instant Access" checked={form.instant} />{" Instant Access"}</label>
+                        <label class="check"><input type="checkbox" aria-label="Instant Access" checked={form.instant_access(essd_page)} disabled={!essd_page && !form.group_snapshot()} />{" Instant Access"}</label>
+                        if !essd_page && !form.group_snapshot() {
+                            <p class="hint">{"Instant access is for ESSDs (cloud_essd); a snapshot of this disk is usable once uploaded."}</p>
+                        }
                         {field("Resource Group", "Resource Group", "text", &form.group)}
                     </details>
                 }

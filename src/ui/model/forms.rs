@@ -32,7 +32,9 @@ pub struct SnapshotForm {
     pub days: String,
     pub tag_key: String,
     pub tag_value: String,
-    pub instant: bool,
+    /// Instant Access as chosen (None: the disk's default, seed 004: on for
+    /// ESSDs, off for other categories, which cannot have it).
+    pub instant: Option<bool>,
     pub group: String,
     pub resource_type: ResourceType,
     /// The disk or instance chosen.
@@ -89,7 +91,7 @@ impl SnapshotForm {
             days: "30".into(),
             tag_key: String::new(),
             tag_value: String::new(),
-            instant: true,
+            instant: None,
             group: String::new(),
             resource_type: ResourceType::Disk,
             target,
@@ -106,10 +108,11 @@ impl SnapshotForm {
             A::Days(v) => self.days = v,
             A::TagKey(v) => self.tag_key = v,
             A::TagValue(v) => self.tag_value = v,
-            A::Instant(v) => self.instant = v,
+            A::Instant(v) => self.instant = Some(v),
             A::Group(v) => self.group = v,
-            A::ResourceType(t) => (self.resource_type, self.target) = (t, String::new()),
-            A::Target(v) => self.target = v,
+            A::ResourceType(t) => (self.resource_type, self.target, self.instant) = (t, String::new(), None),
+            // Another disk: Instant Access follows its category again.
+            A::Target(v) => (self.target, self.instant) = (v, None),
         }
         self
     }
@@ -124,8 +127,14 @@ impl SnapshotForm {
         self.on_page() && self.resource_type == ResourceType::Instance
     }
 
-    /// The action and parameters OK submits.
-    pub fn request(&self) -> (&'static str, Value) {
+    /// Whether Instant Access is on, for a target that is (`essd`) or is not
+    /// an ESSD. A group covers ESSDs only.
+    pub fn instant_access(&self, essd: bool) -> bool {
+        (essd || self.group_snapshot()) && self.instant.unwrap_or(true)
+    }
+
+    /// The action and parameters OK submits; `essd`: the target disk is an ESSD.
+    pub fn request(&self, essd: bool) -> (&'static str, Value) {
         let mut params = json!({});
         let named = !self.name.is_empty();
         if self.group_snapshot() {
@@ -133,7 +142,7 @@ impl SnapshotForm {
             if named {
                 params["Name"] = json!(self.name);
             }
-            params["InstantAccess"] = json!(self.instant);
+            params["InstantAccess"] = json!(self.instant_access(true));
         } else {
             params["DiskId"] = json!(self.target);
             if named {
@@ -145,7 +154,8 @@ impl SnapshotForm {
             if !self.permanent {
                 params["RetentionDays"] = json!(self.days);
             }
-            if self.on_page() && !self.instant {
+            // Off for an ESSD is said; other categories have no instant access.
+            if self.on_page() && essd && !self.instant_access(essd) {
                 params["InstantAccess"] = json!(false);
             }
         }
@@ -186,8 +196,8 @@ mod tests {
     fn from_a_disk_the_disk_is_the_target_and_defaults_ask_for_little() {
         let f = SnapshotForm::new(disk());
         assert_eq!(f.target, "d-1");
-        assert!(!f.on_page() && f.permanent && f.instant && !f.local);
-        assert_eq!(f.request(), ("CreateSnapshot", json!({"DiskId": "d-1"})));
+        assert!(!f.on_page() && f.permanent && f.instant_access(true) && !f.local);
+        assert_eq!(f.request(true), ("CreateSnapshot", json!({"DiskId": "d-1"})));
     }
 
     #[test]
@@ -197,7 +207,7 @@ mod tests {
             vec![A::Name("nightly".into()), A::Local(true), A::Permanent(false), A::Days("7".into()), A::TagKey("k".into()), A::TagValue("v".into())],
         );
         assert_eq!(
-            f.request(),
+            f.request(true),
             (
                 "CreateSnapshot",
                 json!({"DiskId": "d-1", "SnapshotName": "nightly", "Category": "flash", "RetentionDays": "7", "Tag": [{"Key": "k", "Value": "v"}]})
@@ -205,16 +215,32 @@ mod tests {
         );
         // Days typed while permanent are not sent; a tag value alone is no tag.
         let f = form(disk(), vec![A::Days("7".into()), A::TagValue("v".into()), A::Permanent(false), A::Permanent(true)]);
-        assert_eq!(f.request().1, json!({"DiskId": "d-1"}));
+        assert_eq!(f.request(true).1, json!({"DiskId": "d-1"}));
     }
 
     #[test]
     fn instant_access_is_the_pages_choice_only() {
         // From a disk the Instant Access box is not shown: nothing is sent.
-        assert_eq!(form(disk(), vec![A::Instant(false)]).request().1, json!({"DiskId": "d-1"}));
+        assert_eq!(form(disk(), vec![A::Instant(false)]).request(true).1, json!({"DiskId": "d-1"}));
         let f = form(SnapshotFrom::Page, vec![A::Target("d-2".into()), A::Instant(false), A::Group("rg-1".into())]);
-        assert_eq!(f.request(), ("CreateSnapshot", json!({"DiskId": "d-2", "InstantAccess": false, "ResourceGroupId": "rg-1"})));
-        assert_eq!(form(SnapshotFrom::Page, vec![A::Target("d-2".into())]).request().1, json!({"DiskId": "d-2"}));
+        assert_eq!(f.request(true), ("CreateSnapshot", json!({"DiskId": "d-2", "InstantAccess": false, "ResourceGroupId": "rg-1"})));
+        assert_eq!(form(SnapshotFrom::Page, vec![A::Target("d-2".into())]).request(true).1, json!({"DiskId": "d-2"}));
+    }
+
+    #[test]
+    fn instant_access_defaults_follow_the_disk_category_as_seed_004_says() {
+        // An ESSD: on unless turned off; another category: off, and nothing is sent.
+        let essd = form(SnapshotFrom::Page, vec![A::Target("d-essd".into())]);
+        assert!(essd.instant_access(true));
+        let other = form(SnapshotFrom::Page, vec![A::Target("d-ssd".into())]);
+        assert!(!other.instant_access(false));
+        assert_eq!(other.request(false).1, json!({"DiskId": "d-ssd"}));
+        // Turned off on one disk, then another disk is chosen: its default again.
+        let f = form(SnapshotFrom::Page, vec![A::Target("d-1".into()), A::Instant(false)]);
+        assert!(!f.instant_access(true));
+        let f = f.reduce(A::Target("d-2".into()));
+        assert!(f.instant_access(true));
+        assert_eq!(f.request(true).1, json!({"DiskId": "d-2"}));
     }
 
     #[test]
@@ -222,7 +248,7 @@ mod tests {
         let f = form(SnapshotFrom::Page, vec![A::Target("d-2".into()), A::ResourceType(ResourceType::Instance)]);
         assert_eq!((f.target.as_str(), f.group_snapshot()), ("", true));
         let f = f.reduce(A::Target("i-1".into())).reduce(A::Name("g".into())).reduce(A::Local(true)).reduce(A::Permanent(false));
-        assert_eq!(f.request(), ("CreateSnapshotGroup", json!({"InstanceId": "i-1", "Name": "g", "InstantAccess": true})));
+        assert_eq!(f.request(false), ("CreateSnapshotGroup", json!({"InstanceId": "i-1", "Name": "g", "InstantAccess": true})));
         let back = f.reduce(A::ResourceType(ResourceType::Disk));
         assert_eq!((back.target.as_str(), back.group_snapshot()), ("", false));
         // Only the page offers groups.

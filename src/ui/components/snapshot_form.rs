@@ -32,8 +32,9 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
     let disks: Vec<DiskRow> = disks.iter().flatten().flat_map(|v| rows(v, "Disks", "Disk")).collect();
     let instances: Vec<InstanceRow> = instances.iter().flatten().flat_map(|v| rows(v, "Instances", "Instance")).collect();
 
-    // The page's chosen disk is an ESSD (Instant Access follows it, seed 004).
-    let essd_page = disks.iter().any(|d| d.disk_id == form.target && d.category == "cloud_essd");
+    // The page's chosen disk is an ESSD (Instant Access follows it, seed 004);
+    // before a disk is chosen the box shows the ESSD default.
+    let essd_page = form.target.is_empty() || disks.iter().any(|d| d.disk_id == form.target && d.category == "cloud_essd");
     let submit = {
         let (form, ctx, error, on_close) = (form.clone(), ctx.clone(), error.clone(), p.on_close.clone());
         Callback::from(move |_: MouseEvent| {
@@ -56,7 +57,7 @@ pub fn snapshot_form(p: &SnapshotFormProps) -> Html {
 
     let essd_target = match &form.from {
         SnapshotFrom::Disk { essd, .. } => *essd,
-        SnapshotFrom::Page => essd_page,
+        SnapshotFrom::Page => essd_page && !form.target.is_empty(),
     };
     let d = form.dispatcher().to_callback();
     let kind = |t: ResourceType| d.reform(move |_: Event| A::ResourceType(t));

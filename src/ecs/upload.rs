@@ -135,7 +135,7 @@ async fn begin_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, page: u
         Some(h) => snapstore::load_page(&mut cx.store(), &h).await?,
         None => BTreeMap::new(),
     };
-    snapstore::hold_blocks(&mut cx.store(), &task.entries).await?;
+    snapstore::block_refs(&mut cx.store(), &task.entries, 1).await?;
     Ok(())
 }
 
@@ -262,7 +262,7 @@ pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Op
 pub(crate) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<()> {
     let Some(task) = task(cx, id).await? else { return Ok(()) };
     let mut store = cx.store();
-    snapstore::drop_blocks(&mut store, &task.entries).await?;
+    snapstore::block_refs(&mut store, &task.entries, -1).await?;
     for h in task.done_pages.values().flatten() {
         snapstore::page_ref(&mut store, h, -1, None).await?;
     }

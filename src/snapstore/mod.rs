@@ -269,7 +269,7 @@ pub async fn page_ref<B: Backing>(b: &mut B, hash: &str, delta: i64, bytes: Opti
         if old > 0 {
             let entries = load_page(b, hash).await?;
             b.objects().delete(&page_key(hash));
-            drop_blocks(b, &entries).await?;
+            block_refs(b, &entries, -1).await?;
         }
     } else {
         save_u64(b, &key, new);
@@ -277,21 +277,12 @@ pub async fn page_ref<B: Backing>(b: &mut B, hash: &str, delta: i64, bytes: Opti
     Ok(stored)
 }
 
-/// Drops one reference on each block of `entries` (a page, or a page being built).
-pub async fn drop_blocks<B: Backing>(b: &mut B, entries: &Page) -> Result<()> {
+/// Adds `delta` (+1 or -1) to the count of each block of `entries` (a page,
+/// or a page being built).
+pub async fn block_refs<B: Backing>(b: &mut B, entries: &Page, delta: i64) -> Result<()> {
     let mut deltas = BTreeMap::new();
     for h in entries.values() {
-        *deltas.entry(h.clone()).or_insert(0) -= 1;
-    }
-    block_deltas(b, &deltas, &BTreeMap::new(), "").await?;
-    Ok(())
-}
-
-/// Adds one reference on each block of `entries` (a page being built from its parent).
-pub async fn hold_blocks<B: Backing>(b: &mut B, entries: &Page) -> Result<()> {
-    let mut deltas = BTreeMap::new();
-    for h in entries.values() {
-        *deltas.entry(h.clone()).or_insert(0) += 1;
+        *deltas.entry(h.clone()).or_insert(0) += delta;
     }
     block_deltas(b, &deltas, &BTreeMap::new(), "").await?;
     Ok(())
@@ -314,7 +305,7 @@ pub async fn put_page<B: Backing>(b: &mut B, entries: &Page) -> Result<(String, 
     let hash = blake3::hash(&bytes).to_hex().to_string();
     if page_count(b, &hash).await? > 0 {
         // The same page is stored: drop the references the staged page held.
-        drop_blocks(b, entries).await?;
+        block_refs(b, entries, -1).await?;
     }
     let stored = page_ref(b, &hash, 1, Some(&bytes)).await?;
     Ok((hash, stored))

@@ -57,8 +57,8 @@ const READ_AHEAD: u64 = 3;
 const CS: u64 = WRITER_CLUSTER_SIZE;
 
 /// A task (record `task/<id>`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(from = "TaskRecord", into = "TaskRecord")]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(from = "TaskRecord")]
 pub struct Task {
     pub id: String,
     pub seq: u64,
@@ -91,7 +91,7 @@ impl Task {
 }
 
 /// A task as stored: the job is one of two fields (as records always had it).
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(default)]
 struct TaskRecord {
     id: String,
@@ -134,27 +134,46 @@ impl From<TaskRecord> for Task {
     }
 }
 
-impl From<Task> for TaskRecord {
-    fn from(t: Task) -> Self {
-        let (import, export) = match t.job {
+/// Saved as the stored shape, by reference: a save (every step of a task)
+/// copies nothing.
+impl Serialize for Task {
+    fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> std::result::Result<Ser::Ok, Ser::Error> {
+        #[derive(Serialize)]
+        struct Stored<'a> {
+            id: &'a str,
+            seq: u64,
+            region: &'a str,
+            action: TaskAction,
+            status: TaskStatus,
+            progress: u32,
+            created: u64,
+            finished: u64,
+            resource_id: &'a str,
+            error_code: &'a str,
+            error_msg: &'a str,
+            import: Option<&'a ImportJob>,
+            export: Option<&'a ExportJob>,
+        }
+        let (import, export) = match &self.job {
             Job::Import(i) => (Some(i), None),
             Job::Export(e) => (None, Some(e)),
         };
-        TaskRecord {
-            id: t.id,
-            seq: t.seq,
-            region: t.region,
-            action: t.action,
-            status: t.status,
-            progress: t.progress,
-            created: t.created,
-            finished: t.finished,
-            resource_id: t.resource_id,
-            error_code: t.error_code,
-            error_msg: t.error_msg,
+        Stored {
+            id: &self.id,
+            seq: self.seq,
+            region: &self.region,
+            action: self.action,
+            status: self.status,
+            progress: self.progress,
+            created: self.created,
+            finished: self.finished,
+            resource_id: &self.resource_id,
+            error_code: &self.error_code,
+            error_msg: &self.error_msg,
             import,
             export,
         }
+        .serialize(s)
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::cx::Cx;
 use super::model::{keys, Token};
 use super::params::Params;
-use super::{blockmap, disks, groups, images, instances, policies, regions, snapshots, tags, tasks};
+use super::{blockmap, copies, disks, groups, images, instances, policies, regions, snapshots, tags, tasks};
 use crate::engine::Store;
 use crate::error::{Error, Result};
 
@@ -45,15 +45,19 @@ actions! {
     "DetachDisk" => disks::detach_disk,
     "DeleteDisk" => disks::delete_disk,
     "ResizeDisk" => disks::resize_disk,
+    "ModifyDiskAttribute" => disks::modify_disk_attribute,
     "CreateSnapshot" => snapshots::create_snapshot,
     "DescribeSnapshots" => snapshots::describe_snapshots,
     "DeleteSnapshot" => snapshots::delete_snapshot,
     "ModifySnapshotAttribute" => snapshots::modify_snapshot_attribute,
+    "DescribeSnapshotsUsage" => snapshots::describe_snapshots_usage,
+    "CopySnapshot" => copies::copy_snapshot,
     "ResetDisk" => snapshots::reset_disk,
     "ResetDisks" => snapshots::reset_disks,
     "CreateImage" => images::create_image,
     "DescribeImages" => images::describe_images,
     "DeleteImage" => images::delete_image,
+    "CopyImage" => copies::copy_image,
     "CreateSnapshotGroup" => groups::create_snapshot_group,
     "DescribeSnapshotGroups" => groups::describe_snapshot_groups,
     "DeleteSnapshotGroup" => groups::delete_snapshot_group,

@@ -351,6 +351,57 @@ pub async fn delete_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Val
     Ok(json!({}))
 }
 
+/// ModifyDiskAttribute: a disk's name and description, and what happens
+/// with it: DeleteWithInstance, DeleteAutoSnapshot (its automatic snapshots
+/// are released with it) and EnableAutoSnapshot (false takes it out of its
+/// automatic snapshot policy). DiskIds.N applies the flags to several disks.
+pub async fn modify_disk_attribute<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
+    let mut ids = p.list("DiskIds")?;
+    if let Some(id) = p.str("DiskId") {
+        ids.insert(0, id);
+    }
+    if ids.is_empty() {
+        return Err(Error::missing("DiskId"));
+    }
+    let name = p.str("DiskName");
+    if let Some(n) = &name {
+        check_name(n, "InvalidDiskName.Malformed", "disk name", &[])?;
+    }
+    let description = p.str("Description");
+    if let Some(d) = &description {
+        check_description(d)?;
+    }
+    if ids.len() > 1 && (name.is_some() || description.is_some()) {
+        return Err(Error::invalid("DiskIds", "DiskName and Description are for one disk (DiskId)"));
+    }
+    let dwi = p.bool("DeleteWithInstance")?;
+    let das = p.bool("DeleteAutoSnapshot")?;
+    let enable = p.bool("EnableAutoSnapshot")?;
+    let mut disks = Vec::new();
+    for id in &ids {
+        disks.push(cx.disk(id).await?);
+    }
+    for mut d in disks {
+        if let Some(n) = &name {
+            d.name = n.clone();
+        }
+        if let Some(x) = &description {
+            d.description = x.clone();
+        }
+        if let Some(b) = dwi {
+            d.delete_with_instance = b;
+        }
+        if let Some(b) = das {
+            d.delete_auto_snapshot = b;
+        }
+        if enable == Some(false) {
+            d.auto_snapshot_policy_id.clear();
+        }
+        cx.put(&d);
+    }
+    Ok(json!({}))
+}
+
 pub async fn resize_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     let id = p.required("DiskId")?;
     let new = p.int("NewSize", "InvalidDiskSize.ValueNotSupported")?.ok_or_else(|| Error::missing("NewSize"))?;

@@ -14,6 +14,7 @@
 
 mod actions;
 mod blockmap;
+mod copies;
 mod cx;
 mod disks;
 mod groups;

@@ -390,6 +390,11 @@ pub struct Snapshot {
     pub uploaded_bytes: u64,
     /// Its local (engine) copy was released: its content is only in OSS.
     pub local_released: bool,
+    /// A copy (CopySnapshot, CopyImage): the snapshot and region it was copied from.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source_snapshot_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source_region_id: String,
 }
 
 /// A disk restored from a snapshot that lives only in OSS: what is left to copy.

@@ -5,6 +5,7 @@
 
 use super::cx::Cx;
 use super::model::{keys, Disk, DiskCategory, DiskStatus, InstanceStatus, Snapshot, SnapshotCategory, SnapshotGroup, SnapshotStatus, SnapshotType};
+use super::params::Params;
 use super::{restore, upload};
 use crate::engine::Store;
 use crate::error::{Error, Result};
@@ -25,6 +26,16 @@ pub struct SnapshotSpec {
     pub retention_days: Option<u64>,
     pub tags: Vec<(String, String)>,
     pub resource_group: String,
+}
+
+/// RetentionDays of a new snapshot (CreateSnapshot, CopySnapshot): 1 to 65536, or none (kept for ever).
+pub fn retention_days(p: &Params) -> Result<Option<u64>> {
+    match p.int("RetentionDays", "InvalidRetentionDays.Malformed")? {
+        Some(d) if !(1..=65_536).contains(&d) => {
+            Err(Error::bad("InvalidRetentionDays.Malformed", "RetentionDays is 1 to 65536 (leave it out to keep the snapshot for ever)."))
+        }
+        d => Ok(d.map(|d| d as u64)),
+    }
 }
 
 /// The checks of CreateSnapshot's parameters against the disk's category (400).
@@ -79,7 +90,7 @@ pub async fn check_state<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, snaps: &[Sna
             format!("The disk is still being restored from OSS ({}%); snapshot it when the restore completes.", restore::hydration_progress(h)),
         ));
     }
-    if snaps.iter().any(|s| s.source_disk_id == disk.id && s.status == SnapshotStatus::Progressing) {
+    if snaps.iter().any(|s| s.source_disk_id == disk.id && s.status == SnapshotStatus::Progressing && s.source_snapshot_id.is_empty()) {
         return Err(Error::forbidden("IncorrectDiskStatus.CreatingSnapshot", "Another snapshot of this disk is still being created."));
     }
     Ok(())
@@ -141,6 +152,8 @@ pub async fn take<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, spec: &SnapshotSpec
         referenced_bytes: info.referenced_bytes,
         uploaded_bytes: 0,
         local_released: false,
+        source_snapshot_id: String::new(),
+        source_region_id: String::new(),
     };
     cx.put(&s);
     if standard {

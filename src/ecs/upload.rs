@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::cx::Cx;
-use super::model::{keys, Snapshot, SnapshotCategory, SnapshotStatus};
+use super::model::{keys, Image, ImageStatus, Snapshot, SnapshotCategory, SnapshotStatus};
 use crate::engine::{MapRef, SnapshotId, Store};
 use crate::error::Result;
 use crate::snapstore::{self, Manifest, PAGE};
@@ -234,6 +234,23 @@ pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: Uploa
         s.uploaded_bytes = task.uploaded_bytes;
         s.last_modified = cx.now;
         cx.put(&s);
+        // An image copy (CopyImage) is Available once all its snapshots are.
+        for image in &s.images {
+            let Some(mut img) = cx.load::<Image>(&keys::image(&s.region, image)).await? else { continue };
+            if img.status != ImageStatus::Creating || !img.plan.is_empty() || !img.task_id.is_empty() {
+                continue;
+            }
+            let mut done = true;
+            for m in &img.mappings {
+                let other = cx.load::<Snapshot>(&keys::snapshot(&m.snapshot_id)).await?;
+                done &= m.snapshot_id.is_empty() || other.is_none_or(|o| o.status == SnapshotStatus::Accomplished);
+            }
+            if done {
+                img.status = ImageStatus::Available;
+                img.progress = 100;
+                cx.put(&img);
+            }
+        }
     }
     Ok(true)
 }

@@ -657,6 +657,32 @@ impl<'e, S: Store> EngineTx<'e, S> {
         Ok(blocks << r.shift)
     }
 
+    /// The bytes the maps hold together, each block counted once however
+    /// many of them share it (a region's snapshot usage).
+    pub async fn union_bytes(&mut self, maps: &[MapRef]) -> Result<u64, EngineError> {
+        let mut nodes = HashSet::new();
+        let mut blocks = HashSet::new();
+        let mut bytes = 0;
+        for &map in maps {
+            let r = self.map_root(map).await?;
+            let mut stack = vec![(r.root, LEVELS - 1)];
+            while let Some((id, level)) = stack.pop() {
+                if id == 0 || !nodes.insert(id) {
+                    continue; // a subtree already counted
+                }
+                let node = self.node(id).await?;
+                for &c in node.ids.iter().filter(|&&c| c != 0) {
+                    if level > 0 {
+                        stack.push((c, level - 1));
+                    } else if blocks.insert(c) {
+                        bytes += 1u64 << r.shift;
+                    }
+                }
+            }
+        }
+        Ok(bytes)
+    }
+
     pub async fn list_volumes(&mut self) -> Result<Vec<VolumeInfo>, EngineError> {
         let recs = self.tx.get_range(Table::VOLUMES, 0, KEY_MAX).await?;
         let mut out = Vec::new();

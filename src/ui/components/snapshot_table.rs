@@ -9,6 +9,7 @@ use yew_router::prelude::*;
 use super::*;
 use crate::error::Error;
 use crate::ui::context::*;
+use crate::ui::model::copies::Copying;
 use crate::ui::model::dialogs::{DiskAction, DiskForm, ModifyAction, ModifyForm, DISK_CATEGORIES};
 use crate::ui::model::list::{ListAction, ListState, SNAPSHOT_FILTERS};
 use crate::ui::model::rows::{first, rows, Created, DiskRow, InstanceRow, SnapshotRow};
@@ -38,12 +39,15 @@ pub fn snapshot_actions(p: &ActionsProps) -> Html {
         <button class="link" onclick={open(RowAction::Rollback(r.clone()))}>{"Roll Back Disk"}</button>
         <button class="link" onclick={open(RowAction::CreateDisk(r.clone()))}>{"Create Disk"}</button>
         <button class="link" onclick={open(RowAction::CreateImage(r.clone()))}>{"Create Custom Image"}</button>
+        <button class="link" onclick={open(RowAction::Copy(r.clone()))} disabled={r.is_local() || r.status != "accomplished"}
+            title="Copy this normal snapshot to another region (accomplished snapshots only)">{"Copy Snapshot"}</button>
         <button class="link" onclick={open(RowAction::Modify(r.clone()))}>{"Modify"}</button>
         <button class="link danger" onclick={open(RowAction::Delete(r.clone()))}>{"Delete"}</button>
         { match (*action).clone() {
             Some(RowAction::Rollback(r)) => html! { <RollbackDialog snap={r} on_close={close.clone()} /> },
             Some(RowAction::CreateDisk(r)) => html! { <CreateDiskDialog snap={r} on_close={close.clone()} /> },
             Some(RowAction::CreateImage(r)) => html! { <CreateImageDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::Copy(r)) => html! { <super::copy::CopyDialog what={Copying::Snapshot} id={r.snapshot_id} on_close={close.clone()} /> },
             Some(RowAction::Modify(r)) => html! { <ModifyDialog snap={r} on_close={close.clone()} /> },
             Some(RowAction::Delete(r)) => html! { <DeleteDialog snap={r} on_close={close.clone()} /> },
             None => html! {},
@@ -58,6 +62,7 @@ enum RowAction {
     Rollback(SnapshotRow),
     CreateDisk(SnapshotRow),
     CreateImage(SnapshotRow),
+    Copy(SnapshotRow),
     Modify(SnapshotRow),
     Delete(SnapshotRow),
 }

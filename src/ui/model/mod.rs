@@ -7,7 +7,9 @@
 //! serde): it compiles and is unit-tested natively, and components hold these
 //! states with `use_reducer` (their `Reducible` impls are in `components`).
 
+pub mod copies;
 pub mod dialogs;
+pub mod disk_attr;
 pub mod forms;
 pub mod images;
 pub mod list;

@@ -29,6 +29,8 @@ pub fn disk_details(p: &DiskProps) -> Html {
     let progress = use_state(|| None::<(f64, f64)>);
     let hex = use_state(|| None::<Result<Vec<u8>, Error>>);
     let snapshotting = use_state(|| false);
+    let modifying = use_state(|| false);
+    let raw = disk.as_ref().and_then(|r| r.as_ref().ok()).map(|v| v["Disks"]["Disk"][0].clone());
     let d = disk.and_then(|r| r.ok()).and_then(|v| first::<DiskRow>(&v, "Disks", "Disk"));
     let Some(d) = d else {
         return html! { <section class="page"><h1 id="page-title">{p.id.clone()}</h1><p class="loading">{"Loading the disk…"}</p></section> };
@@ -129,6 +131,7 @@ pub fn disk_details(p: &DiskProps) -> Html {
             <h1 id="page-title">{format!("{} ({} GiB {} {})", p.id, d.size, d.category, if d.is_system() { "system disk" } else { "data disk" })}</h1>
             <div class="toolbar">
                 <button class="primary" onclick={let h = snapshotting.clone(); Callback::from(move |_| h.set(true))}>{"Create Snapshot"}</button>
+                <button onclick={let h = modifying.clone(); Callback::from(move |_| h.set(true))}>{"Modify"}</button>
                 {status_badge(&d.status)}
                 if d.hydration_progress != "100%" { <span class="sub">{format!("Restoring from OSS: {}", d.hydration_progress)}</span> }
             </div>
@@ -157,6 +160,9 @@ pub fn disk_details(p: &DiskProps) -> Html {
                     <progress aria-label="Write progress" max={total.max(1.0).to_string()} value={done.to_string()}></progress></div>
             }
             {dump}
+            if let (true, Some(disk)) = (*modifying, raw) {
+                <crate::ui::components::disk_modify::ModifyDiskDialog {disk} on_close={let h = modifying.clone(); Callback::from(move |_| h.set(false))} />
+            }
             if *snapshotting {
                 <SnapshotForm from={SnapshotFrom::Disk { disk_id: p.id.clone(), essd: d.local_snapshots() }}
                     on_close={let h = snapshotting.clone(); Callback::from(move |_| h.set(false))} />

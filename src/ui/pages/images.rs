@@ -6,8 +6,10 @@ use yew::prelude::*;
 
 use super::image_tasks::{ExportImageDialog, ImportImageDialog, TaskList};
 use super::instances::CreateInstanceDialog;
+use crate::ui::components::copy::CopyDialog;
 use crate::ui::components::*;
 use crate::ui::context::*;
+use crate::ui::model::copies::Copying;
 use crate::ui::model::list::{ListState, IMAGE_FILTERS};
 use crate::ui::model::rows::{rows, ImageRow};
 
@@ -16,6 +18,7 @@ use crate::ui::model::rows::{rows, ImageRow};
 enum Open {
     Import,
     Export(ImageRow),
+    Copy(String),
     /// Create Instance from this image.
     Launch(String),
     Delete(ImageRow),
@@ -66,6 +69,7 @@ pub fn images_page() -> Html {
                             <td class="actions">
                                 <button class="link" onclick={show(Open::Launch(i.image_id.clone()))} disabled={!ready}>{"Create Instance"}</button>
                                 if custom { <button class="link" onclick={show(Open::Export((*i).clone()))} disabled={!ready}>{"Export Image"}</button> }
+                                if custom { <button class="link" onclick={show(Open::Copy(i.image_id.clone()))} disabled={!ready}>{"Copy Image"}</button> }
                                 if custom { <button class="link danger" onclick={show(Open::Delete((*i).clone()))}>{"Delete"}</button> }
                             </td>
                         </tr>
@@ -88,6 +92,7 @@ pub fn images_page() -> Html {
         None => html! {},
         Some(Open::Import) => html! { <ImportImageDialog on_close={close} /> },
         Some(Open::Export(image)) => html! { <ExportImageDialog {image} on_close={close} /> },
+        Some(Open::Copy(id)) => html! { <CopyDialog what={Copying::Image} {id} on_close={close} /> },
         Some(Open::Launch(image)) => html! { <CreateInstanceDialog image={Some(image)} on_close={close} /> },
         Some(Open::Delete(img)) => {
             let ok = {

@@ -23,6 +23,7 @@ pub fn snapshots_page() -> Html {
             {tabs(&["Disk Snapshots", "Snapshot-consistent Groups", "Automatic Snapshot Policies"], *tab, &{let t = tab.clone(); Callback::from(move |i| t.set(i))})}
             if *tab == 0 {
                 <div class="toolbar"><button class="primary" onclick={let c = creating.clone(); Callback::from(move |_| c.set(true))}>{"Create Disk Snapshot"}</button></div>
+                <crate::ui::components::usage::SnapshotUsage />
                 <SnapshotTable filter={json!({})} />
             } else if *tab == 2 {
                 <super::policies::PoliciesTab />

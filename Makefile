@@ -21,7 +21,7 @@ test-deps:
 
 ## make build: the release bundle in dist/ (what the end-to-end tests and benchmarks load)
 build: deps
-	trunk build --release
+	scripts/build.sh
 
 ## make test: every test: native, wasm in headless Chromium (page and worker), end-to-end
 test: test-deps

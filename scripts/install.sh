@@ -19,6 +19,16 @@ for c in clippy rustfmt; do
     rustup component add "$c"
   fi
 done
+# The release bundle's pinned nightly (scripts/toolchain.sh); best effort: without
+# it the release is built with stable.
+. scripts/toolchain.sh
+if ! rustup run "$RELEASE_TOOLCHAIN" rustc --version >/dev/null 2>&1 \
+  || ! rustup component list --installed --toolchain "$RELEASE_TOOLCHAIN" | grep -q '^rust-src' \
+  || ! rustup target list --installed --toolchain "$RELEASE_TOOLCHAIN" | grep -q '^wasm32-unknown-unknown$'; then
+  echo "install: rustup toolchain $RELEASE_TOOLCHAIN (minimal, rust-src, wasm32) for the release bundle"
+  rustup toolchain install "$RELEASE_TOOLCHAIN" --profile minimal --component rust-src --target wasm32-unknown-unknown \
+    || echo "install: $RELEASE_TOOLCHAIN could not be installed; the release will be built with stable" >&2
+fi
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb_version\$"; then
   echo "install: wasm-bindgen-cli $wb_version (about 4 minutes, once)"
   cargo install wasm-bindgen-cli --version "=$wb_version" --locked || \

@@ -58,9 +58,10 @@ export const PAGE_HELPERS = `
     },
     async run(params) {
       const id = (await ecs.request('RunInstances', params)).InstanceIdSets.InstanceIdSet[0];
-      await t.until('DescribeInstances', { InstanceIds: [id] }, (r) => r.Instances.Instance[0].Status, 'Running');
-      const disks = (await ecs.request('DescribeDisks', { InstanceId: id })).Disks.Disk;
-      for (const d of disks) await t.until('DescribeDisks', { DiskIds: [d.DiskId] }, (r) => r.Disks.Disk[0].Status, 'In_use');
+      const r = params.RegionId ? { RegionId: params.RegionId } : {};
+      await t.until('DescribeInstances', { ...r, InstanceIds: [id] }, (r) => r.Instances.Instance[0].Status, 'Running');
+      const disks = (await ecs.request('DescribeDisks', { ...r, InstanceId: id })).Disks.Disk;
+      for (const d of disks) await t.until('DescribeDisks', { ...r, DiskIds: [d.DiskId] }, (r) => r.Disks.Disk[0].Status, 'In_use');
       return { id, disks: disks.sort((a, b) => a.Device.localeCompare(b.Device)) };
     },
     async disk(params) {

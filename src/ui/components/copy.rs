@@ -87,14 +87,14 @@ fn copy_progress(p: &ProgressProps) -> Html {
     html! {
         <Dialog title="Copying" on_close={p.on_close.clone()}>
             <div class="form" data-copy={p.copy.clone()}>
-                <p>{format!("{} is being copied to {} as ", p.form.id, p.form.region)}<span class="mono">{p.copy.clone()}</span>{"."}</p>
+                <p>{format!("The copy of {} in {}: ", p.form.id, p.form.region)}<span class="mono">{p.copy.clone()}</span></p>
                 <p aria-live="polite">{"Status: "}{status_badge(&status)}{" "}<span class="copy-progress">{progress}</span></p>
                 if copy_done(&status) {
                     <p>{format!("Done: switch the region to {} to use it.", p.form.region)}</p>
                 } else {
                     <p class="hint">{"You may close this dialog: the copy goes on in the background."}</p>
                 }
-                <div class="buttons"><button class="primary" onclick={close}>{"Close"}</button></div>
+                <div class="buttons"><button class="primary" onclick={close}>{"OK"}</button></div>
             </div>
         </Dialog>
     }

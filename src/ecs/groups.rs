@@ -1,5 +1,6 @@
 //! Snapshot-consistent groups: CreateSnapshotGroup (one point in time
-//! across up to 10 ESSDs of one instance, in one transaction),
+//! across up to 10 ESSDs of one instance, in one transaction: all its disks,
+//! those of DiskId.N, or all but those of ExcludeDiskId.N),
 //! DescribeSnapshotGroups, DeleteSnapshotGroup.
 
 use serde_json::{json, Value};
@@ -45,9 +46,14 @@ pub async fn create_snapshot_group<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> 
         d => d.map(|d| d as u64),
     };
     let tags = p.tags()?;
+    if !include.is_empty() && !exclude.is_empty() {
+        return Err(Error::invalid("ExcludeDiskId", "DiskId.N and ExcludeDiskId.N are not given together"));
+    }
     let inst = cx.instance(&instance_id).await?;
     for id in exclude.iter().chain(&include) {
-        cx.disk(id).await?;
+        if cx.disk(id).await?.instance_id != instance_id {
+            return Err(Error::invalid("DiskId", format!("the disk {id} is not attached to the instance {instance_id}")));
+        }
     }
     let disks: Vec<Disk> = cx.all_disks().await?;
     let chosen: Vec<Disk> =

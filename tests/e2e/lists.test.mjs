@@ -242,7 +242,7 @@ test('dialogs keep the focus: Tab and Shift+Tab cycle inside, Escape closes, the
   assert.ok(round > 3, `Tab comes back round to the first control: ${JSON.stringify(forward)}`);
   const order = forward.slice(0, round);
   assert.equal(order.at(-1), 'Cancel', 'the last control is Cancel');
-  for (const name of ['Cloud Disk', 'Select Cloud Disk', 'Snapshot Name', 'Permanent Retention', 'Advanced Configuration', 'Tag Key', 'Tag Value', 'OK']) {
+  for (const name of ['Cloud Disk', 'Select Cloud Disk', 'Snapshot Name', 'Permanent Retention', 'Advanced Configuration', 'Tag Key 1', 'Tag Value 1', 'Add Tag', 'OK']) {
     assert.ok(order.includes(name), `Tab reaches ${name}: ${JSON.stringify(order)}`);
   }
   assert.ok(!order.includes('Instant Access'), 'a control in the closed Advanced Configuration is not a tab stop');

@@ -220,8 +220,14 @@ row! {
         pub name: String = "Name",
         pub instance_id: String = "InstanceId",
         pub status: String = "Status",
-        pub snapshots: Count = "Snapshots",
+        pub snapshots: GroupSnapshots = "Snapshots",
         pub creation_time: String = "CreationTime",
+    }
+}
+
+row! {
+    pub struct GroupSnapshots {
+        pub snapshot: Vec<SnapshotRow> = "Snapshot",
     }
 }
 
@@ -476,7 +482,8 @@ mod tests {
 
         let v = json!({"SnapshotGroups": {"SnapshotGroup": [{"SnapshotGroupId": "ssg-1", "Name": "g", "Snapshots": {"Snapshot": [snapshot_json()]}}]}});
         let g: GroupRow = first(&v, "SnapshotGroups", "SnapshotGroup").unwrap();
-        assert_eq!((g.name.as_str(), g.snapshots.0), ("g", 1));
+        assert_eq!((g.name.as_str(), g.snapshots.snapshot.len()), ("g", 1));
+        assert_eq!(g.snapshots.snapshot[0].source_disk_id, "d-1");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub(crate) struct Cx<'a, S: Store> {
     pub settings: Settings,
     pub settings_dirty: bool,
     pub region: String,
+    /// The instances with a machine alive in this tab (`guest`).
+    pub live: Vec<String>,
 }
 
 impl<'a, S: Store> Cx<'a, S> {

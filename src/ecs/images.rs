@@ -91,6 +91,8 @@ pub fn image_json(i: &Image, instances: usize) -> Value {
         // Extensions: the import task and why it failed.
         "ImportTaskId": i.task_id,
         "FailureReason": i.failure,
+        // Extension: the image's system disk boots in the browser (v86).
+        "BootsInBrowser": !i.boot.is_empty(),
         "DiskDeviceMappings": {"DiskDeviceMapping": i.mappings.iter().map(|m| json!({
             "SnapshotId": m.snapshot_id,
             "Size": m.size_gib,
@@ -200,12 +202,13 @@ pub async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Va
         cx.put(&s);
     }
     let seq = cx.next_seq();
-    let (os_type, os_name, platform) = match cx.load::<Disk>(&keys::disk(&snaps[0].source_disk_id)).await? {
+    // What the source disk's image was (an image of a disk that boots in the browser boots too).
+    let (os_type, os_name, platform, boot) = match cx.load::<Disk>(&keys::disk(&snaps[0].source_disk_id)).await? {
         Some(d) if !d.image_id.is_empty() => match cx.image(&d.image_id).await {
-            Ok(i) => (i.os_type, i.os_name, i.platform),
-            Err(_) => ("linux".into(), String::new(), String::new()),
+            Ok(i) => (i.os_type, i.os_name, i.platform, i.boot),
+            Err(_) => ("linux".into(), String::new(), String::new(), String::new()),
         },
-        _ => ("linux".into(), String::new(), String::new()),
+        _ => ("linux".into(), String::new(), String::new(), String::new()),
     };
     let img = Image {
         id: id.clone(),
@@ -225,6 +228,7 @@ pub async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Va
         created: cx.now,
         resource_group: p.str("ResourceGroupId").unwrap_or_default(),
         tags,
+        boot,
         ..Default::default()
     };
     cx.put(&img);

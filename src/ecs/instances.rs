@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::cx::Cx;
 use super::disks::{attach_new, check_size, new_disk, performance_level, remove_disk};
+use super::guest;
 use super::model::STEP_MS;
 use super::model::{
     keys, settle, Disk, DiskCategory, DiskStatus, DiskType, ImageStatus, Instance, InstanceStatus, PerformanceLevel, Snapshot, SnapshotCategory,
@@ -17,7 +18,7 @@ use super::time::iso;
 use crate::engine::Store;
 use crate::error::{Error, Result};
 
-pub fn instance_json(i: &Instance) -> Value {
+pub fn instance_json(i: &Instance, live: &[String]) -> Value {
     let (cpu, mem) = INSTANCE_TYPES.iter().find(|t| t.0 == i.instance_type).map(|t| (t.1, t.2)).unwrap_or((2, 8192));
     json!({
         "InstanceId": i.id,
@@ -35,6 +36,12 @@ pub fn instance_json(i: &Instance) -> Value {
         "CreationTime": iso(i.created),
         "ResourceGroupId": i.resource_group,
         "Tags": tags_json(&i.tags),
+        // Extension: whether its image boots in the browser, and whether its machine is alive in this tab.
+        "VmStatus": match (i.vm, live.contains(&i.id)) {
+            (false, _) => "none",
+            (true, true) => "live",
+            (true, false) => "off",
+        },
     })
 }
 
@@ -150,6 +157,11 @@ pub async fn run_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
         check_size(size, d.category, d.pl, DiskType::Data, "InvalidDataDiskSize.ValueNotSupported")?;
     }
     tag_quota(&tags)?;
+    let vm = !img.boot.is_empty();
+    if vm {
+        let all: Vec<Instance> = cx.scan(keys::INSTANCES).await?;
+        guest::check_cap(&all, cx.settings.max_vms.unwrap_or(guest::DEFAULT_MAX_VMS), amount as usize)?;
+    }
     // Act.
     let mut ids = Vec::new();
     for k in 0..amount {
@@ -167,10 +179,17 @@ pub async fn run_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
             image_id: image_id.clone(),
             instance_type: instance_type.clone(),
             status: InstanceStatus::Pending,
-            plan: vec![(cx.now + STEP_MS, InstanceStatus::Starting), (cx.now + 2 * STEP_MS, InstanceStatus::Running)],
+            // A machine makes a VM instance Running when it runs (`guest`).
+            plan: if vm {
+                vec![(cx.now + STEP_MS, InstanceStatus::Starting)]
+            } else {
+                vec![(cx.now + STEP_MS, InstanceStatus::Starting), (cx.now + 2 * STEP_MS, InstanceStatus::Running)]
+            },
             created: cx.now,
             resource_group: p.str("ResourceGroupId").unwrap_or_default(),
             tags: tags.clone(),
+            vm,
+            force_stop: false,
         };
         cx.put(&inst);
         // Disks: the image's mappings (system first), then DataDisk.N.
@@ -223,7 +242,9 @@ pub async fn describe_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Res
     });
     newest_first(&mut all, |x| (x.created, x.seq));
     let (total, number, size, items) = page(all, p)?;
-    Ok(json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "Instances": {"Instance": items.iter().map(instance_json).collect::<Vec<_>>()}}))
+    Ok(
+        json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "Instances": {"Instance": items.iter().map(|i| instance_json(i, &cx.live)).collect::<Vec<_>>()}}),
+    )
 }
 
 pub async fn start_instance<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
@@ -248,7 +269,7 @@ enum Power {
 async fn power<S: Store>(cx: &mut Cx<'_, S>, p: &Params, what: Power) -> Result<Value> {
     use InstanceStatus::*;
     let id = p.required("InstanceId")?;
-    let _ = p.bool("ForceStop")?;
+    let force = p.bool("ForceStop")?.unwrap_or(false);
     let mut i = cx.instance(&id).await?;
     let now = cx.now;
     let (need, plan) = match what {
@@ -259,8 +280,21 @@ async fn power<S: Store>(cx: &mut Cx<'_, S>, p: &Params, what: Power) -> Result<
     if i.status != need {
         return Err(Error::forbidden("IncorrectInstanceStatus", format!("The instance \"{id}\" is {}; this action needs it {need}.", i.status)));
     }
+    if i.vm && matches!(what, Power::Start) {
+        let all: Vec<Instance> = cx.scan(keys::INSTANCES).await?;
+        guest::check_cap(&all, cx.settings.max_vms.unwrap_or(guest::DEFAULT_MAX_VMS), 1)?;
+    }
     i.status = plan[0].1;
     i.plan = plan[1..].to_vec();
+    if i.vm {
+        // The machine moves it on: Starting -> Running when it runs, Stopping ->
+        // Stopped when it has halted; a reboot is Starting again.
+        i.plan.clear();
+        i.force_stop = force && matches!(what, Power::Stop);
+        if matches!(what, Power::Reboot) {
+            i.status = Starting;
+        }
+    }
     cx.put(&i);
     Ok(json!({}))
 }

@@ -18,6 +18,7 @@ mod copies;
 mod cx;
 mod disks;
 mod groups;
+pub mod guest;
 mod images;
 mod instances;
 pub mod model;
@@ -64,6 +65,8 @@ pub struct Ecs<S: Store> {
     /// starts one; false once a step found none): the background loop then
     /// opens no transaction while nothing is to be done.
     tasks_pending: bool,
+    /// The machines alive in this tab and their queued writes (`guest`).
+    guests: guest::Guests,
 }
 
 impl<S: Store> Ecs<S> {
@@ -80,6 +83,7 @@ impl<S: Store> Ecs<S> {
             readers: tasks::Readers::default(),
             task_failures: (String::new(), 0),
             tasks_pending: true,
+            guests: guest::Guests::default(),
         };
         let mut t = ecs.engine.begin().await?;
         if let Some(s) = t.get_in(crate::schema::RECORDS, keys::SETTINGS).await? {
@@ -130,7 +134,8 @@ impl<S: Store> Ecs<S> {
         let wall = (self.wall)();
         let settings = self.settings.clone();
         let t = self.engine.begin().await?;
-        Ok(Cx { t, now, wall, rng: &mut self.rng, settings, settings_dirty: false, region: region.to_string() })
+        let live = self.guests.live();
+        Ok(Cx { t, now, wall, rng: &mut self.rng, settings, settings_dirty: false, region: region.to_string(), live })
     }
 
     /// One ECS API action by its ECS name. The response carries `RequestId`;
@@ -157,6 +162,8 @@ impl<S: Store> Ecs<S> {
         if !regions::exists(&region) {
             return Err(Error::not_found("InvalidRegionId.NotFound", format!("The region \"{region}\" does not exist.")));
         }
+        // Every write a guest completed is applied before any action runs.
+        self.flush_guest_writes().await?;
         let mut cx = self.cx(&region).await?;
         // What earlier rollbacks dropped is released here, off their own path.
         cx.t.collect_garbage().await?;
@@ -178,6 +185,12 @@ impl<S: Store> Ecs<S> {
         if data.len() as u64 > MAX_IO {
             return Err(Error::invalid("Bytes", "at most 64 MiB a call"));
         }
+        if self.guests.holds(disk_id) {
+            return Err(Error::forbidden(
+                "IncorrectDiskStatus",
+                format!("The disk \"{disk_id}\" is in use by its instance's running machine: a write under its mounted file system would corrupt it. Write from inside the guest, or stop the instance first."),
+            ));
+        }
         let mut cx = self.cx("").await?;
         let mut disk = cx.disk(disk_id).await?;
         check_range(offset, data.len() as u64, disk.size_gib * GIB)?;
@@ -192,6 +205,7 @@ impl<S: Store> Ecs<S> {
         if length > MAX_IO {
             return Err(Error::invalid("Length", "at most 64 MiB a call"));
         }
+        self.flush_guest_writes().await?;
         let mut cx = self.cx("").await?;
         let disk = cx.disk(disk_id).await?;
         check_range(offset, length, disk.size_gib * GIB)?;
@@ -328,7 +342,7 @@ impl<S: Store> Ecs<S> {
         let now = self.now();
         let wall = (self.wall)();
         let t = self.engine.begin().await?;
-        let mut cx = Cx { t, now, wall, rng: &mut self.rng, settings: self.settings.clone(), settings_dirty: false, region: String::new() };
+        let mut cx = Cx { t, now, wall, rng: &mut self.rng, settings: self.settings.clone(), settings_dirty: false, region: String::new(), live: Vec::new() };
         let Some(mut task) = tasks::oldest(&mut cx).await? else {
             self.tasks_pending = false;
             return Ok(None);
@@ -399,7 +413,16 @@ impl<S: Store> Ecs<S> {
 /// A request context whose transaction covers only the upper tables (records,
 /// OSS), so that an engine read can run beside it.
 async fn upper_cx<'a, S: Store>(engine: &'a Engine<S>, rng: &'a mut Rng, settings: Settings, now: u64, wall: u64) -> Result<Cx<'a, S>> {
-    Ok(Cx { t: engine.begin_upper(&crate::schema::UPPER_TABLES).await?, now, wall, rng, settings, settings_dirty: false, region: String::new() })
+    Ok(Cx {
+        t: engine.begin_upper(&crate::schema::UPPER_TABLES).await?,
+        now,
+        wall,
+        rng,
+        settings,
+        settings_dirty: false,
+        region: String::new(),
+        live: Vec::new(),
+    })
 }
 
 /// Runs two futures at once and waits for both.

@@ -306,6 +306,16 @@ pub struct Instance {
     pub created: u64,
     pub resource_group: String,
     pub tags: Vec<(String, String)>,
+    /// Its image boots in the page: a machine runs it (see `guest`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub vm: bool,
+    /// StopInstance with ForceStop: the machine is dropped at once.
+    #[serde(skip_serializing_if = "is_false")]
+    pub force_stop: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -452,6 +462,9 @@ pub struct Image {
     pub progress: u32,
     /// Why the import failed (CreateFailed).
     pub failure: String,
+    /// How it boots in the page (`guest::BOOT_V86`); empty: it does not.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub boot: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -490,6 +503,15 @@ pub struct Settings {
     pub next_seq: u64,
     /// Public images were created.
     pub seeded: bool,
+    /// The guest build whose system disk the Linux image holds.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub guest_build: String,
+    /// Most machines alive at once (None: `guest::DEFAULT_MAX_VMS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_vms: Option<u32>,
+    /// A machine's memory in MiB (None: `guest::DEFAULT_VM_MIB`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vm_memory_mib: Option<u32>,
 }
 
 impl Snapshot {

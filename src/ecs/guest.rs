@@ -1,0 +1,320 @@
+//! Instances that really run: the ECS side of the machines the page
+//! emulates (v86, see `static/guest-host.js`).
+//!
+//! An instance whose image boots in the page (`Image::boot`, the Linux image
+//! and custom or copied images made from its disks) is a *VM instance*
+//! (`Instance::vm`). Its states are moved by its machine, not by the clock:
+//! StartInstance / RunInstances leave it Starting, and the page's host boots a
+//! machine and reports it running (Running); StopInstance leaves it Stopping
+//! until the host has asked the guest to flush and halt (or stopped it after
+//! a time-out, or at once with ForceStop) and reports it gone (Stopped).
+//!
+//! The host learns what to do from [`Ecs::guest_orders`] (records compared with
+//! the machines alive in this tab), so after a reload the instances that were
+//! Running boot again, as after a host restart.
+//!
+//! The machine's disks are the instance's disks, read and written here: a
+//! guest's writes are queued in memory in the order it issued them (the
+//! disk's reads see them at once) and applied in one transaction per batch:
+//! when a batch reaches [`BATCH_BYTES`], on the host's flush (every 250 ms),
+//! and before any other request runs, so every write the guest completed is
+//! durable before a snapshot is taken or a stop is reported. While a machine
+//! holds a disk, `writeDisk` to it is refused (a write under a mounted file
+//! system corrupts it); `readDisk` still works.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::model::{keys, Disk, DiskType, Image, ImageOwner, ImageStatus, Instance, InstanceStatus, Mapping, BLOCK_SHIFT, GIB};
+use super::regions::{INSTANCE_TYPES, REGIONS};
+use super::{restore, Ecs, DEFAULT_REGION};
+use crate::engine::Store;
+use crate::error::{Error, Result};
+
+/// The image whose system disk boots in the page.
+pub const LINUX_IMAGE: &str = "rowsnap_linux_i386_busybox";
+/// `Image::boot` of images that boot in the page: 32-bit x86 Linux on v86.
+pub const BOOT_V86: &str = "v86-i386-linux";
+/// Machines alive at once unless the settings say otherwise.
+pub const DEFAULT_MAX_VMS: u32 = 2;
+/// A machine's memory unless the settings say otherwise (capped by the instance type's).
+pub const DEFAULT_VM_MIB: u32 = 128;
+/// Queued guest writes are applied once they reach this many bytes.
+pub const BATCH_BYTES: usize = 8 << 20;
+
+/// The machines alive in this tab and the guest writes not yet applied.
+#[derive(Default)]
+pub struct Guests {
+    live: BTreeMap<String, Live>,
+    pending: Vec<Pending>,
+    pending_bytes: usize,
+}
+
+struct Live {
+    /// The disks the machine was given, in order (system disk first).
+    disks: Vec<String>,
+    /// Reported running since it was (re)booted.
+    running: bool,
+}
+
+struct Pending {
+    disk: String,
+    offset: u64,
+    data: Vec<u8>,
+}
+
+impl Guests {
+    /// Whether a machine holds `disk`.
+    pub fn holds(&self, disk: &str) -> bool {
+        self.live.values().any(|l| l.disks.iter().any(|d| d == disk))
+    }
+
+    /// The instances with a machine alive.
+    pub fn live(&self) -> Vec<String> {
+        self.live.keys().cloned().collect()
+    }
+}
+
+/// The cap on live machines: `QuotaExceed.RunningInstances` when starting
+/// `adding` more VM instances would pass it.
+pub fn check_cap(instances: &[Instance], max: u32, adding: usize) -> Result<()> {
+    use InstanceStatus::*;
+    let busy = instances.iter().filter(|i| i.vm && matches!(i.status, Pending | Starting | Running | Stopping)).count();
+    if busy + adding > max as usize {
+        return Err(Error::forbidden(
+            "QuotaExceed.RunningInstances",
+            format!(
+                "At most {max} instances run a machine in this browser at once (each takes 250-500 MiB of the tab); {busy} do now. Stop one, or raise the limit in Settings."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The machine's memory in MiB: the setting, capped by the instance type's memory.
+pub fn memory_mib(instance_type: &str, setting: u32) -> u32 {
+    let of_type = INSTANCE_TYPES.iter().find(|t| t.0 == instance_type).map_or(setting, |t| t.2);
+    setting.min(of_type)
+}
+
+impl<S: Store> Ecs<S> {
+    /// What the page's host must do: boot (`boot`), reboot, stop (`stop`,
+    /// with `Force`) or drop (`destroy`) machines, from the instances'
+    /// records and the machines alive in this tab.
+    pub async fn guest_orders(&mut self) -> Result<Vec<Value>> {
+        let mut cx = self.cx("").await?;
+        let instances: Vec<Instance> = cx.scan(keys::INSTANCES).await?;
+        drop(cx);
+        let mut out = Vec::new();
+        for i in instances.iter().filter(|i| i.vm) {
+            let mut i = i.clone();
+            super::model::settle(&mut i.status, &mut i.plan, self.now());
+            let live = self.guests.live.get(&i.id);
+            let order = match (i.status, live) {
+                (InstanceStatus::Starting | InstanceStatus::Running, None) => "boot",
+                (InstanceStatus::Starting, Some(l)) if l.running => "reboot",
+                (InstanceStatus::Stopping, Some(_)) => "stop",
+                (InstanceStatus::Stopped | InstanceStatus::Pending, Some(_)) => "destroy",
+                _ => continue,
+            };
+            out.push(json!({"Order": order, "InstanceId": i.id, "Force": i.force_stop}));
+        }
+        for id in self.guests.live.keys() {
+            if !instances.iter().any(|i| &i.id == id) {
+                out.push(json!({"Order": "destroy", "InstanceId": id, "Force": true}));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The host boots a machine for `instance`: it is Starting until the
+    /// machine runs. Returns its disks (system first: `DiskId`, `Bytes`) and
+    /// memory.
+    pub async fn guest_attach(&mut self, instance: &str) -> Result<Value> {
+        self.flush_guest_writes().await?;
+        let mut cx = self.cx("").await?;
+        let mut i = cx.instance(instance).await?;
+        if !i.vm {
+            return Err(Error::forbidden("IncorrectInstanceStatus", format!("The instance \"{instance}\" does not boot in the browser (its image does not).")));
+        }
+        if !matches!(i.status, InstanceStatus::Starting | InstanceStatus::Running) {
+            return Err(Error::forbidden("IncorrectInstanceStatus", format!("The instance \"{instance}\" is {}.", i.status)));
+        }
+        let mut disks: Vec<Disk> = cx.scan::<Disk>(keys::DISKS).await?.into_iter().filter(|d| d.instance_id == instance).collect();
+        disks.sort_by(|a, b| (a.disk_type != DiskType::System, &a.device).cmp(&(b.disk_type != DiskType::System, &b.device)));
+        i.status = InstanceStatus::Starting;
+        i.plan.clear();
+        cx.put(&i);
+        let memory = memory_mib(&i.instance_type, cx.settings.vm_memory_mib.unwrap_or(DEFAULT_VM_MIB));
+        self.settings = cx.commit().await?;
+        let ids: Vec<String> = disks.iter().map(|d| d.id.clone()).collect();
+        self.guests.live.insert(instance.to_string(), Live { disks: ids, running: false });
+        let disks: Vec<Value> = disks.iter().map(|d| json!({"DiskId": d.id, "Bytes": d.size_gib * GIB, "Device": d.device})).collect();
+        Ok(json!({"InstanceId": instance, "Disks": disks, "MemoryMiB": memory}))
+    }
+
+    /// The host's machine for `instance` runs: Starting becomes Running.
+    pub async fn guest_running(&mut self, instance: &str) -> Result<()> {
+        let Some(live) = self.guests.live.get_mut(instance) else {
+            return Err(Error::forbidden("IncorrectInstanceStatus", format!("The instance \"{instance}\" has no machine.")));
+        };
+        live.running = true;
+        let mut cx = self.cx("").await?;
+        let mut i = cx.instance(instance).await?;
+        if i.status == InstanceStatus::Starting {
+            i.status = InstanceStatus::Running;
+            i.plan.clear();
+            cx.put(&i);
+        }
+        self.settings = cx.commit().await?;
+        Ok(())
+    }
+
+    /// The host's machine for `instance` is gone (halted, stopped, dropped):
+    /// its writes are applied and the instance is Stopped.
+    pub async fn guest_detach(&mut self, instance: &str) -> Result<()> {
+        self.flush_guest_writes().await?;
+        self.guests.live.remove(instance);
+        let mut cx = self.cx("").await?;
+        if let Some(mut i) = cx.load::<Instance>(&keys::instance(instance)).await? {
+            i.status = InstanceStatus::Stopped;
+            i.plan.clear();
+            i.force_stop = false;
+            cx.put(&i);
+        }
+        self.settings = cx.commit().await?;
+        Ok(())
+    }
+
+    fn guest_disk(&self, instance: &str, index: usize) -> Result<String> {
+        let live = self
+            .guests
+            .live
+            .get(instance)
+            .ok_or_else(|| Error::forbidden("IncorrectInstanceStatus", format!("The instance \"{instance}\" has no machine.")))?;
+        live.disks.get(index).cloned().ok_or_else(|| Error::invalid("DiskIndex", format!("the machine has {} disks", live.disks.len())))
+    }
+
+    /// A guest's read: the disk's bytes with its queued writes over them.
+    pub async fn guest_read(&mut self, instance: &str, index: usize, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let disk_id = self.guest_disk(instance, index)?;
+        let mut cx = self.cx("").await?;
+        let disk = cx.disk(&disk_id).await?;
+        super::check_range(offset, len, disk.size_gib * GIB)?;
+        let mut out = restore::read_disk(&mut cx, &disk, offset, len).await?;
+        drop(cx);
+        let end = offset + len;
+        for w in self.guests.pending.iter().filter(|w| w.disk == disk_id) {
+            let (from, to) = (w.offset.max(offset), (w.offset + w.data.len() as u64).min(end));
+            if from < to {
+                out[(from - offset) as usize..(to - offset) as usize].copy_from_slice(&w.data[(from - w.offset) as usize..(to - w.offset) as usize]);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A guest's write, queued (applied with its batch, in order).
+    pub async fn guest_write(&mut self, instance: &str, index: usize, offset: u64, data: Vec<u8>) -> Result<()> {
+        let disk = self.guest_disk(instance, index)?;
+        self.guests.pending_bytes += data.len();
+        self.guests.pending.push(Pending { disk, offset, data });
+        if self.guests.pending_bytes >= BATCH_BYTES {
+            self.flush_guest_writes().await?;
+        }
+        Ok(())
+    }
+
+    /// Whether guest writes wait to be applied.
+    pub fn guest_writes_pending(&self) -> bool {
+        !self.guests.pending.is_empty()
+    }
+
+    /// Applies the queued guest writes in one transaction, in order. Writes
+    /// to a disk that is gone (deleted with its instance) are dropped.
+    pub async fn flush_guest_writes(&mut self) -> Result<()> {
+        if self.guests.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.guests.pending);
+        self.guests.pending_bytes = 0;
+        let mut cx = self.cx("").await?;
+        let mut disks: BTreeMap<String, Option<Disk>> = BTreeMap::new();
+        for w in &pending {
+            if !disks.contains_key(&w.disk) {
+                let d = cx.load::<Disk>(&keys::disk(&w.disk)).await?;
+                disks.insert(w.disk.clone(), d);
+            }
+            if let Some(Some(d)) = disks.get_mut(&w.disk) {
+                let hydrating = d.hydration.is_some();
+                restore::write_disk(&mut cx, d, w.offset, &w.data).await?;
+                if hydrating {
+                    cx.put(&*d);
+                }
+            }
+        }
+        self.settings = cx.commit().await?;
+        Ok(())
+    }
+
+    /// Which instances have a machine alive in this tab.
+    pub fn guests(&self) -> &Guests {
+        &self.guests
+    }
+
+    /// Installs (or, for another build, replaces) the content of the Linux
+    /// image in every region: `raw`, the guest build's system disk image.
+    /// Returns whether anything changed.
+    pub async fn install_guest_image(&mut self, build: &str, raw: &[u8]) -> Result<bool> {
+        if self.settings.guest_build == build {
+            return Ok(false);
+        }
+        let mut cx = self.cx(DEFAULT_REGION).await?;
+        let bs = 1usize << BLOCK_SHIFT;
+        let size = (raw.len() as u64).div_ceil(bs as u64) * bs as u64;
+        let v = cx.t.create_volume(size, BLOCK_SHIFT).await?;
+        for (n, block) in raw.chunks(bs).enumerate() {
+            if block.iter().any(|&b| b != 0) {
+                cx.t.write(v, (n * bs) as u64, block).await?;
+            }
+        }
+        let snap = cx.t.snapshot(v).await?;
+        cx.t.delete_volume(v).await?;
+        let mut old = None;
+        for (region, _, _) in REGIONS {
+            let key = keys::image(region, LINUX_IMAGE);
+            let mut img = match cx.load::<Image>(&key).await? {
+                Some(i) => i,
+                None => Image {
+                    id: LINUX_IMAGE.into(),
+                    seq: cx.next_seq(),
+                    region: region.to_string(),
+                    name: LINUX_IMAGE.into(),
+                    description: "Linux that boots in this browser: Debian's i386 kernel and busybox on ext4, a root shell on the serial console".into(),
+                    owner_alias: ImageOwner::System,
+                    status: ImageStatus::Available,
+                    os_type: "linux".into(),
+                    os_name: "rowsnap Linux i386 (busybox)".into(),
+                    platform: "Linux".into(),
+                    architecture: "i386".into(),
+                    size_gib: 1,
+                    boot: BOOT_V86.into(),
+                    ..Default::default()
+                },
+            };
+            if let Some(m) = img.mappings.first() {
+                old = Some(m.engine);
+            }
+            img.mappings = vec![Mapping { snapshot_id: String::new(), engine: snap, size_gib: 1, device: "/dev/xvda".into(), disk_type: DiskType::System }];
+            cx.put(&img);
+        }
+        if let Some(old) = old {
+            // Disks made from the old build keep their blocks (shared, counted).
+            cx.t.delete_snapshot(old).await?;
+        }
+        cx.settings.guest_build = build.to_string();
+        cx.settings_dirty = true;
+        self.settings = cx.commit().await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,212 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Native tests of the ECS side of instances that run in the page: the
+//! Linux image's install, VM states moved by the machine (orders, attach,
+//! running, detach), the live-machine cap, guest writes queued and applied
+//! in batches (reads see them at once; durable before any other action),
+//! writeDisk refused under a machine, boot after a reload.
+
+mod support;
+
+use rowsnap::ecs::guest::LINUX_IMAGE;
+use rowsnap::ecs::Ecs;
+use rowsnap::engine::memory::MemoryStore;
+use rowsnap::engine::testkit::{block_on, FailMode, FailingStore};
+use serde_json::{json, Value};
+use support::*;
+
+/// A stand-in system disk image: 4 MiB, a marker at 0 and at 2 MiB.
+fn raw_image(marker: &[u8]) -> Vec<u8> {
+    let mut raw = vec![0u8; 4 << 20];
+    raw[..marker.len()].copy_from_slice(marker);
+    raw[2 << 20..(2 << 20) + marker.len()].copy_from_slice(marker);
+    raw
+}
+
+fn orders(ecs: &mut Ecs<impl rowsnap::engine::Store>) -> Vec<(String, String)> {
+    block_on(ecs.guest_orders()).unwrap().iter().map(|o| (o["Order"].as_str().unwrap().to_string(), o["InstanceId"].as_str().unwrap().to_string())).collect()
+}
+
+fn installed() -> Api {
+    let mut a = Api::new();
+    assert!(block_on(a.ecs.install_guest_image("build-1", &raw_image(b"ROWSNAP-LINUX-1"))).unwrap());
+    a
+}
+
+/// A VM instance, attached and running; its system disk.
+fn running_vm(a: &mut Api) -> (String, String) {
+    let id = a.ok("RunInstances", json!({"ImageId": LINUX_IMAGE, "InstanceType": "ecs.t6-c1m1.large"}))["InstanceIdSets"]["InstanceIdSet"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    a.wait();
+    assert_eq!(a.status(&id), "Starting", "a VM instance waits for its machine");
+    assert_eq!(orders(&mut a.ecs), [("boot".to_string(), id.clone())]);
+    let boot = block_on(a.ecs.guest_attach(&id)).unwrap();
+    assert_eq!(boot["MemoryMiB"], 128);
+    let sys = boot["Disks"][0]["DiskId"].as_str().unwrap().to_string();
+    assert_eq!(boot["Disks"][0]["Bytes"], 20 * GIB);
+    block_on(a.ecs.guest_running(&id)).unwrap();
+    assert_eq!(a.status(&id), "Running");
+    assert!(orders(&mut a.ecs).is_empty());
+    (id, sys)
+}
+
+#[test]
+fn the_linux_image_is_installed_once_per_build_in_every_region() {
+    let mut a = installed();
+    for region in ["cn-hangzhou", "ap-southeast-1"] {
+        let i = a.ok("DescribeImages", json!({"RegionId": region, "ImageId": LINUX_IMAGE}))["Images"]["Image"][0].clone();
+        assert_eq!((i["BootsInBrowser"].as_bool(), i["Architecture"].as_str(), i["ImageOwnerAlias"].as_str()), (Some(true), Some("i386"), Some("system")));
+    }
+    let other = a.ok("DescribeImages", json!({"ImageId": IMAGE}))["Images"]["Image"][0]["BootsInBrowser"].clone();
+    assert_eq!(other, false, "the other public images do not boot in the browser");
+    assert!(!block_on(a.ecs.install_guest_image("build-1", &raw_image(b"ignored"))).unwrap());
+    let (id, sys) = running_vm(&mut a);
+    assert_eq!(block_on(a.ecs.guest_read(&id, 0, 2 << 20, 15)).unwrap(), b"ROWSNAP-LINUX-1");
+    // A new build replaces the image's content; the disk made from the old one keeps its bytes.
+    assert!(block_on(a.ecs.install_guest_image("build-2", &raw_image(b"ROWSNAP-LINUX-2"))).unwrap());
+    assert_eq!(block_on(a.ecs.guest_read(&id, 0, 0, 15)).unwrap(), b"ROWSNAP-LINUX-1");
+    block_on(a.ecs.guest_detach(&id)).unwrap();
+    let (id2, _) = running_vm(&mut a);
+    assert_eq!(block_on(a.ecs.guest_read(&id2, 0, 0, 15)).unwrap(), b"ROWSNAP-LINUX-2");
+    let _ = sys;
+    block_on(a.ecs.engine().check()).unwrap();
+}
+
+#[test]
+fn guest_writes_are_seen_at_once_and_durable_before_any_action() {
+    let mut a = installed();
+    let (id, sys) = running_vm(&mut a);
+    block_on(a.ecs.guest_write(&id, 0, 4096, b"first".to_vec())).unwrap();
+    block_on(a.ecs.guest_write(&id, 0, 4098, b"XY".to_vec())).unwrap();
+    assert!(a.ecs.guest_writes_pending());
+    assert_eq!(block_on(a.ecs.guest_read(&id, 0, 4096, 5)).unwrap(), b"fiXYt", "a read sees queued writes, in order");
+    // writeDisk under a machine is refused; readDisk reads what the guest wrote.
+    let err = block_on(a.ecs.write_disk(&sys, 0, b"x")).unwrap_err();
+    assert_eq!((err.code.as_str(), err.http_status), ("IncorrectDiskStatus", 403));
+    assert_eq!(a.read(&sys, 4096, 5), b"fiXYt");
+    // Written by the guest, then snapshotted: the snapshot holds it.
+    block_on(a.ecs.guest_write(&id, 0, 8192, b"before the snapshot".to_vec())).unwrap();
+    let s = a.snapshot(&sys, json!({}));
+    assert!(!a.ecs.guest_writes_pending());
+    assert_eq!(block_on(a.ecs.read_snapshot(&s, 8192, 19)).unwrap(), b"before the snapshot");
+    assert_eq!(block_on(a.ecs.guest_read(&id, 1, 0, 1)).unwrap_err().code, "InvalidParameter");
+}
+
+#[test]
+fn guest_writes_go_in_batches() {
+    let a = installed();
+    let dump = a.ecs.engine_ref().store().dump();
+    let store = MemoryStore::new();
+    store.restore(&dump);
+    let counting = FailingStore::new(store, u64::MAX, FailMode::Before);
+    let clock = a.clock.clone();
+    let mut ecs = block_on(Ecs::open(counting.clone(), Box::new(move || clock.get()))).unwrap();
+    let run = block_on(ecs.request("RunInstances", &json!({"ImageId": LINUX_IMAGE}))).unwrap();
+    let id = run["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+    a.clock.set(a.clock.get() + 2_000);
+    block_on(ecs.guest_attach(&id)).unwrap();
+    let before = counting.commits();
+    // 1,000 sector writes (the small metadata writes a file system makes), then the host's flush.
+    for n in 0..1000u64 {
+        block_on(ecs.guest_write(&id, 0, (n * 7919 % 40_000) * 512, vec![(n % 251) as u8; 512])).unwrap();
+    }
+    assert_eq!(counting.commits(), before, "queued, not yet applied");
+    block_on(ecs.flush_guest_writes()).unwrap();
+    assert_eq!(counting.commits(), before + 1, "one transaction for the batch");
+    for n in [0u64, 1, 500, 999] {
+        assert_eq!(block_on(ecs.guest_read(&id, 0, (n * 7919 % 40_000) * 512, 1)).unwrap(), [(n % 251) as u8]);
+    }
+    // A batch reaching its size is applied by itself.
+    for n in 0..(rowsnap::ecs::guest::BATCH_BYTES / (64 << 10)) as u64 {
+        block_on(ecs.guest_write(&id, 0, n * (64 << 10), vec![1; 64 << 10])).unwrap();
+    }
+    assert!(!ecs.guest_writes_pending());
+    assert_eq!(counting.commits(), before + 2);
+}
+
+#[test]
+fn stop_reboot_force_and_delete_are_orders_for_the_machine() {
+    let mut a = installed();
+    let (id, _) = running_vm(&mut a);
+    a.ok("RebootInstance", json!({"InstanceId": id}));
+    assert_eq!(a.status(&id), "Starting");
+    assert_eq!(orders(&mut a.ecs), [("reboot".to_string(), id.clone())]);
+    block_on(a.ecs.guest_attach(&id)).unwrap();
+    block_on(a.ecs.guest_running(&id)).unwrap();
+    a.ok("StopInstance", json!({"InstanceId": id}));
+    a.wait();
+    assert_eq!(a.status(&id), "Stopping", "until the machine has halted");
+    let o = block_on(a.ecs.guest_orders()).unwrap();
+    assert_eq!((o[0]["Order"].as_str(), o[0]["Force"].as_bool()), (Some("stop"), Some(false)));
+    block_on(a.ecs.guest_detach(&id)).unwrap();
+    assert_eq!(a.status(&id), "Stopped");
+    assert!(orders(&mut a.ecs).is_empty());
+    a.ok("StartInstance", json!({"InstanceId": id}));
+    assert_eq!(orders(&mut a.ecs), [("boot".to_string(), id.clone())]);
+    block_on(a.ecs.guest_attach(&id)).unwrap();
+    block_on(a.ecs.guest_running(&id)).unwrap();
+    a.ok("StopInstance", json!({"InstanceId": id, "ForceStop": true}));
+    assert_eq!(block_on(a.ecs.guest_orders()).unwrap()[0]["Force"], true);
+    block_on(a.ecs.guest_detach(&id)).unwrap();
+    // Deleted while its machine runs: the machine is dropped, its queued writes too.
+    a.ok("StartInstance", json!({"InstanceId": id}));
+    block_on(a.ecs.guest_attach(&id)).unwrap();
+    block_on(a.ecs.guest_running(&id)).unwrap();
+    block_on(a.ecs.guest_write(&id, 0, 0, b"lost".to_vec())).unwrap();
+    a.ok("DeleteInstance", json!({"InstanceId": id, "Force": true}));
+    assert_eq!(orders(&mut a.ecs), [("destroy".to_string(), id.clone())]);
+    block_on(a.ecs.guest_detach(&id)).unwrap();
+    assert!(orders(&mut a.ecs).is_empty());
+    block_on(a.ecs.engine().check()).unwrap();
+}
+
+#[test]
+fn at_most_two_machines_unless_the_setting_says_more() {
+    let mut a = installed();
+    let run = |a: &mut Api| a.call("RunInstances", json!({"ImageId": LINUX_IMAGE}));
+    run(&mut a).unwrap();
+    let two = run(&mut a).unwrap()["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+    assert_eq!(run(&mut a).unwrap_err(), ("QuotaExceed.RunningInstances".to_string(), 403));
+    a.err("RunInstances", json!({"ImageId": LINUX_IMAGE, "Amount": 2}), "QuotaExceed.RunningInstances", 403);
+    // Other instances are not machines: no cap.
+    a.ok("RunInstances", json!({"ImageId": IMAGE}));
+    a.wait();
+    block_on(a.ecs.guest_attach(&two)).unwrap();
+    block_on(a.ecs.guest_running(&two)).unwrap();
+    a.ok("StopInstance", json!({"InstanceId": two}));
+    block_on(a.ecs.guest_detach(&two)).unwrap();
+    run(&mut a).unwrap();
+    a.err("StartInstance", json!({"InstanceId": two}), "QuotaExceed.RunningInstances", 403);
+}
+
+#[test]
+fn after_a_reload_running_instances_boot_again_and_images_of_them_boot_too() {
+    let mut a = installed();
+    let (id, sys) = running_vm(&mut a);
+    block_on(a.ecs.guest_write(&id, 0, 1 << 20, b"kept".to_vec())).unwrap();
+    block_on(a.ecs.flush_guest_writes()).unwrap();
+    let dump = a.ecs.engine_ref().store().dump();
+    let store = MemoryStore::new();
+    store.restore(&dump);
+    let clock = a.clock.clone();
+    let mut b = Api { ecs: block_on(Ecs::open(store, Box::new(move || clock.get()))).unwrap(), clock: a.clock.clone(), auto_upload: true };
+    assert_eq!(orders(&mut b.ecs), [("boot".to_string(), id.clone())]);
+    let vms = b.ok("DescribeInstances", json!({}))["Instances"]["Instance"][0]["VmStatus"].clone();
+    assert_eq!(vms, "off");
+    block_on(b.ecs.guest_attach(&id)).unwrap();
+    assert_eq!(b.status(&id), "Starting");
+    block_on(b.ecs.guest_running(&id)).unwrap();
+    assert_eq!(b.ok("DescribeInstances", json!({}))["Instances"]["Instance"][0]["VmStatus"], "live");
+    // A custom image of its system disk boots in the browser too.
+    let s = b.snapshot(&sys, json!({}));
+    let img = b.ok("CreateImage", json!({"SnapshotId": s}))["ImageId"].as_str().unwrap().to_string();
+    b.wait();
+    let i: Value = b.ok("DescribeImages", json!({"ImageId": img}))["Images"]["Image"][0].clone();
+    assert_eq!(i["BootsInBrowser"], true);
+    let id2 = b.ok("RunInstances", json!({"ImageId": img}))["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+    b.wait();
+    assert_eq!(b.status(&id2), "Starting");
+    block_on(b.ecs.guest_attach(&id2)).unwrap();
+    assert_eq!(block_on(b.ecs.guest_read(&id2, 0, 1 << 20, 4)).unwrap(), b"kept");
+}

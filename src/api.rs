@@ -207,6 +207,81 @@ fn oss_delete_object(bucket: JsValue, key: JsValue) -> Promise {
     })
 }
 
+fn str_arg(v: &JsValue, name: &str) -> Result<String, JsValue> {
+    v.as_string().ok_or_else(|| js_error(Error::missing(name), None))
+}
+
+fn no_vm(id: &str) -> JsValue {
+    js_error(Error::forbidden("IncorrectInstanceStatus", format!("The instance \"{id}\" has no machine running in this tab.")), None)
+}
+
+/// `window.ecs.consoleRead(instanceId)`: the serial output since the machine booted.
+fn console_read(id: JsValue) -> Promise {
+    promise(async move {
+        let id = str_arg(&id, "InstanceId")?;
+        let out = crate::service::host_call("consoleRead", &[id.clone().into()]);
+        out.filter(|v| v.is_string()).ok_or_else(|| no_vm(&id))
+    })
+}
+
+/// `window.ecs.consoleWrite(instanceId, text)`: text to the serial console.
+fn console_write(id: JsValue, text: JsValue) -> Promise {
+    promise(async move {
+        let id = str_arg(&id, "InstanceId")?;
+        let text = str_arg(&text, "Text")?;
+        match crate::service::host_call("consoleWrite", &[id.clone().into(), text.into()]) {
+            Some(v) if v.as_bool() == Some(true) => Ok(JsValue::UNDEFINED),
+            _ => Err(no_vm(&id)),
+        }
+    })
+}
+
+fn guest_attach(id: JsValue) -> Promise {
+    promise(async move {
+        let id = str_arg(&id, "InstanceId")?;
+        let v = service::with(async |ecs| ecs.guest_attach(&id).await).await.map_err(|e| js_error(e, None))?;
+        Ok(to_js(&v))
+    })
+}
+
+fn guest_running(id: JsValue) -> Promise {
+    promise(async move {
+        let id = str_arg(&id, "InstanceId")?;
+        service::with(async |ecs| ecs.guest_running(&id).await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+fn guest_detach(id: JsValue) -> Promise {
+    promise(async move {
+        let id = str_arg(&id, "InstanceId")?;
+        service::with(async |ecs| ecs.guest_detach(&id).await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+fn guest_read(id: JsValue, index: JsValue, offset: JsValue, length: JsValue) -> Promise {
+    promise(async move {
+        let id = str_arg(&id, "InstanceId")?;
+        let index = bytes_arg(&index, "DiskIndex").map_err(|e| js_error(e, None))? as usize;
+        let offset = bytes_arg(&offset, "Offset").map_err(|e| js_error(e, None))?;
+        let length = bytes_arg(&length, "Length").map_err(|e| js_error(e, None))?;
+        let data = service::with(async |ecs| ecs.guest_read(&id, index, offset, length).await).await.map_err(|e| js_error(e, None))?;
+        Ok(Uint8Array::from(&data[..]).into())
+    })
+}
+
+fn guest_write(id: JsValue, index: JsValue, offset: JsValue, bytes: JsValue) -> Promise {
+    promise(async move {
+        let id = str_arg(&id, "InstanceId")?;
+        let index = bytes_arg(&index, "DiskIndex").map_err(|e| js_error(e, None))? as usize;
+        let offset = bytes_arg(&offset, "Offset").map_err(|e| js_error(e, None))?;
+        let data = bytes.dyn_into::<Uint8Array>().map_err(|_| js_error(Error::invalid("Bytes", "a Uint8Array"), None))?.to_vec();
+        service::with(async |ecs| ecs.guest_write(&id, index, offset, data).await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
 /// Installs `window.ecs` (call once, before the console renders).
 pub fn install() {
     let ecs = Object::new();
@@ -219,6 +294,16 @@ pub fn install() {
     set_fn(&ecs, "advanceClock", Closure::<dyn Fn(JsValue) -> Promise>::new(advance_clock).into_js_value());
     set_fn(&ecs, "setUploadRate", Closure::<dyn Fn(JsValue) -> Promise>::new(set_upload_rate).into_js_value());
     set_fn(&ecs, "reset", Closure::<dyn Fn() -> Promise>::new(reset).into_js_value());
+    set_fn(&ecs, "consoleRead", Closure::<dyn Fn(JsValue) -> Promise>::new(console_read).into_js_value());
+    set_fn(&ecs, "consoleWrite", Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(console_write).into_js_value());
+    // The in-page host's side of the machines (static/guest-host.js), not for scripts.
+    let guest = Object::new();
+    set_fn(&guest, "attach", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_attach).into_js_value());
+    set_fn(&guest, "running", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_running).into_js_value());
+    set_fn(&guest, "detach", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_detach).into_js_value());
+    set_fn(&guest, "read", Closure::<dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Promise>::new(guest_read).into_js_value());
+    set_fn(&guest, "write", Closure::<dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Promise>::new(guest_write).into_js_value());
+    let _ = Reflect::set(&ecs, &"guest".into(), &guest);
     let _ = Reflect::set(&js_sys::global(), &"ecs".into(), &ecs);
 
     let oss = Object::new();

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use futures::lock::Mutex;
 use js_sys::{Function, Promise};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::ecs::Ecs;
 use crate::error::Error;
@@ -67,6 +67,7 @@ pub async fn open(on_closed: impl FnOnce() + 'static) -> Result<(), Error> {
             s.ticking = true;
             wasm_bindgen_futures::spawn_local(tick_loop());
             wasm_bindgen_futures::spawn_local(upload_loop());
+            wasm_bindgen_futures::spawn_local(guest_loop());
         }
     });
     Ok(())
@@ -162,6 +163,108 @@ async fn upload_loop() {
                 }
             }
         }
+    }
+}
+
+/// Where the guest build's files are served (`scripts/guest/build.sh`).
+pub const GUEST_BASE: &str = "guest/";
+
+/// Calls `window.rowsnapHost[name](args)` (the in-page host, `static/guest-host.js`), if it is loaded.
+pub fn host_call(name: &str, args: &[JsValue]) -> Option<JsValue> {
+    let host = js_sys::Reflect::get(&js_sys::global(), &"rowsnapHost".into()).ok().filter(|h| h.is_object())?;
+    let f: Function = js_sys::Reflect::get(&host, &name.into()).ok()?.dyn_into().ok()?;
+    f.apply(&host, &args.iter().collect::<js_sys::Array>()).ok()
+}
+
+/// Loads the in-page host (once).
+async fn load_host() -> Result<(), Error> {
+    if host_call("live", &[JsValue::NULL]).is_some() {
+        return Ok(());
+    }
+    let doc = gloo::utils::document();
+    let script = doc.create_element("script").map_err(|_| Error::internal("no script element"))?;
+    let _ = script.set_attribute("src", "guest-host.js");
+    let loaded = Promise::new(&mut |resolve, reject| {
+        let _ = js_sys::Reflect::set(&script, &"onload".into(), &resolve);
+        let _ = js_sys::Reflect::set(&script, &"onerror".into(), &reject);
+    });
+    let _ = doc.head().map(|h| h.append_child(&script));
+    wasm_bindgen_futures::JsFuture::from(loaded).await.map_err(|_| Error::internal("The machine host (guest-host.js) could not be loaded."))?;
+    Ok(())
+}
+
+/// The machines of instances that boot in the page: applies the guests'
+/// queued writes every 250 ms, and hands the ECS layer's orders (boot, stop,
+/// ...) to the in-page host, loaded when the first machine is to run.
+async fn guest_loop() {
+    install_guest_image().await;
+    let mut n = 0u32;
+    loop {
+        gloo::timers::future::TimeoutFuture::new(250).await;
+        n += 1;
+        let orders = with(async |ecs| {
+            ecs.flush_guest_writes().await?;
+            // Orders every second (a read of the instances); writes every 250 ms.
+            if n % 4 == 0 {
+                ecs.guest_orders().await
+            } else {
+                Ok(Vec::new())
+            }
+        })
+        .await;
+        match orders {
+            Ok(o) if o.is_empty() => {}
+            Ok(o) => match load_host().await {
+                Ok(()) => {
+                    let v = serde_wasm_bindgen::to_value(&o).unwrap_or(JsValue::NULL);
+                    host_call("apply", &[v]);
+                }
+                Err(e) => web_sys::console::warn_1(&format!("rowsnap: {e}").into()),
+            },
+            Err(e) => web_sys::console::warn_1(&format!("rowsnap: guest writes or orders failed (retried): {e}").into()),
+        }
+    }
+}
+
+/// Installs the guest build's system disk as the Linux image's content when
+/// the build served here is not the one installed (the first start, or a new
+/// build). Without a guest build (`guest/manifest.json` missing) the console
+/// runs without it.
+async fn install_guest_image() {
+    let result: Result<(), JsValue> = async {
+        let window = gloo::utils::window();
+        let fetch = |url: String| wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&url));
+        let resp: web_sys::Response = fetch(format!("{GUEST_BASE}manifest.json")).await?.dyn_into()?;
+        if !resp.ok() {
+            return Ok(());
+        }
+        let manifest = wasm_bindgen_futures::JsFuture::from(resp.json()?).await?;
+        let get = |k: &str| js_sys::Reflect::get(&manifest, &k.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        let (build, image) = (get("build_id"), get("image"));
+        if build.is_empty() || image.is_empty() {
+            return Ok(());
+        }
+        let installed = with(async |ecs| Ok(ecs.guest_build() == build)).await.unwrap_or(true);
+        if installed {
+            return Ok(());
+        }
+        // The image is gzip: decompressed by the browser as it streams in.
+        let resp: web_sys::Response = fetch(format!("{GUEST_BASE}{image}")).await?.dyn_into()?;
+        let body = resp.body().ok_or("no body")?;
+        // new DecompressionStream('gzip') (web-sys has it only as an unstable API).
+        let ctor: Function = js_sys::Reflect::get(&js_sys::global(), &"DecompressionStream".into())?.dyn_into()?;
+        let ds = js_sys::Reflect::construct(&ctor, &js_sys::Array::of1(&"gzip".into()))?;
+        let pipe: Function = js_sys::Reflect::get(&body, &"pipeThrough".into())?.dyn_into()?;
+        let out: web_sys::ReadableStream = pipe.call1(&body, &ds)?.dyn_into()?;
+        let raw = web_sys::Response::new_with_opt_readable_stream(Some(&out))?;
+        let buf = wasm_bindgen_futures::JsFuture::from(raw.array_buffer()?).await?;
+        let bytes = js_sys::Uint8Array::new(&buf).to_vec();
+        with(async |ecs| ecs.install_guest_image(&build, &bytes).await).await.map_err(|e| JsValue::from(e.to_string()))?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        web_sys::console::warn_1(&format!("rowsnap: the Linux image could not be installed: {e:?}").into());
     }
 }
 

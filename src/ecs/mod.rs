@@ -115,6 +115,11 @@ impl<S: Store> Ecs<S> {
         self.settings.clock_offset_ms as f64 / 1000.0
     }
 
+    /// The guest build the Linux image holds ("" before one was installed).
+    pub fn guest_build(&self) -> &str {
+        &self.settings.guest_build
+    }
+
     pub fn upload_rate(&self) -> Option<u64> {
         self.settings.upload_rate
     }

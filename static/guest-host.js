@@ -1,0 +1,252 @@
+// rowsnap's in-page host: runs the machines of instances whose image boots in
+// the browser (v86, an x86 emulator in WebAssembly), with the instances' own
+// rowsnap disks as their IDE disks. Loaded by the console only when the first
+// such instance is to run (the console's bundle does not carry it).
+//
+// The ECS layer decides (window.ecs.guest.orders: boot, reboot, stop,
+// destroy); this file carries the orders out and reports back
+// (guest.attach -> Starting, guest.running -> Running, guest.detach ->
+// Stopped). The disks go through the ECS layer (guest.read / guest.write),
+// one serial queue per disk: v86 reports a PIO write complete before it hands
+// the bytes over and reuses its buffer, so the bytes are copied at once and a
+// later read is queued behind the write.
+(() => {
+  'use strict';
+  const BASE = (globalThis.rowsnapGuestBase || 'guest/');
+  const OUTPUT_CAP = 1 << 20; // characters of serial output kept (consoleRead)
+  const STOP_TIMEOUT_MS = 20000;
+
+  let filesPromise = null;
+  /** The guest build's files (fetched once): manifest, BIOS, kernel, initramfs, and libv86. */
+  function files() {
+    if (!filesPromise) {
+      const bin = async (p) => {
+        const r = await fetch(BASE + p);
+        if (!r.ok) throw new Error(`${BASE + p}: HTTP ${r.status}`);
+        return r.arrayBuffer();
+      };
+      filesPromise = (async () => {
+        const manifest = await (await fetch(BASE + 'manifest.json')).json();
+        if (!globalThis.V86) {
+          await new Promise((resolve, reject) => {
+            const s = document.createElement('script');
+            s.src = BASE + 'v86/libv86.js';
+            s.onload = resolve;
+            s.onerror = () => reject(new Error('v86 could not be loaded from ' + s.src));
+            document.head.appendChild(s);
+          });
+        }
+        const [bios, vga, kernel, initrd] = await Promise.all([
+          bin('bios/bios.bin'), bin('bios/vgabios-stdvga.bin'), bin('linux/vmlinuz'), bin('linux/initramfs.img'),
+        ]);
+        return { manifest, bios, vga, kernel, initrd };
+      })();
+      filesPromise.catch(() => { filesPromise = null; });
+    }
+    return filesPromise;
+  }
+
+  /** One of a machine's disks: v86's (internal, 0.5.462) disk-buffer interface over the ECS layer. */
+  class GuestDisk {
+    constructor(instance, index, bytes) {
+      this.instance = instance;
+      this.index = index;
+      this.byteLength = bytes;
+      this.chain = Promise.resolve();
+      this.sector0 = undefined;
+      this.onload = undefined;
+      this.onprogress = undefined;
+    }
+    load() {
+      // Sector 0 first: v86 asks for it synchronously (get_from_cache) for the geometry.
+      this.get(0, 512, (b) => { this.sector0 = b; if (this.onload) this.onload({}); });
+    }
+    get(start, len, fn) {
+      this.chain = this.chain
+        .then(() => ecs.guest.read(this.instance, this.index, start, len))
+        .then((b) => fn(b), (e) => { console.error('rowsnap: guest read failed', e); fn(new Uint8Array(len)); });
+    }
+    set(start, data, fn) {
+      const copy = data.slice(); // v86 reuses its buffer
+      this.chain = this.chain
+        .then(() => ecs.guest.write(this.instance, this.index, start, copy))
+        .then(() => { if (fn) fn(); }, (e) => { console.error('rowsnap: guest write failed', e); if (fn) fn(); });
+    }
+    get_and_cache(start, len, fn) { this.get(start, len, fn); }
+    get_from_cache(start, len) { return start === 0 && len === 512 ? this.sector0 : undefined; }
+    // The disks stay out of v86's saved machine state: they are rowsnap's.
+    get_state() { return [this.byteLength, new Uint8Array(0)]; }
+    set_state() {}
+    /** Resolves when every queued operation has been handed to the ECS layer. */
+    settled() { return this.chain; }
+  }
+
+  const vms = new Map(); // instance id -> machine
+  const busy = new Set(); // instances with an order being carried out
+
+  function output(vm, byte) {
+    const chunk = new Uint8Array([byte]);
+    vm.text += vm.decoder.decode(chunk, { stream: true });
+    if (vm.text.length > OUTPUT_CAP * 1.25) vm.text = vm.text.slice(-OUTPUT_CAP);
+    for (const f of vm.subs) f(chunk);
+  }
+
+  function agentLine(vm, byte) {
+    if (byte === 10) {
+      const line = vm.agent.trim();
+      vm.agent = '';
+      for (const w of vm.waiters.splice(0)) w(line);
+      return;
+    }
+    if (byte !== 13) vm.agent += String.fromCharCode(byte);
+  }
+
+  /** Waits for the agent's line `want` on the second serial line, at most `ms`. */
+  function agentSays(vm, want, ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      const check = (line) => {
+        if (line === want) { clearTimeout(timer); resolve(true); } else vm.waiters.push(check);
+      };
+      vm.waiters.push(check);
+    });
+  }
+
+  async function boot(id) {
+    const info = await ecs.guest.attach(id);
+    const f = await files();
+    const disks = info.Disks.slice(0, 2).map((d, i) => new GuestDisk(id, i, d.Bytes));
+    const vm = { id, text: '', decoder: new TextDecoder(), subs: new Set(), agent: '', waiters: [], disks, started: performance.now() };
+    const emulator = new V86({
+      wasm_path: BASE + 'v86/v86.wasm',
+      memory_size: info.MemoryMiB * 1024 * 1024,
+      vga_memory_size: 2 * 1024 * 1024,
+      bios: { buffer: f.bios },
+      vga_bios: { buffer: f.vga },
+      bzimage: { buffer: f.kernel },
+      initrd: { buffer: f.initrd },
+      cmdline: f.manifest.cmdline,
+      hda: disks[0],
+      hdb: disks[1],
+      uart1: true,
+      autostart: true,
+      disable_keyboard: true,
+      disable_mouse: true,
+      disable_speaker: true,
+    });
+    vm.emulator = emulator;
+    vms.set(id, vm);
+    emulator.add_listener('serial0-output-byte', (b) => output(vm, b));
+    emulator.add_listener('serial1-output-byte', (b) => agentLine(vm, b));
+    await new Promise((resolve) => emulator.add_listener('emulator-started', resolve));
+    await ecs.guest.running(id);
+  }
+
+  /** Drops the machine: stops the emulator, hands its last writes over, reports it gone. */
+  async function drop(id) {
+    const vm = vms.get(id);
+    vms.delete(id);
+    if (vm) {
+      try { await vm.emulator.stop(); } catch (e) { /* already stopped */ }
+      try { vm.emulator.destroy(); } catch (e) { /* gone */ }
+      await Promise.all(vm.disks.map((d) => d.settled()));
+    }
+    await ecs.guest.detach(id);
+  }
+
+  async function stop(id, force) {
+    const vm = vms.get(id);
+    if (vm && !force) {
+      // The agent flushes and halts the guest; after the time-out it is stopped anyway.
+      vm.emulator.serial_send_bytes(1, new TextEncoder().encode('stop\n'));
+      await agentSays(vm, 'rowsnap: stopped', STOP_TIMEOUT_MS);
+    }
+    await drop(id);
+  }
+
+  async function carry(order) {
+    const id = order.InstanceId;
+    switch (order.Order) {
+      case 'boot': return boot(id);
+      case 'reboot': {
+        const vm = vms.get(id);
+        vms.delete(id);
+        if (vm) {
+          try { await vm.emulator.stop(); vm.emulator.destroy(); } catch (e) { /* gone */ }
+          await Promise.all(vm.disks.map((d) => d.settled()));
+        }
+        return boot(id);
+      }
+      case 'stop': return stop(id, order.Force);
+      case 'destroy': return drop(id);
+      default: return undefined;
+    }
+  }
+
+  const host = {
+    /** Carries out the ECS layer's orders (each instance one at a time). */
+    apply(orders) {
+      for (const order of orders) {
+        const id = order.InstanceId;
+        if (busy.has(id)) continue;
+        busy.add(id);
+        carry(order)
+          .catch(async (e) => {
+            console.error(`rowsnap: the machine of ${id} failed: ${e && e.message || e}`);
+            const vm = vms.get(id);
+            vms.delete(id);
+            try { if (vm) vm.emulator.destroy(); } catch (x) { /* gone */ }
+            try { await ecs.guest.detach(id); } catch (x) { /* the instance is gone */ }
+          })
+          .finally(() => busy.delete(id));
+      }
+    },
+    live(id) { return vms.has(id); },
+    /** The serial console's output since the machine booted (the last 1 MiB). */
+    consoleRead(id) {
+      const vm = vms.get(id);
+      if (!vm) return null;
+      return vm.text.length > OUTPUT_CAP ? vm.text.slice(-OUTPUT_CAP) : vm.text;
+    },
+    /** Sends text (UTF-8) to the serial console. */
+    consoleWrite(id, text) {
+      const vm = vms.get(id);
+      if (!vm) return false;
+      vm.emulator.serial_send_bytes(0, new TextEncoder().encode(text));
+      return true;
+    },
+    /** Shows the machine's serial console in `element` with xterm.js; returns a function that detaches it. */
+    async attachTerminal(id, element) {
+      await loadXterm();
+      const vm = vms.get(id);
+      const term = new globalThis.Terminal({ convertEol: false, scrollback: 5000, fontSize: 14, cursorBlink: true });
+      term.open(element);
+      if (vm) term.write(vm.text);
+      const sub = (chunk) => term.write(chunk);
+      if (vm) vm.subs.add(sub);
+      const input = term.onData((d) => { const v = vms.get(id); if (v) v.emulator.serial_send_bytes(0, new TextEncoder().encode(d)); });
+      term.focus();
+      return () => { if (vm) vm.subs.delete(sub); input.dispose(); term.dispose(); };
+    },
+  };
+
+  let xtermPromise = null;
+  function loadXterm() {
+    if (!xtermPromise) {
+      xtermPromise = new Promise((resolve, reject) => {
+        const css = document.createElement('link');
+        css.rel = 'stylesheet';
+        css.href = BASE + 'xterm/xterm.css';
+        document.head.appendChild(css);
+        const s = document.createElement('script');
+        s.src = BASE + 'xterm/xterm.js';
+        s.onload = resolve;
+        s.onerror = () => reject(new Error('xterm.js could not be loaded from ' + s.src));
+        document.head.appendChild(s);
+      });
+    }
+    return xtermPromise;
+  }
+
+  globalThis.rowsnapHost = host;
+})();

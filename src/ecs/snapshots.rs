@@ -50,6 +50,8 @@ pub(super) async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) ->
         "ReferencedBytes": s.referenced_bytes,
         "UploadedBytes": s.uploaded_bytes,
         "LocalCopyReleased": s.local_released,
+        // Extension: the custom images that use it (they keep it past its retention).
+        "ImageIds": s.images,
     });
     if let Some(d) = s.retention_days {
         v["RetentionDays"] = json!(d);

@@ -702,7 +702,8 @@ fn automatic_snapshot_policies_take_snapshots_on_the_console_clock() {
         ("timePoints", json!("[\"two\"]"), "InvalidTimePoints.Malformed"),
         ("repeatWeekdays", json!("[\"0\"]"), "InvalidRepeatWeekdays.Malformed"),
         ("retentionDays", json!(0), "InvalidRetentionDays.Malformed"),
-        ("retentionDays", json!(65537), "InvalidRetentionDays.Malformed"),
+        // ECS's CreateAutoSnapshotPolicy documents 1 to 65535.
+        ("retentionDays", json!(65536), "InvalidRetentionDays.Malformed"),
         ("autoSnapshotPolicyName", json!("http://nightly"), "InvalidAutoSnapshotPolicyName.Malformed"),
     ] {
         let mut p = good.clone();
@@ -750,7 +751,9 @@ fn automatic_snapshot_policies_take_snapshots_on_the_console_clock() {
     // taken; the two older ones ran out of their 2 days.
     advance(&mut a, 10.0 * 86_400.0);
     assert_eq!(autos(&mut a, &sys).iter().map(|s| s.1.as_str()).collect::<Vec<_>>(), ["auto_20261130_1"]);
-    // A new retention applies to later snapshots only.
+    // A new retention applies to later snapshots only; Modify takes the same bound as Create.
+    a.err("ModifyAutoSnapshotPolicyEx", json!({"autoSnapshotPolicyId": sp, "retentionDays": 65536}), "InvalidRetentionDays.Malformed", 400);
+    a.ok("ModifyAutoSnapshotPolicyEx", json!({"autoSnapshotPolicyId": sp, "retentionDays": 65535}));
     a.ok("ModifyAutoSnapshotPolicyEx", json!({"autoSnapshotPolicyId": sp, "retentionDays": -1}));
     advance(&mut a, 86_400.0);
     let now = autos(&mut a, &sys);

@@ -86,8 +86,8 @@ fn list_param(p: &Params, name: &str, code: &str, lo: u8, hi: u8, what: &str) ->
 
 fn retention_param(p: &Params) -> Result<Option<i64>> {
     match p.int("retentionDays", "InvalidRetentionDays.Malformed")? {
-        Some(d) if d == -1 || (1..=65_536).contains(&d) => Ok(Some(d)),
-        Some(_) => Err(Error::bad("InvalidRetentionDays.Malformed", "retentionDays is -1 (kept until deleted) or 1 to 65536.")),
+        Some(d) if d == -1 || (1..=65_535).contains(&d) => Ok(Some(d)),
+        Some(_) => Err(Error::bad("InvalidRetentionDays.Malformed", "retentionDays is -1 (kept until deleted) or 1 to 65535.")),
         None => Ok(None),
     }
 }

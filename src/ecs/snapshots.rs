@@ -52,6 +52,8 @@ pub(super) async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) ->
         "LocalCopyReleased": s.local_released,
         "SourceSnapshotId": s.source_snapshot_id,
         "SourceRegionId": s.source_region_id,
+        // Extension: the custom images that use it (they keep it past its retention).
+        "ImageIds": s.images,
     });
     if let Some(d) = s.retention_days {
         v["RetentionDays"] = json!(d);

@@ -14,33 +14,85 @@ use crate::service;
 use super::components::value_of;
 use super::context::{Ctx, Scope, Toast};
 use super::model::rows::Paging;
-use super::pages::{disk, disks, images, instance, instances, oss, settings, snapshot, snapshots};
+use super::pages::{disk, disks, images, instance, instances, oss, policies, settings, snapshot, snapshots};
 
-#[derive(Clone, Routable, PartialEq, Debug)]
+/// The console's pages, each at a URL after `#` (`#/disks/<id>`).
+#[derive(Clone, PartialEq, Debug)]
 pub enum Route {
-    #[at("/")]
     Home,
-    #[at("/instances")]
     Instances,
-    #[at("/instances/:id")]
     Instance { id: String },
-    #[at("/disks")]
     Disks,
-    #[at("/disks/:id")]
     Disk { id: String },
-    #[at("/settings")]
     Settings,
-    #[at("/oss")]
     Oss,
-    #[at("/snapshots")]
     Snapshots,
-    #[at("/snapshots/:id")]
     Snapshot { id: String },
-    #[at("/images")]
     Images,
-    #[not_found]
-    #[at("/404")]
+    Policies,
     NotFound,
+}
+
+/// Routable by hand: the derive's recognizer (route-recognizer's NFA, built
+/// on first use) cost about 12 KB of wasm for these fixed paths, each a page
+/// and at most an id.
+impl Routable for Route {
+    fn from_path(path: &str, _params: &std::collections::HashMap<&str, &str>) -> Option<Self> {
+        Self::recognize(path)
+    }
+
+    fn to_path(&self) -> String {
+        let (page, id) = match self {
+            Route::Home => ("", None),
+            Route::Instances => ("instances", None),
+            Route::Instance { id } => ("instances", Some(id)),
+            Route::Disks => ("disks", None),
+            Route::Disk { id } => ("disks", Some(id)),
+            Route::Settings => ("settings", None),
+            Route::Oss => ("oss", None),
+            Route::Snapshots => ("snapshots", None),
+            Route::Snapshot { id } => ("snapshots", Some(id)),
+            Route::Images => ("images", None),
+            Route::Policies => ("policies", None),
+            Route::NotFound => ("404", None),
+        };
+        match id {
+            Some(id) => format!("/{page}/{id}"),
+            None => format!("/{page}"),
+        }
+    }
+
+    fn routes() -> Vec<&'static str> {
+        vec!["/", "/instances", "/instances/:id", "/disks", "/disks/:id", "/settings", "/oss", "/snapshots", "/snapshots/:id", "/images", "/policies", "/404"]
+    }
+
+    fn not_found_route() -> Option<Self> {
+        Some(Route::NotFound)
+    }
+
+    /// `/page` or `/page/id` (a trailing `/` ignored); anything else is NotFound.
+    fn recognize(pathname: &str) -> Option<Self> {
+        let path = pathname.trim_end_matches('/');
+        let mut parts = path.strip_prefix('/').unwrap_or(path).split('/');
+        let (page, id) = (parts.next().unwrap_or_default(), parts.next().filter(|id| !id.is_empty()).map(str::to_string));
+        if parts.next().is_some() {
+            return Some(Route::NotFound);
+        }
+        Some(match (page, id) {
+            ("", None) => Route::Home,
+            ("instances", None) => Route::Instances,
+            ("instances", Some(id)) => Route::Instance { id },
+            ("disks", None) => Route::Disks,
+            ("disks", Some(id)) => Route::Disk { id },
+            ("settings", None) => Route::Settings,
+            ("oss", None) => Route::Oss,
+            ("snapshots", None) => Route::Snapshots,
+            ("snapshots", Some(id)) => Route::Snapshot { id },
+            ("images", None) => Route::Images,
+            ("policies", None) => Route::Policies,
+            _ => Route::NotFound,
+        })
+    }
 }
 
 /// Where the session stands.
@@ -195,13 +247,19 @@ pub fn app() -> Html {
                     </label>
                     {session_badge(&session)}
                 </header>
+                // Grouped as the ECS console's left navigation.
                 <nav class="sidenav" aria-label="Main navigation">
-                    <NavItem to={Route::Instances} label="Instances" />
-                    <NavItem to={Route::Disks} label="Disks" />
-                    <NavItem to={Route::Snapshots} label="Snapshots" />
-                    <NavItem to={Route::Images} label="Images" />
-                    <NavItem to={Route::Oss} label="OSS" />
-                    <NavItem to={Route::Settings} label="Settings" />
+                    {nav_group("Instances & Images", html! { <>
+                        <NavItem to={Route::Instances} label="Instances" />
+                        <NavItem to={Route::Images} label="Images" />
+                    </> })}
+                    {nav_group("Storage & Snapshots", html! { <>
+                        <NavItem to={Route::Disks} label="Disks" />
+                        <NavItem to={Route::Snapshots} label="Snapshots" />
+                        <NavItem to={Route::Policies} label="Automatic Snapshot Policies" />
+                    </> })}
+                    {nav_group("Object Storage", html! { <NavItem to={Route::Oss} label="OSS" /> })}
+                    {nav_group("Console", html! { <NavItem to={Route::Settings} label="Settings" /> })}
                 </nav>
                 <main class="content">
                     {session_panel(&session, take_over)}
@@ -219,6 +277,11 @@ pub fn app() -> Html {
         </HashRouter>
         </ContextProvider<Ctx>>
     }
+}
+
+/// A group of the navigation: its title over its links.
+fn nav_group(title: &'static str, links: Html) -> Html {
+    html! { <div class="navgroup" role="group" aria-label={title}><span class="navhead" aria-hidden="true">{title}</span>{links}</div> }
 }
 
 #[derive(Properties, PartialEq)]
@@ -255,6 +318,13 @@ fn switch(route: Route) -> Html {
         Route::Disk { id } => html! { <disk::DiskDetails {id} /> },
         Route::Snapshot { id } => html! { <snapshot::SnapshotDetails {id} /> },
         Route::Images => html! { <images::ImagesPage /> },
+        // Also the Snapshots page's tab, as in the ECS console.
+        Route::Policies => html! {
+            <section class="page" aria-labelledby="page-title">
+                <h1 id="page-title">{"Automatic Snapshot Policies"}</h1>
+                <policies::PoliciesTab />
+            </section>
+        },
         Route::Settings => html! { <settings::SettingsPage /> },
         Route::Oss => html! { <oss::OssPage /> },
         Route::NotFound => placeholder("Not found", "This page does not exist."),

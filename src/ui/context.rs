@@ -135,15 +135,38 @@ pub fn submit(
     on_close: Callback<()>,
     ok: impl FnOnce(&Value) -> String + 'static,
 ) {
+    submit_calls(ctx, vec![(action, params)], error, on_close, Box::new(ok));
+}
+
+/// Submits a dialog's calls in order, as `submit`: the first that fails
+/// stops there (what was done before it stays done, and the lists show it).
+pub fn submit_all(ctx: &Ctx, calls: Vec<(&'static str, Value)>, error: UseStateHandle<Option<Error>>, on_close: Callback<()>, ok: String) {
+    submit_calls(ctx, calls, error, on_close, Box::new(move |_| ok));
+}
+
+/// Both: not generic, so the async body is compiled once (one per call site
+/// cost about 600 bytes of wasm each).
+fn submit_calls(
+    ctx: &Ctx,
+    calls: Vec<(&'static str, Value)>,
+    error: UseStateHandle<Option<Error>>,
+    on_close: Callback<()>,
+    ok: Box<dyn FnOnce(&Value) -> String>,
+) {
     let ctx = ctx.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        match call(&ctx.scope, action, params).await {
-            Ok(v) => {
-                ctx.toast.emit(Toast::Ok(ok(&v)));
-                ctx.refresh.emit(());
-                on_close.emit(());
+        let mut last = Value::Null;
+        for (action, params) in calls {
+            match call(&ctx.scope, action, params).await {
+                Ok(v) => last = v,
+                Err(e) => {
+                    ctx.refresh.emit(());
+                    return error.set(Some(e));
+                }
             }
-            Err(e) => error.set(Some(e)),
         }
+        ctx.toast.emit(Toast::Ok(ok(&last)));
+        ctx.refresh.emit(());
+        on_close.emit(());
     });
 }

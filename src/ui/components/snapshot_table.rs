@@ -10,9 +10,10 @@ use super::*;
 use crate::error::Error;
 use crate::ui::context::*;
 use crate::ui::model::copies::Copying;
-use crate::ui::model::dialogs::{DiskAction, DiskForm, ModifyAction, ModifyForm, DISK_CATEGORIES};
+use crate::ui::model::dialogs::{DiskAction, DiskForm, ModifyAction, ModifyForm, Rollback, DISK_CATEGORIES};
+use crate::ui::model::images::{ImageAction, ImageForm};
 use crate::ui::model::list::{ListAction, ListState, SNAPSHOT_FILTERS};
-use crate::ui::model::rows::{first, rows, Created, DiskRow, InstanceRow, SnapshotRow};
+use crate::ui::model::rows::{encrypted_text, first, rows, Created, DiskRow, InstanceRow, SnapshotRow, ENCRYPTED_NOTE};
 use crate::ui::Route;
 
 #[derive(Properties, PartialEq)]
@@ -46,7 +47,7 @@ pub fn snapshot_actions(p: &ActionsProps) -> Html {
         { match (*action).clone() {
             Some(RowAction::Rollback(r)) => html! { <RollbackDialog snap={r} on_close={close.clone()} /> },
             Some(RowAction::CreateDisk(r)) => html! { <CreateDiskDialog snap={r} on_close={close.clone()} /> },
-            Some(RowAction::CreateImage(r)) => html! { <CreateImageDialog snap={r} on_close={close.clone()} /> },
+            Some(RowAction::CreateImage(r)) => html! { <CreateImageDialog snap={Some(r)} on_close={close.clone()} /> },
             Some(RowAction::Copy(r)) => html! { <super::copy::CopyDialog what={Copying::Snapshot} id={r.snapshot_id} on_close={close.clone()} /> },
             Some(RowAction::Modify(r)) => html! { <ModifyDialog snap={r} on_close={close.clone()} /> },
             Some(RowAction::Delete(r)) => html! { <DeleteDialog snap={r} on_close={close.clone()} /> },
@@ -115,11 +116,12 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
         <table class="grid">
             <thead><tr role="row">
                 <th>{"Snapshot ID/Name"}</th><th>{"Source Disk"}</th><th title="Incremental: bytes written since the previous snapshot of the disk. Exclusive: bytes only this snapshot holds (freed when it is deleted).">{"Size"}</th>
-                <th>{"Type"}</th><th>{"Status"}</th><th>{"Progress"}</th><th>{"Retention Period"}</th>
+                <th>{"Type"}</th><th title={ENCRYPTED_NOTE}>{"Encrypted"}</th><th>{"Status/Progress"}</th><th>{"Retention Period"}</th>
                 <th>{"Created At"}</th><th>{"Actions"}</th>
             </tr></thead>
             <tbody>
             { for shown.rows.iter().map(|r| {
+                // Under the status (one column, so the table with Encrypted fits a 1440 px window).
                 let progress = if r.status == "progressing" && r.category == "standard" {
                     html! { <span title={format!("Estimated remaining time: {} s", r.remain_time)}>{format!("Upload to OSS: {}", r.progress)}</span> }
                 } else if r.is_local() {
@@ -127,21 +129,17 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
                 } else {
                     html! { <span>{"Upload to OSS: 100%"}</span> }
                 };
-                let retention = match r.retention_days {
-                    Some(_) => {
-                        let left = r.remaining_retention_days;
-                        html! { <span class={classes!((left <= 3).then_some("soon"))}>{format!("Released After {left} Days")}</span> }
-                    }
-                    None => html! { <span>{"Permanent"}</span> },
-                };
+                // Released within 3 days: highlighted (not one an image keeps).
+                let soon = r.retention_days.is_some() && r.remaining_retention_days <= 3 && r.image_ids.is_empty();
+                let retention = html! { <span class={classes!(soon.then_some("soon"))}>{r.retention_text()}</span> };
                 html! {
                     <tr role="row" key={r.snapshot_id.clone()} data-snapshot={r.snapshot_id.clone()}>
                         <td><Link<Route> to={Route::Snapshot { id: r.snapshot_id.clone() }} classes="mono">{r.snapshot_id.clone()}</Link<Route>><div class="sub">{r.snapshot_name.clone()}</div></td>
                         <td><Link<Route> to={Route::Disk { id: r.source_disk_id.clone() }} classes="mono">{r.source_disk_id.clone()}</Link<Route>><div class="sub">{format!("{} GiB, {} disk", r.source_disk_size, r.source_disk_type)}</div></td>
                         <td class="nowrap">{format!("{} incremental", bytes(r.incremental_bytes))}<div class="sub">{format!("{} exclusive", bytes(r.exclusive_bytes))}</div></td>
                         <td>{r.category_text()}<div class="sub">{r.type_text()}</div></td>
-                        <td>{status_badge(&r.status)}</td>
-                        <td>{progress}</td>
+                        <td>{encrypted_text(r.encrypted)}</td>
+                        <td>{status_badge(&r.status)}<div class="sub">{progress}</div></td>
                         <td>{retention}</td>
                         <td>{when(&r.creation_time)}</td>
                         <td class="actions wrap"><SnapshotActions snap={(*r).clone()} /></td>
@@ -171,27 +169,17 @@ fn rollback_dialog(p: &SnapProps) -> Html {
     let inst = use_query("DescribeInstances", json!({"InstanceIds": [instance_id.clone()]}));
     let inst_status = inst.and_then(|r| r.ok()).and_then(|v| first::<InstanceRow>(&v, "Instances", "Instance")).map(|i| i.status);
     let error = use_state(|| None::<Error>);
+    let start_after = use_state(|| false);
     let stop = {
         let ctx = ctx.clone();
         let id = instance_id.clone();
         Callback::from(move |_: MouseEvent| run(&ctx, "StopInstance", json!({"InstanceId": id}), "Stopping the instance…".into(), None))
     };
     let ok = {
+        let r = Rollback { disk_id: disk_id.clone(), snapshot_id: p.snap.snapshot_id.clone(), instance_id: instance_id.clone(), start_after: *start_after };
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
-        let params = json!({"DiskId": disk_id.clone(), "SnapshotId": p.snap.snapshot_id});
-        Callback::from(move |_: MouseEvent| {
-            let (ctx, error, on_close, params) = (ctx.clone(), error.clone(), on_close.clone(), params.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                match call(&ctx.scope, "ResetDisk", params).await {
-                    Ok(_) => {
-                        ctx.toast.emit(Toast::Ok("The disk was rolled back.".into()));
-                        ctx.refresh.emit(());
-                        on_close.emit(());
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
-        })
+        let done = if r.requests().len() > 1 { "The disk was rolled back; the instance is starting." } else { "The disk was rolled back." };
+        Callback::from(move |_: MouseEvent| submit_all(&ctx, r.requests(), error.clone(), on_close.clone(), done.into()))
     };
     html! {
         <Dialog title="Roll Back Disk" on_close={p.on_close.clone()}>
@@ -203,6 +191,8 @@ fn rollback_dialog(p: &SnapProps) -> Html {
                     if inst_status.as_deref() == Some("Running") {
                         <button onclick={stop}>{"Stop Instance"}</button>
                     }
+                    <label class="check"><input type="checkbox" aria-label="Start Instance After Rollback" checked={*start_after}
+                        onchange={let s = start_after.clone(); Callback::from(move |e: Event| s.set(checked_of(&e)))} />{" Start Instance After Rollback"}</label>
                 }
                 {error_line(&error)}
                 {dialog_buttons("Roll Back", ok, &p.on_close, true)}
@@ -211,7 +201,7 @@ fn rollback_dialog(p: &SnapProps) -> Html {
     }
 }
 
-reducible!(DiskForm => DiskAction, ModifyForm => ModifyAction);
+reducible!(DiskForm => DiskAction, ModifyForm => ModifyAction, ImageForm => ImageAction);
 
 #[function_component(CreateDiskDialog)]
 fn create_disk_dialog(p: &SnapProps) -> Html {
@@ -244,33 +234,49 @@ fn create_disk_dialog(p: &SnapProps) -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct ImageProps {
+    /// The snapshot whose row action opened it (None: the Images page's button).
+    pub snap: Option<SnapshotRow>,
+    pub on_close: Callback<()>,
+}
+
+/// Create Custom Image: a system-disk snapshot and any data-disk snapshots
+/// (a data-disk one, local ones too, joins an image only so, seed 000).
 #[function_component(CreateImageDialog)]
-fn create_image_dialog(p: &SnapProps) -> Html {
+pub fn create_image_dialog(p: &ImageProps) -> Html {
     let ctx = use_ctx();
-    let name = use_state(String::new);
+    let form = use_reducer(|| p.snap.as_ref().map(ImageForm::new).unwrap_or_default());
     let error = use_state(|| None::<Error>);
-    let system = p.snap.source_disk_type == "system";
+    let snaps = use_query("DescribeSnapshots", json!({"PageSize": 100}));
+    let snaps: Vec<SnapshotRow> = snaps.iter().flatten().flat_map(|v| rows(v, "Snapshots", "Snapshot")).collect();
+    let (system, data): (Vec<&SnapshotRow>, Vec<&SnapshotRow>) = snaps.iter().partition(|s| s.source_disk_type == "system");
     let ok = {
-        let (ctx, error, on_close, name) = (ctx.clone(), error.clone(), p.on_close.clone(), name.clone());
-        let snap = p.snap.snapshot_id.clone();
+        let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
+        let params = form.request();
         Callback::from(move |_: MouseEvent| {
-            let mut params = json!({"SnapshotId": snap});
-            if !name.is_empty() {
-                params["ImageName"] = json!(*name);
-            }
-            submit(&ctx, "CreateImage", params, error.clone(), on_close.clone(), move |v: &Value| {
+            submit(&ctx, "CreateImage", params.clone(), error.clone(), on_close.clone(), move |v: &Value| {
                 format!("Image {} is being created.", Created::of(v).image_id)
             });
         })
     };
+    let text = |s: &SnapshotRow| format!("{} {} ({}, {} GiB {})", s.snapshot_id, s.snapshot_name, s.category_text(), s.source_disk_size, s.source_disk_id);
     html! {
         <Dialog title="Create Custom Image" on_close={p.on_close.clone()}>
-            <div class="form">
-                if !system {
-                    <p class="warn">{"This snapshot is of a data disk. A custom image is made from a system-disk snapshot; a data-disk snapshot (a local one too) joins one through DiskDeviceMapping in the API."}</p>
+            <div class="form" oninput={on_input(form.dispatcher().to_callback(), ImageAction::of)}>
+                if p.snap.as_ref().is_some_and(|s| s.source_disk_type != "system") {
+                    <p class="warn">{"This snapshot is of a data disk: it joins the image as a data disk (the only way a local snapshot makes one). Choose the image's system-disk snapshot."}</p>
                 }
-                <label>{"Image Name"}<input type="text" aria-label="Image Name" value={(*name).clone()}
-                    oninput={let n = name.clone(); Callback::from(move |e: InputEvent| n.set(value_of(&e.into())))} /></label>
+                {field("Image Name", "Image Name", "text", &form.name)}
+                <label>{"System Disk Snapshot"}<select aria-label="System Disk Snapshot">
+                    <option value="" selected={form.system.is_empty()}>{"Select a system-disk snapshot"}</option>
+                    { for system.iter().map(|s| html! { <option value={s.snapshot_id.clone()} selected={form.system == s.snapshot_id}>{text(s)}</option> }) }
+                </select></label>
+                <fieldset class="checks"><legend>{"Data Disk Snapshots"}</legend>
+                { for data.iter().map(|s| html! {
+                    <label class="check"><input type="checkbox" aria-label={s.snapshot_id.clone()} checked={form.data.contains(&s.snapshot_id)} />{format!(" {}", text(s))}</label>
+                }) }
+                </fieldset>
                 {error_line(&error)}
                 {dialog_buttons("OK", ok, &p.on_close, false)}
             </div>

@@ -206,6 +206,31 @@ impl DiskForm {
     }
 }
 
+// ---------------------------------------------------------------- Roll Back Disk
+
+/// Roll Back Disk: ResetDisk, then, with Start Instance After Rollback (the
+/// ECS console's checkbox), StartInstance of the disk's instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rollback {
+    pub disk_id: String,
+    pub snapshot_id: String,
+    /// The disk's instance (empty: not attached).
+    pub instance_id: String,
+    pub start_after: bool,
+}
+
+impl Rollback {
+    /// The calls OK makes, in order (the instance is started only once the
+    /// disk is rolled back, and only when the disk has one).
+    pub fn requests(&self) -> Vec<(&'static str, Value)> {
+        let mut calls = vec![("ResetDisk", json!({"DiskId": self.disk_id, "SnapshotId": self.snapshot_id}))];
+        if self.start_after && !self.instance_id.is_empty() {
+            calls.push(("StartInstance", json!({"InstanceId": self.instance_id})));
+        }
+        calls
+    }
+}
+
 // ---------------------------------------------------------------- Modify Snapshot
 
 /// Modify a snapshot's name, description and retention: only what changed is sent.
@@ -426,6 +451,17 @@ mod tests {
         assert_eq!(f.request(), json!({"ZoneId": "z-1", "DiskCategory": "cloud_essd", "Size": "40", "SnapshotId": "s-1"}));
         let f = f.reduce(DiskAction::Zone("z-2".into())).reduce(DiskAction::Category("cloud_ssd".into())).reduce(DiskAction::Size("80".into()));
         assert_eq!(f.request(), json!({"ZoneId": "z-2", "DiskCategory": "cloud_ssd", "Size": "80", "SnapshotId": "s-1"}));
+    }
+
+    #[test]
+    fn rollback_starts_the_instance_after_only_when_asked() {
+        let r = Rollback { disk_id: "d-1".into(), snapshot_id: "s-1".into(), instance_id: "i-1".into(), start_after: false };
+        let reset = ("ResetDisk", json!({"DiskId": "d-1", "SnapshotId": "s-1"}));
+        assert_eq!(r.requests(), vec![reset.clone()]);
+        let start = Rollback { start_after: true, ..r.clone() };
+        assert_eq!(start.requests(), vec![reset.clone(), ("StartInstance", json!({"InstanceId": "i-1"}))]);
+        // A disk on no instance: nothing to start.
+        assert_eq!(Rollback { instance_id: String::new(), ..start }.requests(), vec![reset]);
     }
 
     #[test]

@@ -1,9 +1,79 @@
-//! The Import Image and Export Image dialogs' forms (objects of the
+//! The Create Custom Image dialog's form (snapshots as an image's disks),
+//! and the Import Image and Export Image dialogs' forms (objects of the
 //! embedded OSS in and out).
 
 use serde_json::{json, Value};
 
 use super::dialogs::Input;
+use super::rows::SnapshotRow;
+
+/// Create Custom Image from snapshots: a system-disk snapshot and any
+/// data-disk snapshots (the only way a local snapshot makes an image, seed
+/// 000), sent as DiskDeviceMapping.N, the system disk first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImageForm {
+    pub name: String,
+    /// The system-disk snapshot (empty: none chosen).
+    pub system: String,
+    /// The data-disk snapshots, in the order checked.
+    pub data: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImageAction {
+    Name(String),
+    System(String),
+    /// A data-disk snapshot (un)checked.
+    Data(String, bool),
+}
+
+impl ImageAction {
+    /// The data-disk snapshots' checkboxes are named by their IDs.
+    pub fn of(i: Input) -> Option<ImageAction> {
+        Some(match i.label.as_str() {
+            "Image Name" => ImageAction::Name(i.value),
+            "System Disk Snapshot" => ImageAction::System(i.value),
+            _ => ImageAction::Data(i.label, i.checked),
+        })
+    }
+}
+
+impl ImageForm {
+    /// From a snapshot's row action: that snapshot as the system disk, or as a data disk.
+    pub fn new(snap: &SnapshotRow) -> Self {
+        let id = snap.snapshot_id.clone();
+        let system = snap.source_disk_type == "system";
+        ImageForm { name: String::new(), system: if system { id.clone() } else { String::new() }, data: if system { vec![] } else { vec![id] } }
+    }
+
+    pub fn reduce(mut self, action: ImageAction) -> Self {
+        match action {
+            ImageAction::Name(v) => self.name = v,
+            ImageAction::System(v) => self.system = v,
+            ImageAction::Data(id, on) => {
+                self.data.retain(|x| *x != id);
+                if on {
+                    self.data.push(id);
+                }
+            }
+        }
+        self
+    }
+
+    /// CreateImage's parameters: DiskDeviceMapping.1 the system disk, then
+    /// the data disks (without a system disk ECS refuses: OperationDenied).
+    pub fn request(&self) -> Value {
+        let mut params = json!({});
+        let disks = (!self.system.is_empty()).then_some(&self.system).into_iter().chain(&self.data);
+        for (n, id) in (1..).zip(disks) {
+            params[format!("DiskDeviceMapping.{n}.SnapshotId")] = json!(id);
+        }
+        if !self.name.is_empty() {
+            params["ImageName"] = json!(self.name);
+        }
+        params
+    }
+}
 
 /// Import Image: a file of an OSS bucket as a custom image.
 #[derive(Clone, Debug, PartialEq)]
@@ -170,6 +240,34 @@ impl ExportForm {
 mod tests {
     use super::ImportAction as A;
     use super::*;
+
+    fn snap(id: &str, disk_type: &str) -> SnapshotRow {
+        SnapshotRow { snapshot_id: id.into(), source_disk_type: disk_type.into(), ..SnapshotRow::default() }
+    }
+
+    #[test]
+    fn custom_image_maps_the_system_disk_first_then_the_data_disks() {
+        let f = ImageForm::new(&snap("s-sys", "system"));
+        assert_eq!(f.request(), json!({"DiskDeviceMapping.1.SnapshotId": "s-sys"}));
+        // From the Images page: nothing chosen yet.
+        assert_eq!(ImageForm::default().reduce(ImageAction::System("s-sys".into())), f);
+        // From a data-disk (local) snapshot: a data disk, and a system disk is chosen for it.
+        let f = ImageForm::new(&snap("s-data", "data"));
+        assert_eq!((f.system.as_str(), f.data.clone()), ("", vec!["s-data".to_string()]));
+        assert_eq!(f.request(), json!({"DiskDeviceMapping.1.SnapshotId": "s-data"}), "sent as it is: ECS says a system disk is missing");
+        let inputs = [Input::text("System Disk Snapshot", "s-sys"), Input::check("s-more", true), Input::text("Image Name", "golden")];
+        let f = inputs.into_iter().filter_map(ImageAction::of).fold(f, ImageForm::reduce);
+        assert_eq!(
+            f.request(),
+            json!({"DiskDeviceMapping.1.SnapshotId": "s-sys", "DiskDeviceMapping.2.SnapshotId": "s-data",
+                "DiskDeviceMapping.3.SnapshotId": "s-more", "ImageName": "golden"})
+        );
+        // Unchecked, a data disk leaves; checked twice, it is there once.
+        let f = f.reduce(ImageAction::Data("s-data".into(), false)).reduce(ImageAction::Data("s-more".into(), true));
+        assert_eq!(f.data, ["s-more"]);
+        assert_eq!(f.request()["DiskDeviceMapping.2.SnapshotId"], "s-more");
+        assert!(f.request().get("DiskDeviceMapping.3.SnapshotId").is_none());
+    }
 
     #[test]
     fn import_asks_for_little_by_default() {

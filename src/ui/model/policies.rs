@@ -1,10 +1,11 @@
 //! Automatic snapshot policies: how the tab shows a policy's time points and
-//! weekdays, the Create Policy form, and Apply to Disks' choice and requests.
+//! weekdays, the Create Policy form (Modify reuses it, prefilled), and Apply
+//! to Disks' choice and requests.
 
 use serde_json::{json, Value};
 
 use super::dialogs::Input;
-use super::rows::DiskRow;
+use super::rows::{DiskRow, PolicyRow};
 
 pub const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
@@ -37,9 +38,11 @@ fn strings(v: &[u8]) -> String {
     serde_json::to_string(&v.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap_or_default()
 }
 
-/// Create Automatic Snapshot Policy.
+/// Create Automatic Snapshot Policy, or Modify one (its fields prefilled).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolicyForm {
+    /// The policy modified (empty: a new one).
+    pub id: String,
     pub name: String,
     /// Hours (0-23), sorted.
     pub hours: Vec<u8>,
@@ -89,11 +92,24 @@ fn toggle(set: &mut Vec<u8>, n: u8, on: bool) {
 impl Default for PolicyForm {
     /// At 02:00 every day, kept 7 days.
     fn default() -> Self {
-        PolicyForm { name: String::new(), hours: vec![2], days: (1..=7).collect(), permanent: false, retention: "7".into() }
+        PolicyForm { id: String::new(), name: String::new(), hours: vec![2], days: (1..=7).collect(), permanent: false, retention: "7".into() }
     }
 }
 
 impl PolicyForm {
+    /// Modify: the policy as it is (a permanent one offers 7 days if switched to days).
+    pub fn of(p: &PolicyRow) -> Self {
+        let days = p.retention_days.unwrap_or(-1);
+        PolicyForm {
+            id: p.auto_snapshot_policy_id.clone(),
+            name: p.auto_snapshot_policy_name.clone(),
+            hours: numbers(&p.time_points),
+            days: numbers(&p.repeat_weekdays),
+            permanent: days < 0,
+            retention: if days < 0 { "7".into() } else { days.to_string() },
+        }
+    }
+
     pub fn reduce(mut self, action: PolicyAction) -> Self {
         use PolicyAction as A;
         match action {
@@ -106,14 +122,19 @@ impl PolicyForm {
         self
     }
 
-    /// CreateAutoSnapshotPolicy's parameters.
-    pub fn request(&self) -> Value {
+    /// CreateAutoSnapshotPolicy, or ModifyAutoSnapshotPolicyEx of the policy
+    /// (every field sent: ECS keeps the name when it is left empty).
+    pub fn request(&self) -> (&'static str, Value) {
         let retention = if self.permanent { "-1" } else { &self.retention };
         let mut params = json!({"timePoints": strings(&self.hours), "repeatWeekdays": strings(&self.days), "retentionDays": retention});
         if !self.name.is_empty() {
             params["autoSnapshotPolicyName"] = json!(self.name);
         }
-        params
+        if self.id.is_empty() {
+            return ("CreateAutoSnapshotPolicy", params);
+        }
+        params["autoSnapshotPolicyId"] = json!(self.id);
+        ("ModifyAutoSnapshotPolicyEx", params)
     }
 }
 
@@ -209,18 +230,54 @@ mod tests {
     #[test]
     fn create_policy_defaults_and_choices() {
         let f = PolicyForm::default();
-        assert_eq!(f.request(), json!({"timePoints": "[\"2\"]", "repeatWeekdays": "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\"]", "retentionDays": "7"}));
+        assert_eq!(
+            f.request(),
+            (
+                "CreateAutoSnapshotPolicy",
+                json!({"timePoints": "[\"2\"]", "repeatWeekdays": "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\"]", "retentionDays": "7"})
+            )
+        );
         let f =
             [A::Hour(14, true), A::Hour(0, true), A::Hour(2, false), A::Hour(14, true), A::Day(2, false), A::Name("nightly".into()), A::Retention("3".into())]
                 .into_iter()
                 .fold(f, PolicyForm::reduce);
         assert_eq!(f.hours, [0, 14]);
         assert_eq!(
-            f.request(),
+            f.request().1,
             json!({"timePoints": "[\"0\",\"14\"]", "repeatWeekdays": "[\"1\",\"3\",\"4\",\"5\",\"6\",\"7\"]", "retentionDays": "3", "autoSnapshotPolicyName": "nightly"})
         );
         // Permanent sends -1, whatever days were typed.
-        assert_eq!(f.reduce(A::Permanent(true)).request()["retentionDays"], "-1");
+        assert_eq!(f.reduce(A::Permanent(true)).request().1["retentionDays"], "-1");
+    }
+
+    #[test]
+    fn modify_starts_from_the_policy_and_sends_its_id() {
+        let row = PolicyRow {
+            auto_snapshot_policy_id: "sp-1".into(),
+            auto_snapshot_policy_name: "nightly".into(),
+            time_points: "[\"2\",\"14\"]".into(),
+            repeat_weekdays: "[\"1\",\"5\"]".into(),
+            retention_days: Some(30),
+            ..PolicyRow::default()
+        };
+        let f = PolicyForm::of(&row);
+        assert_eq!((f.hours.clone(), f.days.clone(), f.permanent, f.retention.as_str()), (vec![2, 14], vec![1, 5], false, "30"));
+        // Unchanged, it sends the policy as it is.
+        assert_eq!(
+            f.request(),
+            (
+                "ModifyAutoSnapshotPolicyEx",
+                json!({"autoSnapshotPolicyId": "sp-1", "autoSnapshotPolicyName": "nightly", "timePoints": "[\"2\",\"14\"]",
+                    "repeatWeekdays": "[\"1\",\"5\"]", "retentionDays": "30"})
+            )
+        );
+        let f = f.reduce(A::Hour(14, false)).reduce(A::Hour(3, true)).reduce(A::Permanent(true));
+        let (action, params) = f.request();
+        assert_eq!((action, &params["timePoints"], &params["retentionDays"]), ("ModifyAutoSnapshotPolicyEx", &json!("[\"2\",\"3\"]"), &json!("-1")));
+        // A permanent policy: the permanent radio, and 7 days should it be switched.
+        let permanent = PolicyForm::of(&PolicyRow { retention_days: Some(-1), ..row });
+        assert_eq!((permanent.permanent, permanent.retention.as_str()), (true, "7"));
+        assert_eq!(permanent.reduce(A::Permanent(false)).request().1["retentionDays"], "7");
     }
 
     #[test]

@@ -185,8 +185,11 @@ row! {
         pub instant_access: bool = "InstantAccess",
         pub instant_access_retention_days: Option<u64> = "InstantAccessRetentionDays",
         pub local_copy_released: bool = "LocalCopyReleased",
+        pub encrypted: bool = "Encrypted",
         /// none, image, disk or image_disk.
         pub usage: String = "Usage",
+        /// The custom images that use it (an extension of DescribeSnapshots).
+        pub image_ids: Vec<String> = "ImageIds",
         pub tags: Tags = "Tags",
         pub creation_time: String = "CreationTime",
     }
@@ -212,7 +215,30 @@ impl SnapshotRow {
             "Manual"
         }
     }
+
+    /// The Retention Period as the lists show it: `Permanent`, `Released
+    /// After N Days`, or past its retention while custom images use it (ECS
+    /// keeps it for them) `Kept: used by image m-1`.
+    pub fn retention_text(&self) -> String {
+        match self.retention_days {
+            None => "Permanent".into(),
+            Some(_) if self.remaining_retention_days == 0 && !self.image_ids.is_empty() => format!("Kept: used by image {}", self.image_ids.join(", ")),
+            Some(_) => format!("Released After {} Days", self.remaining_retention_days),
+        }
+    }
 }
+
+/// A disk's or snapshot's Encrypted column (`ENCRYPTED_NOTE` its header's title).
+pub fn encrypted_text(encrypted: bool) -> &'static str {
+    if encrypted {
+        "Yes"
+    } else {
+        "No"
+    }
+}
+
+/// What Encrypted means here (ECS's `Encrypted=true` is recorded and shown).
+pub const ENCRYPTED_NOTE: &str = "Recorded; the data is not encrypted at rest yet";
 
 row! {
     pub struct GroupRow {
@@ -400,7 +426,7 @@ mod tests {
             "InstantAccess": true, "InstantAccessRetentionDays": 5, "Available": true, "Encrypted": false, "KMSKeyId": "", "CreationTime": "2026-11-21T10:00:00Z",
             "LastModifiedTime": "2026-11-21T10:00:00Z", "ResourceGroupId": "", "Tags": {"Tag": [{"TagKey": "k", "TagValue": "v"}]},
             "SnapshotGroupId": "", "InstanceId": "i-1", "IncrementalBytes": 1, "ExclusiveBytes": 2, "ReferencedBytes": 3,
-            "UploadedBytes": 0, "LocalCopyReleased": true, "RetentionDays": 30, "RemainingRetentionDays": 29,
+            "UploadedBytes": 0, "LocalCopyReleased": true, "RetentionDays": 30, "RemainingRetentionDays": 29, "ImageIds": ["m-1"],
         })
     }
 
@@ -430,7 +456,9 @@ mod tests {
             instant_access: true,
             instant_access_retention_days: Some(5),
             local_copy_released: true,
+            encrypted: false,
             usage: "image".into(),
+            image_ids: vec!["m-1".into()],
             tags: Tags { tag: vec![Tag { tag_key: "k".into(), tag_value: "v".into() }] },
             creation_time: "2026-11-21T10:00:00Z".into(),
         };
@@ -439,14 +467,30 @@ mod tests {
     }
 
     #[test]
+    fn retention_says_permanent_when_released_or_why_it_is_kept() {
+        let s = SnapshotRow::read(&snapshot_json());
+        assert_eq!(s.retention_text(), "Released After 29 Days");
+        // Past its retention: kept while an image uses it, and says so.
+        let past = SnapshotRow { remaining_retention_days: 0, image_ids: vec!["m-1".into(), "m-2".into()], ..s.clone() };
+        assert_eq!(past.retention_text(), "Kept: used by image m-1, m-2");
+        let unused = SnapshotRow { image_ids: vec![], ..past.clone() };
+        assert_eq!(unused.retention_text(), "Released After 0 Days");
+        assert_eq!(SnapshotRow { retention_days: None, ..past }.retention_text(), "Permanent");
+        assert_eq!((encrypted_text(false), encrypted_text(true)), ("No", "Yes"));
+        let mut v = snapshot_json();
+        v["Encrypted"] = json!(true);
+        assert!(SnapshotRow::read(&v).encrypted);
+    }
+
+    #[test]
     fn missing_fields_take_defaults() {
         let mut v = snapshot_json();
-        for k in ["RetentionDays", "RemainingRetentionDays", "Tags", "RemainTime", "InstantAccessRetentionDays"] {
+        for k in ["RetentionDays", "RemainingRetentionDays", "Tags", "RemainTime", "InstantAccessRetentionDays", "ImageIds"] {
             v.as_object_mut().unwrap().remove(k);
         }
         let s = SnapshotRow::read(&v);
         assert_eq!((s.retention_days, s.remaining_retention_days, s.remain_time, s.instant_access_retention_days), (None, 0, 0, None));
-        assert!(s.tags.tag.is_empty());
+        assert!(s.tags.tag.is_empty() && s.image_ids.is_empty());
         assert_eq!(first::<SnapshotRow>(&json!({}), "Snapshots", "Snapshot"), None);
     }
 

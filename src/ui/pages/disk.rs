@@ -10,7 +10,7 @@ use crate::service;
 use crate::ui::components::snapshot_form::{SnapshotForm, SnapshotFrom};
 use crate::ui::components::*;
 use crate::ui::context::*;
-use crate::ui::model::rows::{first, rows, BlockMapReply, DiskRow, SnapshotRow};
+use crate::ui::model::rows::{encrypted_text, first, rows, BlockMapReply, DiskRow, SnapshotRow, ENCRYPTED_NOTE};
 use crate::ui::Route;
 
 #[derive(Properties, PartialEq)]
@@ -133,6 +133,7 @@ pub fn disk_details(p: &DiskProps) -> Html {
                 <button class="primary" onclick={let h = snapshotting.clone(); Callback::from(move |_| h.set(true))}>{"Create Snapshot"}</button>
                 <button onclick={let h = modifying.clone(); Callback::from(move |_| h.set(true))}>{"Modify"}</button>
                 {status_badge(&d.status)}
+                <span class="sub" title={ENCRYPTED_NOTE}>{format!("Encrypted: {}", encrypted_text(d.encrypted))}</span>
                 if d.hydration_progress != "100%" { <span class="sub">{format!("Restoring from OSS: {}", d.hydration_progress)}</span> }
             </div>
             <h2>{"Block map"}</h2>

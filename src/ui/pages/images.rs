@@ -1,5 +1,6 @@
 //! The Images page: custom and public images (search, type filter), Create
-//! Instance from an image, Import Image, Export Image, Delete, and the tasks.
+//! Custom Image from snapshots, Create Instance from an image, Import Image,
+//! Export Image, Delete, and the tasks.
 
 use serde_json::json;
 use yew::prelude::*;
@@ -7,6 +8,7 @@ use yew::prelude::*;
 use super::image_tasks::{ExportImageDialog, ImportImageDialog, TaskList};
 use super::instances::CreateInstanceDialog;
 use crate::ui::components::copy::CopyDialog;
+use crate::ui::components::snapshot_table::CreateImageDialog;
 use crate::ui::components::*;
 use crate::ui::context::*;
 use crate::ui::model::copies::Copying;
@@ -16,6 +18,8 @@ use crate::ui::model::rows::{rows, ImageRow};
 /// The Images page's dialog.
 #[derive(Clone, PartialEq)]
 enum Open {
+    /// Create Custom Image from snapshots.
+    Create,
     Import,
     Export(ImageRow),
     Copy(String),
@@ -83,13 +87,15 @@ pub fn images_page() -> Html {
     };
     let toolbar = html! {
         <div class="toolbar">
-            <button class="primary" onclick={show(Open::Import)}>{"Import Image"}</button>
+            <button class="primary" onclick={show(Open::Create)}>{"Create Custom Image"}</button>
+            <button onclick={show(Open::Import)}>{"Import Image"}</button>
             {search_box("Search images", "Image ID or name", &list)}
             {filter_select(&IMAGE_FILTERS[0], IMAGE_FILTERS[0].options, &list)}
         </div>
     };
     let dialog = match (*open).clone() {
         None => html! {},
+        Some(Open::Create) => html! { <CreateImageDialog snap={None} on_close={close} /> },
         Some(Open::Import) => html! { <ImportImageDialog on_close={close} /> },
         Some(Open::Export(image)) => html! { <ExportImageDialog {image} on_close={close} /> },
         Some(Open::Copy(id)) => html! { <CopyDialog what={Copying::Image} {id} on_close={close} /> },
@@ -116,7 +122,7 @@ pub fn images_page() -> Html {
     html! {
         <section class="page" aria-labelledby="page-title">
             <h1 id="page-title">{"Images"}</h1>
-            <p class="hint">{"Create Custom Image is a row action on the Snapshots page; Create Instance (Instances page) boots any image here. Import Image brings a RAW or QCOW2 file from OSS; Export Image writes a custom image to OSS."}</p>
+            <p class="hint">{"Create Custom Image makes an image of snapshots: a system-disk snapshot and any data-disk snapshots (also a row action of each snapshot). Create Instance (Instances page) boots any image here. Import Image brings a RAW or QCOW2 file from OSS; Export Image writes a custom image to OSS."}</p>
             {toolbar}
             {body}
             <TaskList />

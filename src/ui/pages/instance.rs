@@ -8,7 +8,7 @@ use crate::ui::components::snapshot_form::{SnapshotForm, SnapshotFrom};
 use crate::ui::components::snapshot_table::SnapshotTable;
 use crate::ui::components::*;
 use crate::ui::context::*;
-use crate::ui::model::rows::{first, rows, DiskRow, InstanceRow};
+use crate::ui::model::rows::{encrypted_text, first, rows, DiskRow, InstanceRow, ENCRYPTED_NOTE};
 use crate::ui::Route;
 
 #[derive(Properties, PartialEq)]
@@ -43,7 +43,7 @@ pub fn instance_details(p: &DetailsProps) -> Html {
             let rows: Vec<DiskRow> = disks.iter().flatten().flat_map(|v| rows(v, "Disks", "Disk")).collect();
             html! {
                 <table class="grid">
-                    <thead><tr role="row"><th>{"Disk ID/Name"}</th><th>{"Disk Type"}</th><th>{"Category"}</th><th>{"Size"}</th><th>{"Status"}</th><th>{"Encrypted"}</th><th>{"Device"}</th><th>{"Actions"}</th></tr></thead>
+                    <thead><tr role="row"><th>{"Disk ID/Name"}</th><th>{"Disk Type"}</th><th>{"Category"}</th><th>{"Size"}</th><th>{"Status"}</th><th title={ENCRYPTED_NOTE}>{"Encrypted"}</th><th>{"Device"}</th><th>{"Actions"}</th></tr></thead>
                     <tbody>
                     { for rows.iter().map(|d| {
                         let id = d.disk_id.clone();
@@ -56,7 +56,7 @@ pub fn instance_details(p: &DetailsProps) -> Html {
                                 <td>{format!("{} {}", d.category, d.performance_level)}</td>
                                 <td>{format!("{} GiB", d.size)}</td>
                                 <td>{status_badge(&d.status)}</td>
-                                <td>{if d.encrypted { "Yes (recorded; not encrypted at rest yet)" } else { "No" }}</td>
+                                <td>{encrypted_text(d.encrypted)}</td>
                                 <td class="mono">{d.device.clone()}</td>
                                 <td class="actions"><button class="link" onclick={open}>{"Create Snapshot"}</button></td>
                             </tr>

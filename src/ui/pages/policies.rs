@@ -1,5 +1,6 @@
-//! The Snapshots page's Automatic Snapshot Policies tab: the policies of the
-//! region, Create Policy, Apply to Disks (and cancel), Delete.
+//! The Snapshots page's Automatic Snapshot Policies tab (also its own page
+//! in the navigation): the policies of the region, Create Policy, Modify
+//! (the same dialog, prefilled), Apply to Disks (and cancel), Delete.
 
 use serde_json::{json, Value};
 use yew::prelude::*;
@@ -12,7 +13,8 @@ use crate::ui::model::rows::{rows, Created, DiskRow, PolicyRow};
 
 #[derive(Clone, PartialEq)]
 enum Open {
-    Create,
+    /// Create Policy (a new form) or Modify (the policy's).
+    Form(PolicyForm),
     Apply(PolicyRow),
     Delete(PolicyRow),
 }
@@ -32,7 +34,7 @@ pub fn policies_tab() -> Html {
     html! {
         <>
         <div class="toolbar">
-            <button class="primary" onclick={show(Open::Create)}>{"Create Policy"}</button>
+            <button class="primary" onclick={show(Open::Form(PolicyForm::default()))}>{"Create Policy"}</button>
             <span class="sub">{"Time points are hours in UTC+8, as ECS counts them; runs follow the console clock (Settings)."}</span>
         </div>
         { match policies {
@@ -57,6 +59,7 @@ pub fn policies_tab() -> Html {
                                     <td>{p.disk_nums}</td>
                                     <td>{when(&p.creation_time)}</td>
                                     <td class="actions">
+                                        <button class="link" onclick={show(Open::Form(PolicyForm::of(p)))}>{"Modify"}</button>
                                         <button class="link" onclick={show(Open::Apply(p.clone()))}>{"Apply to Disks"}</button>
                                         <button class="link danger" onclick={show(Open::Delete(p.clone()))}>{"Delete"}</button>
                                     </td>
@@ -69,7 +72,7 @@ pub fn policies_tab() -> Html {
             }
         } }
         { match (*open).clone() {
-            Some(Open::Create) => html! { <CreatePolicyDialog on_close={close.clone()} /> },
+            Some(Open::Form(start)) => html! { <PolicyDialog {start} on_close={close.clone()} /> },
             Some(Open::Apply(p)) => html! { <ApplyPolicyDialog policy={p} on_close={close.clone()} /> },
             Some(Open::Delete(p)) => html! { <DeletePolicyDialog policy={p} on_close={close.clone()} /> },
             None => html! {},
@@ -79,7 +82,9 @@ pub fn policies_tab() -> Html {
 }
 
 #[derive(Properties, PartialEq)]
-struct CloseProps {
+struct FormProps {
+    /// The form as the dialog opens.
+    start: PolicyForm,
     on_close: Callback<()>,
 }
 
@@ -96,22 +101,27 @@ fn checks(label: &str, items: impl Iterator<Item = (String, bool)>) -> Html {
 
 reducible!(PolicyForm => PolicyAction, ApplyForm => ApplyAction);
 
-#[function_component(CreatePolicyDialog)]
-fn create_policy_dialog(p: &CloseProps) -> Html {
+/// Create Automatic Snapshot Policy, or Modify one (ModifyAutoSnapshotPolicyEx).
+#[function_component(PolicyDialog)]
+fn policy_dialog(p: &FormProps) -> Html {
     let ctx = use_ctx();
-    let form = use_reducer(PolicyForm::default);
+    let form = use_reducer(|| p.start.clone());
     let error = use_state(|| None::<Error>);
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
-        let params = form.request();
+        let (action, params) = form.request();
+        let id = form.id.clone();
         Callback::from(move |_: MouseEvent| {
-            submit(&ctx, "CreateAutoSnapshotPolicy", params.clone(), error.clone(), on_close.clone(), |v: &Value| {
-                format!("Policy {} was created.", Created::of(v).auto_snapshot_policy_id)
+            let id = id.clone();
+            submit(&ctx, action, params.clone(), error.clone(), on_close.clone(), move |v: &Value| match id.as_str() {
+                "" => format!("Policy {} was created.", Created::of(v).auto_snapshot_policy_id),
+                id => format!("Policy {id} was modified."),
             });
         })
     };
+    let title = if form.id.is_empty() { "Create Automatic Snapshot Policy" } else { "Modify Automatic Snapshot Policy" };
     html! {
-        <Dialog title="Create Automatic Snapshot Policy" on_close={p.on_close.clone()}>
+        <Dialog {title} on_close={p.on_close.clone()}>
             <div class="form" oninput={on_input(form.dispatcher().to_callback(), PolicyAction::of)}>
                 {field("Policy Name", "Policy Name", "text", &form.name)}
                 {checks("Time Points (UTC+8)", (0..24).map(|h| (hour_text(h), form.hours.contains(&h))))}
@@ -121,7 +131,7 @@ fn create_policy_dialog(p: &CloseProps) -> Html {
                         <input type="number" aria-label="Retention Days" min="1" max="65535" value={form.retention.clone()} disabled={form.permanent} />{" days"}</label>
                     <label class="check"><input type="radio" name="policy-retention" aria-label="Permanent Retention" checked={form.permanent} />{" Permanent Retention (until deleted)"}</label>
                 </div>
-                <p class="hint">{"At each time point every disk the policy is applied to gets an automatic snapshot. A disk at its 64 snapshots gives up its oldest automatic one."}</p>
+                <p class="hint">{"At each time point every disk the policy is applied to gets an automatic snapshot. A disk at its 64 snapshots gives up its oldest automatic one. A changed retention applies to the snapshots taken from then on."}</p>
                 {error_line(&error)}
                 {dialog_buttons("OK", ok, &p.on_close, false)}
             </div>
@@ -159,17 +169,7 @@ fn apply_policy_dialog(p: &PolicyProps) -> Html {
         let (ctx, error, on_close, id) = (ctx.clone(), error.clone(), p.on_close.clone(), id.clone());
         let (calls, n) = (form.requests(&id, &before.unwrap_or_default()), form.checked().len());
         Callback::from(move |_: MouseEvent| {
-            let (ctx, error, on_close, id, calls) = (ctx.clone(), error.clone(), on_close.clone(), id.clone(), calls.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                for (action, params) in calls {
-                    if let Err(e) = call(&ctx.scope, action, params).await {
-                        return error.set(Some(e));
-                    }
-                }
-                ctx.toast.emit(Toast::Ok(format!("Policy {id} now applies to {n} disk(s).")));
-                ctx.refresh.emit(());
-                on_close.emit(());
-            });
+            submit_all(&ctx, calls.clone(), error.clone(), on_close.clone(), format!("Policy {id} now applies to {n} disk(s)."))
         })
     };
     let picked = form.checked();

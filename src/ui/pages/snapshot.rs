@@ -7,7 +7,7 @@ use yew_router::prelude::*;
 
 use crate::ui::components::*;
 use crate::ui::context::*;
-use crate::ui::model::rows::{first, rows, BlockMapReply, SnapshotRow};
+use crate::ui::model::rows::{first, rows, BlockMapReply, SnapshotRow, ENCRYPTED_NOTE};
 use crate::ui::Route;
 
 #[derive(Properties, PartialEq)]
@@ -51,7 +51,7 @@ pub fn snapshot_details(p: &SnapshotProps) -> Html {
         "Upload to OSS: 100%".to_string()
     };
     let retention = match sn.retention_days {
-        Some(d) => format!("{d} days (Released After {} Days)", sn.remaining_retention_days),
+        Some(d) => format!("{d} days ({})", sn.retention_text()),
         None => "Permanent Retention".to_string(),
     };
     let tags: Vec<String> = sn.tags.tag.iter().map(|t| format!("{}={}", t.tag_key, t.tag_value)).collect();
@@ -75,6 +75,7 @@ pub fn snapshot_details(p: &SnapshotProps) -> Html {
                 {row("Exclusive Size (freed by deleting it)", text(bytes(sn.exclusive_bytes)))}
                 {row("Referenced Size", text(bytes(sn.referenced_bytes)))}
                 {row("Instant Access", text(if sn.instant_access { format!("On ({} days)", sn.instant_access_retention_days.map_or("null".to_string(), |d| d.to_string())) } else { "Off".to_string() }))}
+                {row("Encrypted", text(if sn.encrypted { format!("Yes ({ENCRYPTED_NOTE})") } else { "No".into() }))}
                 {row("Local Copy", text(if sn.local_copy_released { "Released: read from OSS" } else { "Kept" }))}
                 {row("Retention Period", text(retention))}
                 {row("Usage", text(match sn.usage.as_str() {

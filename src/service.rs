@@ -205,7 +205,7 @@ async fn guest_loop() {
         let orders = with(async |ecs| {
             ecs.flush_guest_writes().await?;
             // Orders every second (a read of the instances); writes every 250 ms.
-            if n % 4 == 0 {
+            if n.is_multiple_of(4) {
                 ecs.guest_orders().await
             } else {
                 Ok(Vec::new())

@@ -289,7 +289,7 @@ fn resource_groups_filter_and_local_snapshots_roll_back() {
     a.snapshot(&sys, json!({"ResourceGroupId": "rg-test"}));
     let ids =
         |v: Value| -> Vec<String> { v["Snapshots"]["Snapshot"].as_array().unwrap().iter().map(|s| s["SnapshotId"].as_str().unwrap().to_string()).collect() };
-    assert_eq!(ids(a.ok("DescribeSnapshots", json!({"ResourceGroupId": "rg-prod"}))), [local.clone()]);
+    assert_eq!(ids(a.ok("DescribeSnapshots", json!({"ResourceGroupId": "rg-prod"}))), std::slice::from_ref(&local));
     assert_eq!(a.ok("DescribeSnapshots", json!({"ResourceGroupId": "rg-none"}))["TotalCount"], 0);
     assert_eq!(a.ok("DescribeSnapshots", json!({}))["TotalCount"], 2);
     a.write(&sys, 1 << 20, b"AFTER!");

@@ -9,6 +9,7 @@ pub mod list;
 pub mod snapshot_form;
 pub mod snapshot_table;
 pub mod tabs;
+pub mod terminal;
 pub mod usage;
 
 pub use dialog::{dialog_buttons, Dialog};

@@ -107,6 +107,8 @@ row! {
         pub cpu: u64 = "Cpu",
         pub memory: u64 = "Memory",
         pub creation_time: String = "CreationTime",
+        /// none (its image does not boot in the browser), off or live (a machine runs it in this tab).
+        pub vm_status: String = "VmStatus",
     }
 }
 

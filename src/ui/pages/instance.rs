@@ -20,6 +20,7 @@ pub struct DetailsProps {
 #[function_component(InstanceDetails)]
 pub fn instance_details(p: &DetailsProps) -> Html {
     let tab = use_state(|| 0usize);
+    let connect = use_state(|| false);
     let snapshot_for = use_state(|| None::<(String, bool)>);
     let inst = use_query("DescribeInstances", json!({"InstanceIds": [p.id.clone()]}));
     let disks = use_query("DescribeDisks", json!({"InstanceId": p.id.clone(), "PageSize": 100}));
@@ -36,6 +37,7 @@ pub fn instance_details(p: &DetailsProps) -> Html {
                 <dt>{"Zone"}</dt><dd>{i.zone_id.clone()}</dd>
                 <dt>{"Instance Type"}</dt><dd>{format!("{} ({} vCPU, {} MiB)", i.instance_type, i.cpu, i.memory)}</dd>
                 <dt>{"Image"}</dt><dd>{i.image_id.clone()}</dd>
+                <dt>{"Machine"}</dt><dd>{vm_text(&i.vm_status)}</dd>
                 <dt>{"Created At"}</dt><dd>{when(&i.creation_time)}</dd>
             </dl>
         },
@@ -72,11 +74,27 @@ pub fn instance_details(p: &DetailsProps) -> Html {
         <section class="page" aria-labelledby="page-title">
             <p class="crumbs"><Link<Route> to={Route::Instances}>{"Instances"}</Link<Route>>{" / "}{p.id.clone()}</p>
             <h1 id="page-title">{format!("{} ({})", i.instance_name, i.instance_id)}</h1>
+            <div class="toolbar">
+                <button class="primary" disabled={i.vm_status != "live"} onclick={let c = connect.clone(); Callback::from(move |_| c.set(true))}
+                    title={vm_text(&i.vm_status)}>{"Connect"}</button>
+            </div>
+            if *connect {
+                <crate::ui::components::terminal::TerminalDialog instance={i.instance_id.clone()} on_close={let c = connect.clone(); Callback::from(move |_| c.set(false))} />
+            }
             {tabs(&["Instance Details", "Cloud Disk", "Snapshots"], *tab, &{let t = tab.clone(); Callback::from(move |x| t.set(x))})}
             {content}
             if let Some((disk_id, essd)) = (*snapshot_for).clone() {
                 <SnapshotForm from={SnapshotFrom::Disk { disk_id, essd }} on_close={let h = snapshot_for.clone(); Callback::from(move |_| h.set(None))} />
             }
         </section>
+    }
+}
+
+/// What the Machine line says: whether the instance runs in this tab.
+pub fn vm_text(status: &str) -> &'static str {
+    match status {
+        "live" => "Running in this browser tab (v86): Connect opens its serial console",
+        "off" => "Boots in the browser when it is started",
+        _ => "No machine: this image does not boot in the browser (its states are simulated)",
     }
 }

@@ -71,7 +71,9 @@ pub fn instances_page() -> Html {
                                 <tr role="row" data-instance={id.clone()}>
                                     <td><Link<Route> to={Route::Instance { id: id.clone() }} classes="mono">{id.clone()}</Link<Route>><div class="sub">{i.instance_name.clone()}</div></td>
                                     <td>{i.zone_id.clone()}</td>
-                                    <td>{status_badge(&status)}</td>
+                                    <td>{status_badge(&status)}
+                                        if i.vm_status == "live" { <div class="sub vm" title="A machine runs it in this browser tab: Manage, then Connect">{"VM live"}</div> }
+                                        else if i.vm_status == "none" { <div class="sub" title={super::instance::vm_text("none")}>{"no VM"}</div> }</td>
                                     <td class="sub">{i.image_id.clone()}</td>
                                     <td>{i.instance_type.clone()}</td>
                                     <td>{when(&i.creation_time)}</td>

@@ -32,10 +32,11 @@ then
   echo "guest: up to date ($(python3 -c 'import json; print(json.load(open("target/guest/www/manifest.json"))["build"])'))"
 else
   rm -f $out/inputs.sha256
-  start=$(date +%s.%N)
+  start=$(date +%s%N)
   python3 scripts/guest/build.py
   echo "$inputs" > $out/inputs.sha256
-  printf 'guest: build took %.1f s\n' "$(echo "$(date +%s.%N) - $start" | bc)"
+  ms=$((($(date +%s%N) - start) / 1000000))
+  echo "guest: build took $((ms / 1000)).$((ms % 1000 / 100)) s"
 fi
 
 if [ "${GUEST_SOURCES:-1}" != 0 ]; then

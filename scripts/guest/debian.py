@@ -191,10 +191,11 @@ class Index:
         return best
 
     def exact(self, package, version):
-        for s, u in self.entries:
-            if s.get("Package") == package and s.get("Version") == version:
-                return s, u
-        raise RuntimeError(f"source package {package} {version} is not in the mirror's source indexes")
+        """Every (stanza, base uri) of package at exactly version (one per suite that has it)."""
+        found = [(s, u) for s, u in self.entries if s.get("Package") == package and s.get("Version") == version]
+        if not found:
+            raise RuntimeError(f"source package {package} {version} is not in the mirror's source indexes")
+        return found
 
 
 def _order(c):
@@ -283,6 +284,11 @@ def source_names(stanza):
     return out
 
 
+# Debian's signing wrapper: its source is the signatures and a debian/ template; the kernel's own
+# source is `linux` (its Built-Using), which is required. Missing wrapper sources only warn.
+OPTIONAL_SOURCES = {"linux-signed-i386"}
+
+
 def fetch_sources(manifest_path, out_dir, state_dir):
     """Downloads the Debian source packages (dsc, orig, debian) of every package in the manifest."""
     import json
@@ -295,21 +301,40 @@ def fetch_sources(manifest_path, out_dir, state_dir):
                 wanted.append(s)
     index = Index(state_dir, "source")
     listing = []
+    missing = []
     for name, version in wanted:
-        s, uri = index.exact(name, version)
-        for line in s.get("Checksums-Sha256", "").split("\n"):
-            parts = line.split()
-            if len(parts) != 3:
-                continue
-            digest, size, fname = parts
+        try:
+            candidates = index.exact(name, version)
+        except RuntimeError as e:
+            missing.append((name, str(e)))
+            continue
+        files = {}
+        for s, uri in candidates:
+            for line in s.get("Checksums-Sha256", "").split("\n"):
+                parts = line.split()
+                if len(parts) == 3:
+                    files.setdefault(parts[2], (parts[0], parts[1], []))[2].append(f"{uri}/{s['Directory']}/{parts[2]}")
+        for fname, (digest, size, urls) in files.items():
             dest = os.path.join(out_dir, fname)
             if not (os.path.exists(dest) and sha256_file(dest) == digest):
                 log(f"downloading source {fname} ({int(size):,} bytes)")
-            fetch(f"{uri}/{s['Directory']}/{fname}", dest, digest, size)
-            listing.append({"package": name, "version": version, "file": fname, "bytes": int(size), "sha256": digest})
+            errors = []
+            for url in urls:
+                try:
+                    fetch(url, dest, digest, size)
+                    listing.append({"package": name, "version": version, "file": fname, "bytes": int(size), "sha256": digest})
+                    break
+                except Exception as e:
+                    errors.append(f"{url}: {e}")
+            else:
+                missing.append((name, "; ".join(errors)))
     with open(os.path.join(out_dir, "SOURCES.json"), "w") as f:
-        json.dump(listing, f, indent=1)
+        json.dump({"files": listing, "missing": [{"package": n, "error": e} for n, e in missing]}, f, indent=1)
     log(f"sources: {len(listing)} files of {len(wanted)} source packages in {out_dir}")
+    for name, err in missing:
+        log(f"{'warning' if name in OPTIONAL_SOURCES else 'error'}: source of {name} not fetched: {err}")
+    if any(name not in OPTIONAL_SOURCES for name, _ in missing):
+        sys.exit("guest: sources failed: the source packages above are required (they are the shipped binaries' source)")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 # (newest in the machine's mirror) when it builds; GUEST_REFRESH=1 builds again to take newer ones.
 # Then scripts/guest/sources.sh unless GUEST_SOURCES=0.
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1
 cd "$(dirname "$0")/../.."
 out=target/guest
 www=$out/www

@@ -4,6 +4,7 @@
 # binaries, so a deployment of the console ships the corresponding source (GPL-2, LGPL-3).
 # About 160 MB; files already there with the right sha256 are kept.
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1
 cd "$(dirname "$0")/../.."
 [ -f target/guest/www/manifest.json ] || { echo "guest: no target/guest/www/manifest.json: run scripts/guest/build.sh first" >&2; exit 1; }
 mkdir -p target/guest/www/sources

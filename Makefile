@@ -7,10 +7,10 @@ export CHROMEDRIVER ?= /usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT ?= 600
 WASM := --target wasm32-unknown-unknown
 
-.PHONY: serve build test lint test-native test-wasm test-e2e bench deps test-deps clean
+.PHONY: serve build test lint test-native test-wasm test-e2e bench deps test-deps guest clean
 
 ## make serve: install what is missing, build, serve the console on http://127.0.0.1:8080
-serve: deps
+serve: deps guest
 	trunk serve
 
 deps:
@@ -19,12 +19,18 @@ deps:
 test-deps:
 	scripts/install.sh test
 
+## make guest: the guest (Linux in the page) in target/guest/www, from npm's v86 and Debian packages,
+## when missing or changed; also its Debian sources unless GUEST_SOURCES=0 (make test sets that)
+guest: deps
+	scripts/guest/build.sh
+
 ## make build: the release bundle in dist/ (what the end-to-end tests and benchmarks load)
-build: deps
+build: deps guest
 	scripts/build.sh
 
 ## make test: every test: native, wasm in headless Chromium (page and worker), end-to-end
-test: test-deps
+test: export GUEST_SOURCES = 0
+test: test-deps guest
 	$(MAKE) lint
 	$(MAKE) test-native
 	$(MAKE) test-wasm

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what rowsnap's build and tests need, skipping whatever is already there.
-# Usage: scripts/install.sh [build|test]   (build: wasm toolchain + trunk; test: also chromium, node packages, qemu)
+# Usage: scripts/install.sh [build|test]   (build: wasm toolchain, trunk, npm tools (wasm-opt, v86), the guest's e2fsprogs/gpgv; test: also chromium, node packages, qemu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-build}"
@@ -51,6 +51,14 @@ apt_install() {
   apt-get update -qq || echo "install: apt-get update failed for some index; trying the install anyway" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
+
+# The guest (scripts/guest/build.sh): e2fsprogs makes and fixes up the system disk image (mkfs.ext4,
+# debugfs, dumpe2fs); gpgv and Debian's archive keyring check the mirror's InRelease files.
+if ! command -v mkfs.ext4 >/dev/null || ! command -v debugfs >/dev/null || ! command -v gpgv >/dev/null \
+  || [ ! -f /usr/share/keyrings/debian-archive-keyring.gpg ]; then
+  echo "install: e2fsprogs, gpgv, debian-archive-keyring (apt) for the guest"
+  apt_install e2fsprogs gpgv debian-archive-keyring
+fi
 
 if [ "$what" = test ]; then
   if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then

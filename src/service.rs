@@ -239,8 +239,9 @@ async fn install_guest_image() {
             return Ok(());
         }
         let manifest = wasm_bindgen_futures::JsFuture::from(resp.json()?).await?;
-        let get = |k: &str| js_sys::Reflect::get(&manifest, &k.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
-        let (build, image) = (get("build_id"), get("image"));
+        let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).ok().unwrap_or(JsValue::UNDEFINED);
+        let build = get(&manifest, "build").as_string().unwrap_or_default();
+        let image = get(&get(&manifest, "image"), "path").as_string().unwrap_or_default();
         if build.is_empty() || image.is_empty() {
             return Ok(());
         }

@@ -196,13 +196,17 @@ def main():
         "v86/libv86.js": open(os.path.join(v86_dir, "build", "libv86.js"), "rb").read(),
         "v86/v86.wasm": open(os.path.join(v86_dir, "build", "v86.wasm"), "rb").read(),
         "v86/LICENSE": open(os.path.join(v86_dir, "LICENSE"), "rb").read(),
+        # The console's terminal (Connect): npm @xterm/xterm, MIT, pinned in tools/package.json.
+        "xterm/xterm.js": open(os.path.join(ROOT, "tools", "node_modules", "@xterm", "xterm", "lib", "xterm.js"), "rb").read(),
+        "xterm/xterm.css": open(os.path.join(ROOT, "tools", "node_modules", "@xterm", "xterm", "css", "xterm.css"), "rb").read(),
+        "xterm/LICENSE": open(os.path.join(ROOT, "tools", "node_modules", "@xterm", "xterm", "LICENSE"), "rb").read(),
         "bios/bios.bin": bios["usr/share/seabios/bios.bin"],
         "bios/vgabios-stdvga.bin": bios["usr/share/seabios/vgabios-stdvga.bin"],
         "linux/vmlinuz": vmlinuz[0],
         "linux/initramfs.img": initramfs,
         f"images/{IMAGE_NAME}.img.gz": disk_gz,
     }
-    for sub in ("v86", "bios", "linux", "images"):
+    for sub in ("v86", "xterm", "bios", "linux", "images"):
         shutil.rmtree(os.path.join(WWW, sub), ignore_errors=True)
     listing = []
     build = hashlib.sha256()

@@ -12,13 +12,14 @@ www=$out/www
 
 # v86 comes from tools/ (npm ci; scripts/install.sh does it too).
 if ! grep -q '"version": "0.5.462' tools/node_modules/v86/package.json 2>/dev/null \
+  || [ ! -f tools/node_modules/@xterm/xterm/lib/xterm.js ] \
   || [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
   echo "guest: npm ci in tools/ (v86)"
   (cd tools && npm ci --no-audit --no-fund)
 fi
 
 inputs=$( { find scripts/guest -type f ! -name '*.pyc' | LC_ALL=C sort | xargs sha256sum
-  python3 -c 'import json,sys; p=json.load(open("tools/package-lock.json"))["packages"]["node_modules/v86"]; print(p["version"], p["integrity"])'
+  python3 -c 'import json,sys; p=json.load(open("tools/package-lock.json"))["packages"]; [print(p[k]["version"], p[k]["integrity"]) for k in ("node_modules/v86", "node_modules/@xterm/xterm")]'
 } | sha256sum | cut -c1-64)
 
 if [ "${GUEST_REFRESH:-0}" != 1 ] && [ -f $www/manifest.json ] && [ "$(cat $out/inputs.sha256 2>/dev/null)" = "$inputs" ] \

@@ -216,7 +216,8 @@ async fn guest_loop() {
             Ok(o) if o.is_empty() => {}
             Ok(o) => match load_host().await {
                 Ok(()) => {
-                    let v = serde_wasm_bindgen::to_value(&o).unwrap_or(JsValue::NULL);
+                    use serde::Serialize;
+                    let v = o.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL);
                     host_call("apply", &[v]);
                 }
                 Err(e) => web_sys::console::warn_1(&format!("rowsnap: {e}").into()),

@@ -1,0 +1,122 @@
+// Issue 12: an instance that really runs. Linux boots in the page from the
+// instance's rowsnap system disk; by typing in the console's terminal a file
+// is written and synced; a snapshot is taken in the console; the file and a
+// system binary are deleted; the instance is stopped (the guest flushes and
+// halts), the disk rolled back and the instance started again by clicking:
+// the file and the binary are back.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serve, launch, shot, openConsoleAt, nav } from './lib.mjs';
+
+let server, browser;
+before(async () => { server = await serve(); browser = await launch(); });
+after(async () => { await browser?.close(); await server?.close(); });
+
+const LINUX = 'rowsnap_linux_i386_busybox';
+// A cold boot is 20-60 s on a loaded 2-core machine.
+const BOOT_MS = 240_000;
+
+/** Polls `fn(arg)` (async, in the page) every 500 ms until it is true, at most `ms`. */
+async function until(p, fn, arg, ms, what) {
+  const end = Date.now() + ms;
+  while (!(await p.evaluate(fn, arg))) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await p.waitForTimeout(500);
+  }
+}
+
+/** Waits until the serial output since boot contains `text`. */
+async function serialSays(p, id, text, ms = BOOT_MS) {
+  await until(p, async ([id, text]) => {
+    try { return (await ecs.consoleRead(id)).includes(text); } catch (e) { return false; }
+  }, [id, text], ms, `"${text}" on the serial console`);
+}
+
+/** Waits until the instance is `want`. */
+async function statusIs(p, id, want, ms) {
+  await until(p, async ([id, want]) => (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].Status === want, [id, want], ms, `${id} ${want}`);
+}
+
+async function status(p, id) {
+  return p.evaluate(async (id) => (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].Status, id);
+}
+
+test('Linux boots from a rowsnap disk; a snapshot taken in the console rolls a broken system back', { timeout: 900_000 }, async () => {
+  const context = await browser.newContext();
+  const p = await openConsoleAt(server.url, context, '#/instances');
+  // The Linux image is installed from the guest build when the console starts.
+  await until(p, async (img) => (await ecs.request('DescribeImages', { ImageId: img })).Images.Image.length === 1, LINUX, 60_000, 'the Linux image');
+  const img = await p.evaluate(async (img) => (await ecs.request('DescribeImages', { ImageId: img })).Images.Image[0], LINUX);
+  assert.equal(img.BootsInBrowser, true);
+  const { id, sys } = await p.evaluate(async (img) => {
+    const id = (await ecs.request('RunInstances', { ImageId: img, InstanceType: 'ecs.t6-c1m1.large', InstanceName: 'linux-in-the-page' })).InstanceIdSets.InstanceIdSet[0];
+    const sys = (await ecs.request('DescribeDisks', { InstanceId: id })).Disks.Disk[0].DiskId;
+    return { id, sys };
+  }, LINUX);
+  await statusIs(p, id, 'Running', BOOT_MS);
+  await serialSays(p, id, 'rowsnap# ');
+  await serialSays(p, id, 'rowsnap: boot #1');
+  // The instance list says a machine runs it.
+  await p.locator(`tr[data-instance="${id}"]`).getByText('VM live').waitFor();
+  // A write under the mounted file system is refused; reads still work.
+  const refused = await p.evaluate(async (sys) => {
+    try { await ecs.writeDisk(sys, 0, new Uint8Array(512)); return 'written'; } catch (e) { return e.Code; }
+  }, sys);
+  assert.equal(refused, 'IncorrectDiskStatus');
+  assert.equal((await p.evaluate(async (sys) => Array.from(await ecs.readDisk(sys, 1024 + 56, 2)), sys)).join(','), '83,239', 'ext4 magic 0xEF53 at 1080');
+
+  // Connect, and type into the terminal.
+  await p.locator(`tr[data-instance="${id}"]`).getByRole('link', { name: 'Manage' }).click();
+  await p.getByRole('button', { name: 'Connect' }).click();
+  const term = p.getByRole('dialog', { name: 'Connect' });
+  await term.locator('.xterm-rows').filter({ hasText: 'rowsnap#' }).waitFor({ timeout: 30_000 });
+  await term.locator('.xterm-helper-textarea').focus();
+  await p.keyboard.type('echo kept-by-snapshot > /root/keep.txt; sync; echo wrote-$((40+2))\n');
+  await serialSays(p, id, 'wrote-42', 60_000);
+  await term.locator('.xterm-rows').filter({ hasText: 'wrote-42' }).waitFor();
+  await shot(p, 'vm01-terminal');
+  await term.getByRole('button', { name: 'Close' }).first().click();
+
+  // A snapshot of the system disk, in the console (crash-consistent: the synced file is in it).
+  await p.getByRole('tab', { name: 'Cloud Disk' }).click();
+  await p.locator(`tr[data-disk="${sys}"]`).getByRole('button', { name: 'Create Snapshot' }).click();
+  const dlg = p.getByRole('dialog', { name: 'Create Snapshot' });
+  await dlg.getByLabel('Snapshot Name').fill('before-breaking');
+  await dlg.getByRole('button', { name: 'Create' }).click();
+  await dlg.waitFor({ state: 'detached' });
+  const snap = await p.evaluate(async () => (await ecs.request('DescribeSnapshots', { SnapshotName: 'before-breaking' })).Snapshots.Snapshot[0].SnapshotId);
+
+  // Break the system: the file and a system binary go.
+  await p.evaluate(async (id) => ecs.consoleWrite(id, 'rm /root/keep.txt /bin/vi; sync; ls /bin/vi || echo vi-is-gone\n'), id);
+  await serialSays(p, id, 'vi-is-gone', 60_000);
+
+  // Stop (the guest flushes and halts), roll back, start again: all by clicking.
+  await nav(p, 'Instances');
+  await p.locator(`tr[data-instance="${id}"]`).getByRole('button', { name: 'Stop' }).click();
+  await statusIs(p, id, 'Stopped', 60_000);
+  assert.equal(await p.evaluate(async (id) => (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].VmStatus, id), 'off');
+  await p.locator(`tr[data-instance="${id}"]`).getByRole('link', { name: 'Manage' }).click();
+  await p.getByRole('tab', { name: 'Snapshots' }).click();
+  await p.locator(`tr[data-snapshot="${snap}"]`).getByRole('button', { name: 'Roll Back Disk' }).click();
+  const rb = p.getByRole('dialog', { name: 'Roll Back Disk' });
+  await rb.getByLabel('Start Instance After Rollback').check();
+  await rb.getByRole('button', { name: 'Roll Back' }).click();
+  await rb.waitFor({ state: 'detached' });
+  await statusIs(p, id, 'Running', BOOT_MS);
+  await serialSays(p, id, 'rowsnap# ');
+  assert.ok((await p.evaluate((id) => ecs.consoleRead(id), id)).includes('rowsnap: boot #2'), 'the disk is the snapshot\'s: its boot count goes on from 1');
+  await p.evaluate(async (id) => ecs.consoleWrite(id, 'cat /root/keep.txt; ls /bin/vi && echo vi-is-back\n'), id);
+  await serialSays(p, id, 'vi-is-back', 60_000);
+  const out = await p.evaluate((id) => ecs.consoleRead(id), id);
+  assert.match(out, /\r\nkept-by-snapshot\r\n/);
+  await p.getByRole('button', { name: 'Connect' }).click();
+  await p.getByRole('dialog', { name: 'Connect' }).locator('.xterm-rows').filter({ hasText: 'vi-is-back' }).waitFor();
+  await shot(p, 'vm02-rolled-back');
+  await p.getByRole('dialog', { name: 'Connect' }).getByRole('button', { name: 'Close' }).first().click();
+  // No machine: consoleRead says so.
+  const none = await p.evaluate(async () => { try { await ecs.consoleRead('i-nope'); return 'read'; } catch (e) { return e.Code; } });
+  assert.equal(none, 'IncorrectInstanceStatus');
+  assert.equal(await status(p, id), 'Running');
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});

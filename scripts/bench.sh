@@ -11,4 +11,6 @@ cargo test --release --target wasm32-unknown-unknown --test bench_idb -- --nocap
 echo "== console (release build, headless Chromium) =="
 make build
 (cd tests/e2e && node bench-render.mjs) 2>&1 | tee target/bench/render.log
+echo "== guest (Linux in the page on a rowsnap disk vs in memory, headless Chromium) =="
+(cd tests/e2e && node bench-guest.mjs) 2>&1 | tee target/bench/guest.log
 python3 scripts/bench_report.py

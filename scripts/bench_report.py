@@ -12,7 +12,7 @@ figures = json.loads(out_path.read_text()) if out_path.exists() else {}
 native = bench / "native.json"
 if native.exists():
     figures.update(json.loads(native.read_text()))
-for name in ["idb.log", "render.log"]:
+for name in ["idb.log", "render.log", "guest.log"]:
     log = bench / name
     if log.exists():
         for line in log.read_text().splitlines():
@@ -40,6 +40,13 @@ TARGETS = [
     ("export_qcow2_speed_vs_qemu_img", ">=", 0.5),
     ("wasm_gzip_bytes", "<=", 600 * 1024),
     ("first_render_ms", "report", None),
+    ("guest_boot_ratio_rowsnap_vs_memory", "<=", 1.25),
+    ("guest_boot_cold_s", "report", None),
+    ("guest_boot_warm_s", "report", None),
+    ("guest_write_ratio_rowsnap_vs_memory", ">=", 0.7),
+    ("guest_read_ratio_rowsnap_vs_memory", ">=", 0.7),
+    ("guest_small_files_ratio_rowsnap_vs_memory", ">=", 0.5),
+    ("guest_download_bytes", "report", None),
 ]
 out_path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
 print(f"\nwrote {out_path}")

@@ -282,6 +282,23 @@ fn guest_write(id: JsValue, index: JsValue, offset: JsValue, bytes: JsValue) -> 
     })
 }
 
+fn guest_state_get(key: JsValue) -> Promise {
+    promise(async move {
+        let key = str_arg(&key, "Key")?;
+        let data = service::with(async |ecs| ecs.guest_state_get(&key).await).await.map_err(|e| js_error(e, None))?;
+        Ok(data.map_or(JsValue::NULL, |d| Uint8Array::from(&d[..]).into()))
+    })
+}
+
+fn guest_state_put(key: JsValue, bytes: JsValue) -> Promise {
+    promise(async move {
+        let key = str_arg(&key, "Key")?;
+        let data = bytes.dyn_into::<Uint8Array>().map_err(|_| js_error(Error::invalid("Bytes", "a Uint8Array"), None))?.to_vec();
+        service::with(async |ecs| ecs.guest_state_put(&key, &data).await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
 /// Installs `window.ecs` (call once, before the console renders).
 pub fn install() {
     let ecs = Object::new();
@@ -303,6 +320,8 @@ pub fn install() {
     set_fn(&guest, "detach", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_detach).into_js_value());
     set_fn(&guest, "read", Closure::<dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Promise>::new(guest_read).into_js_value());
     set_fn(&guest, "write", Closure::<dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Promise>::new(guest_write).into_js_value());
+    set_fn(&guest, "loadState", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_state_get).into_js_value());
+    set_fn(&guest, "saveState", Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(guest_state_put).into_js_value());
     let _ = Reflect::set(&ecs, &"guest".into(), &guest);
     let _ = Reflect::set(&js_sys::global(), &"ecs".into(), &ecs);
 

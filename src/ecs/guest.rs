@@ -40,6 +40,11 @@ pub const BOOT_V86: &str = "v86-i386-linux";
 pub const DEFAULT_MAX_VMS: u32 = 2;
 /// A machine's memory unless the settings say otherwise (capped by the instance type's).
 pub const DEFAULT_VM_MIB: u32 = 128;
+/// The record naming the saved machine state kept, and where its bytes are
+/// (`guest/state/` is out of every bucket's reach, like `snap/`).
+const STATE_RECORD: &str = "guest_state";
+const STATE_PREFIX: &str = "guest/state/";
+const STATE_CHUNK: usize = 4 << 20;
 /// Queued guest writes are applied once they reach this many bytes.
 pub const BATCH_BYTES: usize = 8 << 20;
 
@@ -260,6 +265,44 @@ impl<S: Store> Ecs<S> {
     /// Which instances have a machine alive in this tab.
     pub fn guests(&self) -> &Guests {
         &self.guests
+    }
+
+    /// Keeps a saved machine state (the host's fast boot: a machine saved
+    /// once its modules are loaded, before it mounts its disk) under `key`
+    /// (the guest build, memory and disk sizes it depends on); the one kept
+    /// before goes. Stored in 4 MiB records beside the OSS chunks.
+    pub async fn guest_state_put(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
+        let mut cx = self.cx("").await?;
+        if let Some(old) = cx.t.get_in(crate::schema::RECORDS, STATE_RECORD).await? {
+            let old: (String, usize) = serde_json::from_slice(&old)?;
+            for n in 0..old.1 {
+                cx.t.delete_in(crate::oss::CHUNKS, &format!("{STATE_PREFIX}{}/{n}", old.0));
+            }
+        }
+        let chunks: Vec<&[u8]> = bytes.chunks(STATE_CHUNK).collect();
+        for (n, c) in chunks.iter().enumerate() {
+            cx.t.put_in(crate::oss::CHUNKS, &format!("{STATE_PREFIX}{key}/{n}"), c.to_vec());
+        }
+        cx.save(STATE_RECORD, &(key, chunks.len()));
+        self.settings = cx.commit().await?;
+        Ok(())
+    }
+
+    /// The saved machine state kept under `key`, if it is the one kept.
+    pub async fn guest_state_get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
+        let mut cx = self.cx("").await?;
+        let Some((k, n)) = cx.load::<(String, usize)>(STATE_RECORD).await? else { return Ok(None) };
+        if k != key {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for i in 0..n {
+            match cx.t.get_in(crate::oss::CHUNKS, &format!("{STATE_PREFIX}{key}/{i}")).await? {
+                Some(c) => out.extend_from_slice(&c),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(out))
     }
 
     /// Installs (or, for another build, replaces) the content of the Linux

@@ -1,0 +1,94 @@
+// make bench: the guest (Linux in the page) on a rowsnap disk vs the same image in an in-memory
+// buffer, in the same page and run, both cold: boot to the shell prompt, and in the guest a 32 MiB
+// write synced, read back after dropping caches, and 2,000 files of 4 KiB made and synced.
+// Prints BENCH_JSON (merged into target/bench/engine.json by scripts/bench_report.py).
+import { serve, launch, openConsoleAt } from './lib.mjs';
+import { installGuest, bootMemory, run, downloadBytes, GUEST_PATH, BOOT_TIMEOUT_MS } from './guest-lib.mjs';
+
+// The workloads, each a shell command line; the time is taken on the host, from sending the line
+// to its end marker on the serial console (the same way for both disks).
+const PREP = 'head -c 1048576 /dev/urandom > /root/src; sync';
+const WRITE = 'for i in $(seq 32); do cat /root/src; done > /root/big; sync';
+const DROP = 'sync; echo 3 > /proc/sys/vm/drop_caches';
+const READ = 'cat /root/big > /dev/null';
+const SMALL = "mkdir -p /root/s; i=0; while [ $i -lt 2000 ]; do printf '%4096s' $i > /root/s/f$i; i=$((i+1)); done; sync";
+
+const server = await serve();
+const browser = await launch();
+const context = await browser.newContext();
+const p = await openConsoleAt(server.url, context, '#/instances');
+await installGuest(p, server.url + GUEST_PATH);
+
+async function timed(f) {
+  const t = performance.now();
+  await f();
+  return (performance.now() - t) / 1000;
+}
+
+// 1. In memory.
+const mem = await bootMemory(p, 'mem');
+await run(p, 'mem', PREP);
+const memWrite = await timed(() => run(p, 'mem', WRITE, 600_000));
+await run(p, 'mem', DROP);
+const memRead = await timed(() => run(p, 'mem', READ, 600_000));
+const memSmall = await timed(() => run(p, 'mem', SMALL, 900_000));
+await p.evaluate(() => guest.destroy('mem'));
+console.log(`memory: boot ${mem.promptSeconds.toFixed(1)} s, write ${memWrite.toFixed(2)} s, read ${memRead.toFixed(2)} s, small files ${memSmall.toFixed(2)} s`);
+
+// 2. On a rowsnap disk: an instance of the Linux image, through the ECS layer and the host.
+const id = await p.evaluate(async () => {
+  for (let i = 0; i < 120 && (await ecs.request('DescribeImages', { ImageId: 'rowsnap_linux_i386_busybox' })).Images.Image.length === 0; i++) await t.sleep(500);
+  return (await ecs.request('RunInstances', { ImageId: 'rowsnap_linux_i386_busybox', InstanceType: 'ecs.t6-c1m1.large' })).InstanceIdSets.InstanceIdSet[0];
+});
+/** Seconds from the machine's making to the shell prompt (polled every 50 ms). */
+const promptAfter = () => p.evaluate(async ([id, ms]) => {
+  const end = performance.now() + ms;
+  for (;;) {
+    const out = await ecs.consoleRead(id).catch(() => '');
+    if (out.includes('rowsnap# ')) return rowsnapHost.since(id);
+    if (performance.now() > end) throw new Error('no prompt');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}, [id, BOOT_TIMEOUT_MS]);
+const rowsnapBoot = await promptAfter();
+/** Runs a command line on the instance's serial console (consoleWrite/consoleRead), to its marker. */
+const vmRun = (command, ms = 600_000) => p.evaluate(async ([id, command, ms]) => {
+  const marker = `bench-done-${Math.random().toString(36).slice(2, 8)}`;
+  const from = (await ecs.consoleRead(id)).length;
+  await ecs.consoleWrite(id, `${command}; echo "${marker.slice(0, 6)}""${marker.slice(6)}"\n`);
+  const end = performance.now() + ms;
+  while (!(await ecs.consoleRead(id)).slice(Math.max(0, from - 100)).includes(marker + '\r\n')) {
+    if (performance.now() > end) throw new Error('no ' + marker);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}, [id, command, ms]);
+await vmRun(PREP);
+const vmWrite = await timed(() => vmRun(WRITE));
+await vmRun(DROP);
+const vmRead = await timed(() => vmRun(READ));
+const vmSmall = await timed(() => vmRun(SMALL, 900_000));
+// 3. Warm: stopped and started again, the machine is restored from the state its cold boot saved.
+await p.evaluate(async (id) => {
+  await ecs.request('StopInstance', { InstanceId: id });
+  while ((await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].Status !== 'Stopped') await t.sleep(200);
+  await ecs.request('StartInstance', { InstanceId: id });
+  while (!globalThis.rowsnapHost.live(id)) await t.sleep(50);
+}, id);
+const warmBoot = await promptAfter();
+const warm = await p.evaluate((id) => rowsnapHost.warm(id), id);
+console.log(`rowsnap: boot ${rowsnapBoot.toFixed(1)} s (warm ${warmBoot.toFixed(1)} s, restored: ${warm}), write ${vmWrite.toFixed(2)} s, read ${vmRead.toFixed(2)} s, small files ${vmSmall.toFixed(2)} s`);
+
+const figures = {
+  guest_boot_ratio_rowsnap_vs_memory: rowsnapBoot / mem.promptSeconds,
+  guest_boot_cold_s: rowsnapBoot,
+  guest_boot_cold_memory_s: mem.promptSeconds,
+  guest_boot_warm_s: warmBoot,
+  // Throughput ratios: the in-memory time over the rowsnap time (1 = as fast as memory).
+  guest_write_ratio_rowsnap_vs_memory: memWrite / vmWrite,
+  guest_read_ratio_rowsnap_vs_memory: memRead / vmRead,
+  guest_small_files_ratio_rowsnap_vs_memory: memSmall / vmSmall,
+  guest_download_bytes: downloadBytes().total,
+};
+console.log(`BENCH_JSON ${JSON.stringify(figures)}`);
+await browser.close();
+await server.close();

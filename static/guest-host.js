@@ -46,12 +46,22 @@
     return filesPromise;
   }
 
+  // Reads go to the ECS layer in aligned 1 MiB chunks, and the last 32 of them
+  // stay here (written through: a write updates a cached chunk as it is
+  // queued): the guest's read-ahead of 4-128 KiB then costs one call per MiB,
+  // not one each.
+  const CHUNK = 1 << 20;
+  const CACHED_CHUNKS = 32;
+  const READ_AHEAD = 4;
+
   /** One of a machine's disks: v86's (internal, 0.5.462) disk-buffer interface over the ECS layer. */
   class GuestDisk {
     constructor(instance, index, bytes) {
       this.instance = instance;
       this.index = index;
       this.byteLength = bytes;
+      this.cache = new Map(); // chunk index -> bytes (insertion order: least recent first)
+      this.writes = 0;
       this.chain = Promise.resolve();
       this.sector0 = undefined;
       this.onload = undefined;
@@ -61,13 +71,58 @@
       // Sector 0 first: v86 asks for it synchronously (get_from_cache) for the geometry.
       this.get(0, 512, (b) => { this.sector0 = b; if (this.onload) this.onload({}); });
     }
+    async chunk(n) {
+      let c = this.cache.get(n);
+      if (c) {
+        this.cache.delete(n);
+      } else {
+        // A sequential stream (the chunk before is here) reads ahead: 4 chunks in one call.
+        const ahead = this.cache.has(n - 1) ? READ_AHEAD : 1;
+        const at = n * CHUNK;
+        const writes = this.writes;
+        const all = await ecs.guest.read(this.instance, this.index, at, Math.min(ahead * CHUNK, this.byteLength - at));
+        c = all.subarray(0, CHUNK);
+        // A write that came meanwhile is not in these bytes: they serve this read only.
+        if (writes !== this.writes) return c;
+        for (let k = 1; k * CHUNK < all.length; k++) {
+          if (!this.cache.has(n + k)) this.put(n + k, all.slice(k * CHUNK, (k + 1) * CHUNK));
+        }
+        c = all.slice(0, CHUNK);
+      }
+      this.put(n, c);
+      return c;
+    }
+    put(n, c) {
+      this.cache.delete(n);
+      if (this.cache.size >= CACHED_CHUNKS) this.cache.delete(this.cache.keys().next().value);
+      this.cache.set(n, c);
+    }
+    async read(start, len) {
+      const out = new Uint8Array(len);
+      for (let n = Math.floor(start / CHUNK); n * CHUNK < start + len; n++) {
+        const c = await this.chunk(n);
+        const from = Math.max(start, n * CHUNK);
+        const to = Math.min(start + len, n * CHUNK + c.length);
+        out.set(c.subarray(from - n * CHUNK, to - n * CHUNK), from - start);
+      }
+      return out;
+    }
     get(start, len, fn) {
       this.chain = this.chain
-        .then(() => ecs.guest.read(this.instance, this.index, start, len))
+        .then(() => this.read(start, len))
         .then((b) => fn(b), (e) => { console.error('rowsnap: guest read failed', e); fn(new Uint8Array(len)); });
     }
     set(start, data, fn) {
       const copy = data.slice(); // v86 reuses its buffer
+      this.writes++;
+      // Cached chunks take the write at once (reads queued after it see it either way).
+      for (let n = Math.floor(start / CHUNK); n * CHUNK < start + copy.length; n++) {
+        const c = this.cache.get(n);
+        if (!c) continue;
+        const from = Math.max(start, n * CHUNK);
+        const to = Math.min(start + copy.length, n * CHUNK + c.length);
+        c.set(copy.subarray(from - start, to - start), from - n * CHUNK);
+      }
       this.chain = this.chain
         .then(() => ecs.guest.write(this.instance, this.index, start, copy))
         .then(() => { if (fn) fn(); }, (e) => { console.error('rowsnap: guest write failed', e); if (fn) fn(); });
@@ -134,13 +189,16 @@
     const go = () => emulator.serial_send_bytes(1, new TextEncoder().encode('go\n'));
     vm.onReady = async () => {
       vm.onReady = null;
+      let s = null;
       if (!state) {
-        try {
-          const s = new Uint8Array(await emulator.save_state());
-          await ecs.guest.saveState(key, await streamed(s, new CompressionStream('gzip')));
-        } catch (e) { console.warn('rowsnap: the machine state could not be saved (cold boots go on)', e); }
+        try { s = new Uint8Array(await emulator.save_state()); } catch (e) { console.warn('rowsnap: the machine state could not be saved', e); }
       }
       go();
+      // Compressed and kept while the guest goes on.
+      if (s) {
+        streamed(s, new CompressionStream('gzip')).then((gz) => ecs.guest.saveState(key, gz))
+          .catch((e) => console.warn('rowsnap: the machine state could not be kept (cold boots go on)', e));
+      }
     };
     const emulator = new V86({
       wasm_path: BASE + 'v86/v86.wasm',

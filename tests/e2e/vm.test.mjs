@@ -113,6 +113,22 @@ test('Linux boots from a rowsnap disk; a snapshot taken in the console rolls a b
   await p.getByRole('dialog', { name: 'Connect' }).locator('.xterm-rows').filter({ hasText: 'vi-is-back' }).waitFor();
   await shot(p, 'vm02-rolled-back');
   await p.getByRole('dialog', { name: 'Connect' }).getByRole('button', { name: 'Close' }).first().click();
+  // A custom image of the snapshot boots a second instance that holds the file (restored from
+  // the saved machine state: same build, memory and disk size).
+  const second = await p.evaluate(async (snap) => {
+    const img = (await ecs.request('CreateImage', { SnapshotId: snap, ImageName: 'linux-with-keep' })).ImageId;
+    await t.until('DescribeImages', { ImageId: img }, (r) => r.Images.Image[0].Status, 'Available');
+    if (!(await ecs.request('DescribeImages', { ImageId: img })).Images.Image[0].BootsInBrowser) throw new Error('the custom image should boot');
+    return (await ecs.request('RunInstances', { ImageId: img, InstanceType: 'ecs.t6-c1m1.large' })).InstanceIdSets.InstanceIdSet[0];
+  }, snap);
+  await statusIs(p, second, 'Running', BOOT_MS);
+  await serialSays(p, second, 'rowsnap# ');
+  await p.evaluate(async (id) => ecs.consoleWrite(id, 'cat /root/keep.txt; echo second-$((1+1))\n'), second);
+  await serialSays(p, second, 'second-2', 60_000);
+  assert.match(await p.evaluate((id) => ecs.consoleRead(id), second), /\r\nkept-by-snapshot\r\n/);
+  // A third machine is over the cap of 2.
+  const third = await p.evaluate(async () => { try { await ecs.request('RunInstances', { ImageId: 'rowsnap_linux_i386_busybox' }); return 'ran'; } catch (e) { return e.Code; } });
+  assert.equal(third, 'QuotaExceed.RunningInstances');
   // No machine: consoleRead says so.
   const none = await p.evaluate(async () => { try { await ecs.consoleRead('i-nope'); return 'read'; } catch (e) { return e.Code; } });
   assert.equal(none, 'IncorrectInstanceStatus');

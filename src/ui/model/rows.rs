@@ -273,6 +273,8 @@ row! {
         pub failure_reason: String = "FailureReason",
         pub disk_device_mappings: Count = "DiskDeviceMappings",
         pub creation_time: String = "CreationTime",
+        /// Its system disk boots in the browser (v86): the Linux image and images of its disks.
+        pub boots_in_browser: bool = "BootsInBrowser",
     }
 }
 

@@ -61,7 +61,7 @@ pub fn images_page() -> Html {
                         <tr role="row">
                             <td><div class="mono">{i.image_id.clone()}</div><div class="sub">{i.image_name.clone()}</div></td>
                             <td>{if custom { "Custom Image" } else { "Public Image" }}</td>
-                            <td>{i.os_name.clone()}</td>
+                            <td>{i.os_name.clone()}<div class="sub">{if i.boots_in_browser { "Boots in this browser" } else { "Does not boot in the browser" }}</div></td>
                             <td>{format!("{} GiB", i.size)}</td>
                             <td>{i.disk_device_mappings.0}</td>
                             <td>

@@ -16,6 +16,9 @@ const LINUX = 'rowsnap_linux_i386_busybox';
 // A cold boot is 20-60 s on a loaded 2-core machine.
 const BOOT_MS = 240_000;
 
+// Every marker waited for is computed by the guest's shell ($((...))), so the echo of the typed
+// command line never matches it.
+
 /** Polls `fn(arg)` (async, in the page) every 500 ms until it is true, at most `ms`. */
 async function until(p, fn, arg, ms, what) {
   const end = Date.now() + ms;
@@ -87,8 +90,8 @@ test('Linux boots from a rowsnap disk; a snapshot taken in the console rolls a b
   const snap = await p.evaluate(async () => (await ecs.request('DescribeSnapshots', { SnapshotName: 'before-breaking' })).Snapshots.Snapshot[0].SnapshotId);
 
   // Break the system: the file and a system binary go.
-  await p.evaluate(async (id) => ecs.consoleWrite(id, 'rm /root/keep.txt /bin/vi; sync; ls /bin/vi || echo vi-is-gone\n'), id);
-  await serialSays(p, id, 'vi-is-gone', 60_000);
+  await p.evaluate(async (id) => ecs.consoleWrite(id, 'rm /root/keep.txt /bin/vi; sync; ls /bin/vi || echo vi-is-$((2-1))gone\n'), id);
+  await serialSays(p, id, 'vi-is-1gone', 60_000);
 
   // Stop (the guest flushes and halts), roll back, start again: all by clicking.
   await nav(p, 'Instances');
@@ -105,12 +108,12 @@ test('Linux boots from a rowsnap disk; a snapshot taken in the console rolls a b
   await statusIs(p, id, 'Running', BOOT_MS);
   await serialSays(p, id, 'rowsnap# ');
   assert.ok((await p.evaluate((id) => ecs.consoleRead(id), id)).includes('rowsnap: boot #2'), 'the disk is the snapshot\'s: its boot count goes on from 1');
-  await p.evaluate(async (id) => ecs.consoleWrite(id, 'cat /root/keep.txt; ls /bin/vi && echo vi-is-back\n'), id);
-  await serialSays(p, id, 'vi-is-back', 60_000);
+  await p.evaluate(async (id) => ecs.consoleWrite(id, 'cat /root/keep.txt; ls /bin/vi && echo vi-is-$((1+1))back\n'), id);
+  await serialSays(p, id, 'vi-is-2back', 60_000);
   const out = await p.evaluate((id) => ecs.consoleRead(id), id);
   assert.match(out, /\r\nkept-by-snapshot\r\n/);
   await p.getByRole('button', { name: 'Connect' }).click();
-  await p.getByRole('dialog', { name: 'Connect' }).locator('.xterm-rows').filter({ hasText: 'vi-is-back' }).waitFor();
+  await p.getByRole('dialog', { name: 'Connect' }).locator('.xterm-rows').filter({ hasText: 'vi-is-2back' }).waitFor();
   await shot(p, 'vm02-rolled-back');
   await p.getByRole('dialog', { name: 'Connect' }).getByRole('button', { name: 'Close' }).first().click();
   // A custom image of the snapshot boots a second instance that holds the file (restored from

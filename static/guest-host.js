@@ -139,8 +139,17 @@
   const vms = new Map(); // instance id -> machine
   const busy = new Set(); // instances with an order being carried out
 
+  // v86 hands the serial output over a byte at a time, many in one of its
+  // turns: they are gathered and decoded (and written to a terminal) once per
+  // turn, not once per byte.
   function output(vm, byte) {
-    const chunk = new Uint8Array([byte]);
+    vm.pending.push(byte);
+    if (vm.pending.length === 1) queueMicrotask(() => flushOutput(vm));
+  }
+
+  function flushOutput(vm) {
+    const chunk = Uint8Array.from(vm.pending);
+    vm.pending = [];
     vm.text += vm.decoder.decode(chunk, { stream: true });
     if (vm.text.length > OUTPUT_CAP * 1.25) vm.text = vm.text.slice(-OUTPUT_CAP);
     for (const f of vm.subs) f(chunk);
@@ -180,7 +189,7 @@
     const info = await ecs.guest.attach(id);
     const f = await files();
     const disks = info.Disks.slice(0, 2).map((d, i) => new GuestDisk(id, i, d.Bytes));
-    const vm = { id, text: '', decoder: new TextDecoder(), subs: new Set(), agent: '', waiters: [], disks, started: performance.now() };
+    const vm = { id, text: '', pending: [], decoder: new TextDecoder(), subs: new Set(), agent: '', waiters: [], disks };
     const key = [f.manifest.build, info.MemoryMiB, ...disks.map((d) => d.byteLength)].join('-');
     const saved = await ecs.guest.loadState(key).catch(() => null);
     const state = saved ? await streamed(saved, new DecompressionStream('gzip')) : null;

@@ -4,7 +4,7 @@
 //! hold exactly (space accounting, changed blocks, block maps).
 
 use rowsnap::engine::memory::MemoryStore;
-use rowsnap::engine::testkit::{block_on, digest, random_ops, scenario_step, FailMode, FailingStore, Limits, Rng};
+use rowsnap::engine::testkit::{block_on, digest, random_ops, scenario_step, scenario_step_sealed, test_key, FailMode, FailingStore, Limits, Rng};
 use rowsnap::engine::{BlockState, Engine, EngineError, MapRef, SnapshotId, VolumeId};
 
 fn open() -> Engine<MemoryStore> {
@@ -35,12 +35,28 @@ fn model_with_a_tiny_cache() {
     block_on(random_ops(&mut e, 77, 1_500, Limits { check_every: 100, ..Limits::default() })).unwrap();
 }
 
-/// The digests of the scenario after each step, on a store that never fails.
-fn scenario_digests() -> Vec<Vec<String>> {
+#[test]
+fn model_sealed_volumes_2000_ops() {
+    // Volumes sealed with two keys and plain ones side by side: the same model, and keys never mix.
     let mut e = open();
+    block_on(random_ops(&mut e, 0x5ea1_0001, 2_000, Limits { sealed: true, ..Limits::default() })).unwrap();
+}
+
+/// The engine over `store`, given data key 1 when `key` is 1.
+fn open_keyed<S: rowsnap::engine::Store>(store: S, key: u64) -> Engine<S> {
+    let e = block_on(Engine::open(store)).unwrap();
+    if key != 0 {
+        e.set_key(key, Some(&test_key(key)));
+    }
+    e
+}
+
+/// The digests of the scenario after each step, on a store that never fails.
+fn scenario_digests(key: u64) -> Vec<Vec<String>> {
+    let mut e = open_keyed(MemoryStore::new(), key);
     let mut out = vec![block_on(digest(&mut e)).unwrap()];
     let mut step = 0;
-    while block_on(scenario_step(&mut e, step)).unwrap() {
+    while block_on(scenario_step_sealed(&mut e, step, key)).unwrap() {
         out.push(block_on(digest(&mut e)).unwrap());
         step += 1;
     }
@@ -49,14 +65,23 @@ fn scenario_digests() -> Vec<Vec<String>> {
 
 #[test]
 fn failed_commit_at_every_point_leaves_before_or_after() {
-    let digests = scenario_digests();
+    failed_commits(0);
+}
+
+#[test]
+fn failed_commit_at_every_point_leaves_before_or_after_sealed() {
+    failed_commits(1);
+}
+
+fn failed_commits(key: u64) {
+    let digests = scenario_digests(key);
     let steps = digests.len() - 1;
     // Commits of a clean run: one to create the superblock, one per step.
     let total = {
         let store = FailingStore::new(MemoryStore::new(), u64::MAX, FailMode::Before);
-        let mut e = block_on(Engine::open(store.clone())).unwrap();
+        let mut e = open_keyed(store.clone(), key);
         for s in 0..steps {
-            block_on(scenario_step(&mut e, s)).unwrap();
+            block_on(scenario_step_sealed(&mut e, s, key)).unwrap();
         }
         store.commits()
     };
@@ -65,10 +90,10 @@ fn failed_commit_at_every_point_leaves_before_or_after() {
     for n in 2..=total {
         for mode in [FailMode::Before, FailMode::After] {
             let store = FailingStore::new(MemoryStore::new(), n, mode);
-            let mut e = block_on(Engine::open(store.clone())).unwrap();
+            let mut e = open_keyed(store.clone(), key);
             let mut failed_at = None;
             for s in 0..steps {
-                if let Err(err) = block_on(scenario_step(&mut e, s)) {
+                if let Err(err) = block_on(scenario_step_sealed(&mut e, s, key)) {
                     assert!(matches!(err, EngineError::Store(_)), "{err}");
                     failed_at = Some(s);
                     break;
@@ -81,13 +106,13 @@ fn failed_commit_at_every_point_leaves_before_or_after() {
                 FailMode::QuotaAbove(_) => unreachable!("only Before and After are run here"),
             };
             // Reopened from what the store holds ...
-            let mut reopened = block_on(Engine::open(store.inner.clone())).unwrap();
+            let mut reopened = open_keyed(store.inner.clone(), key);
             assert_eq!(&block_on(digest(&mut reopened)).unwrap(), want, "commit {n} {mode:?}, reopened");
             // ... and the engine that saw the failure, still running.
             if mode == FailMode::Before {
                 assert_eq!(&block_on(digest(&mut e)).unwrap(), want, "commit {n}, same engine");
                 // It goes on working: the failed step succeeds when retried.
-                block_on(scenario_step(&mut e, s)).unwrap();
+                block_on(scenario_step_sealed(&mut e, s, key)).unwrap();
                 assert_eq!(block_on(digest(&mut e)).unwrap(), digests[s + 1], "commit {n}, retried");
             }
             tried += 1;
@@ -226,4 +251,98 @@ fn deleting_a_volume_keeps_its_snapshots_readable_and_clonable() {
     let c = block_on(e.clone_snapshot(s, None)).unwrap();
     assert_eq!(block_on(e.read(c, 782, 5)).unwrap(), b"after");
     block_on(e.check()).unwrap();
+}
+
+// ------------------------------------------------------------ sealed volumes
+
+/// Whether any stored value of any table holds `pattern`.
+fn stored_anywhere(store: &MemoryStore, pattern: &[u8]) -> bool {
+    store.dump().values().any(|v| v.windows(pattern.len()).any(|w| w == pattern))
+}
+
+#[test]
+fn sealed_volume_stores_no_plaintext_and_its_snapshots_and_clones_read_back() {
+    let pattern: Vec<u8> = b"ROWSNAP-PLAINTEXT-PATTERN-".iter().cycle().take(40_000).copied().collect();
+    for key in [0u64, 1] {
+        let store = MemoryStore::new();
+        let mut e = open_keyed(store.clone(), key);
+        let v = block_on(e.create_sealed_volume(1 << 20, 15, key)).unwrap();
+        block_on(e.write(v, 5000, &pattern)).unwrap();
+        let s = block_on(e.snapshot(v)).unwrap();
+        let c = block_on(e.clone_snapshot(s, None)).unwrap();
+        block_on(e.write(c, 100, b"clone's own")).unwrap();
+        assert_eq!(block_on(e.read(v, 5000, 40_000)).unwrap(), pattern);
+        assert_eq!(block_on(e.read_snapshot(s, 5000, 40_000)).unwrap(), pattern);
+        assert_eq!(block_on(e.read(c, 100, 11)).unwrap(), b"clone's own");
+        assert_eq!(block_on(e.volume_info(c)).unwrap().key, key);
+        // The scan works: plain volumes show the pattern, sealed ones never.
+        assert_eq!(stored_anywhere(&store, &pattern[..26]), key == 0, "key {key}");
+        assert_eq!(stored_anywhere(&store, b"clone's own"), key == 0);
+        block_on(e.check()).unwrap();
+        // Zeros stay unmapped when sealed too.
+        let before = block_on(e.stats()).unwrap().stored_blocks;
+        block_on(e.write(v, 512 << 10, &[0u8; 65536])).unwrap();
+        assert_eq!(block_on(e.stats()).unwrap().stored_blocks, before);
+    }
+}
+
+#[test]
+fn altered_or_moved_sealed_blocks_are_refused_never_returned() {
+    let store = MemoryStore::new();
+    let mut e = open_keyed(store.clone(), 1);
+    let v = block_on(e.create_sealed_volume(1 << 20, 15, 1)).unwrap();
+    block_on(e.write(v, 0, &[7u8; 65536])).unwrap(); // blocks 0 and 1
+    let dump = store.dump();
+    let blocks: Vec<_> = dump.iter().filter(|((t, _), _)| *t == rowsnap::engine::Table::BLOCKS).collect();
+    assert_eq!(blocks.len(), 2);
+    // One flipped bit in block 0's ciphertext.
+    let mut bad = dump.clone();
+    let ((t0, k0), v0) = blocks[0];
+    let mut flipped = v0.clone();
+    flipped[1000] ^= 0x10;
+    bad.insert((*t0, k0.clone()), flipped);
+    store.restore(&bad);
+    e.clear_cache();
+    let err = block_on(e.read(v, 0, 4096)).unwrap_err();
+    assert!(matches!(err, EngineError::Tampered { key: 1, index: 0 }), "{err}");
+    // A write into the altered block (read-modify-write) is refused too, and changes nothing.
+    assert!(matches!(block_on(e.write(v, 10, b"x")), Err(EngineError::Tampered { .. })));
+    // Block 1 still reads.
+    assert_eq!(block_on(e.read(v, 32768, 4)).unwrap(), [7u8; 4]);
+    // Block 0's sealed bytes put in block 1's place (a moved block): refused.
+    let mut moved = dump.clone();
+    let ((t1, k1), _) = blocks[1];
+    moved.insert((*t1, k1.clone()), v0.clone());
+    store.restore(&moved);
+    e.clear_cache();
+    assert!(matches!(block_on(e.read(v, 32768, 4)), Err(EngineError::Tampered { key: 1, index: 1 })));
+    // Restored as it was: both read.
+    store.restore(&dump);
+    assert_eq!(block_on(e.read(v, 0, 65536)).unwrap(), vec![7u8; 65536]);
+}
+
+#[test]
+fn a_sealed_volume_without_its_key_is_unavailable_and_keys_never_mix() {
+    let mut e = open_keyed(MemoryStore::new(), 1);
+    let v = block_on(e.create_sealed_volume(1 << 20, 15, 1)).unwrap();
+    let plain = block_on(e.create_volume(1 << 20, 15)).unwrap();
+    block_on(e.write(v, 0, b"secret")).unwrap();
+    let s = block_on(e.snapshot(v)).unwrap();
+    let ps = block_on(e.snapshot(plain)).unwrap();
+    assert!(matches!(block_on(e.rollback(plain, s)), Err(EngineError::KeyMismatch)));
+    assert!(matches!(block_on(e.rollback(v, ps)), Err(EngineError::KeyMismatch)));
+    e.set_key(1, None);
+    assert!(!e.has_key(1));
+    assert_eq!(block_on(e.read(v, 0, 6)), Err(EngineError::KeyUnavailable(1)));
+    assert_eq!(block_on(e.read_snapshot(s, 0, 6)), Err(EngineError::KeyUnavailable(1)));
+    assert_eq!(block_on(e.write(v, 0, b"x")), Err(EngineError::KeyUnavailable(1)));
+    assert!(matches!(block_on(e.clone_snapshot(s, None)), Err(EngineError::KeyUnavailable(1))));
+    // Plain volumes are not affected; the key given back opens everything again.
+    block_on(e.write(plain, 0, b"plain")).unwrap();
+    e.set_key(1, Some(&test_key(1)));
+    assert_eq!(block_on(e.read(v, 0, 6)).unwrap(), b"secret");
+    // The wrong key's bytes under the right id: nothing opens.
+    e.set_key(1, Some(&test_key(2)));
+    e.clear_cache();
+    assert!(matches!(block_on(e.read(v, 0, 6)), Err(EngineError::Tampered { .. })));
 }

@@ -53,6 +53,7 @@ mod cache;
 mod codec;
 pub mod memory;
 pub mod records;
+pub mod seal;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -137,6 +138,15 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("the database is damaged: {0}")]
     Corrupt(String),
+    /// The data key of an encrypted volume is not available (its key is locked).
+    #[error("data key {0} is not unlocked")]
+    KeyUnavailable(u64),
+    /// A sealed block failed to open: altered, or not this block.
+    #[error("block {index} sealed with data key {key} failed authentication: it was altered or moved, and is not returned")]
+    Tampered { key: u64, index: u64 },
+    /// A volume and a snapshot sealed with different keys (or one sealed, one not).
+    #[error("the snapshot and the volume are not sealed with the same data key")]
+    KeyMismatch,
 }
 
 /// One of the block maps the engine keeps: a volume's or a snapshot's.
@@ -158,6 +168,8 @@ pub struct VolumeInfo {
     pub written_since_base_bytes: u64,
     /// The snapshot its content last equalled (taken, rolled back to, cloned from).
     pub base: Option<SnapshotId>,
+    /// The data key its blocks are sealed with (0: plain).
+    pub key: u64,
 }
 
 /// What the engine says about a snapshot.
@@ -175,6 +187,8 @@ pub struct SnapshotInfo {
     pub parent: Option<SnapshotId>,
     /// Orders snapshots in time: later snapshots have larger generations.
     pub generation: u64,
+    /// The data key its blocks are sealed with (0: plain).
+    pub key: u64,
 }
 
 /// A run of blocks in a [`BlockMap`] that are in the same state.
@@ -237,6 +251,8 @@ pub struct Engine<S: Store> {
     store: S,
     caches: RefCell<Caches>,
     superblock: RefCell<Rc<Superblock>>,
+    /// The data keys given by the layer above (`seal`), by id.
+    keys: RefCell<std::collections::HashMap<u64, Rc<seal::BlockKey>>>,
 }
 
 impl<S: Store> Engine<S> {
@@ -268,7 +284,23 @@ impl<S: Store> Engine<S> {
                 sb
             }
         };
-        Ok(Engine { store, caches: RefCell::new(Caches::new(nodes)), superblock: RefCell::new(Rc::new(sb)) })
+        Ok(Engine { store, caches: RefCell::new(Caches::new(nodes)), superblock: RefCell::new(Rc::new(sb)), keys: Default::default() })
+    }
+
+    /// Gives the engine data key `id` (32 bytes), or takes it away (None):
+    /// the volumes and snapshots sealed with it then fail with
+    /// [`EngineError::KeyUnavailable`].
+    pub fn set_key(&self, id: u64, key: Option<&[u8; 32]>) {
+        let mut keys = self.keys.borrow_mut();
+        match key {
+            Some(k) => keys.insert(id, Rc::new(seal::BlockKey::new(id, k))),
+            None => keys.remove(&id),
+        };
+    }
+
+    /// Whether data key `id` is set.
+    pub fn has_key(&self, id: u64) -> bool {
+        self.keys.borrow().contains_key(&id)
     }
 
     /// The store underneath.
@@ -313,6 +345,14 @@ impl<S: Store> Engine<S> {
     }
 
     /// Creates an empty volume of `size` bytes with blocks of `2^block_shift` bytes.
+    /// A volume whose blocks are sealed with data key `key` (0: plain).
+    pub async fn create_sealed_volume(&mut self, size: u64, block_shift: u8, key: u64) -> Result<VolumeId, EngineError> {
+        let mut t = self.begin().await?;
+        let id = t.create_sealed_volume(size, block_shift, key).await?;
+        t.commit().await?;
+        Ok(id)
+    }
+
     pub async fn create_volume(&mut self, size: u64, block_shift: u8) -> Result<VolumeId, EngineError> {
         let mut t = self.begin().await?;
         let v = t.create_volume(size, block_shift).await?;

@@ -104,6 +104,8 @@ pub struct VolumeRec {
     /// The snapshot this volume's map last equalled (taken, rolled back to, cloned from); 0: none.
     pub base: u64,
     pub base_gen: u64,
+    /// The data key its blocks are sealed with (0: stored as they are).
+    pub key: u64,
 }
 
 impl VolumeRec {
@@ -117,6 +119,9 @@ impl VolumeRec {
             .u64(self.written_blocks)
             .u64(self.base)
             .u64(self.base_gen);
+        if self.key != 0 {
+            e.u64(self.key); // absent in plain volumes: their records stay as they were
+        }
         e.0
     }
     pub fn decode(b: &[u8]) -> Result<Self, EngineError> {
@@ -130,6 +135,7 @@ impl VolumeRec {
             written_blocks: d.u64()?,
             base: d.u64()?,
             base_gen: d.u64()?,
+            key: if d.is_empty() { 0 } else { d.u64()? },
         })
     }
 }
@@ -150,6 +156,8 @@ pub struct SnapshotRec {
     pub parent: u64,
     /// The generation it was taken at; orders snapshots in time.
     pub generation: u64,
+    /// The data key its blocks are sealed with (its volume's; 0: none).
+    pub key: u64,
 }
 
 impl SnapshotRec {
@@ -164,6 +172,9 @@ impl SnapshotRec {
             .u64(self.incremental_blocks)
             .u64(self.parent)
             .u64(self.generation);
+        if self.key != 0 {
+            e.u64(self.key);
+        }
         e.0
     }
     pub fn decode(b: &[u8]) -> Result<Self, EngineError> {
@@ -178,6 +189,7 @@ impl SnapshotRec {
             incremental_blocks: d.u64()?,
             parent: d.u64()?,
             generation: d.u64()?,
+            key: if d.is_empty() { 0 } else { d.u64()? },
         })
     }
 }

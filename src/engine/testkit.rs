@@ -27,6 +27,7 @@ struct ModelVolume {
     shift: u8,
     /// Blocks written (non-zero) since the base: the next snapshot's increment.
     written: BTreeSet<u64>,
+    key: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -34,6 +35,7 @@ struct ModelSnapshot {
     data: Vec<u8>,
     shift: u8,
     volume: u64,
+    key: u64,
 }
 
 /// The reference: full copies, nothing shared.
@@ -56,11 +58,22 @@ pub struct Limits {
     pub check_every: usize,
     /// Compare every volume and snapshot in full every this many operations.
     pub compare_every: usize,
+    /// Volumes are created sealed with data key 1 or 2 (given to the engine)
+    /// or plain, at random: the model then also checks that no operation
+    /// mixes keys and that every sealed block opens.
+    pub sealed: bool,
+}
+
+/// The data keys the sealed random sequences and scenario use.
+pub fn test_key(id: u64) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    Rng::new(id ^ 0x5ea1).fill(&mut k);
+    k
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_volumes: 5, max_snapshots: 12, check_every: 50, compare_every: 25 }
+        Limits { max_volumes: 5, max_snapshots: 12, check_every: 50, compare_every: 25, sealed: false }
     }
 }
 
@@ -73,6 +86,11 @@ fn fail(seed: u64, step: usize, what: String) -> String {
 pub async fn random_ops<S: Store>(engine: &mut Engine<S>, seed: u64, n: usize, limits: Limits) -> Result<(), String> {
     let mut rng = Rng::new(seed);
     let mut model = Model::default();
+    if limits.sealed {
+        for k in [1, 2] {
+            engine.set_key(k, Some(&test_key(k)));
+        }
+    }
     for (id, v) in existing(engine).await.map_err(|e| e.to_string())? {
         model.volumes.insert(id, v);
     }
@@ -90,8 +108,9 @@ pub async fn random_ops<S: Store>(engine: &mut Engine<S>, seed: u64, n: usize, l
                 1 => (1 << 20) + rng.below(4096),
                 _ => (5 << 20) + 1 + rng.below(3 << 20),
             };
-            let id = engine.create_volume(size, shift).await.map_err(|x| e(format!("create: {x}")))?;
-            model.volumes.insert(id.0, ModelVolume { data: vec![0; size as usize], shift, written: BTreeSet::new() });
+            let key = if limits.sealed { rng.below(3) } else { 0 };
+            let id = engine.create_sealed_volume(size, shift, key).await.map_err(|x| e(format!("create: {x}")))?;
+            model.volumes.insert(id.0, ModelVolume { data: vec![0; size as usize], shift, written: BTreeSet::new(), key });
         } else if roll < 45 {
             let v = pick(&mut rng, &vols);
             let mv = model.volumes.get_mut(&v).unwrap();
@@ -150,7 +169,10 @@ pub async fn random_ops<S: Store>(engine: &mut Engine<S>, seed: u64, n: usize, l
                 return Err(e(format!("snapshot {} referenced bytes differ from the model", s.0)));
             }
             mv.written.clear();
-            model.snapshots.insert(s.0, ModelSnapshot { data: mv.data.clone(), shift: mv.shift, volume: v });
+            if info.key != mv.key {
+                return Err(e(format!("snapshot {} has key {} and its volume {}", s.0, info.key, mv.key)));
+            }
+            model.snapshots.insert(s.0, ModelSnapshot { data: mv.data.clone(), shift: mv.shift, volume: v, key: mv.key });
         } else if roll < 78 {
             // Rollback to a snapshot of this volume's geometry (any of them, older or newer).
             let v = pick(&mut rng, &vols);
@@ -160,6 +182,13 @@ pub async fn random_ops<S: Store>(engine: &mut Engine<S>, seed: u64, n: usize, l
                 continue;
             }
             let s = pick(&mut rng, &fits);
+            if model.snapshots[&s].key != mv.key {
+                // Keys never mix: refused, and nothing changes.
+                match engine.rollback(VolumeId(v), SnapshotId(s)).await {
+                    Err(EngineError::KeyMismatch) => continue,
+                    other => return Err(e(format!("rollback across keys gave {other:?}"))),
+                }
+            }
             engine.rollback(VolumeId(v), SnapshotId(s)).await.map_err(|x| e(format!("rollback: {x}")))?;
             let sd = &model.snapshots[&s].data;
             mv.data[..sd.len()].copy_from_slice(sd);
@@ -175,7 +204,7 @@ pub async fn random_ops<S: Store>(engine: &mut Engine<S>, seed: u64, n: usize, l
             let v = engine.clone_snapshot(SnapshotId(s), Some(size)).await.map_err(|x| e(format!("clone: {x}")))?;
             let mut data = ms.data.clone();
             data.resize(size as usize, 0);
-            model.volumes.insert(v.0, ModelVolume { data, shift: ms.shift, written: BTreeSet::new() });
+            model.volumes.insert(v.0, ModelVolume { data, shift: ms.shift, written: BTreeSet::new(), key: ms.key });
         } else if roll < 85 {
             let v = pick(&mut rng, &vols);
             let mv = model.volumes.get_mut(&v).unwrap();
@@ -229,7 +258,7 @@ async fn existing<S: Store>(engine: &mut Engine<S>) -> Result<Vec<(u64, ModelVol
         } else {
             return Ok(Vec::new()); // not a state the model can describe; start afresh
         };
-        out.push((v.id.0, ModelVolume { data, shift: v.block_size.trailing_zeros() as u8, written }));
+        out.push((v.id.0, ModelVolume { data, shift: v.block_size.trailing_zeros() as u8, written, key: v.key }));
     }
     Ok(out)
 }
@@ -321,6 +350,12 @@ pub async fn digest<S: Store>(engine: &mut Engine<S>) -> Result<Vec<String>, Eng
 /// A scripted scenario touching every operation; `digest` after each step
 /// lets the failing-store test compare states.
 pub async fn scenario_step<S: Store>(engine: &mut Engine<S>, step: usize) -> Result<bool, EngineError> {
+    scenario_step_sealed(engine, step, 0).await
+}
+
+/// The scenario with its volumes sealed with data key `key` (0: plain; the
+/// caller gives the engine the key, [`test_key`]).
+pub async fn scenario_step_sealed<S: Store>(engine: &mut Engine<S>, step: usize, key: u64) -> Result<bool, EngineError> {
     let (v1, v2) = (VolumeId(1), VolumeId(2));
     let pattern = |seed: u64, len: usize| {
         let mut b = vec![0u8; len];
@@ -328,7 +363,7 @@ pub async fn scenario_step<S: Store>(engine: &mut Engine<S>, step: usize) -> Res
         b
     };
     match step {
-        0 => drop(engine.create_volume((4 << 20) + 123, 12).await?),
+        0 => drop(engine.create_sealed_volume((4 << 20) + 123, 12, key).await?),
         1 => engine.write(v1, 0, &pattern(1, 20_000)).await?,
         2 => engine.write(v1, (4 << 20) - 5000, &pattern(2, 5000)).await?,
         3 => drop(engine.snapshot(v1).await?),

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 use super::records::{rc_page_key, Node, RcKind, RcPage, SnapshotRec, Superblock, VolumeRec, FAN, FAN_BITS, LEVELS, MAX_BLOCKS, RC_PAGE};
+use super::seal::{BlockKey, SEAL_OVERHEAD};
 use super::store::{Key, Store, Table, Tx};
 use super::{
     BlockMap, BlockRun, BlockState, Engine, EngineError, EngineStats, MapRef, SnapshotId, SnapshotInfo, VolumeId, VolumeInfo, MAX_BLOCK_SHIFT, MIN_BLOCK_SHIFT,
@@ -37,6 +38,7 @@ struct Root {
     root: u64,
     size: u64,
     shift: u8,
+    key: u64,
 }
 
 fn slot(index: u64, level: u32) -> usize {
@@ -179,11 +181,11 @@ impl<'e, S: Store> EngineTx<'e, S> {
         Ok(match map {
             MapRef::Volume(v) => {
                 let v = self.volume(v).await?;
-                Root { root: v.root, size: v.size, shift: v.block_shift }
+                Root { root: v.root, size: v.size, shift: v.block_shift, key: v.key }
             }
             MapRef::Snapshot(s) => {
                 let s = self.snapshot_rec(s).await?;
-                Root { root: s.root, size: s.size, shift: s.block_shift }
+                Root { root: s.root, size: s.size, shift: s.block_shift, key: s.key }
             }
         })
     }
@@ -286,9 +288,20 @@ impl<'e, S: Store> EngineTx<'e, S> {
 
     // ------------------------------------------------------------- data blocks
 
+    /// The data key `key` (0: none), or why it cannot be used.
+    fn block_key(&self, key: u64) -> Result<Option<Rc<BlockKey>>, EngineError> {
+        if key == 0 {
+            return Ok(None);
+        }
+        self.engine.keys.borrow().get(&key).cloned().map(Some).ok_or(EngineError::KeyUnavailable(key))
+    }
+
     /// Reads the given block ids (0: zeros) into `out`, one block each,
-    /// fetching contiguous runs of ids with one range request each.
-    async fn read_blocks(&mut self, ids: &[u64], bs: usize, out: &mut [u8]) -> Result<(), EngineError> {
+    /// fetching contiguous runs of ids with one range request each. With a
+    /// key, the blocks are sealed and the one at position `pos` is block
+    /// `first + pos` of its map.
+    async fn read_blocks(&mut self, ids: &[u64], bs: usize, out: &mut [u8], key: Option<&BlockKey>, first: u64) -> Result<(), EngineError> {
+        let stored = bs + if key.is_some() { SEAL_OVERHEAD } else { 0 };
         let mut wanted: Vec<(u64, usize)> = Vec::new(); // (id, position)
         for (pos, &id) in ids.iter().enumerate() {
             let dst = &mut out[pos * bs..(pos + 1) * bs];
@@ -296,7 +309,10 @@ impl<'e, S: Store> EngineTx<'e, S> {
                 dst.fill(0);
             } else if let Some(b) = self.blocks.get(&id) {
                 let b = b.as_ref().ok_or_else(|| EngineError::Corrupt(format!("block {id} was freed")))?;
-                dst.copy_from_slice(b);
+                match key {
+                    Some(k) => k.open_into(first + pos as u64, b, dst)?,
+                    None => dst.copy_from_slice(b),
+                }
             } else {
                 wanted.push((id, pos));
             }
@@ -320,7 +336,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
                 return Err(EngineError::Corrupt(format!("blocks {lo}..={hi} are missing")));
             }
             for (i, v) in values.into_iter().enumerate() {
-                if v.len() != bs {
+                if v.len() != stored {
                     return Err(EngineError::Corrupt(format!("block {} has {} bytes", lo + i as u64, v.len())));
                 }
                 by_id.insert(lo + i as u64, v);
@@ -328,7 +344,11 @@ impl<'e, S: Store> EngineTx<'e, S> {
         }
         for (pos, &id) in ids.iter().enumerate() {
             if let Some(v) = by_id.get(&id) {
-                out[pos * bs..(pos + 1) * bs].copy_from_slice(v);
+                let dst = &mut out[pos * bs..(pos + 1) * bs];
+                match key {
+                    Some(k) => k.open_into(first + pos as u64, v, dst)?,
+                    None => dst.copy_from_slice(v),
+                }
             }
         }
         Ok(())
@@ -337,12 +357,19 @@ impl<'e, S: Store> EngineTx<'e, S> {
     // -------------------------------------------------------------- operations
 
     pub async fn create_volume(&mut self, size: u64, block_shift: u8) -> Result<VolumeId, EngineError> {
+        self.create_sealed_volume(size, block_shift, 0).await
+    }
+
+    /// A new volume whose blocks are sealed with data key `key` (0: plain);
+    /// its snapshots and their clones keep the key.
+    pub async fn create_sealed_volume(&mut self, size: u64, block_shift: u8, key: u64) -> Result<VolumeId, EngineError> {
         validate_geometry(size, block_shift)?;
+        self.block_key(key)?;
         let sb = self.sb_mut();
         let id = sb.next_volume;
         sb.next_volume += 1;
         let gen = sb.generation;
-        self.set_volume(VolumeRec { id, size, block_shift, root: 0, referenced_blocks: 0, written_blocks: 0, base: 0, base_gen: gen.saturating_sub(1) });
+        self.set_volume(VolumeRec { id, size, block_shift, root: 0, referenced_blocks: 0, written_blocks: 0, base: 0, base_gen: gen.saturating_sub(1), key });
         Ok(VolumeId(id))
     }
 
@@ -370,6 +397,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         }
         let bs = 1u64 << vol.block_shift;
         let gen = self.sb().generation;
+        let key = self.block_key(vol.key)?;
         let first = offset / bs;
         let last = (offset + len - 1) / bs;
         let mut index = first;
@@ -387,7 +415,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
                 if !covers && !partial.contains_key(&i) {
                     let mut buf = vec![0u8; bs as usize];
                     let id = leaf.ids[slot(i, 0)];
-                    self.read_blocks(&[id], bs as usize, &mut buf).await?;
+                    self.read_blocks(&[id], bs as usize, &mut buf, key.as_deref(), i).await?;
                     partial.insert(i, buf);
                 }
             }
@@ -401,6 +429,10 @@ impl<'e, S: Store> EngineTx<'e, S> {
                         buf
                     }
                     None => data[(start - offset) as usize..(start - offset + bs) as usize].to_vec(),
+                };
+                let content = match &key {
+                    Some(k) if content.iter().any(|&b| b != 0) => k.seal(i, &content),
+                    _ => content,
                 };
                 self.write_block(&mut vol, leaf_id, i, content, gen).await?;
             }
@@ -418,6 +450,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
             (leaf.ids[s], leaf.births[s])
         };
         let was_new = old != 0 && old_birth > vol.base_gen;
+        // Zeros stay unmapped (sealed content is never all zeros: the nonce is random).
         if content.iter().all(|&b| b == 0) {
             if old != 0 {
                 self.unref_block(old).await?;
@@ -482,12 +515,13 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if ids.iter().all(|&id| id == 0) {
             return Ok(out);
         }
+        let key = self.block_key(r.key)?;
         let aligned = offset.is_multiple_of(bs) && len.is_multiple_of(bs);
         if aligned {
-            self.read_blocks(&ids, bs as usize, &mut out).await?;
+            self.read_blocks(&ids, bs as usize, &mut out, key.as_deref(), first).await?;
         } else {
             let mut buf = vec![0u8; ids.len() * bs as usize];
-            self.read_blocks(&ids, bs as usize, &mut buf).await?;
+            self.read_blocks(&ids, bs as usize, &mut buf, key.as_deref(), first).await?;
             let skip = (offset - first * bs) as usize;
             out.copy_from_slice(&buf[skip..skip + len as usize]);
         }
@@ -526,6 +560,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
             incremental_blocks: vol.written_blocks,
             parent: vol.base,
             generation: gen,
+            key: vol.key,
         };
         self.snapshots.insert(id, Some(Rc::new(rec)));
         if rebase {
@@ -565,6 +600,9 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if snap.size > vol.size {
             return Err(EngineError::InvalidSize(format!("the snapshot holds {} bytes and the volume only {}", snap.size, vol.size)));
         }
+        if snap.key != vol.key {
+            return Err(EngineError::KeyMismatch);
+        }
         self.rebase(&mut vol, &snap).await?;
         self.set_volume(vol);
         Ok(())
@@ -576,7 +614,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if size < snap.size {
             return Err(EngineError::InvalidSize(format!("{size} bytes is less than the snapshot's {} bytes", snap.size)));
         }
-        let vid = self.create_volume(size, snap.block_shift).await?;
+        let vid = self.create_sealed_volume(size, snap.block_shift, snap.key).await?;
         let mut vol = (*self.volume(vid).await?).clone();
         self.rebase(&mut vol, &snap).await?;
         self.set_volume(vol);
@@ -626,6 +664,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
             referenced_bytes: v.referenced_blocks * bs,
             written_since_base_bytes: v.written_blocks * bs,
             base: (v.base != 0).then_some(SnapshotId(v.base)),
+            key: v.key,
         })
     }
 
@@ -881,7 +920,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
 
     pub async fn check(&mut self) -> Result<(), EngineError> {
         let bad = |m: String| Err(EngineError::Corrupt(m));
-        let mut roots: Vec<(String, u64, u64, u8)> = Vec::new(); // (name, root, size, shift)
+        let mut roots: Vec<(String, u64, u64, u8, u64)> = Vec::new(); // (name, root, size, shift, key)
         for (id, b) in self.tx.get_range(Table::VOLUMES, 0, KEY_MAX).await? {
             let v = VolumeRec::decode(&b)?;
             if v.id != id {
@@ -900,7 +939,7 @@ impl<'e, S: Store> EngineTx<'e, S> {
                     return bad(format!("volume {id} maps block {i} past its end"));
                 }
             }
-            roots.push((format!("volume {id}"), v.root, v.size, v.block_shift));
+            roots.push((format!("volume {id}"), v.root, v.size, v.block_shift, v.key));
         }
         for (id, b) in self.tx.get_range(Table::SNAPSHOTS, 0, KEY_MAX).await? {
             let s = SnapshotRec::decode(&b)?;
@@ -908,20 +947,21 @@ impl<'e, S: Store> EngineTx<'e, S> {
             if mapped.len() as u64 != s.referenced_blocks {
                 return bad(format!("snapshot {id} counts {} blocks and maps {}", s.referenced_blocks, mapped.len()));
             }
-            roots.push((format!("snapshot {id}"), s.root, s.size, s.block_shift));
+            roots.push((format!("snapshot {id}"), s.root, s.size, s.block_shift, s.key));
         }
         // Count every reference, walking each node once (garbage roots still hold theirs).
         let mut node_refs: HashMap<u64, u32> = HashMap::new();
         let mut block_refs: HashMap<u64, u32> = HashMap::new();
-        let mut block_size: HashMap<u64, u8> = HashMap::new();
-        let mut stack: Vec<(u64, u32, u8)> = Vec::new();
-        for (_, root, _, shift) in &roots {
+        // Block id -> (block shift, sealed); shift 0: unknown (reached from garbage only).
+        let mut block_size: HashMap<u64, (u8, bool)> = HashMap::new();
+        let mut stack: Vec<(u64, u32, (u8, bool))> = Vec::new();
+        for (_, root, _, shift, key) in &roots {
             if *root != 0 {
-                stack.push((*root, LEVELS - 1, *shift));
+                stack.push((*root, LEVELS - 1, (*shift, *key != 0)));
             }
         }
         for &g in &self.sb().garbage {
-            stack.push((g, LEVELS - 1, 0)); // 0: block size unknown here
+            stack.push((g, LEVELS - 1, (0, false)));
         }
         while let Some((id, level, shift)) = stack.pop() {
             let seen = node_refs.contains_key(&id);
@@ -936,7 +976,9 @@ impl<'e, S: Store> EngineTx<'e, S> {
             for &c in node.ids.iter().filter(|&&c| c != 0) {
                 if level == 0 {
                     *block_refs.entry(c).or_default() += 1;
-                    block_size.insert(c, shift);
+                    if shift.0 != 0 || !block_size.contains_key(&c) {
+                        block_size.insert(c, shift);
+                    }
                 } else {
                     stack.push((c, level - 1, shift));
                 }
@@ -980,10 +1022,10 @@ impl<'e, S: Store> EngineTx<'e, S> {
             return bad(format!("{} blocks are stored and the superblock counts {}", blocks.len(), sb.stored_blocks));
         }
         for (id, v) in &blocks {
-            let Some(&shift) = block_size.get(id) else {
+            let Some(&(shift, sealed)) = block_size.get(id) else {
                 return bad(format!("block {id} is stored and unreachable"));
             };
-            if shift != 0 && v.len() != 1 << shift {
+            if shift != 0 && v.len() != (1 << shift) + if sealed { SEAL_OVERHEAD } else { 0 } {
                 return bad(format!("block {id} holds {} bytes", v.len()));
             }
             if v.iter().all(|&b| b == 0) {
@@ -1193,6 +1235,7 @@ fn snapshot_info(s: &SnapshotRec) -> SnapshotInfo {
         referenced_bytes: s.referenced_blocks * bs,
         parent: (s.parent != 0).then_some(SnapshotId(s.parent)),
         generation: s.generation,
+        key: s.key,
     }
 }
 

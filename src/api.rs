@@ -137,6 +137,41 @@ fn set_upload_rate(rate: JsValue) -> Promise {
     })
 }
 
+fn region_arg(v: &JsValue) -> String {
+    v.as_string().unwrap_or_else(|| crate::ecs::DEFAULT_REGION.to_string())
+}
+
+fn create_key(alias: JsValue, passphrase: JsValue, region: JsValue) -> Promise {
+    promise(async move {
+        let (alias, pass) = (str_arg(&alias, "Alias")?, str_arg(&passphrase, "Passphrase")?);
+        let out = service::with(async |ecs| ecs.create_key(&service::vault(), &region_arg(&region), &alias, &pass).await).await;
+        out.map(|v| to_js(&v)).map_err(|e| js_error(e, None))
+    })
+}
+
+fn list_keys(region: JsValue) -> Promise {
+    promise(async move {
+        let out = service::with(async |ecs| ecs.list_keys(&region_arg(&region)).await).await;
+        out.map(|v| to_js(&v)).map_err(|e| js_error(e, None))
+    })
+}
+
+fn lock_key(id: JsValue) -> Promise {
+    promise(async move {
+        let id = str_arg(&id, "KeyId")?;
+        service::with(async |ecs| ecs.lock_key(&id).await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+fn unlock_key(id: JsValue, passphrase: JsValue) -> Promise {
+    promise(async move {
+        let (id, pass) = (str_arg(&id, "KeyId")?, str_arg(&passphrase, "Passphrase")?);
+        service::with(async |ecs| ecs.unlock_key(&service::vault(), &id, &pass).await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
 fn reset() -> Promise {
     promise(async move {
         service::reset().await.map_err(|e| js_error(e, None))?;
@@ -311,6 +346,10 @@ pub fn install() {
     set_fn(&ecs, "advanceClock", Closure::<dyn Fn(JsValue) -> Promise>::new(advance_clock).into_js_value());
     set_fn(&ecs, "setUploadRate", Closure::<dyn Fn(JsValue) -> Promise>::new(set_upload_rate).into_js_value());
     set_fn(&ecs, "reset", Closure::<dyn Fn() -> Promise>::new(reset).into_js_value());
+    set_fn(&ecs, "createKey", Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(create_key).into_js_value());
+    set_fn(&ecs, "listKeys", Closure::<dyn Fn(JsValue) -> Promise>::new(list_keys).into_js_value());
+    set_fn(&ecs, "lockKey", Closure::<dyn Fn(JsValue) -> Promise>::new(lock_key).into_js_value());
+    set_fn(&ecs, "unlockKey", Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(unlock_key).into_js_value());
     set_fn(&ecs, "consoleRead", Closure::<dyn Fn(JsValue) -> Promise>::new(console_read).into_js_value());
     set_fn(&ecs, "consoleWrite", Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(console_write).into_js_value());
     // The in-page host's side of the machines (static/guest-host.js), not for scripts.

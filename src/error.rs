@@ -87,6 +87,9 @@ impl From<EngineError> for Error {
             EngineError::OutOfRange { offset, len, size } => {
                 Error::invalid("Offset", format!("the range {offset}+{len} is outside the disk's {size} bytes"))
             }
+            // Named with its KMS key by the ECS layer (`kms::data_key_locked`).
+            EngineError::KeyUnavailable(dk) => Error::forbidden("InvalidKMSKeyId.Locked", format!("data key {dk}")),
+            e @ EngineError::Tampered { .. } => Error::new(500, "InvalidDiskData.AuthenticationFailed", format!("{e}. The stored copy of this encrypted data was damaged.")),
             other => Error::internal(other),
         }
     }

@@ -25,6 +25,7 @@ pub mod pacing;
 pub mod schema;
 pub mod snapstore;
 pub mod util;
+pub mod vault;
 
 #[cfg(target_arch = "wasm32")]
 pub mod api;

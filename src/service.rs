@@ -56,7 +56,8 @@ fn handle() -> Rc<Mutex<Option<Service>>> {
 /// `on_closed` runs if another tab upgrades or deletes the database.
 pub async fn open(on_closed: impl FnOnce() + 'static) -> Result<(), Error> {
     let store = IdbStore::open_with(DB_NAME, on_closed).await.map_err(|e| Error::from(crate::engine::EngineError::Store(e)))?;
-    let ecs = Ecs::open(store, Box::new(wall)).await?;
+    let mut ecs = Ecs::open(store, Box::new(wall)).await?;
+    open_keys(&mut ecs).await;
     *handle().lock().await = Some(ecs);
     SHARED.with(|s| {
         let mut s = s.borrow_mut();
@@ -71,6 +72,18 @@ pub async fn open(on_closed: impl FnOnce() + 'static) -> Result<(), Error> {
         }
     });
     Ok(())
+}
+
+/// The key service's vault: WebCrypto, the device key beside the database.
+pub fn vault() -> crate::vault::WebVault {
+    crate::vault::WebVault { db: DB_NAME.to_string() }
+}
+
+/// Opens the key service; without it (no WebCrypto) only encryption fails.
+async fn open_keys(ecs: &mut Service) {
+    if let Err(e) = ecs.kms_open(&vault()).await {
+        web_sys::console::warn_1(&format!("rowsnap: the key service could not open; encrypted disks are unavailable: {e}").into());
+    }
 }
 
 /// Closes the database (another tab took over); later calls wait.
@@ -103,7 +116,9 @@ pub async fn reset() -> Result<(), Error> {
     // database, or the old one if it could not be deleted.
     let deleted = IdbStore::delete(DB_NAME).await;
     let store = IdbStore::open(DB_NAME).await.map_err(store_err)?;
-    *guard = Some(Ecs::open(store, Box::new(wall)).await?);
+    let mut ecs = Ecs::open(store, Box::new(wall)).await?;
+    open_keys(&mut ecs).await;
+    *guard = Some(ecs);
     deleted.map_err(store_err)
 }
 

@@ -199,7 +199,7 @@
     vm.onReady = async () => {
       vm.onReady = null;
       let s = null;
-      if (!state) {
+      if (!state && !info.Encrypted) {
         try { s = new Uint8Array(await emulator.save_state()); } catch (e) { console.warn('rowsnap: the machine state could not be saved', e); }
       }
       go();

@@ -190,7 +190,8 @@ fn after_a_reload_running_instances_boot_again_and_images_of_them_boot_too() {
     let store = MemoryStore::new();
     store.restore(&dump);
     let clock = a.clock.clone();
-    let mut b = Api { ecs: block_on(Ecs::open(store, Box::new(move || clock.get()))).unwrap(), clock: a.clock.clone(), auto_upload: true };
+    let mut b =
+        Api { ecs: block_on(Ecs::open(store, Box::new(move || clock.get()))).unwrap(), clock: a.clock.clone(), auto_upload: true, vault: a.vault.clone() };
     assert_eq!(orders(&mut b.ecs), [("boot".to_string(), id.clone())]);
     let vms = b.ok("DescribeInstances", json!({}))["Instances"]["Instance"][0]["VmStatus"].clone();
     assert_eq!(vms, "off");

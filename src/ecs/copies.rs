@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use super::cx::Cx;
 use super::model::{keys, Image, ImageOwner, ImageStatus, Mapping, Snapshot, SnapshotCategory, SnapshotStatus, SnapshotType, STEP_MS};
 use super::params::{check_description, check_name, tag_quota, Params};
-use super::{regions, snapshot_ops, upload};
+use super::{kms, regions, snapshot_ops, upload};
 use crate::engine::{SnapshotId, Store};
 use crate::error::{Error, Result};
 use crate::snapstore;
@@ -58,7 +58,26 @@ async fn copy_of<S: Store>(
     name: String,
     description: String,
     retention_days: Option<u64>,
+    kms_key_id: Option<&str>,
 ) -> Result<Snapshot> {
+    // An encrypted copy keeps its data key, under a key of the destination region
+    // (`KMSKeyId`, or that region's default key).
+    let mut kms_id = String::new();
+    if src.data_key != 0 {
+        let own = std::mem::replace(&mut cx.region, region.to_string());
+        let key = kms::resolve(cx, kms_key_id).await;
+        let key = match key {
+            Ok(k) => kms::add_wrap(cx, src.data_key, &k).await.map(|_| k),
+            Err(e) => Err(e),
+        };
+        cx.region = own;
+        kms_id = key?.id;
+    } else if kms_key_id.is_some_and(|k| !k.is_empty()) {
+        return Err(Error::bad(
+            "InvalidParameter.Encrypted",
+            "The snapshot is unencrypted: its copy is unencrypted too (KMSKeyId applies to encrypted snapshots).",
+        ));
+    }
     let id = cx.new_id("s-");
     let seq = cx.next_seq();
     let mut s = Snapshot {
@@ -76,6 +95,8 @@ async fn copy_of<S: Store>(
         retention_days,
         status: SnapshotStatus::Progressing,
         encrypted: src.encrypted,
+        kms_key_id: kms_id,
+        data_key: src.data_key,
         created: cx.now,
         last_modified: cx.now,
         // A copy is whole in its region: nothing of it is shared there.
@@ -141,7 +162,7 @@ pub async fn copy_snapshot<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
     }
     tag_quota(&tags)?;
     // Act.
-    let mut s = copy_of(cx, &src, &dest, name, description, retention_days).await?;
+    let mut s = copy_of(cx, &src, &dest, name, description, retention_days, p.str("KMSKeyId").as_deref()).await?;
     if !tags.is_empty() {
         s.tags = tags;
         cx.put(&s);
@@ -188,7 +209,7 @@ pub async fn copy_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Valu
             None => Mapping { engine: clone_engine(cx, m.engine).await?, ..m.clone() },
             Some(src) => {
                 let what = format!("Copied for image {copy_id} from {}", img.id);
-                let mut s = copy_of(cx, src, &dest, String::new(), what, None).await?;
+                let mut s = copy_of(cx, src, &dest, String::new(), what, None, None).await?;
                 s.images.push(copy_id.clone());
                 cx.put(&s);
                 copying |= s.status == SnapshotStatus::Progressing;

@@ -24,6 +24,8 @@ pub(crate) struct Cx<'a, S: Store> {
     pub region: String,
     /// The instances with a machine alive in this tab (`guest`).
     pub live: Vec<String>,
+    /// The keys unwrapped in this tab (`kms`).
+    pub kms: std::rc::Rc<std::cell::RefCell<super::kms::Kms>>,
 }
 
 impl<'a, S: Store> Cx<'a, S> {

@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use super::cx::Cx;
+use super::kms::{self, Enc};
 use super::model::{
     keys, settle, Disk, DiskCategory, DiskStatus, DiskType, EcsEnum, InstanceStatus, PerformanceLevel, Snapshot, SnapshotCategory, SnapshotType,
 };
@@ -13,7 +14,7 @@ use super::params::{check_description, check_name, has_tags, newest_first, page,
 use super::regions::check_zone;
 use super::time::iso;
 use super::{restore, snapshot_ops};
-use crate::engine::{SnapshotId, Store};
+use crate::engine::{MapRef, SnapshotId, Store};
 use crate::error::{Error, Result};
 
 /// (min, max) GiB for a disk.
@@ -62,8 +63,9 @@ pub async fn new_disk<S: Store>(
     size_gib: u64,
     disk_type: DiskType,
     from: Option<(SnapshotId, String)>,
-    encrypted: bool,
+    enc: Option<Enc>,
 ) -> Result<Disk> {
+    let data_key = enc.as_ref().map_or(0, |e| e.data_key);
     let released = match &from {
         Some((_, id)) if !id.is_empty() => cx.load::<Snapshot>(&keys::snapshot(id)).await?.filter(|s| s.local_released),
         _ => None,
@@ -73,10 +75,16 @@ pub async fn new_disk<S: Store>(
         (_, Some(s)) => {
             // Only in OSS: an empty volume, filled from OSS on demand and in the background.
             hydration = Some(restore::hydration_for(cx, s).await?);
-            cx.t.create_volume(size_gib * GIB, BLOCK_SHIFT).await?
+            cx.t.create_sealed_volume(size_gib * GIB, BLOCK_SHIFT, data_key).await?
         }
-        (Some((engine, _)), None) => cx.t.clone_snapshot(*engine, Some(size_gib * GIB)).await?,
-        (None, None) => cx.t.create_volume(size_gib * GIB, BLOCK_SHIFT).await?,
+        (Some((engine, _)), None) if cx.t.snapshot_info(*engine).await?.key == data_key => cx.t.clone_snapshot(*engine, Some(size_gib * GIB)).await?,
+        (Some((engine, _)), None) => {
+            // A public image's plain content for an encrypted disk: copied, sealed.
+            let v = cx.t.create_sealed_volume(size_gib * GIB, BLOCK_SHIFT, data_key).await?;
+            copy_map(cx, *engine, v).await?;
+            v
+        }
+        (None, None) => cx.t.create_sealed_volume(size_gib * GIB, BLOCK_SHIFT, data_key).await?,
     };
     let id = cx.new_id("d-");
     let seq = cx.next_seq();
@@ -103,7 +111,9 @@ pub async fn new_disk<S: Store>(
         instance_id: String::new(),
         device: String::new(),
         volume,
-        encrypted,
+        encrypted: enc.is_some(),
+        kms_key_id: enc.map(|e| e.kms_key_id).unwrap_or_default(),
+        data_key,
         delete_auto_snapshot: true,
         auto_snapshot_policy_id: String::new(),
         delete_with_instance: false,
@@ -115,6 +125,22 @@ pub async fn new_disk<S: Store>(
         tags: vec![],
         hydration,
     })
+}
+
+/// Copies what a snapshot holds into a volume (of the same block size).
+async fn copy_map<S: Store>(cx: &mut Cx<'_, S>, from: SnapshotId, to: crate::engine::VolumeId) -> Result<()> {
+    let bs = 1u64 << BLOCK_SHIFT;
+    let size = cx.t.snapshot_info(from).await?.size;
+    for (first, count) in cx.t.written_runs(MapRef::Snapshot(from)).await? {
+        let (mut at, end) = (first * bs, ((first + count) * bs).min(size));
+        while at < end {
+            let n = (end - at).min(1 << 20);
+            let data = cx.t.read(MapRef::Snapshot(from), at, n).await?;
+            cx.t.write(to, at, &data).await?;
+            at += n;
+        }
+    }
+    Ok(())
 }
 
 pub async fn attach_new<S: Store>(cx: &mut Cx<'_, S>, mut disk: Disk, instance: &str, image_id: &str, letter: u8, dwi: bool) -> Result<()> {
@@ -145,6 +171,7 @@ pub async fn disk_json<S: Store>(cx: &mut Cx<'_, S>, d: &Disk) -> Result<Value> 
         "InstanceId": d.instance_id,
         "Device": d.device,
         "Encrypted": d.encrypted,
+        "KMSKeyId": d.kms_key_id,
         "KMSKeyId": "",
         "DeleteAutoSnapshot": d.delete_auto_snapshot,
         "DeleteWithInstance": d.delete_with_instance,
@@ -212,7 +239,8 @@ pub async fn create_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Val
     tag_quota(&tags)?;
     // Act.
     let from = snap.as_ref().map(|s| (s.engine, s.id.clone()));
-    let mut d = new_disk(cx, &zone, category, pl, size, DiskType::Data, from, encrypted || snap.as_ref().is_some_and(|s| s.encrypted)).await?;
+    let enc = kms::for_new_disk(cx, encrypted, p.str("KMSKeyId").as_deref(), snap.as_ref()).await?;
+    let mut d = new_disk(cx, &zone, category, pl, size, DiskType::Data, from, enc).await?;
     if let Some(n) = p.str("DiskName") {
         d.name = n;
     }

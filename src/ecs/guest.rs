@@ -148,6 +148,10 @@ impl<S: Store> Ecs<S> {
         }
         let mut disks: Vec<Disk> = cx.scan::<Disk>(keys::DISKS).await?.into_iter().filter(|d| d.instance_id == instance).collect();
         disks.sort_by(|a, b| (a.disk_type != DiskType::System, &a.device).cmp(&(b.disk_type != DiskType::System, &b.device)));
+        // A disk whose key is locked: the machine waits (the host asks again) until it is unlocked.
+        if let Some(d) = disks.iter().find(|d| d.data_key != 0 && !cx.t.engine().has_key(d.data_key)) {
+            return Err(super::kms::data_key_locked(&self.kms.borrow(), d.data_key));
+        }
         i.status = InstanceStatus::Starting;
         i.plan.clear();
         cx.put(&i);
@@ -155,8 +159,10 @@ impl<S: Store> Ecs<S> {
         self.settings = cx.commit().await?;
         let ids: Vec<String> = disks.iter().map(|d| d.id.clone()).collect();
         self.guests.live.insert(instance.to_string(), Live { disks: ids, running: false });
+        let encrypted = disks.iter().any(|d| d.encrypted);
         let disks: Vec<Value> = disks.iter().map(|d| json!({"DiskId": d.id, "Bytes": d.size_gib * GIB, "Device": d.device})).collect();
-        Ok(json!({"InstanceId": instance, "Disks": disks, "MemoryMiB": memory}))
+        // Encrypted: the host keeps no saved machine state of it (guest RAM would hold its data).
+        Ok(json!({"InstanceId": instance, "Disks": disks, "MemoryMiB": memory, "Encrypted": encrypted}))
     }
 
     /// The host's machine for `instance` runs: Starting becomes Running.

@@ -93,6 +93,8 @@ pub fn image_json(i: &Image, instances: usize) -> Value {
         "FailureReason": i.failure,
         // Extension: the image's system disk boots in the browser (v86).
         "BootsInBrowser": !i.boot.is_empty(),
+        "Encrypted": i.encrypted,
+        "KMSKeyId": i.kms_key_id,
         "DiskDeviceMappings": {"DiskDeviceMapping": i.mappings.iter().map(|m| json!({
             "SnapshotId": m.snapshot_id,
             "Size": m.size_gib,
@@ -224,6 +226,8 @@ pub async fn create_image<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Va
         platform: p.str("Platform").unwrap_or(platform),
         architecture: architecture.to_string(),
         size_gib: mappings[0].size_gib,
+        encrypted: snaps[0].encrypted,
+        kms_key_id: snaps[0].kms_key_id.clone(),
         mappings,
         created: cx.now,
         resource_group: p.str("ResourceGroupId").unwrap_or_default(),

@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 
 use super::cx::Cx;
 use super::disks::{attach_new, check_size, new_disk, performance_level, remove_disk};
-use super::guest;
 use super::model::STEP_MS;
 use super::model::{
     keys, settle, Disk, DiskCategory, DiskStatus, DiskType, ImageStatus, Instance, InstanceStatus, PerformanceLevel, Snapshot, SnapshotCategory,
@@ -15,6 +14,7 @@ use super::model::{
 use super::params::{check_description, check_name, has_tags, newest_first, page, tag_quota, tags_json, Params};
 use super::regions::{check_zone, zones, INSTANCE_TYPES};
 use super::time::iso;
+use super::{guest, kms};
 use crate::engine::Store;
 use crate::error::{Error, Result};
 
@@ -77,6 +77,7 @@ pub async fn run_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
         snapshot: Option<String>,
         delete_with_instance: bool,
         encrypted: bool,
+        kms_key_id: Option<String>,
         name: Option<String>,
     }
     let mut data = Vec::new();
@@ -94,6 +95,7 @@ pub async fn run_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
             snapshot: sub.str("SnapshotId"),
             delete_with_instance: sub.bool("DeleteWithInstance")?.unwrap_or(true),
             encrypted: sub.bool("Encrypted")?.unwrap_or(false),
+            kms_key_id: sub.str("KMSKeyId"),
             name: sub.str("DiskName"),
         });
     }
@@ -197,16 +199,20 @@ pub async fn run_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
         for m in &img.mappings {
             let system = m.disk_type == DiskType::System;
             let (category, pl, size) = if system { (sys_category, sys_pl, sys_size) } else { (DiskCategory::Essd, PerformanceLevel::Pl1, m.size_gib.max(20)) };
-            let encrypted = system && sys_encrypted;
-            let disk = new_disk(cx, &zone, category, pl, size, m.disk_type, Some((m.engine, m.snapshot_id.clone())), encrypted).await?;
+            // A custom image's snapshot decides (an encrypted one stays encrypted);
+            // a public image's content is copied sealed when asked to encrypt.
+            let snap = if m.snapshot_id.is_empty() { None } else { cx.load::<Snapshot>(&keys::snapshot(&m.snapshot_id)).await? };
+            let kms_key_id = if system { p.str("SystemDisk.KMSKeyId") } else { None };
+            let enc = kms::for_new_disk(cx, system && sys_encrypted, kms_key_id.as_deref(), snap.as_ref()).await?;
+            let disk = new_disk(cx, &zone, category, pl, size, m.disk_type, Some((m.engine, m.snapshot_id.clone())), enc).await?;
             attach_new(cx, disk, &id, &image_id, letter, true).await?;
             letter += 1;
         }
         for (d, s) in data.iter().zip(&data_snaps) {
             let size = d.size.or(s.as_ref().map(|s| s.source_disk_size)).unwrap();
             let from = s.as_ref().map(|s| (s.engine, s.id.clone()));
-            let encrypted = d.encrypted || s.as_ref().is_some_and(|s| s.encrypted);
-            let mut disk = new_disk(cx, &zone, d.category, d.pl, size, DiskType::Data, from, encrypted).await?;
+            let enc = kms::for_new_disk(cx, d.encrypted, d.kms_key_id.as_deref(), s.as_ref()).await?;
+            let mut disk = new_disk(cx, &zone, d.category, d.pl, size, DiskType::Data, from, enc).await?;
             if let Some(n) = &d.name {
                 disk.name = n.clone();
             }

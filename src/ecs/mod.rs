@@ -21,6 +21,7 @@ mod groups;
 pub mod guest;
 mod images;
 mod instances;
+pub mod kms;
 pub mod model;
 mod objects;
 pub mod params;
@@ -67,6 +68,8 @@ pub struct Ecs<S: Store> {
     tasks_pending: bool,
     /// The machines alive in this tab and their queued writes (`guest`).
     guests: guest::Guests,
+    /// The keys unwrapped in this tab (`kms`).
+    kms: std::rc::Rc<std::cell::RefCell<kms::Kms>>,
 }
 
 impl<S: Store> Ecs<S> {
@@ -84,6 +87,7 @@ impl<S: Store> Ecs<S> {
             task_failures: (String::new(), 0),
             tasks_pending: true,
             guests: guest::Guests::default(),
+            kms: Default::default(),
         };
         let mut t = ecs.engine.begin().await?;
         if let Some(s) = t.get_in(crate::schema::RECORDS, keys::SETTINGS).await? {
@@ -140,14 +144,14 @@ impl<S: Store> Ecs<S> {
         let settings = self.settings.clone();
         let t = self.engine.begin().await?;
         let live = self.guests.live();
-        Ok(Cx { t, now, wall, rng: &mut self.rng, settings, settings_dirty: false, region: region.to_string(), live })
+        Ok(Cx { t, now, wall, rng: &mut self.rng, settings, settings_dirty: false, region: region.to_string(), live, kms: self.kms.clone() })
     }
 
     /// One ECS API action by its ECS name. The response carries `RequestId`;
     /// an error carries the Code, Message, HTTP status and RequestId.
     pub async fn request(&mut self, action: &str, params: &Value) -> Result<Value, (Error, String)> {
         let request_id = self.request_id();
-        let result = self.request_inner(action, params).await;
+        let result = self.request_inner(action, params).await.map_err(|e| self.name_key(e));
         match result {
             Ok(mut v) => {
                 if let Value::Object(m) = &mut v {
@@ -185,8 +189,20 @@ impl<S: Store> Ecs<S> {
         Ok(out)
     }
 
+    /// The engine's "data key N is locked", said with the KMS key that can unlock it.
+    fn name_key(&self, e: Error) -> Error {
+        match e.message.strip_prefix("data key ").and_then(|n| n.parse().ok()) {
+            Some(dk) if e.code == "InvalidKMSKeyId.Locked" => kms::data_key_locked(&self.kms.borrow(), dk),
+            _ => e,
+        }
+    }
+
     /// Writes `data` at byte `offset` of a disk attached to a Running instance.
     pub async fn write_disk(&mut self, disk_id: &str, offset: u64, data: &[u8]) -> Result<()> {
+        self.write_disk_inner(disk_id, offset, data).await.map_err(|e| self.name_key(e))
+    }
+
+    async fn write_disk_inner(&mut self, disk_id: &str, offset: u64, data: &[u8]) -> Result<()> {
         if data.len() as u64 > MAX_IO {
             return Err(Error::invalid("Bytes", "at most 64 MiB a call"));
         }
@@ -207,6 +223,10 @@ impl<S: Store> Ecs<S> {
 
     /// Reads `length` bytes at `offset` of a disk attached to a Running instance.
     pub async fn read_disk(&mut self, disk_id: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
+        self.read_disk_inner(disk_id, offset, length).await.map_err(|e| self.name_key(e))
+    }
+
+    async fn read_disk_inner(&mut self, disk_id: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
         if length > MAX_IO {
             return Err(Error::invalid("Length", "at most 64 MiB a call"));
         }
@@ -222,6 +242,10 @@ impl<S: Store> Ecs<S> {
 
     /// Reads a snapshot's content (like EBS GetSnapshotBlock).
     pub async fn read_snapshot(&mut self, snapshot_id: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
+        self.read_snapshot_inner(snapshot_id, offset, length).await.map_err(|e| self.name_key(e))
+    }
+
+    async fn read_snapshot_inner(&mut self, snapshot_id: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
         if length > MAX_IO {
             return Err(Error::invalid("Length", "at most 64 MiB a call"));
         }
@@ -299,7 +323,8 @@ impl<S: Store> Ecs<S> {
         let engine = &self.engine;
         let rng = &mut self.rng;
         let settings = self.settings.clone();
-        let mut cx = upper_cx(engine, rng, settings, now, wall).await?;
+        let kms = self.kms.clone();
+        let mut cx = upper_cx(engine, rng, settings, now, wall, kms.clone()).await?;
         let Some(mut task) = upload::oldest(&mut cx).await? else { return Ok(None) };
         drop(cx);
         let id = task.snapshot_id.clone();
@@ -311,14 +336,14 @@ impl<S: Store> Ecs<S> {
         };
         let mut budget = budget.max(bs);
         let Some(mut current) = upload::next_stretch(&task, stretch.min(budget)) else {
-            let mut cx = upper_cx(engine, &mut self.rng, self.settings.clone(), now, wall).await?;
+            let mut cx = upper_cx(engine, &mut self.rng, self.settings.clone(), now, wall, kms.clone()).await?;
             let done = upload::save_or_finish(&mut cx, task).await?;
             self.settings = cx.commit().await?;
             return Ok(Some((id, done)));
         };
         let mut data = read(&task, current).await?;
         loop {
-            let mut cx = upper_cx(engine, &mut self.rng, self.settings.clone(), now, wall).await?;
+            let mut cx = upper_cx(engine, &mut self.rng, self.settings.clone(), now, wall, kms.clone()).await?;
             upload::apply_stretch(&mut cx, &mut task, current, &data).await?;
             budget = budget.saturating_sub(current.1 * bs);
             let next = if budget >= bs { upload::next_stretch(&task, stretch.min(budget)) } else { None };
@@ -347,7 +372,17 @@ impl<S: Store> Ecs<S> {
         let now = self.now();
         let wall = (self.wall)();
         let t = self.engine.begin().await?;
-        let mut cx = Cx { t, now, wall, rng: &mut self.rng, settings: self.settings.clone(), settings_dirty: false, region: String::new(), live: Vec::new() };
+        let mut cx = Cx {
+            t,
+            now,
+            wall,
+            rng: &mut self.rng,
+            settings: self.settings.clone(),
+            settings_dirty: false,
+            region: String::new(),
+            live: Vec::new(),
+            kms: self.kms.clone(),
+        };
         let Some(mut task) = tasks::oldest(&mut cx).await? else {
             self.tasks_pending = false;
             return Ok(None);
@@ -417,7 +452,14 @@ impl<S: Store> Ecs<S> {
 
 /// A request context whose transaction covers only the upper tables (records,
 /// OSS), so that an engine read can run beside it.
-async fn upper_cx<'a, S: Store>(engine: &'a Engine<S>, rng: &'a mut Rng, settings: Settings, now: u64, wall: u64) -> Result<Cx<'a, S>> {
+async fn upper_cx<'a, S: Store>(
+    engine: &'a Engine<S>,
+    rng: &'a mut Rng,
+    settings: Settings,
+    now: u64,
+    wall: u64,
+    kms: std::rc::Rc<std::cell::RefCell<kms::Kms>>,
+) -> Result<Cx<'a, S>> {
     Ok(Cx {
         t: engine.begin_upper(&crate::schema::UPPER_TABLES).await?,
         now,
@@ -427,6 +469,7 @@ async fn upper_cx<'a, S: Store>(engine: &'a Engine<S>, rng: &'a mut Rng, setting
         settings_dirty: false,
         region: String::new(),
         live: Vec::new(),
+        kms,
     })
 }
 

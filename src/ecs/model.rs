@@ -194,6 +194,10 @@ ecs_enum! {
 
 /// The keys of the records, one function per kind (and the prefix a scan of
 /// the kind uses).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 pub mod keys {
     pub const INSTANCES: &str = "instance/";
     pub const DISKS: &str = "disk/";
@@ -341,6 +345,11 @@ pub struct Disk {
     /// The engine volume holding its data.
     pub volume: VolumeId,
     pub encrypted: bool,
+    /// Encrypted disks: the KMS key that protects its data key, and the data key (`kms`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub kms_key_id: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub data_key: u64,
     pub delete_auto_snapshot: bool,
     /// The automatic snapshot policy applied to it (empty: none).
     pub auto_snapshot_policy_id: String,
@@ -384,6 +393,11 @@ pub struct Snapshot {
     pub status: SnapshotStatus,
     pub progress: u32,
     pub encrypted: bool,
+    /// Encrypted snapshots: the KMS key and the data key (its disk's).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub kms_key_id: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub data_key: u64,
     pub created: u64,
     pub last_modified: u64,
     pub resource_group: String,
@@ -452,6 +466,11 @@ pub struct Image {
     pub platform: String,
     pub architecture: String,
     pub size_gib: u64,
+    /// Made of encrypted snapshots (its system disk's): disks from it are encrypted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub kms_key_id: String,
     pub mappings: Vec<Mapping>,
     pub created: u64,
     pub resource_group: String,

@@ -14,9 +14,11 @@
 //!   and `DescribeDisks` shows `HydrationProgress`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use super::cx::Cx;
 use super::model::{keys, Disk, Hydration, Snapshot};
+use crate::engine::seal::{BlockKey, SEAL_OVERHEAD};
 use crate::engine::{MapRef, Store};
 use crate::error::{Error, Result};
 use crate::snapstore::{self, load_block, load_page, manifest, PAGE};
@@ -29,14 +31,16 @@ fn missing(what: String) -> Error {
 struct Remote<'p> {
     pages: &'p BTreeMap<u64, String>,
     block_shift: u8,
+    /// Encrypted content: the data key its blocks were sealed with.
+    key: Option<Rc<BlockKey>>,
     loaded: HashMap<u64, BTreeMap<u16, String>>,
     /// Packs read so far (a few).
     packs: HashMap<String, Vec<u8>>,
 }
 
 impl<'p> Remote<'p> {
-    fn new(pages: &'p BTreeMap<u64, String>, block_shift: u8) -> Self {
-        Remote { pages, block_shift, loaded: HashMap::new(), packs: HashMap::new() }
+    fn new(pages: &'p BTreeMap<u64, String>, block_shift: u8, key: Option<Rc<BlockKey>>) -> Self {
+        Remote { pages, block_shift, key, loaded: HashMap::new(), packs: HashMap::new() }
     }
 
     /// The block's bytes from OSS; None when the manifest has no such block (zeros).
@@ -47,8 +51,12 @@ impl<'p> Remote<'p> {
             e.insert(load_page(&mut cx.store(), hash).await?);
         }
         let Some(block) = self.loaded[&page].get(&((index % PAGE) as u16)) else { return Ok(None) };
-        let bs = 1usize << self.block_shift;
-        Ok(Some(load_block(&mut cx.store(), block, bs, &mut self.packs).await?.ok_or_else(|| missing(format!("block {block}")))?))
+        let bs = (1usize << self.block_shift) + if self.key.is_some() { SEAL_OVERHEAD } else { 0 };
+        let stored = load_block(&mut cx.store(), block, bs, &mut self.packs).await?.ok_or_else(|| missing(format!("block {block}")))?;
+        Ok(Some(match &self.key {
+            Some(k) => k.open(index, &stored)?,
+            None => stored,
+        }))
     }
 }
 
@@ -67,17 +75,32 @@ pub(crate) async fn read_released<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot,
     let m = manifest(&mut cx.store(), &snap.id)
         .await?
         .ok_or_else(|| Error::internal(format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
-    read_pages(cx, &m.pages, m.block_shift, offset, len).await
+    read_pages(cx, &m.pages, m.block_shift, snap.data_key, offset, len).await
+}
+
+/// Data key `dk` (0: none) as the engine holds it, or `InvalidKMSKeyId.Locked`.
+pub(crate) fn data_key<S: Store>(cx: &Cx<'_, S>, dk: u64) -> Result<Option<Rc<BlockKey>>> {
+    if dk == 0 {
+        return Ok(None);
+    }
+    cx.t.engine().block_key(dk).map(Some).ok_or_else(|| crate::engine::EngineError::KeyUnavailable(dk).into())
 }
 
 /// Reads bytes of the content a page map describes, from OSS.
-pub(crate) async fn read_pages<S: Store>(cx: &mut Cx<'_, S>, pages: &BTreeMap<u64, String>, block_shift: u8, offset: u64, len: u64) -> Result<Vec<u8>> {
+pub(crate) async fn read_pages<S: Store>(
+    cx: &mut Cx<'_, S>,
+    pages: &BTreeMap<u64, String>,
+    block_shift: u8,
+    dk: u64,
+    offset: u64,
+    len: u64,
+) -> Result<Vec<u8>> {
     let mut out = vec![0u8; len as usize];
     if len == 0 {
         return Ok(out);
     }
     let bs = 1u64 << block_shift;
-    let mut remote = Remote::new(pages, block_shift);
+    let mut remote = Remote::new(pages, block_shift, data_key(cx, dk)?);
     for index in offset / bs..=(offset + len - 1) / bs {
         if let Some(block) = remote.block(cx, index).await? {
             overlay(&mut out, offset, index, bs, &block);
@@ -121,7 +144,7 @@ pub(crate) async fn read_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, offset:
         return Ok(out);
     }
     let bs = 1u64 << h.block_shift;
-    let mut remote = Remote::new(&h.pages, h.block_shift);
+    let mut remote = Remote::new(&h.pages, h.block_shift, data_key(cx, disk.data_key)?);
     for index in offset / bs..=(offset + len - 1) / bs {
         if pending(h, index) {
             if let Some(block) = remote.block(cx, index).await? {
@@ -173,7 +196,7 @@ pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> R
     let bs = 1u64 << h.block_shift;
     let size = disk.size_gib << 30;
     let mut spent = 0u64;
-    let mut remote = Remote::new(&h.pages, h.block_shift);
+    let mut remote = Remote::new(&h.pages, h.block_shift, data_key(cx, disk.data_key)?);
     let mut done_pages = Vec::new();
     for &page in h.pages.keys() {
         if spent > 0 && spent >= budget {

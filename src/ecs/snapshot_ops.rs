@@ -141,6 +141,8 @@ pub async fn take<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, spec: &SnapshotSpec
         status: if standard { SnapshotStatus::Progressing } else { SnapshotStatus::Accomplished },
         progress: if standard { 0 } else { 100 },
         encrypted: disk.encrypted,
+        kms_key_id: disk.kms_key_id.clone(),
+        data_key: disk.data_key,
         created: cx.now,
         last_modified: cx.now,
         resource_group: spec.resource_group.clone(),

@@ -38,6 +38,7 @@ pub(super) async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) ->
         "InstantAccess": s.instant_access,
         "Available": s.available(),
         "Encrypted": s.encrypted,
+        "KMSKeyId": s.kms_key_id,
         "KMSKeyId": "",
         "CreationTime": iso(s.created),
         "LastModifiedTime": iso(s.last_modified),
@@ -274,7 +275,7 @@ async fn reset_one<S: Store>(cx: &mut Cx<'_, S>, disk_id: &str, snapshot_id: &st
     }
     if snap.local_released {
         // The snapshot is only in OSS: a fresh volume, hydrated from it.
-        let fresh = cx.t.create_volume(disk.size_gib * GIB, BLOCK_SHIFT).await?;
+        let fresh = cx.t.create_sealed_volume(disk.size_gib * GIB, BLOCK_SHIFT, disk.data_key).await?;
         cx.t.delete_volume(disk.volume).await?;
         disk.volume = fresh;
         disk.hydration = Some(restore::hydration_for(cx, &snap).await?);

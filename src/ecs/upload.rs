@@ -55,6 +55,13 @@ pub struct UploadTask {
     pub started_wall: u64,
     /// Steps that wrote blocks (names their packs).
     pub packs: u64,
+    /// An encrypted snapshot's data key: its blocks are uploaded sealed (0: plain).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub data_key: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn task_key(id: &str) -> String {
@@ -102,6 +109,7 @@ pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u
         runs,
         total_blocks,
         started_wall: wall,
+        data_key: snap.data_key,
         ..Default::default()
     };
     snapstore::hold_pages(&mut cx.store(), &task.parent_pages, 1).await?;
@@ -173,6 +181,9 @@ pub(crate) async fn apply_stretch<S: Store>(cx: &mut Cx<'_, S>, task: &mut Uploa
     }
     let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
     let mut fresh: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    // Encrypted: only sealed blocks leave (a fresh nonce each, so equal blocks
+    // differ; what redirect-on-write shares is uploaded once by the parent chain).
+    let key = super::restore::data_key(cx, task.data_key)?;
     for (i, block) in data.chunks(bs as usize).enumerate() {
         let slot = ((index + i as u64) % PAGE) as u16;
         if let Some(old) = task.entries.remove(&slot) {
@@ -183,6 +194,9 @@ pub(crate) async fn apply_stretch<S: Store>(cx: &mut Cx<'_, S>, task: &mut Uploa
         }
         let mut full = block.to_vec();
         full.resize(bs as usize, 0);
+        if let Some(k) = &key {
+            full = k.seal(index + i as u64, &full);
+        }
         let hash = blake3::hash(&full).to_hex().to_string();
         *deltas.entry(hash.clone()).or_insert(0) += 1;
         task.entries.insert(slot, hash.clone());

@@ -298,6 +298,12 @@ impl<S: Store> Engine<S> {
         };
     }
 
+    /// Data key `id`, when set (to seal and open blocks outside the engine:
+    /// uploads of encrypted snapshots).
+    pub fn block_key(&self, id: u64) -> Option<Rc<seal::BlockKey>> {
+        self.keys.borrow().get(&id).cloned()
+    }
+
     /// Whether data key `id` is set.
     pub fn has_key(&self, id: u64) -> bool {
         self.keys.borrow().contains_key(&id)

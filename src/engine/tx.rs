@@ -75,6 +75,11 @@ impl<'e, S: Store> EngineTx<'e, S> {
         }
     }
 
+    /// The engine this transaction belongs to (its data keys).
+    pub fn engine(&self) -> &Engine<S> {
+        self.engine
+    }
+
     // ---------------------------------------------------------------- records
 
     fn sb(&self) -> Superblock {

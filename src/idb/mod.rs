@@ -330,3 +330,43 @@ impl Tx for IdbTx {
         }
     }
 }
+
+/// The device key of the key service (`crate::vault`): a non-extractable
+/// `CryptoKey` kept as the object itself (structured clone) in the database
+/// `name`, object store `keys`, key `device`; `make` makes it when there is
+/// none (awaited outside any transaction). Beside the main database, so the
+/// main database's schema is untouched.
+pub async fn device_key(name: &str, make: impl std::future::Future<Output = crate::error::Result<JsValue>>) -> crate::error::Result<JsValue> {
+    let e = |e: idb::Error| crate::error::Error::from(js_err(e));
+    let factory = Factory::new().map_err(e)?;
+    let mut req = factory.open(name, Some(1)).map_err(e)?;
+    req.on_upgrade_needed(|event| {
+        if let Ok(db) = idb::DatabaseEvent::database(&event) {
+            let _ = db.create_object_store("keys", ObjectStoreParams::new());
+        }
+    });
+    let db = req.await.map_err(e)?;
+    let key = JsValue::from_str("device");
+    let tx = db.transaction(&["keys"], TransactionMode::ReadOnly).map_err(e)?;
+    let found = tx.object_store("keys").map_err(e)?.get(Query::Key(key.clone())).map_err(e)?.await.map_err(e)?;
+    drop(tx);
+    if let Some(k) = found {
+        db.close();
+        return Ok(k);
+    }
+    let made = make.await?;
+    let tx = db.transaction(&["keys"], TransactionMode::ReadWrite).map_err(e)?;
+    // `add`: when another tab made one meanwhile, theirs stays and is used.
+    let added = tx.object_store("keys").map_err(e)?.add(&made, Some(&key)).map_err(e)?;
+    let ok = added.await.is_ok();
+    let _ = tx.await;
+    let out = if ok {
+        made
+    } else {
+        let tx = db.transaction(&["keys"], TransactionMode::ReadOnly).map_err(e)?;
+        let k = tx.object_store("keys").map_err(e)?.get(Query::Key(key)).map_err(e)?.await.map_err(e)?;
+        k.ok_or_else(|| crate::error::Error::internal("the device key could not be stored"))?
+    };
+    db.close();
+    Ok(out)
+}

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use rowsnap::ecs::Ecs;
 use rowsnap::engine::memory::MemoryStore;
 use rowsnap::engine::testkit::block_on;
+use rowsnap::vault::SoftVault;
 use serde_json::{json, Value};
 
 pub const GIB: u64 = 1 << 30;
@@ -17,14 +18,18 @@ pub struct Api {
     pub clock: Rc<Cell<u64>>,
     /// Finish every upload after each call (as a patient client would see it).
     pub auto_upload: bool,
+    /// The key service's vault (the native stand-in for WebCrypto).
+    pub vault: SoftVault,
 }
 
 impl Api {
     pub fn new() -> Self {
         let clock = Rc::new(Cell::new(1_795_000_000_000)); // 2026-11-18
         let c = clock.clone();
-        let ecs = block_on(Ecs::open(MemoryStore::new(), Box::new(move || c.get()))).unwrap();
-        Api { ecs, clock, auto_upload: true }
+        let mut ecs = block_on(Ecs::open(MemoryStore::new(), Box::new(move || c.get()))).unwrap();
+        let vault = SoftVault::default();
+        block_on(ecs.kms_open(&vault)).unwrap();
+        Api { ecs, clock, auto_upload: true, vault }
     }
     pub fn call(&mut self, action: &str, params: Value) -> Result<Value, (String, u16)> {
         let out = block_on(self.ecs.request(action, &params)).map_err(|(e, rid)| {

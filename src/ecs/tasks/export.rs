@@ -79,6 +79,14 @@ pub(in crate::ecs) async fn export_disk<S: Store>(cx: &mut Cx<'_, S>, p: &Params
     export(cx, p, TaskAction::ExportDisk).await
 }
 
+/// Exports are refused for encrypted resources: the file would hold their plaintext.
+fn encrypted(id: &str) -> Error {
+    Error::forbidden(
+        "InvalidOperation.EncryptedNotSupported",
+        format!("\"{id}\" is encrypted: it cannot be exported, since the exported file would hold its data in plaintext."),
+    )
+}
+
 async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) -> Result<Value> {
     // Parameters.
     let what = match action {
@@ -104,11 +112,17 @@ async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) ->
             if img.status != ImageStatus::Available {
                 return Err(Error::forbidden("IncorrectImageStatus", format!("The image \"{id}\" is {}: only Available images can be exported.", img.status)));
             }
+            if img.encrypted {
+                return Err(encrypted(&id));
+            }
             let m = img.mappings.first().cloned().unwrap_or_default();
             let source = if m.snapshot_id.is_empty() {
                 Source::Engine(own_copy(cx, m.engine).await?)
             } else {
                 let s = cx.snapshot(&m.snapshot_id).await?;
+                if s.encrypted {
+                    return Err(encrypted(&id));
+                }
                 snapshot_source(cx, s).await?
             };
             (source, m.size_gib, format!("{id}_system"))
@@ -119,12 +133,18 @@ async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) ->
             if !s.available() {
                 return Err(Error::forbidden("InvalidSnapshotId.NotReady", format!("The snapshot \"{id}\" is not ready yet.")));
             }
+            if s.encrypted {
+                return Err(encrypted(&id));
+            }
             let size = s.source_disk_size;
             (snapshot_source(cx, s).await?, size, id.clone())
         }
         _ => {
             let d: Disk = cx.disk(&id).await?;
             require_bucket(cx, &bucket).await?;
+            if d.encrypted {
+                return Err(encrypted(&id));
+            }
             if d.hydration.is_some() {
                 return Err(Error::forbidden(
                     "IncorrectDiskStatus",
@@ -233,7 +253,7 @@ async fn read_source<S: Store>(cx: &mut Cx<'_, S>, job: &ExportJob, offset: u64,
         };
         return Ok(restore::read_released(cx, &s, offset, len).await?);
     }
-    Ok(restore::read_pages(cx, &job.pages, job.block_shift, offset, len).await?)
+    Ok(restore::read_pages(cx, &job.pages, job.block_shift, 0, offset, len).await?)
 }
 
 pub(super) async fn export_step<S: Store>(

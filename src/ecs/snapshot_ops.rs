@@ -62,6 +62,10 @@ pub async fn check_allowed<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, category: 
 
 /// The state checks of CreateSnapshot for one disk (403s); `snaps`: every snapshot.
 pub async fn check_state<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, snaps: &[Snapshot]) -> Result<()> {
+    // A disk whose key is locked takes no snapshot (its upload could not read it).
+    if disk.data_key != 0 && !cx.t.engine().has_key(disk.data_key) {
+        return Err(super::kms::data_key_locked(&cx.kms.borrow(), disk.data_key));
+    }
     match disk.status {
         DiskStatus::InUse => {
             let inst = cx.instance(&disk.instance_id).await?;

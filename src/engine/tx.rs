@@ -499,6 +499,8 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if offset.checked_add(len).is_none_or(|end| end > r.size) {
             return Err(EngineError::OutOfRange { offset, len, size: r.size });
         }
+        // Locked is locked: even the unwritten parts of a sealed map are not answered.
+        let key = self.block_key(r.key)?;
         let mut out = vec![0u8; len as usize];
         if len == 0 || r.root == 0 {
             return Ok(out);
@@ -520,7 +522,6 @@ impl<'e, S: Store> EngineTx<'e, S> {
         if ids.iter().all(|&id| id == 0) {
             return Ok(out);
         }
-        let key = self.block_key(r.key)?;
         let aligned = offset.is_multiple_of(bs) && len.is_multiple_of(bs);
         if aligned {
             self.read_blocks(&ids, bs as usize, &mut out, key.as_deref(), first).await?;

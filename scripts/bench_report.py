@@ -30,6 +30,8 @@ TARGETS = [
     ("qemu_img_snapshot_speedup_1g", ">=", 10),
     ("idb_write_vs_raw", ">=", 0.7),
     ("idb_read_vs_raw", ">=", 0.7),
+    ("encrypted_write_vs_plain", ">=", 0.7),
+    ("encrypted_read_vs_plain", ">=", 0.7),
     ("idb_bytes_after_change_ratio", "<=", 1.01),
     ("oss_upload_vs_raw", ">=", 0.5),
     ("oss_upload_vs_raw_copy", "report", None),

@@ -211,3 +211,30 @@ fn after_a_reload_running_instances_boot_again_and_images_of_them_boot_too() {
     block_on(b.ecs.guest_attach(&id2)).unwrap();
     assert_eq!(block_on(b.ecs.guest_read(&id2, 0, 1 << 20, 4)).unwrap(), b"kept");
 }
+
+#[test]
+fn an_encrypted_machine_waits_while_its_key_is_locked_and_keeps_no_saved_state() {
+    let mut a = installed();
+    let key = block_on(a.ecs.create_key(&a.vault.clone(), "cn-hangzhou", "vm-key", "machine passphrase")).unwrap()["KeyId"].as_str().unwrap().to_string();
+    block_on(a.ecs.lock_key(&key)).unwrap();
+    let p = json!({"ImageId": LINUX_IMAGE, "InstanceType": "ecs.t6-c1m1.large", "SystemDisk": {"Category": "cloud_essd", "Encrypted": true, "KMSKeyId": key}});
+    a.err("RunInstances", p.clone(), "InvalidKMSKeyId.Locked", 403);
+    block_on(a.ecs.unlock_key(&a.vault.clone(), &key, "machine passphrase")).unwrap();
+    let id = a.ok("RunInstances", p)["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+    a.wait();
+    // The public image's content was copied, sealed: the system disk reads it.
+    let sys = a.system_disk(&id);
+    let d = a.ok("DescribeDisks", json!({"DiskIds": format!("[\"{sys}\"]")}))["Disks"]["Disk"][0].clone();
+    assert_eq!((d["Encrypted"].as_bool(), d["KMSKeyId"].as_str()), (Some(true), Some(key.as_str())));
+    block_on(a.ecs.lock_key(&key)).unwrap();
+    assert!(orders(&mut a.ecs).is_empty(), "no boot while the key is locked");
+    let i = a.ok("DescribeInstances", json!({"InstanceIds": format!("[\"{id}\"]")}))["Instances"]["Instance"][0].clone();
+    assert_eq!(i["VmStatus"], "key_locked");
+    assert_eq!(block_on(a.ecs.guest_attach(&id)).unwrap_err().code, "InvalidKMSKeyId.Locked");
+    block_on(a.ecs.unlock_key(&a.vault.clone(), &key, "machine passphrase")).unwrap();
+    assert_eq!(orders(&mut a.ecs), [("boot".to_string(), id.clone())]);
+    let boot = block_on(a.ecs.guest_attach(&id)).unwrap();
+    assert_eq!(boot["Encrypted"], true, "the host keeps no saved state of an encrypted machine");
+    let sys_bytes = block_on(a.ecs.guest_read(&id, 0, 0, 15)).unwrap();
+    assert_eq!(sys_bytes, b"ROWSNAP-LINUX-1");
+}

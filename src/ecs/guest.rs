@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 
 use super::model::{keys, Disk, DiskType, Image, ImageOwner, ImageStatus, Instance, InstanceStatus, Mapping, BLOCK_SHIFT, GIB};
 use super::regions::{INSTANCE_TYPES, REGIONS};
-use super::{restore, Ecs, DEFAULT_REGION};
+use super::{restore, Cx, Ecs, DEFAULT_REGION};
 use crate::engine::Store;
 use crate::error::{Error, Result};
 
@@ -103,6 +103,12 @@ pub fn memory_mib(instance_type: &str, setting: u32) -> u32 {
     setting.min(of_type)
 }
 
+/// The instances with a disk whose data key is not available (its KMS key is locked).
+pub(crate) async fn key_locked<S: Store>(cx: &mut Cx<'_, S>) -> Result<Vec<String>> {
+    let disks: Vec<Disk> = cx.scan(keys::DISKS).await?;
+    Ok(disks.into_iter().filter(|d| d.data_key != 0 && !d.instance_id.is_empty() && !cx.t.engine().has_key(d.data_key)).map(|d| d.instance_id).collect())
+}
+
 impl<S: Store> Ecs<S> {
     /// What the page's host must do: boot (`boot`), reboot, stop (`stop`,
     /// with `Force`) or drop (`destroy`) machines, from the instances'
@@ -110,6 +116,7 @@ impl<S: Store> Ecs<S> {
     pub async fn guest_orders(&mut self) -> Result<Vec<Value>> {
         let mut cx = self.cx("").await?;
         let instances: Vec<Instance> = cx.scan(keys::INSTANCES).await?;
+        let locked = key_locked(&mut cx).await?;
         drop(cx);
         let mut out = Vec::new();
         for i in instances.iter().filter(|i| i.vm) {
@@ -117,6 +124,8 @@ impl<S: Store> Ecs<S> {
             super::model::settle(&mut i.status, &mut i.plan, self.now());
             let live = self.guests.live.get(&i.id);
             let order = match (i.status, live) {
+                // A disk's key is locked: it waits (booted once the key is unlocked).
+                (InstanceStatus::Starting | InstanceStatus::Running, None) if locked.contains(&i.id) => continue,
                 (InstanceStatus::Starting | InstanceStatus::Running, None) => "boot",
                 (InstanceStatus::Starting, Some(l)) if l.running => "reboot",
                 (InstanceStatus::Stopping, Some(_)) => "stop",

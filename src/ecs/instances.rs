@@ -18,7 +18,7 @@ use super::{guest, kms};
 use crate::engine::Store;
 use crate::error::{Error, Result};
 
-pub fn instance_json(i: &Instance, live: &[String]) -> Value {
+pub fn instance_json(i: &Instance, live: &[String], locked: &[String]) -> Value {
     let (cpu, mem) = INSTANCE_TYPES.iter().find(|t| t.0 == i.instance_type).map(|t| (t.1, t.2)).unwrap_or((2, 8192));
     json!({
         "InstanceId": i.id,
@@ -37,9 +37,11 @@ pub fn instance_json(i: &Instance, live: &[String]) -> Value {
         "ResourceGroupId": i.resource_group,
         "Tags": tags_json(&i.tags),
         // Extension: whether its image boots in the browser, and whether its machine is alive in this tab.
+        // "key_locked": a disk's KMS key is locked; the machine boots once it is unlocked.
         "VmStatus": match (i.vm, live.contains(&i.id)) {
             (false, _) => "none",
             (true, true) => "live",
+            (true, false) if locked.contains(&i.id) => "key_locked",
             (true, false) => "off",
         },
     })
@@ -232,6 +234,7 @@ pub async fn describe_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Res
     let tags = p.tags()?;
     let rg = p.str("ResourceGroupId");
     let mut all: Vec<Instance> = cx.scan(keys::INSTANCES).await?;
+    let locked = guest::key_locked(cx).await?;
     for i in &mut all {
         if settle(&mut i.status, &mut i.plan, cx.now) {
             cx.put(&*i);
@@ -249,7 +252,7 @@ pub async fn describe_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Res
     newest_first(&mut all, |x| (x.created, x.seq));
     let (total, number, size, items) = page(all, p)?;
     Ok(
-        json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "Instances": {"Instance": items.iter().map(|i| instance_json(i, &cx.live)).collect::<Vec<_>>()}}),
+        json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "Instances": {"Instance": items.iter().map(|i| instance_json(i, &cx.live, &locked)).collect::<Vec<_>>()}}),
     )
 }
 

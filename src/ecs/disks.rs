@@ -172,7 +172,6 @@ pub async fn disk_json<S: Store>(cx: &mut Cx<'_, S>, d: &Disk) -> Result<Value> 
         "Device": d.device,
         "Encrypted": d.encrypted,
         "KMSKeyId": d.kms_key_id,
-        "KMSKeyId": "",
         "DeleteAutoSnapshot": d.delete_auto_snapshot,
         "DeleteWithInstance": d.delete_with_instance,
         "EnableAutoSnapshot": !d.auto_snapshot_policy_id.is_empty(),

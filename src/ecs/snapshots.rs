@@ -39,7 +39,6 @@ pub(super) async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) ->
         "Available": s.available(),
         "Encrypted": s.encrypted,
         "KMSKeyId": s.kms_key_id,
-        "KMSKeyId": "",
         "CreationTime": iso(s.created),
         "LastModifiedTime": iso(s.last_modified),
         "ResourceGroupId": s.resource_group,

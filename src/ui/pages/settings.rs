@@ -1,5 +1,7 @@
-//! The Settings page: storage, simulated clock, upload rate, delete all data.
+//! The Settings page: storage, simulated clock, upload rate, the region's
+//! KMS keys (create, lock, unlock), delete all data.
 
+use serde_json::json;
 use yew::prelude::*;
 
 use crate::browser::{self, human_bytes, StorageInfo};
@@ -8,8 +10,10 @@ use crate::service;
 use crate::ui::components::*;
 use crate::ui::context::*;
 use crate::ui::model::dialogs::{SettingsAction, SettingsForm};
+use crate::ui::model::keys::{KeysAction, KeysForm};
+use crate::ui::model::rows::KeyRow;
 
-reducible!(SettingsForm => SettingsAction);
+reducible!(SettingsForm => SettingsAction, KeysForm => KeysAction);
 
 #[function_component(SettingsPage)]
 pub fn settings_page() -> Html {
@@ -58,6 +62,44 @@ pub fn settings_page() -> Html {
             });
         })
     };
+    let keys = use_keys();
+    let keys_form = use_reducer(KeysForm::default);
+    let kd = keys_form.dispatcher().to_callback();
+    let problem = keys_form.problem();
+    let do_create = {
+        let (ctx, params, done) = (ctx.clone(), keys_form.create_request(), kd.reform(|_| KeysAction::Created));
+        let ok = format!("Key {} was created (unlocked in this tab).", keys_form.alias.trim());
+        Callback::from(move |_: MouseEvent| run(&ctx, "CreateKey", params.clone(), ok.clone(), Some(done.clone())))
+    };
+    let key_row = |k: &KeyRow| {
+        let action = if k.is_default() {
+            html! { <span class="sub">{"Kept by this browser profile"}</span> }
+        } else if k.locked {
+            let (ctx, params, done) = (
+                ctx.clone(),
+                keys_form.unlock_request(k),
+                kd.reform({
+                    let a = k.alias.clone();
+                    move |_| KeysAction::Unlocked(a.clone())
+                }),
+            );
+            let ok = format!("Key {} was unlocked.", k.alias);
+            html! { <>
+                <input type="password" aria-label={format!("Passphrase for {}", k.alias)} placeholder="Passphrase" value={keys_form.unlock.get(&k.alias).cloned().unwrap_or_default()} />
+                <button onclick={Callback::from(move |_: MouseEvent| run(&ctx, "UnlockKey", params.clone(), ok.clone(), Some(done.clone())))}>{"Unlock"}</button>
+            </> }
+        } else {
+            let (ctx, params, ok) =
+                (ctx.clone(), json!({"KeyId": k.key_id}), format!("Key {} was locked: its disks and snapshots cannot be read until it is unlocked.", k.alias));
+            html! { <button onclick={Callback::from(move |_: MouseEvent| run(&ctx, "LockKey", params.clone(), ok.clone(), None))}>{"Lock"}</button> }
+        };
+        html! {
+            <tr role="row" data-key={k.key_id.clone()}>
+                <td>{k.alias.clone()}</td><td class="mono">{k.key_id.clone()}</td><td>{k.origin.clone()}</td>
+                <td>{if k.locked { "Locked" } else { "Unlocked" }}</td><td>{when(&k.creation_time)}</td><td class="actions">{action}</td>
+            </tr>
+        }
+    };
     let confirm = |on: bool| d.reform(move |_| SettingsAction::Confirming(on));
     let do_reset = {
         let (ctx, done) = (ctx.clone(), confirm(false));
@@ -95,6 +137,25 @@ pub fn settings_page() -> Html {
                 <button onclick={do_rate}>{"Set Upload Rate"}</button>
             </div>
             {error_line(&error)}
+            <h2>{"Keys (KMS)"}</h2>
+            <p>{format!("The keys of {} that encrypt disks, snapshots and images. The default key ({}) is made the first time a disk is encrypted without a key; a passphrase key is locked after a reload until it is unlocked here.", ctx.scope.region, crate::ui::model::keys::DEFAULT_ALIAS)}</p>
+            <div oninput={on_input(kd.clone(), KeysAction::of)}>
+            if keys.is_empty() {
+                <p class="empty">{"No keys in this region yet."}</p>
+            } else {
+                <table class="grid" aria-label="Keys">
+                    <thead><tr role="row"><th>{"Alias"}</th><th>{"Key ID"}</th><th>{"Origin"}</th><th>{"Status"}</th><th>{"Created At"}</th><th>{"Actions"}</th></tr></thead>
+                    <tbody>{ for keys.iter().map(key_row) }</tbody>
+                </table>
+            }
+            <div class="toolbar">
+                <label>{"Alias "}<input type="text" aria-label="Key Alias" placeholder="alias/my-key" value={keys_form.alias.clone()} /></label>
+                <label>{"Passphrase "}<input type="password" aria-label="Key Passphrase" value={keys_form.passphrase.clone()} /></label>
+                <label>{"Confirm "}<input type="password" aria-label="Confirm Passphrase" value={keys_form.confirm.clone()} /></label>
+                <button onclick={do_create} disabled={problem.is_some()} title={problem}>{"Create Key"}</button>
+            </div>
+            </div>
+            <p class="hint">{"The passphrase is never stored: it cannot be recovered, and without it the key's disks, snapshots and images can never be read again."}</p>
             <h2>{"Data"}</h2>
             <button class="primary danger" onclick={confirm(true).reform(|_: MouseEvent| ())}>{"Delete all data"}</button>
             if form.confirming {

@@ -4,8 +4,6 @@
 //! actions: `ListKeys`, `CreateKey` (Alias, Passphrase), `LockKey` (KeyId),
 //! `UnlockKey` (KeyId, Passphrase) (`context::call`).
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Value};
 
 use super::dialogs::Input;
@@ -47,14 +45,15 @@ pub fn encrypted_with(keys: &[KeyRow], encrypted: bool, id: &str) -> String {
     }
 }
 
-/// The Settings page's Keys section: Create Key's fields and each locked
-/// key's Unlock passphrase (by alias, the field's label).
+/// The Settings page's Keys section: Create Key's fields and the Unlock
+/// passphrase being typed, with the alias of its key (the field's label);
+/// one pair, not a map (a BTreeMap cost 5 KB of wasm).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct KeysForm {
     pub alias: String,
     pub passphrase: String,
     pub confirm: String,
-    pub unlock: BTreeMap<String, String>,
+    pub unlock: (String, String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -87,9 +86,10 @@ impl KeysForm {
             KeysAction::Alias(v) => self.alias = v,
             KeysAction::Passphrase(v) => self.passphrase = v,
             KeysAction::Confirm(v) => self.confirm = v,
-            KeysAction::Unlock(a, v) => drop(self.unlock.insert(a, v)),
+            KeysAction::Unlock(a, v) => self.unlock = (a, v),
             KeysAction::Created => (self.alias, self.passphrase, self.confirm) = Default::default(),
-            KeysAction::Unlocked(a) => drop(self.unlock.remove(&a)),
+            KeysAction::Unlocked(a) if a == self.unlock.0 => self.unlock = Default::default(),
+            KeysAction::Unlocked(_) => {}
         }
         self
     }
@@ -112,9 +112,18 @@ impl KeysForm {
         json!({"Alias": self.alias.trim(), "Passphrase": self.passphrase})
     }
 
+    /// What `alias`'s Unlock field holds.
+    pub fn unlock_passphrase(&self, alias: &str) -> &str {
+        if self.unlock.0 == alias {
+            &self.unlock.1
+        } else {
+            ""
+        }
+    }
+
     /// UnlockKey's parameters for `key`.
     pub fn unlock_request(&self, key: &KeyRow) -> Value {
-        json!({"KeyId": key.key_id, "Passphrase": self.unlock.get(&key.alias).cloned().unwrap_or_default()})
+        json!({"KeyId": key.key_id, "Passphrase": self.unlock_passphrase(&key.alias)})
     }
 }
 
@@ -166,6 +175,9 @@ mod tests {
         assert_eq!(f.problem(), None);
         assert_eq!(f.create_request(), json!({"Alias": "team", "Passphrase": "correct horse"}));
         assert_eq!(f.unlock_request(&keys()[1]), json!({"KeyId": "k-1", "Passphrase": "pw"}));
+        assert_eq!((f.unlock_passphrase("alias/team"), f.unlock_passphrase("alias/other")), ("pw", ""));
+        // Another key's Unlocked leaves this one's field as typed.
+        assert_eq!(f.clone().reduce(KeysAction::Unlocked("alias/other".into())).unlock_passphrase("alias/team"), "pw");
         assert_eq!(f.clone().reduce(KeysAction::Passphrase("short".into())).problem(), Some("The passphrase has at least 8 characters."));
         let f = f.reduce(KeysAction::Created).reduce(KeysAction::Unlocked("alias/team".into()));
         assert_eq!(f, KeysForm::default());

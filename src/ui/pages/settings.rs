@@ -66,37 +66,24 @@ pub fn settings_page() -> Html {
     let keys_form = use_reducer(KeysForm::default);
     let kd = keys_form.dispatcher().to_callback();
     let problem = keys_form.problem();
-    let do_create = {
-        let (ctx, params, done) = (ctx.clone(), keys_form.create_request(), kd.reform(|_| KeysAction::Created));
-        let ok = format!("Key {} was created (unlocked in this tab).", keys_form.alias.trim());
-        Callback::from(move |_: MouseEvent| run(&ctx, "CreateKey", params.clone(), ok.clone(), Some(done.clone())))
-    };
+    let done = |a: KeysAction| Some(kd.reform(move |_| a.clone()));
     let key_row = |k: &KeyRow| {
         let action = if k.is_default() {
             html! { <span class="sub">{"Kept by this browser profile"}</span> }
         } else if k.locked {
-            let (ctx, params, done) = (
-                ctx.clone(),
-                keys_form.unlock_request(k),
-                kd.reform({
-                    let a = k.alias.clone();
-                    move |_| KeysAction::Unlocked(a.clone())
-                }),
-            );
-            let ok = format!("Key {} was unlocked.", k.alias);
             html! { <>
-                <input type="password" aria-label={format!("Passphrase for {}", k.alias)} placeholder="Passphrase" value={keys_form.unlock.get(&k.alias).cloned().unwrap_or_default()} />
-                <button onclick={Callback::from(move |_: MouseEvent| run(&ctx, "UnlockKey", params.clone(), ok.clone(), Some(done.clone())))}>{"Unlock"}</button>
+                <input type="password" aria-label={format!("Passphrase for {}", k.alias)} placeholder="Passphrase" value={keys_form.unlock_passphrase(&k.alias).to_string()} />
+                {key_button(&ctx, "Unlock", "UnlockKey", keys_form.unlock_request(k), format!("Key {} was unlocked.", k.alias), done(KeysAction::Unlocked(k.alias.clone())), None)}
             </> }
         } else {
-            let (ctx, params, ok) =
-                (ctx.clone(), json!({"KeyId": k.key_id}), format!("Key {} was locked: its disks and snapshots cannot be read until it is unlocked.", k.alias));
-            html! { <button onclick={Callback::from(move |_: MouseEvent| run(&ctx, "LockKey", params.clone(), ok.clone(), None))}>{"Lock"}</button> }
+            let ok = format!("Key {} was locked: its disks and snapshots cannot be read until it is unlocked.", k.alias);
+            key_button(&ctx, "Lock", "LockKey", json!({"KeyId": k.key_id}), ok, None, None)
         };
         html! {
             <tr role="row" data-key={k.key_id.clone()}>
-                <td>{k.alias.clone()}</td><td class="mono">{k.key_id.clone()}</td><td>{k.origin.clone()}</td>
-                <td>{if k.locked { "Locked" } else { "Unlocked" }}</td><td>{when(&k.creation_time)}</td><td class="actions">{action}</td>
+                // One <td> built in a loop: each element written out costs wasm.
+                { for [k.alias.clone(), k.key_id.clone(), k.origin.clone(), (if k.locked { "Locked" } else { "Unlocked" }).into(), when(&k.creation_time)].into_iter().map(|t| html! { <td>{t}</td> }) }
+                <td class="actions">{action}</td>
             </tr>
         }
     };
@@ -144,15 +131,15 @@ pub fn settings_page() -> Html {
                 <p class="empty">{"No keys in this region yet."}</p>
             } else {
                 <table class="grid" aria-label="Keys">
-                    <thead><tr role="row"><th>{"Alias"}</th><th>{"Key ID"}</th><th>{"Origin"}</th><th>{"Status"}</th><th>{"Created At"}</th><th>{"Actions"}</th></tr></thead>
+                    <thead><tr role="row">{ for ["Alias", "Key ID", "Origin", "Status", "Created At", "Actions"].into_iter().map(|h| html! { <th>{h}</th> }) }</tr></thead>
                     <tbody>{ for keys.iter().map(key_row) }</tbody>
                 </table>
             }
             <div class="toolbar">
-                <label>{"Alias "}<input type="text" aria-label="Key Alias" placeholder="alias/my-key" value={keys_form.alias.clone()} /></label>
-                <label>{"Passphrase "}<input type="password" aria-label="Key Passphrase" value={keys_form.passphrase.clone()} /></label>
-                <label>{"Confirm "}<input type="password" aria-label="Confirm Passphrase" value={keys_form.confirm.clone()} /></label>
-                <button onclick={do_create} disabled={problem.is_some()} title={problem}>{"Create Key"}</button>
+                {field("Alias ", "Key Alias", "text", &keys_form.alias)}
+                {field("Passphrase ", "Key Passphrase", "password", &keys_form.passphrase)}
+                {field("Confirm ", "Confirm Passphrase", "password", &keys_form.confirm)}
+                {key_button(&ctx, "Create Key", "CreateKey", keys_form.create_request(), format!("Key {} was created (unlocked in this tab).", keys_form.alias.trim()), done(KeysAction::Created), problem)}
             </div>
             </div>
             <p class="hint">{"The passphrase is never stored: it cannot be recovered, and without it the key's disks, snapshots and images can never be read again."}</p>
@@ -171,4 +158,21 @@ pub fn settings_page() -> Html {
             }
         </section>
     }
+}
+
+/// A button of the Keys section: runs a key call (its error toasted with its
+/// code), then `done`; disabled with `problem` as its title. One closure
+/// type for the three buttons.
+fn key_button(
+    ctx: &Ctx,
+    label: &'static str,
+    action: &'static str,
+    params: serde_json::Value,
+    ok: String,
+    done: Option<Callback<serde_json::Value>>,
+    problem: Option<&'static str>,
+) -> Html {
+    let ctx = ctx.clone();
+    let onclick = Callback::from(move |_: MouseEvent| run(&ctx, action, params.clone(), ok.clone(), done.clone()));
+    html! { <button {onclick} disabled={problem.is_some()} title={problem}>{label}</button> }
 }

@@ -8,7 +8,7 @@ use yew_router::prelude::*;
 use crate::ui::components::*;
 use crate::ui::context::*;
 use crate::ui::model::keys::encrypted_with;
-use crate::ui::model::rows::{first, rows, BlockMapReply, SnapshotRow, ENCRYPTED_NOTE};
+use crate::ui::model::rows::{first, rows, BlockMapReply, SnapshotRow};
 use crate::ui::Route;
 
 #[derive(Properties, PartialEq)]
@@ -77,7 +77,7 @@ pub fn snapshot_details(p: &SnapshotProps) -> Html {
                 {row("Exclusive Size (freed by deleting it)", text(bytes(sn.exclusive_bytes)))}
                 {row("Referenced Size", text(bytes(sn.referenced_bytes)))}
                 {row("Instant Access", text(if sn.instant_access { format!("On ({} days)", sn.instant_access_retention_days.map_or("null".to_string(), |d| d.to_string())) } else { "Off".to_string() }))}
-                <tr role="row" title={ENCRYPTED_NOTE}><th scope="row">{"Encrypted"}</th><td>{encrypted_with(&keys, sn.encrypted, &sn.kms_key_id)}</td></tr>
+                {row("Encrypted", text(encrypted_with(&keys, sn.encrypted, &sn.kms_key_id)))}
                 {row("Local Copy", text(if sn.local_copy_released { "Released: read from OSS" } else { "Kept" }))}
                 {row("Retention Period", text(retention))}
                 {row("Usage", text(match sn.usage.as_str() {

@@ -33,7 +33,9 @@ impl Scope {
 }
 
 /// One ECS action through the tab's service, in the chosen region (and, for
-/// Describe actions, the chosen resource group).
+/// Describe actions, the chosen resource group); also the key service's
+/// methods, as `ListKeys`, `CreateKey` (Alias, Passphrase), `LockKey`
+/// (KeyId) and `UnlockKey` (KeyId, Passphrase).
 pub async fn call(scope: &Scope, action: &str, mut params: Value) -> Result<Value, Error> {
     if let Value::Object(m) = &mut params {
         m.entry("RegionId").or_insert_with(|| Value::String(scope.region.clone()));

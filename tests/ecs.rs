@@ -307,6 +307,11 @@ fn disks_attach_detach_resize_delete() {
     let desc = a.ok("DescribeSnapshots", json!({"SnapshotIds": [s]}));
     assert_eq!(desc["Snapshots"]["Snapshot"][0]["SourceDiskId"], d.as_str());
     assert_eq!(desc["Snapshots"]["Snapshot"][0]["Encrypted"], true);
+    // Describe names the KMS key (the region's default here) on both.
+    let key = desc["Snapshots"]["Snapshot"][0]["KMSKeyId"].as_str().unwrap().to_string();
+    assert_eq!(key.len(), 36, "a KMS key id: {key:?}");
+    let copy = a.ok("CreateDisk", json!({"ZoneId": "cn-hangzhou-h", "SnapshotId": s}))["DiskId"].as_str().unwrap().to_string();
+    assert_eq!(a.ok("DescribeDisks", json!({"DiskIds": [copy]}))["Disks"]["Disk"][0]["KMSKeyId"], key.as_str());
     block_on(a.ecs.engine().check()).unwrap();
 }
 

@@ -5,7 +5,8 @@
 use serde_json::Value;
 use yew::prelude::*;
 
-use super::model::rows::{list_path, Paging};
+use super::model::keys::key_rows;
+use super::model::rows::{list_path, KeyRow, Paging};
 use crate::error::Error;
 use crate::service;
 
@@ -32,7 +33,9 @@ impl Scope {
 }
 
 /// One ECS action through the tab's service, in the chosen region (and, for
-/// Describe actions, the chosen resource group).
+/// Describe actions, the chosen resource group); also the key service's
+/// methods, as `ListKeys`, `CreateKey` (Alias, Passphrase), `LockKey`
+/// (KeyId) and `UnlockKey` (KeyId, Passphrase).
 pub async fn call(scope: &Scope, action: &str, mut params: Value) -> Result<Value, Error> {
     if let Value::Object(m) = &mut params {
         m.entry("RegionId").or_insert_with(|| Value::String(scope.region.clone()));
@@ -40,7 +43,17 @@ pub async fn call(scope: &Scope, action: &str, mut params: Value) -> Result<Valu
             m.entry("ResourceGroupId").or_insert_with(|| Value::String(scope.group.clone()));
         }
     }
-    service::with(async |ecs| ecs.request(action, &params).await.map_err(|(e, _)| e)).await
+    // The key service's methods, called as if they were actions (`model::keys`).
+    let arg = |k: &str| params[k].as_str().unwrap_or_default().to_string();
+    let (region, id, pass) = (arg("RegionId"), arg("KeyId"), arg("Passphrase"));
+    service::with(async |ecs| match action {
+        "ListKeys" => ecs.list_keys(&region).await,
+        "CreateKey" => ecs.create_key(&service::vault(), &region, &arg("Alias"), &pass).await,
+        "LockKey" => ecs.lock_key(&id).await.map(|()| Value::Null),
+        "UnlockKey" => ecs.unlock_key(&service::vault(), &id, &pass).await.map(|()| Value::Null),
+        _ => ecs.request(action, &params).await.map_err(|(e, _)| e),
+    })
+    .await
 }
 
 /// A message for the toast area: Ok text, or an ECS error.
@@ -85,6 +98,12 @@ pub fn use_query(action: &'static str, params: Value) -> Option<Result<Value, Er
         });
     }
     (*state).clone()
+}
+
+/// The region's KMS keys (ListKeys), re-read on every tick; none while loading.
+#[hook]
+pub fn use_keys() -> Vec<KeyRow> {
+    use_query("ListKeys", Value::Object(Default::default())).and_then(Result::ok).map(|v| key_rows(&v)).unwrap_or_default()
 }
 
 /// Every page of a Describe action (at most 50), merged into the first

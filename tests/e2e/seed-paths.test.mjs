@@ -55,7 +55,8 @@ test('Disks list: Create Snapshot on a disk row makes that disk\'s snapshot; Enc
   await grid.getByRole('columnheader', { name: 'Encrypted' }).waitFor();
   const row = (id) => p.locator(`tr[data-disk="${id}"]`);
   await row(data).getByRole('cell', { name: 'No', exact: true }).waitFor();
-  await row(secret).getByRole('cell', { name: 'Yes', exact: true }).waitFor();
+  // Encrypted, with its key's alias under it (the region's default key).
+  await row(secret).getByRole('cell', { name: /^Yes ?alias\/acs\/ecs$/ }).waitFor();
   // With its new columns the list still fits a 1440 px window: nothing scrolls sideways.
   const fit = await p.evaluate(() => {
     const box = document.querySelector('.table-scroll');
@@ -82,7 +83,7 @@ test('Disks list: Create Snapshot on a disk row makes that disk\'s snapshot; Enc
   await shot(p, 'sp03-disks-list-encrypted');
   // The disk's page.
   await row(secret).getByRole('link', { name: secret }).click();
-  await p.getByText(/^Encrypted: Yes/).waitFor();
+  await p.getByText(/^Encrypted: Yes, key alias\/acs\/ecs \([0-9a-f-]{36}\)$/).waitFor();
   await p.goto(server.url + `#/disks/${data}`);
   await p.getByText('Encrypted: No', { exact: true }).waitFor();
   // The snapshot list (column) and a snapshot's page (row).
@@ -94,7 +95,7 @@ test('Disks list: Create Snapshot on a disk row makes that disk\'s snapshot; Enc
   await shot(p, 'sp04-snapshots-encrypted-column');
   await sealed.getByRole('link', { name: /^s-/ }).click();
   const details = p.getByRole('table', { name: 'Snapshot Details' });
-  await details.getByRole('row', { name: /Encrypted/ }).getByText('Yes (Recorded; the data is not encrypted at rest yet)').waitFor();
+  await details.getByRole('row', { name: /Encrypted/ }).getByText(/^Yes, key alias\/acs\/ecs \([0-9a-f-]{36}\)$/).waitFor();
   assert.deepEqual(p.errors, []);
   await context.close();
 });

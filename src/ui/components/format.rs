@@ -5,6 +5,8 @@ use yew::prelude::*;
 
 use crate::error::Error;
 use crate::ui::model::dialogs::Input;
+use crate::ui::model::keys::key_options;
+use crate::ui::model::rows::KeyRow;
 
 pub fn bytes(n: u64) -> String {
     crate::browser::human_bytes(n as f64)
@@ -115,6 +117,19 @@ pub fn select_field(label: &'static str, options: &[&'static str], chosen: &str)
     html! {
         <label>{label}<select aria-label={label}>
             { for options.iter().map(|o| html! { <option value={*o} selected={*o == chosen}>{*o}</option> }) }
+        </select></label>
+    }
+}
+
+/// The Encryption key select of Create Disk and Create Instance: the
+/// region's default key first, locked keys disabled.
+pub fn key_select(keys: &[KeyRow], chosen: &str) -> Html {
+    html! {
+        <label>{"Encryption key"}<select aria-label="Encryption key">
+            { for key_options(keys).into_iter().map(|(v, text, locked)| {
+                let selected = v == chosen;
+                html! { <option value={v} {selected} disabled={locked}>{text}</option> }
+            }) }
         </select></label>
     }
 }

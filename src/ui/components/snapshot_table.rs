@@ -209,6 +209,7 @@ fn create_disk_dialog(p: &SnapProps) -> Html {
     let local = p.snap.category == "flash";
     let zones = ctx.scope.zones();
     let form = use_reducer(|| DiskForm::new(&p.snap, zones.first().copied().unwrap_or_default()));
+    let keys = use_keys();
     let error = use_state(|| None::<Error>);
     let ok = {
         let (ctx, error, on_close) = (ctx.clone(), error.clone(), p.on_close.clone());
@@ -227,6 +228,13 @@ fn create_disk_dialog(p: &SnapProps) -> Html {
                 {select_field("Disk Category", &DISK_CATEGORIES, &form.category)}
                 if local { <p class="hint">{"A local snapshot makes only ESSDs (cloud_essd)."}</p> }
                 {field("Size (GiB)", "Size (GiB)", "number", &form.size)}
+                <label class="check"><input type="checkbox" aria-label="Encrypted" checked={form.encrypted} disabled=true />{" Encrypted"}</label>
+                if form.encrypted {
+                    {key_select(&keys, &form.kms_key)}
+                    <p class="hint">{"The snapshot is encrypted: so is the disk. Another key wraps the same data key too (the data is not encrypted again)."}</p>
+                } else {
+                    <p class="hint">{"The snapshot is unencrypted: so is the disk (an unencrypted snapshot cannot make an encrypted disk)."}</p>
+                }
                 {error_line(&error)}
                 {dialog_buttons("OK", ok, &p.on_close, false)}
             </div>

@@ -10,6 +10,7 @@
 
 use serde_json::{json, Value};
 
+use super::keys::encryption;
 use super::list::INSTANCE_TYPES;
 use super::rows::{ImageRow, SnapshotRow};
 
@@ -58,6 +59,9 @@ pub struct InstanceForm {
     pub data_category: String,
     /// GiB, as typed; empty or 0: no data disk.
     pub data_size: String,
+    /// Its disks encrypted, under `kms_key` ("": the region's default key).
+    pub encrypted: bool,
+    pub kms_key: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +74,8 @@ pub enum InstanceAction {
     SystemSize(String),
     DataCategory(String),
     DataSize(String),
+    Encrypted(bool),
+    Key(String),
 }
 
 impl InstanceAction {
@@ -84,6 +90,8 @@ impl InstanceAction {
             "System Disk Size (GiB)" => A::SystemSize,
             "Data Disk Category" => A::DataCategory,
             "Data Disk Size (GiB)" => A::DataSize,
+            "Encrypted" => return Some(A::Encrypted(i.checked)),
+            "Encryption key" => A::Key,
             _ => return None,
         };
         Some(f(i.value))
@@ -102,6 +110,8 @@ impl InstanceForm {
             system_size: "40".into(),
             data_category: "cloud_essd".into(),
             data_size: "20".into(),
+            encrypted: false,
+            kms_key: String::new(),
         }
     }
 
@@ -116,6 +126,8 @@ impl InstanceForm {
             A::SystemSize(v) => self.system_size = v,
             A::DataCategory(v) => self.data_category = v,
             A::DataSize(v) => self.data_size = v,
+            A::Encrypted(v) => self.encrypted = v,
+            A::Key(v) => self.kms_key = v,
         }
         self
     }
@@ -137,7 +149,9 @@ impl InstanceForm {
         });
         if !self.data_size.is_empty() && self.data_size != "0" {
             params["DataDisk"] = json!([{"Size": self.data_size, "Category": self.data_category}]);
+            encryption(&mut params["DataDisk"][0], self.encrypted, &self.kms_key);
         }
+        encryption(&mut params["SystemDisk"], self.encrypted, &self.kms_key);
         if let Some(n) = some(&self.name) {
             params["InstanceName"] = json!(n);
         }
@@ -164,6 +178,10 @@ pub struct DiskForm {
     pub category: String,
     /// GiB, as typed.
     pub size: String,
+    /// As the snapshot is (a disk follows its snapshot); the KMS key, at
+    /// first the snapshot's (another one wraps the same data key too).
+    pub encrypted: bool,
+    pub kms_key: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -171,6 +189,7 @@ pub enum DiskAction {
     Zone(String),
     Category(String),
     Size(String),
+    Key(String),
 }
 
 impl DiskAction {
@@ -179,6 +198,7 @@ impl DiskAction {
             "Zone" => DiskAction::Zone,
             "Disk Category" => DiskAction::Category,
             "Size (GiB)" => DiskAction::Size,
+            "Encryption key" => DiskAction::Key,
             _ => return None,
         };
         Some(f(i.value))
@@ -188,7 +208,14 @@ impl DiskAction {
 impl DiskForm {
     /// The snapshot's size, an ESSD, in `zone` (the region's first).
     pub fn new(snap: &SnapshotRow, zone: &str) -> Self {
-        DiskForm { snapshot_id: snap.snapshot_id.clone(), zone: zone.into(), category: "cloud_essd".into(), size: snap.source_disk_size.to_string() }
+        DiskForm {
+            snapshot_id: snap.snapshot_id.clone(),
+            zone: zone.into(),
+            category: "cloud_essd".into(),
+            size: snap.source_disk_size.to_string(),
+            encrypted: snap.encrypted,
+            kms_key: snap.kms_key_id.clone(),
+        }
     }
 
     pub fn reduce(mut self, action: DiskAction) -> Self {
@@ -196,13 +223,16 @@ impl DiskForm {
             DiskAction::Zone(v) => self.zone = v,
             DiskAction::Category(v) => self.category = v,
             DiskAction::Size(v) => self.size = v,
+            DiskAction::Key(v) => self.kms_key = v,
         }
         self
     }
 
     /// CreateDisk's parameters.
     pub fn request(&self) -> Value {
-        json!({"ZoneId": self.zone, "DiskCategory": self.category, "Size": self.size, "SnapshotId": self.snapshot_id})
+        let mut params = json!({"ZoneId": self.zone, "DiskCategory": self.category, "Size": self.size, "SnapshotId": self.snapshot_id});
+        encryption(&mut params, self.encrypted, &self.kms_key);
+        params
     }
 }
 
@@ -424,6 +454,15 @@ mod tests {
         assert!(f.request("m-1").get("DataDisk").is_none());
         let f = f.reduce(InstanceAction::DataSize("30".into())).reduce(InstanceAction::DataCategory("cloud".into()));
         assert_eq!(f.request("m-1")["DataDisk"], json!([{"Size": "30", "Category": "cloud"}]));
+        // Encrypted: both disks, under the chosen key ("" leaves KMSKeyId out: the default key).
+        assert_eq!(InstanceAction::of(Input::check("Encrypted", true)), Some(InstanceAction::Encrypted(true)));
+        let f = f.reduce(InstanceAction::Encrypted(true));
+        assert_eq!(f.request("m-1")["SystemDisk"], json!({"Category": "cloud_ssd", "Size": "60", "Encrypted": true}));
+        let f = f.reduce(InstanceAction::of(Input::text("Encryption key", "k-1")).unwrap());
+        let r = f.request("m-1");
+        assert_eq!(r["SystemDisk"], json!({"Category": "cloud_ssd", "Size": "60", "Encrypted": true, "KMSKeyId": "k-1"}));
+        assert_eq!(r["DataDisk"], json!([{"Size": "30", "Category": "cloud", "Encrypted": true, "KMSKeyId": "k-1"}]));
+        assert!(f.reduce(InstanceAction::Encrypted(false)).request("m-1")["SystemDisk"].get("KMSKeyId").is_none());
         assert_eq!(InstanceForm::new(Some("m-2".into()), "z").chosen_image(&images), "m-2");
     }
 
@@ -451,6 +490,14 @@ mod tests {
         assert_eq!(f.request(), json!({"ZoneId": "z-1", "DiskCategory": "cloud_essd", "Size": "40", "SnapshotId": "s-1"}));
         let f = f.reduce(DiskAction::Zone("z-2".into())).reduce(DiskAction::Category("cloud_ssd".into())).reduce(DiskAction::Size("80".into()));
         assert_eq!(f.request(), json!({"ZoneId": "z-2", "DiskCategory": "cloud_ssd", "Size": "80", "SnapshotId": "s-1"}));
+        // From an encrypted snapshot: encrypted, under its key unless another is chosen.
+        let sealed = DiskForm::new(&SnapshotRow { encrypted: true, kms_key_id: "k-1".into(), ..snap() }, "z-1");
+        assert_eq!(
+            sealed.request(),
+            json!({"ZoneId": "z-1", "DiskCategory": "cloud_essd", "Size": "40", "SnapshotId": "s-1", "Encrypted": true, "KMSKeyId": "k-1"})
+        );
+        let other = sealed.reduce(DiskAction::of(Input::text("Encryption key", "k-2")).unwrap());
+        assert_eq!(other.request()["KMSKeyId"], "k-2");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod dialogs;
 pub mod disk_attr;
 pub mod forms;
 pub mod images;
+pub mod keys;
 pub mod list;
 pub mod policies;
 pub mod rows;

@@ -127,6 +127,7 @@ row! {
         pub zone_id: String = "ZoneId",
         pub device: String = "Device",
         pub encrypted: bool = "Encrypted",
+        pub kms_key_id: String = "KMSKeyId",
         pub source_snapshot_id: String = "SourceSnapshotId",
         pub auto_snapshot_policy_id: String = "AutoSnapshotPolicyId",
         pub referenced_bytes: u64 = "ReferencedBytes",
@@ -188,6 +189,7 @@ row! {
         pub instant_access_retention_days: Option<u64> = "InstantAccessRetentionDays",
         pub local_copy_released: bool = "LocalCopyReleased",
         pub encrypted: bool = "Encrypted",
+        pub kms_key_id: String = "KMSKeyId",
         /// none, image, disk or image_disk.
         pub usage: String = "Usage",
         /// The custom images that use it (an extension of DescribeSnapshots).
@@ -239,8 +241,26 @@ pub fn encrypted_text(encrypted: bool) -> &'static str {
     }
 }
 
-/// What Encrypted means here (ECS's `Encrypted=true` is recorded and shown).
-pub const ENCRYPTED_NOTE: &str = "Recorded; the data is not encrypted at rest yet";
+/// What Encrypted means here.
+pub const ENCRYPTED_NOTE: &str = "Encrypted at rest: every block sealed with the disk's data key, which its KMS key wraps (Settings: Keys)";
+
+row! {
+    /// A KMS key (ListKeys).
+    pub struct KeyRow {
+        pub key_id: String = "KeyId",
+        pub alias: String = "Alias",
+        /// Default or Passphrase.
+        pub origin: String = "Origin",
+        pub locked: bool = "Locked",
+        pub creation_time: String = "CreationTime",
+    }
+}
+
+impl KeyRow {
+    pub fn is_default(&self) -> bool {
+        self.origin == "Default"
+    }
+}
 
 row! {
     pub struct GroupRow {
@@ -427,7 +447,7 @@ mod tests {
             "SnapshotId": "s-1", "SnapshotName": "nightly", "Description": "about", "SourceDiskId": "d-1",
             "SourceDiskSize": 40, "SourceDiskType": "system", "SourceStorageType": "disk", "Progress": "42%",
             "RemainTime": 7, "Status": "progressing", "SnapshotType": "auto", "Usage": "image", "Category": "standard",
-            "InstantAccess": true, "InstantAccessRetentionDays": 5, "Available": true, "Encrypted": false, "KMSKeyId": "", "CreationTime": "2026-11-21T10:00:00Z",
+            "InstantAccess": true, "InstantAccessRetentionDays": 5, "Available": true, "Encrypted": false, "KMSKeyId": "k-1", "CreationTime": "2026-11-21T10:00:00Z",
             "LastModifiedTime": "2026-11-21T10:00:00Z", "ResourceGroupId": "", "Tags": {"Tag": [{"TagKey": "k", "TagValue": "v"}]},
             "SnapshotGroupId": "", "InstanceId": "i-1", "IncrementalBytes": 1, "ExclusiveBytes": 2, "ReferencedBytes": 3,
             "UploadedBytes": 0, "LocalCopyReleased": true, "RetentionDays": 30, "RemainingRetentionDays": 29, "ImageIds": ["m-1"],
@@ -461,6 +481,7 @@ mod tests {
             instant_access_retention_days: Some(5),
             local_copy_released: true,
             encrypted: false,
+            kms_key_id: "k-1".into(),
             usage: "image".into(),
             image_ids: vec!["m-1".into()],
             tags: Tags { tag: vec![Tag { tag_key: "k".into(), tag_value: "v".into() }] },
@@ -501,13 +522,13 @@ mod tests {
     #[test]
     fn disk_instance_image_task_policy_group_rows() {
         let v = json!({"Disks": {"Disk": [{"DiskId": "d-1", "DiskName": "n", "Category": "cloud_essd", "PerformanceLevel": "PL1",
-            "Size": 40, "Type": "system", "Status": "In_use", "InstanceId": "i-1", "Device": "/dev/xvda", "Encrypted": false,
+            "Size": 40, "Type": "system", "Status": "In_use", "InstanceId": "i-1", "Device": "/dev/xvda", "Encrypted": false, "KMSKeyId": "k-2",
             "AutoSnapshotPolicyId": "sp-1", "ReferencedBytes": 5, "WrittenSinceSnapshotBytes": 4, "HydrationProgress": "100%",
             "SourceSnapshotId": "", "ZoneId": "cn-hangzhou-i", "CreationTime": "t", "Tags": {"Tag": []}}]}});
         let d: DiskRow = first(&v, "Disks", "Disk").unwrap();
         assert!(d.is_system() && d.local_snapshots());
         assert_eq!((d.size, d.referenced_bytes, d.written_since_snapshot_bytes), (40, 5, 4));
-        assert_eq!(d.auto_snapshot_policy_id, "sp-1");
+        assert_eq!((d.auto_snapshot_policy_id.as_str(), d.kms_key_id.as_str()), ("sp-1", "k-2"));
 
         let v = json!({"Instances": {"Instance": [{"InstanceId": "i-1", "Cpu": 2, "Memory": 8192, "InstanceType": "ecs.g7.large"}]}});
         let i: InstanceRow = first(&v, "Instances", "Instance").unwrap();

@@ -10,7 +10,8 @@ use crate::service;
 use crate::ui::components::snapshot_form::{SnapshotForm, SnapshotFrom};
 use crate::ui::components::*;
 use crate::ui::context::*;
-use crate::ui::model::rows::{encrypted_text, first, rows, BlockMapReply, DiskRow, SnapshotRow, ENCRYPTED_NOTE};
+use crate::ui::model::keys::encrypted_with;
+use crate::ui::model::rows::{first, rows, BlockMapReply, DiskRow, SnapshotRow, ENCRYPTED_NOTE};
 use crate::ui::Route;
 
 #[derive(Properties, PartialEq)]
@@ -30,6 +31,7 @@ pub fn disk_details(p: &DiskProps) -> Html {
     let hex = use_state(|| None::<Result<Vec<u8>, Error>>);
     let snapshotting = use_state(|| false);
     let modifying = use_state(|| false);
+    let keys = use_keys();
     let raw = disk.as_ref().and_then(|r| r.as_ref().ok()).map(|v| v["Disks"]["Disk"][0].clone());
     let d = disk.and_then(|r| r.ok()).and_then(|v| first::<DiskRow>(&v, "Disks", "Disk"));
     let Some(d) = d else {
@@ -133,7 +135,7 @@ pub fn disk_details(p: &DiskProps) -> Html {
                 <button class="primary" onclick={let h = snapshotting.clone(); Callback::from(move |_| h.set(true))}>{"Create Snapshot"}</button>
                 <button onclick={let h = modifying.clone(); Callback::from(move |_| h.set(true))}>{"Modify"}</button>
                 {status_badge(&d.status)}
-                <span class="sub" title={ENCRYPTED_NOTE}>{format!("Encrypted: {}", encrypted_text(d.encrypted))}</span>
+                <span class="sub" title={ENCRYPTED_NOTE}>{format!("Encrypted: {}", encrypted_with(&keys, d.encrypted, &d.kms_key_id))}</span>
                 if d.hydration_progress != "100%" { <span class="sub">{format!("Restoring from OSS: {}", d.hydration_progress)}</span> }
             </div>
             <h2>{"Block map"}</h2>

@@ -9,6 +9,7 @@ use yew_router::prelude::*;
 use crate::ui::components::snapshot_form::{SnapshotForm, SnapshotFrom};
 use crate::ui::components::*;
 use crate::ui::context::*;
+use crate::ui::model::keys::key_name;
 use crate::ui::model::list::{ListState, DISK_FILTERS};
 use crate::ui::model::rows::{encrypted_text, rows, DiskRow, ENCRYPTED_NOTE};
 use crate::ui::Route;
@@ -19,6 +20,7 @@ use crate::ui::Route;
 #[function_component(DisksPage)]
 pub fn disks_page() -> Html {
     let data = use_query("DescribeDisks", json!({"PageSize": 100}));
+    let keys = use_keys();
     let list = use_reducer(ListState::newest_first);
     // The disk whose Create Snapshot dialog is open (and whether it takes local snapshots).
     let snapshot_for = use_state(|| None::<(String, bool)>);
@@ -60,7 +62,7 @@ pub fn disks_page() -> Html {
                                 <td>{status_badge(&d.status)}{if d.hydration_progress != "100%" { format!(" restoring {}", d.hydration_progress) } else { String::new() }}</td>
                                 <td class="mono">{d.instance_id.clone()}</td>
                                 <td>{d.zone_id.clone()}</td>
-                                <td>{encrypted_text(d.encrypted)}</td>
+                                <td title={d.kms_key_id.clone()}>{encrypted_text(d.encrypted)}if d.encrypted { <div class="sub">{key_name(&keys, &d.kms_key_id)}</div> }</td>
                                 <td class="mono">{d.source_snapshot_id.clone()}</td>
                                 <td>{when(&d.creation_time)}</td>
                                 <td class="actions"><button class="link" onclick={open}>{"Create Snapshot"}</button></td>

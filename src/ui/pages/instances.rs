@@ -132,6 +132,7 @@ pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
     let images = use_query("DescribeImages", json!({"PageSize": 100}));
     let zones = ctx.scope.zones();
     let form = use_reducer(|| InstanceForm::new(p.image.clone(), zones.first().copied().unwrap_or_default()));
+    let keys = use_keys();
     let error = use_state(|| None::<Error>);
     let image_list: Vec<ImageRow> = images.iter().flatten().flat_map(|v| rows(v, "Images", "Image")).collect();
     let chosen = form.chosen_image(&image_list);
@@ -162,6 +163,8 @@ pub fn create_instance_dialog(p: &CreateInstanceProps) -> Html {
                     {select_field("Data Disk Category", &DISK_CATEGORIES, &form.data_category)}
                     {field("Data Disk Size (GiB, 0 for none)", "Data Disk Size (GiB)", "number", &form.data_size)}
                 </div>
+                <label class="check"><input type="checkbox" aria-label="Encrypted" checked={form.encrypted} />{" Encrypted (its disks)"}</label>
+                if form.encrypted { {key_select(&keys, &form.kms_key)} }
                 {error_line(&error)}
                 {dialog_buttons("Create", ok, &p.on_close, false)}
             </div>

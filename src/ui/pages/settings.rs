@@ -1,5 +1,7 @@
-//! The Settings page: storage, simulated clock, upload rate, delete all data.
+//! The Settings page: storage, simulated clock, upload rate, the region's
+//! KMS keys (create, lock, unlock), delete all data.
 
+use serde_json::json;
 use yew::prelude::*;
 
 use crate::browser::{self, human_bytes, StorageInfo};
@@ -8,8 +10,10 @@ use crate::service;
 use crate::ui::components::*;
 use crate::ui::context::*;
 use crate::ui::model::dialogs::{SettingsAction, SettingsForm};
+use crate::ui::model::keys::{KeysAction, KeysForm};
+use crate::ui::model::rows::KeyRow;
 
-reducible!(SettingsForm => SettingsAction);
+reducible!(SettingsForm => SettingsAction, KeysForm => KeysAction);
 
 #[function_component(SettingsPage)]
 pub fn settings_page() -> Html {
@@ -58,6 +62,31 @@ pub fn settings_page() -> Html {
             });
         })
     };
+    let keys = use_keys();
+    let keys_form = use_reducer(KeysForm::default);
+    let kd = keys_form.dispatcher().to_callback();
+    let problem = keys_form.problem();
+    let done = |a: KeysAction| Some(kd.reform(move |_| a.clone()));
+    let key_row = |k: &KeyRow| {
+        let action = if k.is_default() {
+            html! { <span class="sub">{"Kept by this browser profile"}</span> }
+        } else if k.locked {
+            html! { <>
+                <input type="password" aria-label={format!("Passphrase for {}", k.alias)} placeholder="Passphrase" value={keys_form.unlock_passphrase(&k.alias).to_string()} />
+                {key_button(&ctx, "Unlock", "UnlockKey", keys_form.unlock_request(k), format!("Key {} was unlocked.", k.alias), done(KeysAction::Unlocked(k.alias.clone())), None)}
+            </> }
+        } else {
+            let ok = format!("Key {} was locked: its disks and snapshots cannot be read until it is unlocked.", k.alias);
+            key_button(&ctx, "Lock", "LockKey", json!({"KeyId": k.key_id}), ok, None, None)
+        };
+        html! {
+            <tr role="row" data-key={k.key_id.clone()}>
+                // One <td> built in a loop: each element written out costs wasm.
+                { for [k.alias.clone(), k.key_id.clone(), k.origin.clone(), (if k.locked { "Locked" } else { "Unlocked" }).into(), when(&k.creation_time)].into_iter().map(|t| html! { <td>{t}</td> }) }
+                <td class="actions">{action}</td>
+            </tr>
+        }
+    };
     let confirm = |on: bool| d.reform(move |_| SettingsAction::Confirming(on));
     let do_reset = {
         let (ctx, done) = (ctx.clone(), confirm(false));
@@ -95,6 +124,25 @@ pub fn settings_page() -> Html {
                 <button onclick={do_rate}>{"Set Upload Rate"}</button>
             </div>
             {error_line(&error)}
+            <h2>{"Keys (KMS)"}</h2>
+            <p>{format!("The keys of {} that encrypt disks, snapshots and images. The default key ({}) is made the first time a disk is encrypted without a key; a passphrase key is locked after a reload until it is unlocked here.", ctx.scope.region, crate::ui::model::keys::DEFAULT_ALIAS)}</p>
+            <div oninput={on_input(kd.clone(), KeysAction::of)}>
+            if keys.is_empty() {
+                <p class="empty">{"No keys in this region yet."}</p>
+            } else {
+                <table class="grid" aria-label="Keys">
+                    <thead><tr role="row">{ for ["Alias", "Key ID", "Origin", "Status", "Created At", "Actions"].into_iter().map(|h| html! { <th>{h}</th> }) }</tr></thead>
+                    <tbody>{ for keys.iter().map(key_row) }</tbody>
+                </table>
+            }
+            <div class="toolbar">
+                {field("Alias ", "Key Alias", "text", &keys_form.alias)}
+                {field("Passphrase ", "Key Passphrase", "password", &keys_form.passphrase)}
+                {field("Confirm ", "Confirm Passphrase", "password", &keys_form.confirm)}
+                {key_button(&ctx, "Create Key", "CreateKey", keys_form.create_request(), format!("Key {} was created (unlocked in this tab).", keys_form.alias.trim()), done(KeysAction::Created), problem)}
+            </div>
+            </div>
+            <p class="hint">{"The passphrase is never stored: it cannot be recovered, and without it the key's disks, snapshots and images can never be read again."}</p>
             <h2>{"Data"}</h2>
             <button class="primary danger" onclick={confirm(true).reform(|_: MouseEvent| ())}>{"Delete all data"}</button>
             if form.confirming {
@@ -110,4 +158,21 @@ pub fn settings_page() -> Html {
             }
         </section>
     }
+}
+
+/// A button of the Keys section: runs a key call (its error toasted with its
+/// code), then `done`; disabled with `problem` as its title. One closure
+/// type for the three buttons.
+fn key_button(
+    ctx: &Ctx,
+    label: &'static str,
+    action: &'static str,
+    params: serde_json::Value,
+    ok: String,
+    done: Option<Callback<serde_json::Value>>,
+    problem: Option<&'static str>,
+) -> Html {
+    let ctx = ctx.clone();
+    let onclick = Callback::from(move |_: MouseEvent| run(&ctx, action, params.clone(), ok.clone(), done.clone()));
+    html! { <button {onclick} disabled={problem.is_some()} title={problem}>{label}</button> }
 }

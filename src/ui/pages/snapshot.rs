@@ -7,7 +7,8 @@ use yew_router::prelude::*;
 
 use crate::ui::components::*;
 use crate::ui::context::*;
-use crate::ui::model::rows::{first, rows, BlockMapReply, SnapshotRow, ENCRYPTED_NOTE};
+use crate::ui::model::keys::encrypted_with;
+use crate::ui::model::rows::{first, rows, BlockMapReply, SnapshotRow};
 use crate::ui::Route;
 
 #[derive(Properties, PartialEq)]
@@ -27,6 +28,7 @@ fn text(v: impl Into<String>) -> Html {
 #[function_component(SnapshotDetails)]
 pub fn snapshot_details(p: &SnapshotProps) -> Html {
     let snap = use_query("DescribeSnapshots", json!({"SnapshotIds": [p.id.clone()]}));
+    let keys = use_keys();
     let snap = match &snap {
         None => return html! { <section class="page"><h1 id="page-title">{p.id.clone()}</h1><p class="loading">{"Loading the snapshot…"}</p></section> },
         Some(Err(e)) => return html! { <section class="page"><h1 id="page-title">{p.id.clone()}</h1>{error_line(&Some(e.clone()))}</section> },
@@ -75,7 +77,7 @@ pub fn snapshot_details(p: &SnapshotProps) -> Html {
                 {row("Exclusive Size (freed by deleting it)", text(bytes(sn.exclusive_bytes)))}
                 {row("Referenced Size", text(bytes(sn.referenced_bytes)))}
                 {row("Instant Access", text(if sn.instant_access { format!("On ({} days)", sn.instant_access_retention_days.map_or("null".to_string(), |d| d.to_string())) } else { "Off".to_string() }))}
-                {row("Encrypted", text(if sn.encrypted { format!("Yes ({ENCRYPTED_NOTE})") } else { "No".into() }))}
+                {row("Encrypted", text(encrypted_with(&keys, sn.encrypted, &sn.kms_key_id)))}
                 {row("Local Copy", text(if sn.local_copy_released { "Released: read from OSS" } else { "Kept" }))}
                 {row("Retention Period", text(retention))}
                 {row("Usage", text(match sn.usage.as_str() {

@@ -95,6 +95,7 @@ pub fn vm_text(status: &str) -> &'static str {
     match status {
         "live" => "Running in this browser tab (v86): Connect opens its serial console",
         "off" => "Boots in the browser when it is started",
+        "key_locked" => "Waits: a disk's KMS key is locked (unlock it in Settings and it boots)",
         _ => "No machine: this image does not boot in the browser (its states are simulated)",
     }
 }

@@ -73,6 +73,7 @@ pub fn instances_page() -> Html {
                                     <td>{i.zone_id.clone()}</td>
                                     <td>{status_badge(&status)}
                                         if i.vm_status == "live" { <div class="sub vm" title="A machine runs it in this browser tab: Manage, then Connect">{"VM live"}</div> }
+                                        else if i.vm_status == "key_locked" { <div class="sub" title={super::instance::vm_text("key_locked")}>{"key locked"}</div> }
                                         else if i.vm_status == "none" { <div class="sub" title={super::instance::vm_text("none")}>{"no VM"}</div> }</td>
                                     <td class="sub">{i.image_id.clone()}</td>
                                     <td>{i.instance_type.clone()}</td>

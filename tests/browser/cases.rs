@@ -17,8 +17,17 @@ async fn fresh(name: &str) -> IdbStore {
 async fn random_operations_match_the_model_in_indexeddb() {
     let store = fresh("t-random").await;
     let mut e = Engine::open(store).await.unwrap();
-    let limits = Limits { max_volumes: 3, max_snapshots: 6, check_every: 100, compare_every: 50 };
+    let limits = Limits { max_volumes: 3, max_snapshots: 6, check_every: 100, compare_every: 50, sealed: false };
     random_ops(&mut e, 0x1dba, 300, limits).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn random_operations_on_sealed_volumes_match_the_model_in_indexeddb() {
+    // Encrypted volumes (two data keys and plain ones) on real IndexedDB.
+    let store = fresh("t-random-sealed").await;
+    let mut e = Engine::open(store).await.unwrap();
+    let limits = Limits { max_volumes: 3, max_snapshots: 6, check_every: 100, compare_every: 50, sealed: true };
+    random_ops(&mut e, 0x5ea1, 300, limits).await.unwrap();
 }
 
 #[wasm_bindgen_test]

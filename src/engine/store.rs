@@ -131,6 +131,19 @@ pub trait Tx {
     /// ascending, without their keys (cheaper where the caller knows which
     /// keys exist). A store issues every range's request before awaiting any.
     async fn get_values(&mut self, table: Table, ranges: &[(u64, u64)]) -> Result<Vec<Vec<Vec<u8>>>, StoreError>;
+    /// As [`Tx::get_values`], handing each value to `each` with its key as it
+    /// arrives (a store that gets values one by one calls `each` while later
+    /// ones are still being fetched: the caller's work on a value, such as
+    /// opening a sealed block, overlaps the fetching of the next). Missing
+    /// keys are left out.
+    async fn get_values_each(&mut self, table: Table, ranges: &[(u64, u64)], each: &mut dyn FnMut(u64, Vec<u8>)) -> Result<(), StoreError> {
+        for (&(lo, _), values) in ranges.iter().zip(self.get_values(table, ranges).await?) {
+            for (i, v) in values.into_iter().enumerate() {
+                each(lo + i as u64, v);
+            }
+        }
+        Ok(())
+    }
     /// How many records the table holds.
     async fn count(&mut self, table: Table) -> Result<u64, StoreError>;
     /// Every string key of a string-keyed table that starts with `prefix`, ascending,

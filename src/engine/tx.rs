@@ -334,27 +334,44 @@ impl<'e, S: Store> EngineTx<'e, S> {
                 _ => ranges.push((id, id)),
             }
         }
-        let runs = self.tx.get_values(Table::BLOCKS, &ranges).await?;
-        let mut by_id: HashMap<u64, Vec<u8>> = HashMap::with_capacity(wanted.len());
-        for ((lo, hi), values) in ranges.iter().zip(runs) {
-            if values.len() as u64 != hi - lo + 1 {
-                return Err(EngineError::Corrupt(format!("blocks {lo}..={hi} are missing")));
-            }
-            for (i, v) in values.into_iter().enumerate() {
-                if v.len() != stored {
-                    return Err(EngineError::Corrupt(format!("block {} has {} bytes", lo + i as u64, v.len())));
-                }
-                by_id.insert(lo + i as u64, v);
+        // Each block is checked (and opened) as it arrives, while later ones are still fetched.
+        let mut positions: HashMap<u64, Vec<usize>> = HashMap::with_capacity(wanted.len());
+        for (pos, &id) in ids.iter().enumerate() {
+            if id != 0 && !self.blocks.contains_key(&id) {
+                positions.entry(id).or_default().push(pos);
             }
         }
-        for (pos, &id) in ids.iter().enumerate() {
-            if let Some(v) = by_id.get(&id) {
+        let mut arrived = 0usize;
+        let mut failed: Option<EngineError> = None;
+        let mut each = |id: u64, v: Vec<u8>| {
+            if failed.is_some() {
+                return;
+            }
+            arrived += 1;
+            if v.len() != stored {
+                failed = Some(EngineError::Corrupt(format!("block {id} has {} bytes", v.len())));
+                return;
+            }
+            for &pos in positions.get(&id).map(|p| p.as_slice()).unwrap_or(&[]) {
                 let dst = &mut out[pos * bs..(pos + 1) * bs];
                 match key {
-                    Some(k) => k.open_into(first + pos as u64, v, dst)?,
-                    None => dst.copy_from_slice(v),
+                    Some(k) => {
+                        if let Err(e) = k.open_into(first + pos as u64, &v, dst) {
+                            failed = Some(e);
+                            return;
+                        }
+                    }
+                    None => dst.copy_from_slice(&v),
                 }
             }
+        };
+        self.tx.get_values_each(Table::BLOCKS, &ranges, &mut each).await?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if arrived != wanted.len() {
+            let (lo, hi) = (ranges[0].0, ranges[ranges.len() - 1].1);
+            return Err(EngineError::Corrupt(format!("{} of the blocks in {lo}..={hi} are missing", wanted.len() - arrived)));
         }
         Ok(())
     }

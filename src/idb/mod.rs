@@ -280,6 +280,31 @@ impl Tx for IdbTx {
         Ok(out)
     }
 
+    async fn get_values_each(&mut self, table: Table, ranges: &[(u64, u64)], each: &mut dyn FnMut(u64, Vec<u8>)) -> Result<(), StoreError> {
+        // Every get issued first, then each value handed on as it arrives.
+        if ranges.iter().any(|&(lo, hi)| hi.checked_sub(lo).is_none_or(|n| n >= GETS_MAX)) {
+            for (&(lo, _), values) in ranges.iter().zip(self.get_values(table, ranges).await?) {
+                for (i, v) in values.into_iter().enumerate() {
+                    each(lo + i as u64, v);
+                }
+            }
+            return Ok(());
+        }
+        let mut gets = Vec::new();
+        for &(lo, hi) in ranges {
+            let st = self.store(table);
+            for k in lo..=hi {
+                gets.push((k, st.get(Query::Key(JsValue::from_f64(k as f64))).map_err(|e| self.err(e))?.into_future()));
+            }
+        }
+        for (k, g) in gets {
+            if let Some(v) = g.await.map_err(|e| self.err(e))? {
+                each(k, bytes(&v));
+            }
+        }
+        Ok(())
+    }
+
     async fn count(&mut self, table: Table) -> Result<u64, StoreError> {
         let req = self.store(table).count(None).map_err(|e| self.err(e))?;
         Ok(req.await.map_err(|e| self.err(e))? as u64)

@@ -141,6 +141,14 @@ fn region_arg(v: &JsValue) -> String {
     v.as_string().unwrap_or_else(|| crate::ecs::DEFAULT_REGION.to_string())
 }
 
+fn test_object_store(config: JsValue) -> Promise {
+    promise(async move {
+        let cfg: crate::s3::S3Config = serde_wasm_bindgen::from_value(config).map_err(|e| js_error(Error::invalid("config", e), None))?;
+        let out = crate::s3::client::test_connection(&cfg, js_sys::Date::now() as u64).await;
+        out.map(|v| to_js(&v)).map_err(|e| js_error(e, None))
+    })
+}
+
 fn create_key(alias: JsValue, passphrase: JsValue, region: JsValue) -> Promise {
     promise(async move {
         let (alias, pass) = (str_arg(&alias, "Alias")?, str_arg(&passphrase, "Passphrase")?);
@@ -346,6 +354,7 @@ pub fn install() {
     set_fn(&ecs, "advanceClock", Closure::<dyn Fn(JsValue) -> Promise>::new(advance_clock).into_js_value());
     set_fn(&ecs, "setUploadRate", Closure::<dyn Fn(JsValue) -> Promise>::new(set_upload_rate).into_js_value());
     set_fn(&ecs, "reset", Closure::<dyn Fn() -> Promise>::new(reset).into_js_value());
+    set_fn(&ecs, "testObjectStore", Closure::<dyn Fn(JsValue) -> Promise>::new(test_object_store).into_js_value());
     set_fn(&ecs, "createKey", Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(create_key).into_js_value());
     set_fn(&ecs, "listKeys", Closure::<dyn Fn(JsValue) -> Promise>::new(list_keys).into_js_value());
     set_fn(&ecs, "lockKey", Closure::<dyn Fn(JsValue) -> Promise>::new(lock_key).into_js_value());

@@ -22,6 +22,7 @@ pub mod error;
 pub mod image;
 pub mod oss;
 pub mod pacing;
+pub mod s3;
 pub mod schema;
 pub mod snapstore;
 pub mod util;

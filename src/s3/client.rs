@@ -1,0 +1,199 @@
+//! The browser's side of a remote object store: WebCrypto hashing for
+//! SigV4, requests over `fetch`, and the connection test (credentials,
+//! bucket, CORS for this origin, ranged GETs).
+
+use js_sys::{Object, Reflect, Uint8Array};
+use serde_json::{json, Value};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::sigv4::{self, Hashing, UNSIGNED};
+use super::{reply_error, unreachable, S3Config};
+use crate::error::{Error, Result};
+
+/// SHA-256 and HMAC-SHA-256 from WebCrypto.
+pub struct WebHashing;
+
+fn subtle() -> web_sys::SubtleCrypto {
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).unwrap_or(JsValue::UNDEFINED);
+    crypto.unchecked_into::<web_sys::Crypto>().subtle()
+}
+
+async fn promised(p: std::result::Result<js_sys::Promise, JsValue>) -> std::result::Result<JsValue, JsValue> {
+    JsFuture::from(p?).await
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&o, &(*k).into(), v);
+    }
+    o
+}
+
+fn to32(v: &JsValue) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let b = Uint8Array::new(v).to_vec();
+    out.copy_from_slice(&b[..32]);
+    out
+}
+
+impl Hashing for WebHashing {
+    async fn sha256(&self, data: &[u8]) -> [u8; 32] {
+        let d = promised(subtle().digest_with_str_and_buffer_source("SHA-256", &Uint8Array::from(data))).await.expect("SHA-256 is available");
+        to32(&d)
+    }
+    async fn hmac(&self, key: &[u8], data: &[u8]) -> [u8; 32] {
+        let s = subtle();
+        let alg = obj(&[("name", "HMAC".into()), ("hash", "SHA-256".into())]);
+        let usages: js_sys::Array = [JsValue::from_str("sign")].into_iter().collect();
+        let k = promised(s.import_key_with_object("raw", &Uint8Array::from(key), &alg, false, &usages)).await.expect("HMAC keys import");
+        let sig = promised(s.sign_with_str_and_buffer_source("HMAC", k.unchecked_ref(), &Uint8Array::from(data))).await.expect("HMAC signs");
+        to32(&sig)
+    }
+}
+
+fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            s.push(if i <= c.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    s
+}
+
+/// A reply: status, the response (headers), the body.
+pub struct Reply {
+    pub status: u16,
+    pub response: web_sys::Response,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.response.headers().get(name).ok().flatten()
+    }
+}
+
+/// Sends one signed request. `Err(None)`: the fetch failed without a status
+/// (unreachable, or refused by CORS).
+pub async fn send(
+    cfg: &S3Config,
+    method: &str,
+    key: &str,
+    headers: &[(&str, String)],
+    body: Option<&[u8]>,
+    now_ms: u64,
+) -> std::result::Result<Reply, Option<Error>> {
+    let (url, host) = cfg.url(key);
+    let path_start = url.find("://").map(|i| i + 3).and_then(|i| url[i..].find('/').map(|j| i + j)).unwrap_or(url.len());
+    let path = if path_start < url.len() { &url[path_start..] } else { "/" };
+    let date = sigv4::amz_date(now_ms);
+    let mut h: Vec<(String, String)> = vec![("host".into(), host), ("x-amz-content-sha256".into(), UNSIGNED.into()), ("x-amz-date".into(), date.clone())];
+    if let Some(t) = &cfg.security_token {
+        h.push(("x-amz-security-token".into(), t.clone()));
+    }
+    for (k, v) in headers {
+        h.push((k.to_ascii_lowercase(), v.clone()));
+    }
+    let req = sigv4::Request { method, path, query: &[], headers: &h, payload_hash: UNSIGNED };
+    let auth = sigv4::authorization(&WebHashing, &req, &date, &cfg.region, &cfg.access_key_id, &cfg.access_key_secret).await;
+    let sent = Object::new();
+    for (k, v) in h.iter().filter(|(k, _)| k != "host") {
+        let _ = Reflect::set(&sent, &k.into(), &v.into());
+    }
+    let _ = Reflect::set(&sent, &"authorization".into(), &auth.into());
+    let init = obj(&[("method", method.into()), ("headers", sent.into()), ("mode", "cors".into()), ("cache", "no-store".into())]);
+    if let Some(b) = body {
+        let _ = Reflect::set(&init, &"body".into(), &Uint8Array::from(b));
+    }
+    let fetch: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into()).map_err(|_| None)?.unchecked_into();
+    let p: js_sys::Promise = fetch.call2(&JsValue::NULL, &url.into(), &init).map_err(|_| None)?.unchecked_into();
+    let response: web_sys::Response = JsFuture::from(p).await.map_err(|_| None)?.unchecked_into();
+    let buf = JsFuture::from(response.array_buffer().map_err(|_| None)?).await.map_err(|_| None)?;
+    Ok(Reply { status: response.status(), body: Uint8Array::new(&buf).to_vec(), response })
+}
+
+/// Whether anything answers at the endpoint (an opaque `no-cors` fetch):
+/// tells a CORS refusal from an unreachable server.
+async fn reachable(endpoint: &str) -> bool {
+    let Ok(fetch) = Reflect::get(&js_sys::global(), &"fetch".into()) else { return false };
+    let fetch: js_sys::Function = fetch.unchecked_into();
+    let init = obj(&[("mode", "no-cors".into()), ("cache", "no-store".into())]);
+    match fetch.call2(&JsValue::NULL, &endpoint.into(), &init) {
+        Ok(p) => JsFuture::from(p.unchecked_into::<js_sys::Promise>()).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn origin() -> String {
+    Reflect::get(&js_sys::global(), &"location".into()).and_then(|l| Reflect::get(&l, &"origin".into())).ok().and_then(|o| o.as_string()).unwrap_or_default()
+}
+
+fn cors_refused(cfg: &S3Config, what: &str) -> Error {
+    let o = origin();
+    Error::new(
+        403,
+        "InvalidObjectStorage.CorsRefused",
+        format!(
+            "The endpoint {} answers, but the bucket's CORS rule refuses this console ({o}){what}. Add this rule to the bucket \"{}\" (in its console or API; a browser cannot set it): {}",
+            cfg.endpoint,
+            cfg.bucket,
+            S3Config::cors_rule(&o)
+        ),
+    )
+}
+
+/// What a failed request means, with the codes users know.
+async fn failed(cfg: &S3Config, r: std::result::Result<Reply, Option<Error>>) -> Result<Reply> {
+    match r {
+        Ok(reply) if reply.status < 300 => Ok(reply),
+        Ok(reply) => Err(reply_error(reply.status, &String::from_utf8_lossy(&reply.body))),
+        Err(Some(e)) => Err(e),
+        Err(None) if reachable(&cfg.endpoint).await => Err(cors_refused(cfg, "")),
+        Err(None) => Err(unreachable(&cfg.endpoint)),
+    }
+}
+
+/// Test connection: a small object put (with Content-MD5), read back with a
+/// ranged GET (206 and a readable Content-Range), deleted. Checks the
+/// credentials, the bucket, the CORS rule (methods, headers, exposed
+/// headers) and ranged reads.
+pub async fn test_connection(cfg: &S3Config, now_ms: u64) -> Result<Value> {
+    cfg.check()?;
+    use md5::Digest;
+    let body = b"rowsnap connection test: this object is deleted at once";
+    let key = format!("rowsnap-connection-test/{now_ms}");
+    let md5 = base64(&md5::Md5::digest(body));
+    let put = failed(cfg, send(cfg, "PUT", &key, &[("content-md5", md5)], Some(body), now_ms).await).await?;
+    if put.header("etag").is_none() {
+        return Err(cors_refused(cfg, ": the ETag header is not exposed"));
+    }
+    let get = failed(cfg, send(cfg, "GET", &key, &[("range", "bytes=9-18".into())], None, now_ms).await).await?;
+    if get.status != 206 {
+        let _ = send(cfg, "DELETE", &key, &[], None, now_ms).await;
+        return Err(Error::new(
+            502,
+            "InvalidObjectStorage.RangeIgnored",
+            format!(
+                "A ranged GET answered HTTP {} with {} bytes instead of 206 with the range: this store cannot serve rowsnap's lazy restores.",
+                get.status,
+                get.body.len()
+            ),
+        ));
+    }
+    if get.header("content-range").is_none() {
+        let _ = send(cfg, "DELETE", &key, &[], None, now_ms).await;
+        return Err(cors_refused(cfg, ": the Content-Range header is not exposed"));
+    }
+    if get.body != body[9..19] {
+        return Err(Error::new(502, "InvalidObjectStorage.Reply", "A ranged GET gave other bytes than were put."));
+    }
+    failed(cfg, send(cfg, "DELETE", &key, &[], None, now_ms).await).await?;
+    Ok(
+        json!({"Ok": true, "Endpoint": cfg.endpoint, "Bucket": cfg.bucket, "Checked": ["credentials", "bucket", "PUT with Content-MD5", "ranged GET (206, Content-Range)", "DELETE", "CORS for this origin"]}),
+    )
+}

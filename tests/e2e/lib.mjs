@@ -10,8 +10,11 @@ export const SHOTS = path.join(ROOT, 'target/e2e');
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png', '.json': 'application/json' };
 
-/** Serves dist/ on a free loopback port; unknown paths get index.html (the app routes). */
-export async function serve() {
+/**
+ * Serves dist/ on loopback; unknown paths get index.html (the app routes). `port`: 0 (the
+ * default) takes a free one; a fixed port gives a fixed origin (for CORS rules).
+ */
+export async function serve({ port = 0 } = {}) {
   if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error(`${DIST}/index.html is missing: build first (make build)`);
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -20,7 +23,7 @@ export async function serve() {
     res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });
     fs.createReadStream(file).pipe(res);
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise((res, rej) => { server.once('error', rej); server.listen(port, '127.0.0.1', res); });
   return { url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(r)) };
 }
 

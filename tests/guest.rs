@@ -230,6 +230,7 @@ fn an_encrypted_machine_waits_while_its_key_is_locked_and_keeps_no_saved_state()
     assert!(orders(&mut a.ecs).is_empty(), "no boot while the key is locked");
     let i = a.ok("DescribeInstances", json!({"InstanceIds": format!("[\"{id}\"]")}))["Instances"]["Instance"][0].clone();
     assert_eq!(i["VmStatus"], "key_locked");
+    assert_eq!(i["VmMemoryMiB"], 128, "the machine's memory (the setting, within the type's)");
     assert_eq!(block_on(a.ecs.guest_attach(&id)).unwrap_err().code, "InvalidKMSKeyId.Locked");
     block_on(a.ecs.unlock_key(&a.vault.clone(), &key, "machine passphrase")).unwrap();
     assert_eq!(orders(&mut a.ecs), [("boot".to_string(), id.clone())]);

@@ -18,7 +18,7 @@ use super::{guest, kms};
 use crate::engine::Store;
 use crate::error::{Error, Result};
 
-pub fn instance_json(i: &Instance, live: &[String], locked: &[String]) -> Value {
+pub fn instance_json(i: &Instance, live: &[String], locked: &[String], vm_mib: u32) -> Value {
     let (cpu, mem) = INSTANCE_TYPES.iter().find(|t| t.0 == i.instance_type).map(|t| (t.1, t.2)).unwrap_or((2, 8192));
     json!({
         "InstanceId": i.id,
@@ -44,6 +44,8 @@ pub fn instance_json(i: &Instance, live: &[String], locked: &[String]) -> Value 
             (true, false) if locked.contains(&i.id) => "key_locked",
             (true, false) => "off",
         },
+        // Extension: the memory its machine gets (the setting, capped by the type's memory).
+        "VmMemoryMiB": if i.vm { guest::memory_mib(&i.instance_type, vm_mib) } else { 0 },
     })
 }
 
@@ -235,6 +237,7 @@ pub async fn describe_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Res
     let rg = p.str("ResourceGroupId");
     let mut all: Vec<Instance> = cx.scan(keys::INSTANCES).await?;
     let locked = guest::key_locked(cx).await?;
+    let vm_mib = cx.settings.vm_memory_mib.unwrap_or(guest::DEFAULT_VM_MIB);
     for i in &mut all {
         if settle(&mut i.status, &mut i.plan, cx.now) {
             cx.put(&*i);
@@ -252,7 +255,7 @@ pub async fn describe_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Res
     newest_first(&mut all, |x| (x.created, x.seq));
     let (total, number, size, items) = page(all, p)?;
     Ok(
-        json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "Instances": {"Instance": items.iter().map(|i| instance_json(i, &cx.live, &locked)).collect::<Vec<_>>()}}),
+        json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "Instances": {"Instance": items.iter().map(|i| instance_json(i, &cx.live, &locked, vm_mib)).collect::<Vec<_>>()}}),
     )
 }
 

@@ -106,6 +106,7 @@ row! {
         pub instance_type: String = "InstanceType",
         pub cpu: u64 = "Cpu",
         pub memory: u64 = "Memory",
+        pub vm_memory_mib: u64 = "VmMemoryMiB",
         pub creation_time: String = "CreationTime",
         /// none (its image does not boot in the browser), off or live (a machine runs it in this tab).
         pub vm_status: String = "VmStatus",

@@ -37,7 +37,7 @@ pub fn instance_details(p: &DetailsProps) -> Html {
                 <dt>{"Zone"}</dt><dd>{i.zone_id.clone()}</dd>
                 <dt>{"Instance Type"}</dt><dd>{format!("{} ({} vCPU, {} MiB)", i.instance_type, i.cpu, i.memory)}</dd>
                 <dt>{"Image"}</dt><dd>{i.image_id.clone()}</dd>
-                <dt>{"Machine"}</dt><dd>{vm_text(&i.vm_status)}</dd>
+                <dt>{"Machine"}</dt><dd>{vm_text(&i.vm_status)}{if i.vm_memory_mib > 0 { format!(" ({} MiB of memory)", i.vm_memory_mib) } else { String::new() }}</dd>
                 <dt>{"Created At"}</dt><dd>{when(&i.creation_time)}</dd>
             </dl>
         },

@@ -5,8 +5,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use gloo::events::EventListener;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::browser::{self, human_bytes, LockGuard, LockOutcome, StorageInfo};
 use crate::service;
@@ -33,15 +33,13 @@ pub enum Route {
     NotFound,
 }
 
-/// Routable by hand: the derive's recognizer (route-recognizer's NFA, built
-/// on first use) cost about 12 KB of wasm for these fixed paths, each a page
-/// and at most an id.
-impl Routable for Route {
-    fn from_path(path: &str, _params: &std::collections::HashMap<&str, &str>) -> Option<Self> {
-        Self::recognize(path)
-    }
-
-    fn to_path(&self) -> String {
+/// The routes by hand, without yew-router (its HashRouter, Switch, Link and
+/// gloo-history cost 14.7 KB of the gzipped bundle): links are plain anchors
+/// to `#/page[/id]` (the URLs HashRouter wrote), and [`App`] follows
+/// `hashchange` (links, back and forward).
+impl Route {
+    /// The link to the page: `#` and its path (`#/disks/<id>`).
+    pub fn href(&self) -> String {
         let (page, id) = match self {
             Route::Home => ("", None),
             Route::Instances => ("instances", None),
@@ -57,28 +55,26 @@ impl Routable for Route {
             Route::NotFound => ("404", None),
         };
         match id {
-            Some(id) => format!("/{page}/{id}"),
-            None => format!("/{page}"),
+            Some(id) => format!("#/{page}/{id}"),
+            None => format!("#/{page}"),
         }
     }
 
-    fn routes() -> Vec<&'static str> {
-        vec!["/", "/instances", "/instances/:id", "/disks", "/disks/:id", "/settings", "/oss", "/snapshots", "/snapshots/:id", "/images", "/policies", "/404"]
-    }
-
-    fn not_found_route() -> Option<Self> {
-        Some(Route::NotFound)
+    /// The page of a location's hash (`#/disks/<id>`; what follows a `?` or `#` ignored).
+    fn of_hash(hash: &str) -> Self {
+        let path = hash.strip_prefix('#').unwrap_or(hash);
+        Self::recognize(path.split(['?', '#']).next().unwrap_or_default())
     }
 
     /// `/page` or `/page/id` (a trailing `/` ignored); anything else is NotFound.
-    fn recognize(pathname: &str) -> Option<Self> {
+    fn recognize(pathname: &str) -> Self {
         let path = pathname.trim_end_matches('/');
         let mut parts = path.strip_prefix('/').unwrap_or(path).split('/');
         let (page, id) = (parts.next().unwrap_or_default(), parts.next().filter(|id| !id.is_empty()).map(str::to_string));
         if parts.next().is_some() {
-            return Some(Route::NotFound);
+            return Route::NotFound;
         }
-        Some(match (page, id) {
+        match (page, id) {
             ("", None) => Route::Home,
             ("instances", None) => Route::Instances,
             ("instances", Some(id)) => Route::Instance { id },
@@ -91,8 +87,22 @@ impl Routable for Route {
             ("images", None) => Route::Images,
             ("policies", None) => Route::Policies,
             _ => Route::NotFound,
-        })
+        }
     }
+}
+
+/// The route in the address bar. A URL without a `#/` path shows as `#/` (the
+/// home page), as under yew-router's HashRouter.
+fn current_route() -> Route {
+    let window = gloo::utils::window();
+    let hash = window.location().hash().unwrap_or_default();
+    if !hash.starts_with("#/") {
+        if let Ok(history) = window.history() {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("#/"));
+        }
+        return Route::Home;
+    }
+    Route::of_hash(&hash)
 }
 
 /// Where the session stands.
@@ -171,6 +181,15 @@ fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>)
 #[function_component(App)]
 pub fn app() -> Html {
     let session = use_state(|| Session::Locking);
+    // The page: the hash, followed as links, back and forward change it.
+    let route = use_state_eq(current_route);
+    {
+        let route = route.clone();
+        use_effect_with((), move |_| {
+            let listener = EventListener::new(&gloo::utils::window(), "hashchange", move |_| route.set(current_route()));
+            move || drop(listener)
+        });
+    }
     let held = use_mut_ref(Held::default);
     {
         let (session, held) = (session.clone(), held.clone());
@@ -225,7 +244,6 @@ pub fn app() -> Html {
     };
     html! {
         <ContextProvider<Ctx> context={ctx}>
-        <HashRouter>
             <div class="shell">
                 <header class="topbar">
                     <span class="brand">{"rowsnap"}</span>
@@ -250,21 +268,21 @@ pub fn app() -> Html {
                 // Grouped as the ECS console's left navigation.
                 <nav class="sidenav" aria-label="Main navigation">
                     {nav_group("Instances & Images", html! { <>
-                        <NavItem to={Route::Instances} label="Instances" />
-                        <NavItem to={Route::Images} label="Images" />
+                        {nav_item(Route::Instances, "Instances", &route)}
+                        {nav_item(Route::Images, "Images", &route)}
                     </> })}
                     {nav_group("Storage & Snapshots", html! { <>
-                        <NavItem to={Route::Disks} label="Disks" />
-                        <NavItem to={Route::Snapshots} label="Snapshots" />
-                        <NavItem to={Route::Policies} label="Automatic Snapshot Policies" />
+                        {nav_item(Route::Disks, "Disks", &route)}
+                        {nav_item(Route::Snapshots, "Snapshots", &route)}
+                        {nav_item(Route::Policies, "Automatic Snapshot Policies", &route)}
                     </> })}
-                    {nav_group("Object Storage", html! { <NavItem to={Route::Oss} label="OSS" /> })}
-                    {nav_group("Console", html! { <NavItem to={Route::Settings} label="Settings" /> })}
+                    {nav_group("Object Storage", nav_item(Route::Oss, "OSS", &route))}
+                    {nav_group("Console", nav_item(Route::Settings, "Settings", &route))}
                 </nav>
                 <main class="content">
                     {session_panel(&session, take_over)}
                     if ready {
-                        <Switch<Route> render={switch} />
+                        {switch((*route).clone())}
                     }
                 </main>
                 <div class="toasts" aria-live="polite">
@@ -274,7 +292,6 @@ pub fn app() -> Html {
                     }) }
                 </div>
             </div>
-        </HashRouter>
         </ContextProvider<Ctx>>
     }
 }
@@ -284,20 +301,12 @@ fn nav_group(title: &'static str, links: Html) -> Html {
     html! { <div class="navgroup" role="group" aria-label={title}><span class="navhead" aria-hidden="true">{title}</span>{links}</div> }
 }
 
-#[derive(Properties, PartialEq)]
-struct NavItemProps {
-    to: Route,
-    label: &'static str,
-}
-
-#[function_component(NavItem)]
-fn nav_item(p: &NavItemProps) -> Html {
-    let current = use_route::<Route>();
-    let active = current.as_ref() == Some(&p.to);
+/// A link of the navigation, highlighted on its page.
+fn nav_item(to: Route, label: &'static str, current: &Route) -> Html {
     html! {
-        <Link<Route> to={p.to.clone()} classes={classes!("navlink", active.then_some("active"))}>
-            {p.label}
-        </Link<Route>>
+        <a href={to.href()} class={classes!("navlink", (*current == to).then_some("active"))}>
+            {label}
+        </a>
     }
 }
 

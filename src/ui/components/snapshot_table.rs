@@ -4,7 +4,6 @@
 
 use serde_json::{json, Value};
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use super::*;
 use crate::error::Error;
@@ -134,8 +133,8 @@ pub fn snapshot_table(p: &SnapshotTableProps) -> Html {
                 let retention = html! { <span class={classes!(soon.then_some("soon"))}>{r.retention_text()}</span> };
                 html! {
                     <tr role="row" key={r.snapshot_id.clone()} data-snapshot={r.snapshot_id.clone()}>
-                        <td><Link<Route> to={Route::Snapshot { id: r.snapshot_id.clone() }} classes="mono">{r.snapshot_id.clone()}</Link<Route>><div class="sub">{r.snapshot_name.clone()}</div></td>
-                        <td><Link<Route> to={Route::Disk { id: r.source_disk_id.clone() }} classes="mono">{r.source_disk_id.clone()}</Link<Route>><div class="sub">{format!("{} GiB, {} disk", r.source_disk_size, r.source_disk_type)}</div></td>
+                        <td><a href={Route::Snapshot { id: r.snapshot_id.clone() }.href()} class="mono">{r.snapshot_id.clone()}</a><div class="sub">{r.snapshot_name.clone()}</div></td>
+                        <td><a href={Route::Disk { id: r.source_disk_id.clone() }.href()} class="mono">{r.source_disk_id.clone()}</a><div class="sub">{format!("{} GiB, {} disk", r.source_disk_size, r.source_disk_type)}</div></td>
                         <td class="nowrap">{format!("{} incremental", bytes(r.incremental_bytes))}<div class="sub">{format!("{} exclusive", bytes(r.exclusive_bytes))}</div></td>
                         <td>{r.category_text()}<div class="sub">{r.type_text()}</div></td>
                         <td>{encrypted_text(r.encrypted)}</td>

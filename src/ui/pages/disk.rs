@@ -3,7 +3,6 @@
 
 use serde_json::json;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::error::Error;
 use crate::service;
@@ -129,7 +128,7 @@ pub fn disk_details(p: &DiskProps) -> Html {
     };
     html! {
         <section class="page" aria-labelledby="page-title">
-            <p class="crumbs"><Link<Route> to={Route::Disks}>{"Disks"}</Link<Route>>{" / "}{p.id.clone()}</p>
+            <p class="crumbs"><a href={Route::Disks.href()}>{"Disks"}</a>{" / "}{p.id.clone()}</p>
             <h1 id="page-title">{format!("{} ({} GiB {} {})", p.id, d.size, d.category, if d.is_system() { "system disk" } else { "data disk" })}</h1>
             <div class="toolbar">
                 <button class="primary" onclick={let h = snapshotting.clone(); Callback::from(move |_| h.set(true))}>{"Create Snapshot"}</button>

@@ -4,7 +4,6 @@
 
 use serde_json::json;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::ui::components::snapshot_form::{SnapshotForm, SnapshotFrom};
 use crate::ui::components::*;
@@ -54,7 +53,7 @@ pub fn disks_page() -> Html {
                         let open = { let h = snapshot_for.clone(); let v = (id.clone(), d.local_snapshots()); Callback::from(move |_: MouseEvent| h.set(Some(v.clone()))) };
                         html! {
                             <tr role="row" data-disk={id.clone()}>
-                                <td><Link<Route> to={Route::Disk { id: id.clone() }} classes="mono">{id.clone()}</Link<Route>><div class="sub">{d.disk_name.clone()}</div></td>
+                                <td><a href={Route::Disk { id: id.clone() }.href()} class="mono">{id.clone()}</a><div class="sub">{d.disk_name.clone()}</div></td>
                                 <td>{if d.kind == "system" { "System Disk" } else { "Data Disk" }}</td>
                                 <td>{format!("{} {}", d.category, d.performance_level)}</td>
                                 // Written under the size: the list with Encrypted and Actions fits a 1440 px window.

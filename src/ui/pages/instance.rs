@@ -2,7 +2,6 @@
 
 use serde_json::json;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::ui::components::snapshot_form::{SnapshotForm, SnapshotFrom};
 use crate::ui::components::snapshot_table::SnapshotTable;
@@ -72,7 +71,7 @@ pub fn instance_details(p: &DetailsProps) -> Html {
     };
     html! {
         <section class="page" aria-labelledby="page-title">
-            <p class="crumbs"><Link<Route> to={Route::Instances}>{"Instances"}</Link<Route>>{" / "}{p.id.clone()}</p>
+            <p class="crumbs"><a href={Route::Instances.href()}>{"Instances"}</a>{" / "}{p.id.clone()}</p>
             <h1 id="page-title">{format!("{} ({})", i.instance_name, i.instance_id)}</h1>
             <div class="toolbar">
                 <button class="primary" disabled={i.vm_status != "live"} onclick={let c = connect.clone(); Callback::from(move |_| c.set(true))}

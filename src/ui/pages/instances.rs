@@ -3,7 +3,6 @@
 
 use serde_json::{json, Value};
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::error::Error;
 use crate::ui::components::*;
@@ -69,7 +68,7 @@ pub fn instances_page() -> Html {
                             let del = { let d = dialog.clone(); let i = (*i).clone(); Callback::from(move |_: MouseEvent| d.set(Some(Open::Delete(i.clone())))) };
                             html! {
                                 <tr role="row" data-instance={id.clone()}>
-                                    <td><Link<Route> to={Route::Instance { id: id.clone() }} classes="mono">{id.clone()}</Link<Route>><div class="sub">{i.instance_name.clone()}</div></td>
+                                    <td><a href={Route::Instance { id: id.clone() }.href()} class="mono">{id.clone()}</a><div class="sub">{i.instance_name.clone()}</div></td>
                                     <td>{i.zone_id.clone()}</td>
                                     <td>{status_badge(&status)}
                                         if i.vm_status == "live" { <div class="sub vm" title="A machine runs it in this browser tab: Manage, then Connect">{"VM live"}</div> }
@@ -79,7 +78,7 @@ pub fn instances_page() -> Html {
                                     <td>{i.instance_type.clone()}</td>
                                     <td>{when(&i.creation_time)}</td>
                                     <td class="actions">
-                                        <Link<Route> to={Route::Instance { id: id.clone() }} classes="link">{"Manage"}</Link<Route>>
+                                        <a href={Route::Instance { id: id.clone() }.href()} class="link">{"Manage"}</a>
                                         if status == "Stopped" { <button class="link" onclick={power("StartInstance", "Starting")}>{"Start"}</button> }
                                         if status == "Running" { <button class="link" onclick={power("StopInstance", "Stopping")}>{"Stop"}</button> }
                                         <button class="link danger" onclick={del}>{"Delete"}</button>

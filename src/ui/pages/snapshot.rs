@@ -3,7 +3,6 @@
 
 use serde_json::json;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::ui::components::*;
 use crate::ui::context::*;
@@ -37,7 +36,7 @@ pub fn snapshot_details(p: &SnapshotProps) -> Html {
     let Some(sn) = snap else {
         return html! {
             <section class="page">
-                <p class="crumbs"><Link<Route> to={Route::Snapshots}>{"Snapshots"}</Link<Route>>{" / "}{p.id.clone()}</p>
+                <p class="crumbs"><a href={Route::Snapshots.href()}>{"Snapshots"}</a>{" / "}{p.id.clone()}</p>
                 <h1 id="page-title">{p.id.clone()}</h1>
                 <p class="empty">{"This snapshot does not exist (it may have been deleted or released by its retention)."}</p>
             </section>
@@ -59,7 +58,7 @@ pub fn snapshot_details(p: &SnapshotProps) -> Html {
     let tags: Vec<String> = sn.tags.tag.iter().map(|t| format!("{}={}", t.tag_key, t.tag_value)).collect();
     html! {
         <section class="page" aria-labelledby="page-title">
-            <p class="crumbs"><Link<Route> to={Route::Snapshots}>{"Snapshots"}</Link<Route>>{" / "}{p.id.clone()}</p>
+            <p class="crumbs"><a href={Route::Snapshots.href()}>{"Snapshots"}</a>{" / "}{p.id.clone()}</p>
             <h1 id="page-title">{format!("{} ", sn.snapshot_name)}<span class="mono sub">{p.id.clone()}</span></h1>
             <div class="toolbar actions"><crate::ui::components::snapshot_table::SnapshotActions snap={sn.clone()} /></div>
             <h2>{"Snapshot Details"}</h2>
@@ -72,7 +71,7 @@ pub fn snapshot_details(p: &SnapshotProps) -> Html {
                 {row("Progress", text(progress))}
                 {row("Category", text(if local { "Local Snapshot" } else { "Normal Snapshot" }))}
                 {row("Type", text(if sn.snapshot_type == "auto" { "Automatic" } else { "Manual" }))}
-                {row("Source Disk", html! { <><Link<Route> to={Route::Disk { id: disk.clone() }} classes="mono">{disk.clone()}</Link<Route>>{format!(" ({} GiB, {} disk)", sn.source_disk_size, sn.source_disk_type)}</> })}
+                {row("Source Disk", html! { <><a href={Route::Disk { id: disk.clone() }.href()} class="mono">{disk.clone()}</a>{format!(" ({} GiB, {} disk)", sn.source_disk_size, sn.source_disk_type)}</> })}
                 {row("Incremental Size", text(bytes(sn.incremental_bytes)))}
                 {row("Exclusive Size (freed by deleting it)", text(bytes(sn.exclusive_bytes)))}
                 {row("Referenced Size", text(bytes(sn.referenced_bytes)))}

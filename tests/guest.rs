@@ -238,4 +238,36 @@ fn an_encrypted_machine_waits_while_its_key_is_locked_and_keeps_no_saved_state()
     assert_eq!(boot["Encrypted"], true, "the host keeps no saved state of an encrypted machine");
     let sys_bytes = block_on(a.ecs.guest_read(&id, 0, 0, 15)).unwrap();
     assert_eq!(sys_bytes, b"ROWSNAP-LINUX-1");
+    // While its machine runs, the key is not locked under it (its queued writes would be lost).
+    block_on(a.ecs.guest_write(&id, 0, 4096, b"queued by the guest".to_vec())).unwrap();
+    assert_eq!(block_on(a.ecs.lock_key(&key)).unwrap_err().code, "IncorrectInstanceStatus");
+    assert_eq!(block_on(a.ecs.guest_read(&id, 0, 4096, 19)).unwrap(), b"queued by the guest");
+}
+
+#[test]
+fn a_batch_that_fails_to_apply_stays_queued_and_readable() {
+    let a = installed();
+    let store = MemoryStore::new();
+    store.restore(&a.ecs.engine_ref().store().dump());
+    // Every commit that puts more than 1 MiB fails, as a full browser storage does.
+    let full = FailingStore::new(store, u64::MAX, FailMode::QuotaAbove(1 << 20));
+    let clock = a.clock.clone();
+    let mut ecs = block_on(Ecs::open(full, Box::new(move || clock.get()))).unwrap();
+    let run = block_on(ecs.request("RunInstances", &json!({"ImageId": LINUX_IMAGE}))).unwrap();
+    let id = run["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+    a.clock.set(a.clock.get() + 2_000);
+    block_on(ecs.guest_attach(&id)).unwrap();
+    for n in 0..32u64 {
+        block_on(ecs.guest_write(&id, 0, (8 << 20) + n * (64 << 10), vec![(n + 1) as u8; 64 << 10])).unwrap();
+    }
+    assert_eq!(block_on(ecs.flush_guest_writes()).unwrap_err().code, "StorageQuotaExceeded");
+    // The guest was told these writes are done: they are not dropped.
+    assert!(ecs.guest_writes_pending());
+    assert_eq!(block_on(ecs.guest_read(&id, 0, (8 << 20) + 31 * (64 << 10), 4)).unwrap(), [32u8; 4]);
+    block_on(ecs.guest_write(&id, 0, 4 << 20, b"newer".to_vec())).unwrap_or(());
+    assert_eq!(block_on(ecs.guest_read(&id, 0, 4 << 20, 5)).unwrap(), b"newer");
+    assert_eq!(block_on(ecs.guest_read(&id, 0, 8 << 20, 1)).unwrap(), [1u8], "older writes kept, in order");
+    // Requests still run (one of them may free space); the writes stay queued.
+    block_on(ecs.request("DescribeInstances", &json!({}))).unwrap();
+    assert!(ecs.guest_writes_pending());
 }

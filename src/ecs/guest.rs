@@ -257,10 +257,24 @@ impl<S: Store> Ecs<S> {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.guests.pending);
-        self.guests.pending_bytes = 0;
+        let bytes = std::mem::take(&mut self.guests.pending_bytes);
+        match self.apply_guest_writes(&pending).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Not applied: the writes (which the guest was told are done) stay
+                // queued, ahead of any newer ones, and are tried again.
+                let newer = std::mem::replace(&mut self.guests.pending, pending);
+                self.guests.pending.extend(newer);
+                self.guests.pending_bytes += bytes;
+                Err(e)
+            }
+        }
+    }
+
+    async fn apply_guest_writes(&mut self, pending: &[Pending]) -> Result<()> {
         let mut cx = self.cx("").await?;
         let mut disks: BTreeMap<String, Option<Disk>> = BTreeMap::new();
-        for w in &pending {
+        for w in pending {
             if !disks.contains_key(&w.disk) {
                 let d = cx.load::<Disk>(&keys::disk(&w.disk)).await?;
                 disks.insert(w.disk.clone(), d);

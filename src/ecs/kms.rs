@@ -435,6 +435,24 @@ impl<S: Store> super::Ecs<S> {
                 format!("\"{key_id}\" is the region's default key ({DEFAULT_ALIAS}): it is kept by this browser profile and cannot be locked."),
             ));
         }
+        // A machine running on a disk only this key opens would lose its writes: stop it first.
+        let mut cx = self.cx("").await?;
+        let disks: Vec<super::model::Disk> = cx.scan(super::model::keys::DISKS).await?;
+        drop(cx);
+        let running = {
+            let kms = self.kms.borrow();
+            let only_this = |dk: u64| kms.owners.get(&dk).is_some_and(|o| o.iter().all(|owner| owner == key_id || !kms.keks.contains_key(owner)));
+            disks.into_iter().find(|d| d.data_key != 0 && self.guests.holds(&d.id) && only_this(d.data_key))
+        };
+        if let Some(d) = running {
+            return Err(Error::forbidden(
+                "IncorrectInstanceStatus",
+                format!(
+                    "The instance \"{}\" runs in this tab on the disk \"{}\", which this key protects: stop the instance before locking the key.",
+                    d.instance_id, d.id
+                ),
+            ));
+        }
         self.kms.borrow_mut().keks.remove(key_id);
         let mut cx = self.cx("").await?;
         sync_engine(&mut cx).await

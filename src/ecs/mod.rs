@@ -171,8 +171,14 @@ impl<S: Store> Ecs<S> {
         if !regions::exists(&region) {
             return Err(Error::not_found("InvalidRegionId.NotFound", format!("The region \"{region}\" does not exist.")));
         }
-        // Every write a guest completed is applied before any action runs.
-        self.flush_guest_writes().await?;
+        // Every write a guest completed is applied before any action runs. When
+        // they cannot be (storage full), they stay queued and the action still
+        // runs: it may be the one that frees space.
+        if let Err(e) = self.flush_guest_writes().await {
+            if e.code != "StorageQuotaExceeded" {
+                return Err(e);
+            }
+        }
         let mut cx = self.cx(&region).await?;
         // What earlier rollbacks dropped is released here, off their own path.
         cx.t.collect_garbage().await?;

@@ -41,6 +41,7 @@ test: test-deps guest
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy -p rowsnap-seal -- -D warnings
 	cargo clippy $(WASM) --lib --bins --test browser --test browser_worker -- -D warnings
 
 test-native:

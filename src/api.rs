@@ -149,33 +149,34 @@ fn test_object_store(config: JsValue) -> Promise {
     })
 }
 
+/// One of the key service's methods (`service::key_action`).
+async fn key_call(action: &'static str, params: serde_json::Value) -> Result<serde_json::Value, JsValue> {
+    let out = service::with(async |ecs| service::key_action(ecs, action, &params).await.unwrap_or_else(|| Err(Error::internal(action)))).await;
+    out.map_err(|e| js_error(e, None))
+}
+
 fn create_key(alias: JsValue, passphrase: JsValue, region: JsValue) -> Promise {
     promise(async move {
         let (alias, pass) = (str_arg(&alias, "Alias")?, str_arg(&passphrase, "Passphrase")?);
-        let out = service::with(async |ecs| ecs.create_key(&service::vault(), &region_arg(&region), &alias, &pass).await).await;
-        out.map(|v| to_js(&v)).map_err(|e| js_error(e, None))
+        let v = key_call("CreateKey", serde_json::json!({"Alias": alias, "Passphrase": pass, "RegionId": region_arg(&region)})).await?;
+        Ok(to_js(&v))
     })
 }
 
 fn list_keys(region: JsValue) -> Promise {
-    promise(async move {
-        let out = service::with(async |ecs| ecs.list_keys(&region_arg(&region)).await).await;
-        out.map(|v| to_js(&v)).map_err(|e| js_error(e, None))
-    })
+    promise(async move { Ok(to_js(&key_call("ListKeys", serde_json::json!({"RegionId": region_arg(&region)})).await?)) })
 }
 
 fn lock_key(id: JsValue) -> Promise {
     promise(async move {
-        let id = str_arg(&id, "KeyId")?;
-        service::with(async |ecs| ecs.lock_key(&id).await).await.map_err(|e| js_error(e, None))?;
+        key_call("LockKey", serde_json::json!({"KeyId": str_arg(&id, "KeyId")?})).await?;
         Ok(JsValue::UNDEFINED)
     })
 }
 
 fn unlock_key(id: JsValue, passphrase: JsValue) -> Promise {
     promise(async move {
-        let (id, pass) = (str_arg(&id, "KeyId")?, str_arg(&passphrase, "Passphrase")?);
-        service::with(async |ecs| ecs.unlock_key(&service::vault(), &id, &pass).await).await.map_err(|e| js_error(e, None))?;
+        key_call("UnlockKey", serde_json::json!({"KeyId": str_arg(&id, "KeyId")?, "Passphrase": str_arg(&passphrase, "Passphrase")?})).await?;
         Ok(JsValue::UNDEFINED)
     })
 }

@@ -79,6 +79,22 @@ pub fn vault() -> crate::vault::WebVault {
     crate::vault::WebVault { db: DB_NAME.to_string() }
 }
 
+/// The key service's methods as actions, for the console and `window.ecs`
+/// alike: `ListKeys`, `CreateKey` (Alias, Passphrase), `LockKey` (KeyId),
+/// `UnlockKey` (KeyId, Passphrase), each in `RegionId`'s region where it has
+/// one. None for any other action (an ECS one).
+pub async fn key_action(ecs: &mut Service, action: &str, p: &serde_json::Value) -> Option<Result<serde_json::Value, Error>> {
+    let arg = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    let region = Some(arg("RegionId")).filter(|r| !r.is_empty()).unwrap_or_else(|| crate::ecs::DEFAULT_REGION.to_string());
+    Some(match action {
+        "ListKeys" => ecs.list_keys(&region).await,
+        "CreateKey" => ecs.create_key(&vault(), &region, &arg("Alias"), &arg("Passphrase")).await,
+        "LockKey" => ecs.lock_key(&arg("KeyId")).await.map(|()| serde_json::Value::Null),
+        "UnlockKey" => ecs.unlock_key(&vault(), &arg("KeyId"), &arg("Passphrase")).await.map(|()| serde_json::Value::Null),
+        _ => return None,
+    })
+}
+
 /// Opens the key service; without it (no WebCrypto) only encryption fails.
 async fn open_keys(ecs: &mut Service) {
     if let Err(e) = ecs.kms_open(&vault()).await {

@@ -79,8 +79,9 @@ mod soft {
 #[cfg(target_arch = "wasm32")]
 pub use web::WebVault;
 
+/// WebCrypto calls, shared with the S3 client's hashing (`crate::s3::client`).
 #[cfg(target_arch = "wasm32")]
-mod web {
+pub(crate) mod web {
     use js_sys::{Array, Object, Reflect, Uint8Array};
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
@@ -99,12 +100,12 @@ mod web {
         Error::internal(format!("WebCrypto: {}", e.as_string().or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string())).unwrap_or_default()))
     }
 
-    fn subtle() -> Result<SubtleCrypto> {
+    pub(crate) fn subtle() -> Result<SubtleCrypto> {
         let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(js)?;
         Ok(crypto.unchecked_into::<web_sys::Crypto>().subtle())
     }
 
-    fn obj(pairs: &[(&str, JsValue)]) -> Object {
+    pub(crate) fn obj(pairs: &[(&str, JsValue)]) -> Object {
         let o = Object::new();
         for (k, v) in pairs {
             let _ = Reflect::set(&o, &(*k).into(), v);
@@ -112,11 +113,11 @@ mod web {
         o
     }
 
-    fn usages(u: &[&str]) -> Array {
+    pub(crate) fn usages(u: &[&str]) -> Array {
         u.iter().map(|s| JsValue::from_str(s)).collect()
     }
 
-    async fn call(p: std::result::Result<js_sys::Promise, JsValue>) -> Result<JsValue> {
+    pub(crate) async fn call(p: std::result::Result<js_sys::Promise, JsValue>) -> Result<JsValue> {
         JsFuture::from(p.map_err(js)?).await.map_err(js)
     }
 

@@ -295,6 +295,21 @@ pub(crate) async fn sync_engine<S: Store>(cx: &mut Cx<'_, S>) -> Result<()> {
     Ok(())
 }
 
+/// Data key `dk` (0: none) as the engine holds it, to seal and open blocks
+/// outside the engine (uploads and restores of encrypted snapshots), or
+/// `InvalidKMSKeyId.Locked`.
+pub(crate) fn block_key<S: Store>(cx: &Cx<'_, S>, dk: u64) -> Result<Option<std::rc::Rc<BlockKey>>> {
+    if dk == 0 {
+        return Ok(None);
+    }
+    cx.t.engine().block_key(dk).map(Some).ok_or_else(|| crate::engine::EngineError::KeyUnavailable(dk).into())
+}
+
+/// Whether some data key this tab knows of is not unlocked (cheap: no records read).
+pub(crate) fn any_locked<S: Store>(cx: &Cx<'_, S>) -> bool {
+    cx.kms.borrow().owners.keys().any(|&dk| !cx.t.engine().has_key(dk))
+}
+
 /// Unwraps the region default keys' KEKs with the root secret.
 pub(crate) async fn open_defaults<S: Store>(cx: &mut Cx<'_, S>) -> Result<()> {
     let Some(root) = cx.kms.borrow().root else { return Ok(()) };

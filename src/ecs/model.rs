@@ -194,7 +194,7 @@ ecs_enum! {
 
 /// The keys of the records, one function per kind (and the prefix a scan of
 /// the kind uses).
-fn is_zero(n: &u64) -> bool {
+pub(crate) fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use super::cx::Cx;
+use super::kms;
 use super::model::{keys, Disk, Hydration, Snapshot};
 use crate::engine::seal::{BlockKey, SEAL_OVERHEAD};
 use crate::engine::{MapRef, Store};
@@ -78,14 +79,6 @@ pub(crate) async fn read_released<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot,
     read_pages(cx, &m.pages, m.block_shift, snap.data_key, offset, len).await
 }
 
-/// Data key `dk` (0: none) as the engine holds it, or `InvalidKMSKeyId.Locked`.
-pub(crate) fn data_key<S: Store>(cx: &Cx<'_, S>, dk: u64) -> Result<Option<Rc<BlockKey>>> {
-    if dk == 0 {
-        return Ok(None);
-    }
-    cx.t.engine().block_key(dk).map(Some).ok_or_else(|| crate::engine::EngineError::KeyUnavailable(dk).into())
-}
-
 /// Reads bytes of the content a page map describes, from OSS.
 pub(crate) async fn read_pages<S: Store>(
     cx: &mut Cx<'_, S>,
@@ -100,7 +93,7 @@ pub(crate) async fn read_pages<S: Store>(
         return Ok(out);
     }
     let bs = 1u64 << block_shift;
-    let mut remote = Remote::new(pages, block_shift, data_key(cx, dk)?);
+    let mut remote = Remote::new(pages, block_shift, kms::block_key(cx, dk)?);
     for index in offset / bs..=(offset + len - 1) / bs {
         if let Some(block) = remote.block(cx, index).await? {
             overlay(&mut out, offset, index, bs, &block);
@@ -144,7 +137,7 @@ pub(crate) async fn read_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, offset:
         return Ok(out);
     }
     let bs = 1u64 << h.block_shift;
-    let mut remote = Remote::new(&h.pages, h.block_shift, data_key(cx, disk.data_key)?);
+    let mut remote = Remote::new(&h.pages, h.block_shift, kms::block_key(cx, disk.data_key)?);
     for index in offset / bs..=(offset + len - 1) / bs {
         if pending(h, index) {
             if let Some(block) = remote.block(cx, index).await? {
@@ -196,7 +189,7 @@ pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> R
     let bs = 1u64 << h.block_shift;
     let size = disk.size_gib << 30;
     let mut spent = 0u64;
-    let mut remote = Remote::new(&h.pages, h.block_shift, data_key(cx, disk.data_key)?);
+    let mut remote = Remote::new(&h.pages, h.block_shift, kms::block_key(cx, disk.data_key)?);
     let mut done_pages = Vec::new();
     for &page in h.pages.keys() {
         if spent > 0 && spent >= budget {

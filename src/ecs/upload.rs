@@ -56,12 +56,8 @@ pub struct UploadTask {
     /// Steps that wrote blocks (names their packs).
     pub packs: u64,
     /// An encrypted snapshot's data key: its blocks are uploaded sealed (0: plain).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "super::model::is_zero")]
     pub data_key: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 fn task_key(id: &str) -> String {
@@ -183,7 +179,7 @@ pub(crate) async fn apply_stretch<S: Store>(cx: &mut Cx<'_, S>, task: &mut Uploa
     let mut fresh: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     // Encrypted: only sealed blocks leave (a fresh nonce each, so equal blocks
     // differ; what redirect-on-write shares is uploaded once by the parent chain).
-    let key = super::restore::data_key(cx, task.data_key)?;
+    let key = super::kms::block_key(cx, task.data_key)?;
     for (i, block) in data.chunks(bs as usize).enumerate() {
         let slot = ((index + i as u64) % PAGE) as u16;
         if let Some(old) = task.entries.remove(&slot) {

@@ -10,26 +10,10 @@ use wasm_bindgen_futures::JsFuture;
 use super::sigv4::{self, Hashing, UNSIGNED};
 use super::{reply_error, unreachable, S3Config};
 use crate::error::{Error, Result};
+use crate::vault::web::{call, obj, subtle, usages};
 
 /// SHA-256 and HMAC-SHA-256 from WebCrypto.
 pub struct WebHashing;
-
-fn subtle() -> web_sys::SubtleCrypto {
-    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).unwrap_or(JsValue::UNDEFINED);
-    crypto.unchecked_into::<web_sys::Crypto>().subtle()
-}
-
-async fn promised(p: std::result::Result<js_sys::Promise, JsValue>) -> std::result::Result<JsValue, JsValue> {
-    JsFuture::from(p?).await
-}
-
-fn obj(pairs: &[(&str, JsValue)]) -> Object {
-    let o = Object::new();
-    for (k, v) in pairs {
-        let _ = Reflect::set(&o, &(*k).into(), v);
-    }
-    o
-}
 
 fn to32(v: &JsValue) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -40,15 +24,14 @@ fn to32(v: &JsValue) -> [u8; 32] {
 
 impl Hashing for WebHashing {
     async fn sha256(&self, data: &[u8]) -> [u8; 32] {
-        let d = promised(subtle().digest_with_str_and_buffer_source("SHA-256", &Uint8Array::from(data))).await.expect("SHA-256 is available");
+        let d = call(subtle().expect("WebCrypto").digest_with_str_and_buffer_source("SHA-256", &Uint8Array::from(data))).await.expect("SHA-256 is available");
         to32(&d)
     }
     async fn hmac(&self, key: &[u8], data: &[u8]) -> [u8; 32] {
-        let s = subtle();
+        let s = subtle().expect("WebCrypto");
         let alg = obj(&[("name", "HMAC".into()), ("hash", "SHA-256".into())]);
-        let usages: js_sys::Array = [JsValue::from_str("sign")].into_iter().collect();
-        let k = promised(s.import_key_with_object("raw", &Uint8Array::from(key), &alg, false, &usages)).await.expect("HMAC keys import");
-        let sig = promised(s.sign_with_str_and_buffer_source("HMAC", k.unchecked_ref(), &Uint8Array::from(data))).await.expect("HMAC signs");
+        let k = call(s.import_key_with_object("raw", &Uint8Array::from(key), &alg, false, &usages(&["sign"]))).await.expect("HMAC keys import");
+        let sig = call(s.sign_with_str_and_buffer_source("HMAC", k.unchecked_ref(), &Uint8Array::from(data))).await.expect("HMAC signs");
         to32(&sig)
     }
 }

@@ -43,15 +43,10 @@ pub async fn call(scope: &Scope, action: &str, mut params: Value) -> Result<Valu
             m.entry("ResourceGroupId").or_insert_with(|| Value::String(scope.group.clone()));
         }
     }
-    // The key service's methods, called as if they were actions (`model::keys`).
-    let arg = |k: &str| params[k].as_str().unwrap_or_default().to_string();
-    let (region, id, pass) = (arg("RegionId"), arg("KeyId"), arg("Passphrase"));
-    service::with(async |ecs| match action {
-        "ListKeys" => ecs.list_keys(&region).await,
-        "CreateKey" => ecs.create_key(&service::vault(), &region, &arg("Alias"), &pass).await,
-        "LockKey" => ecs.lock_key(&id).await.map(|()| Value::Null),
-        "UnlockKey" => ecs.unlock_key(&service::vault(), &id, &pass).await.map(|()| Value::Null),
-        _ => ecs.request(action, &params).await.map_err(|(e, _)| e),
+    // The key service's methods are called as if they were actions (`service::key_action`).
+    service::with(async |ecs| match service::key_action(ecs, action, &params).await {
+        Some(out) => out,
+        None => ecs.request(action, &params).await.map_err(|(e, _)| e),
     })
     .await
 }

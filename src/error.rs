@@ -100,3 +100,18 @@ impl From<serde_json::Error> for Error {
         Error::internal(e)
     }
 }
+
+/// The code of [`Error::pending`].
+pub const PENDING: &str = "InvalidObjectStorage.Pending";
+
+impl Error {
+    /// A transaction needs objects of a remote store that are not here yet
+    /// (or wrote objects not yet stored there): its work is dropped, the
+    /// objects are moved outside any transaction, and the work runs again.
+    pub fn pending() -> Self {
+        Self::new(503, PENDING, "The data is in object storage and is being moved: retry.")
+    }
+    pub fn is_pending(&self) -> bool {
+        self.code == PENDING
+    }
+}

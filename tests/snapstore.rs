@@ -72,9 +72,9 @@ fn store_page(m: &mut Mem, blocks: &[(u16, Vec<u8>)], pack: &str) -> String {
 }
 
 fn read(m: &mut Mem, page_hash: &str, slot: u16) -> Option<Vec<u8>> {
-    let page = block_on(snapstore::load_page(m, page_hash)).unwrap();
-    let h = page.get(&slot)?;
-    block_on(snapstore::load_block(m, h, BS, &mut HashMap::new())).unwrap()
+    let page = block_on(snapstore::located_page(m, page_hash)).unwrap();
+    let (h, rec) = page.get(&slot)?;
+    Some(block_on(snapstore::load_block_at(m, h, rec, BS, &mut HashMap::new())).unwrap())
 }
 
 #[test]
@@ -94,8 +94,8 @@ fn shared_blocks_and_pages_are_stored_once_and_go_with_the_last_holder() {
     }
     assert_eq!(read(&mut m, &p2, 1), Some(block(3)));
     // Manifests take over the pages; the build references go.
-    let m1 = Manifest { block_shift: 12, size: 2 * BS as u64, pages: [(0, p1.clone())].into() };
-    let m2 = Manifest { block_shift: 12, size: 2 * BS as u64, pages: [(0, p2.clone())].into() };
+    let m1 = Manifest { block_shift: 12, size: 2 * BS as u64, pages: [(0, p1.clone())].into(), snapshot: None };
+    let m2 = Manifest { block_shift: 12, size: 2 * BS as u64, pages: [(0, p2.clone())].into(), snapshot: None };
     block_on(snapstore::hold_pages(&mut m, &m1.pages, 1)).unwrap();
     block_on(snapstore::hold_pages(&mut m, &m2.pages, 1)).unwrap();
     block_on(snapstore::page_ref(&mut m, &p1, -2, None)).unwrap();

@@ -107,11 +107,12 @@ async fn copy_of<S: Store>(
         ..Default::default()
     };
     if src.local_released {
-        let m = snapstore::manifest(&mut cx.store(), &src.id)
+        let m = snapstore::manifest(&mut cx.store_at(&src.store), &src.id)
             .await?
             .ok_or_else(|| Error::internal(format!("the snapshot {} has neither a local copy nor a manifest", src.id)))?;
-        snapstore::hold_pages(&mut cx.store(), &m.pages, 1).await?;
-        s.uploaded_bytes = snapstore::put_manifest(&mut cx.store(), &s.id, &m)?;
+        snapstore::hold_pages(&mut cx.store_at(&src.store), &m.pages, 1).await?;
+        s.uploaded_bytes = snapstore::put_manifest(&mut cx.store_at(&src.store), &s.id, &m)?;
+        s.store = src.store.clone();
         s.local_released = true;
         s.status = SnapshotStatus::Accomplished;
         s.progress = 100;

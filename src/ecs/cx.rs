@@ -26,11 +26,17 @@ pub(crate) struct Cx<'a, S: Store> {
     pub live: Vec<String>,
     /// The keys unwrapped in this tab (`kms`).
     pub kms: std::rc::Rc<std::cell::RefCell<super::kms::Kms>>,
+    /// The tab's exchange with a remote object store (`snapstore::tier`).
+    pub x: std::rc::Rc<std::cell::RefCell<crate::snapstore::Exchange>>,
 }
 
 impl<'a, S: Store> Cx<'a, S> {
     /// Commits the request's transaction; returns the settings to keep.
     pub async fn commit(mut self) -> Result<Settings> {
+        if self.x.borrow().wants() {
+            // Objects to move first: the work is dropped and runs again (`Ecs::remote`).
+            return Err(Error::pending());
+        }
         if self.settings_dirty {
             let bytes = serde_json::to_vec(&self.settings)?;
             self.t.put_in(RECORDS, keys::SETTINGS, bytes);
@@ -83,9 +89,29 @@ impl<'a, S: Store> Cx<'a, S> {
         self.settings.next_seq
     }
 
-    /// The snapshot store's backing in this request's transaction.
-    pub fn store(&mut self) -> crate::snapstore::Embedded<'_, 'a, S> {
-        crate::snapstore::Embedded(&mut self.t)
+    /// Where new uploads go: the connected bucket under this database's
+    /// prefix, or "" (the embedded store).
+    pub fn upload_place(&self) -> String {
+        let store = self.x.borrow().store.clone();
+        if store.is_empty() {
+            return store;
+        }
+        crate::snapstore::Place { store, owner: self.settings.s3_owner.clone() }.name()
+    }
+
+    /// Whether the store at `place` is reachable now (the embedded one always is).
+    pub fn store_connected(&self, place: &str) -> bool {
+        crate::snapstore::Place::parse(place).is_none_or(|p| p.store == self.x.borrow().store)
+    }
+
+    /// The backing of the snapshot store at `place` ("": the embedded one;
+    /// `s3:<store>:<owner>`: a bucket).
+    pub fn store_at(&mut self, place: &str) -> crate::snapstore::Backed<'_, 'a, S> {
+        let tier = crate::snapstore::Place::parse(place).map(|p| {
+            let own = p.owner == self.settings.s3_owner;
+            (p, own, self.x.clone())
+        });
+        crate::snapstore::Backed { t: &mut self.t, tier }
     }
 
     /// Whether a record of `region` is visible to this request (the data

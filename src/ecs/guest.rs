@@ -222,6 +222,10 @@ impl<S: Store> Ecs<S> {
 
     /// A guest's read: the disk's bytes with its queued writes over them.
     pub async fn guest_read(&mut self, instance: &str, index: usize, offset: u64, len: u64) -> Result<Vec<u8>> {
+        self.remote(async |e| e.guest_read_inner(instance, index, offset, len).await).await
+    }
+
+    async fn guest_read_inner(&mut self, instance: &str, index: usize, offset: u64, len: u64) -> Result<Vec<u8>> {
         let disk_id = self.guest_disk(instance, index)?;
         let mut cx = self.cx("").await?;
         let disk = cx.disk(&disk_id).await?;
@@ -262,7 +266,7 @@ impl<S: Store> Ecs<S> {
         }
         let pending = std::mem::take(&mut self.guests.pending);
         let bytes = std::mem::take(&mut self.guests.pending_bytes);
-        match self.apply_guest_writes(&pending).await {
+        match self.remote(async |e| e.apply_guest_writes(&pending).await).await {
             Ok(()) => Ok(()),
             Err(e) => {
                 // Not applied: the writes (which the guest was told are done) stay

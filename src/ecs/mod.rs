@@ -27,6 +27,7 @@ mod objects;
 pub mod params;
 mod policies;
 mod regions;
+mod remote;
 mod restore;
 mod snapshot_ops;
 mod snapshots;
@@ -70,6 +71,8 @@ pub struct Ecs<S: Store> {
     guests: guest::Guests,
     /// The keys unwrapped in this tab (`kms`).
     kms: std::rc::Rc<std::cell::RefCell<kms::Kms>>,
+    /// The tab's exchange with a remote object store (`remote`).
+    x: std::rc::Rc<std::cell::RefCell<crate::snapstore::Exchange>>,
 }
 
 impl<S: Store> Ecs<S> {
@@ -88,6 +91,7 @@ impl<S: Store> Ecs<S> {
             tasks_pending: true,
             guests: guest::Guests::default(),
             kms: Default::default(),
+            x: Default::default(),
         };
         let mut t = ecs.engine.begin().await?;
         if let Some(s) = t.get_in(crate::schema::RECORDS, keys::SETTINGS).await? {
@@ -144,14 +148,14 @@ impl<S: Store> Ecs<S> {
         let settings = self.settings.clone();
         let t = self.engine.begin().await?;
         let live = self.guests.live();
-        Ok(Cx { t, now, wall, rng: &mut self.rng, settings, settings_dirty: false, region: region.to_string(), live, kms: self.kms.clone() })
+        Ok(Cx { t, now, wall, rng: &mut self.rng, settings, settings_dirty: false, region: region.to_string(), live, kms: self.kms.clone(), x: self.x.clone() })
     }
 
     /// One ECS API action by its ECS name. The response carries `RequestId`;
     /// an error carries the Code, Message, HTTP status and RequestId.
     pub async fn request(&mut self, action: &str, params: &Value) -> Result<Value, (Error, String)> {
         let request_id = self.request_id();
-        let result = self.request_inner(action, params).await.map_err(|e| self.name_key(e));
+        let result = self.remote(async |e| e.request_inner(action, params).await).await.map_err(|e| self.name_key(e));
         match result {
             Ok(mut v) => {
                 if let Value::Object(m) = &mut v {
@@ -205,7 +209,7 @@ impl<S: Store> Ecs<S> {
 
     /// Writes `data` at byte `offset` of a disk attached to a Running instance.
     pub async fn write_disk(&mut self, disk_id: &str, offset: u64, data: &[u8]) -> Result<()> {
-        self.write_disk_inner(disk_id, offset, data).await.map_err(|e| self.name_key(e))
+        self.remote(async |e| e.write_disk_inner(disk_id, offset, data).await).await.map_err(|e| self.name_key(e))
     }
 
     async fn write_disk_inner(&mut self, disk_id: &str, offset: u64, data: &[u8]) -> Result<()> {
@@ -229,7 +233,7 @@ impl<S: Store> Ecs<S> {
 
     /// Reads `length` bytes at `offset` of a disk attached to a Running instance.
     pub async fn read_disk(&mut self, disk_id: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
-        self.read_disk_inner(disk_id, offset, length).await.map_err(|e| self.name_key(e))
+        self.remote(async |e| e.read_disk_inner(disk_id, offset, length).await).await.map_err(|e| self.name_key(e))
     }
 
     async fn read_disk_inner(&mut self, disk_id: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
@@ -248,7 +252,7 @@ impl<S: Store> Ecs<S> {
 
     /// Reads a snapshot's content (like EBS GetSnapshotBlock).
     pub async fn read_snapshot(&mut self, snapshot_id: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
-        self.read_snapshot_inner(snapshot_id, offset, length).await.map_err(|e| self.name_key(e))
+        self.remote(async |e| e.read_snapshot_inner(snapshot_id, offset, length).await).await.map_err(|e| self.name_key(e))
     }
 
     async fn read_snapshot_inner(&mut self, snapshot_id: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
@@ -303,6 +307,10 @@ impl<S: Store> Ecs<S> {
     /// uploading, in one transaction. Returns the snapshot and whether its
     /// upload completed; None when nothing is uploading.
     pub async fn upload_step(&mut self, budget: u64) -> Result<Option<(String, bool)>> {
+        self.remote(async |e| e.upload_step_inner(budget).await).await
+    }
+
+    async fn upload_step_inner(&mut self, budget: u64) -> Result<Option<(String, bool)>> {
         let mut cx = self.cx("").await?;
         let out = upload::step(&mut cx, budget).await?;
         self.settings = cx.commit().await?;
@@ -312,6 +320,10 @@ impl<S: Store> Ecs<S> {
     /// Copies up to `budget` bytes of a disk restored from OSS into its
     /// volume, in one transaction. None when no disk is hydrating.
     pub async fn hydrate_step(&mut self, budget: u64) -> Result<Option<(String, bool)>> {
+        self.remote(async |e| e.hydrate_step_inner(budget).await).await
+    }
+
+    async fn hydrate_step_inner(&mut self, budget: u64) -> Result<Option<(String, bool)>> {
         let mut cx = self.cx("").await?;
         let out = restore::hydrate_step(&mut cx, budget).await?;
         self.settings = cx.commit().await?;
@@ -330,9 +342,14 @@ impl<S: Store> Ecs<S> {
         let rng = &mut self.rng;
         let settings = self.settings.clone();
         let kms = self.kms.clone();
-        let mut cx = upper_cx(engine, rng, settings, now, wall, kms.clone()).await?;
+        let x = self.x.clone();
+        let mut cx = upper_cx(engine, rng, settings, now, wall, kms.clone(), x.clone()).await?;
         let Some(mut task) = upload::oldest(&mut cx).await? else { return Ok(None) };
         drop(cx);
+        if !task.store.is_empty() {
+            // To a bucket: a step's objects are stored before it commits (`remote`).
+            return self.upload_step(budget).await;
+        }
         let id = task.snapshot_id.clone();
         let bs = 1u64 << task.block_shift;
         let read = |task: &upload::UploadTask, s: (u64, u64)| {
@@ -342,14 +359,14 @@ impl<S: Store> Ecs<S> {
         };
         let mut budget = budget.max(bs);
         let Some(mut current) = upload::next_stretch(&task, stretch.min(budget)) else {
-            let mut cx = upper_cx(engine, &mut self.rng, self.settings.clone(), now, wall, kms.clone()).await?;
+            let mut cx = upper_cx(engine, &mut self.rng, self.settings.clone(), now, wall, kms.clone(), x.clone()).await?;
             let done = upload::save_or_finish(&mut cx, task).await?;
             self.settings = cx.commit().await?;
             return Ok(Some((id, done)));
         };
         let mut data = read(&task, current).await?;
         loop {
-            let mut cx = upper_cx(engine, &mut self.rng, self.settings.clone(), now, wall, kms.clone()).await?;
+            let mut cx = upper_cx(engine, &mut self.rng, self.settings.clone(), now, wall, kms.clone(), x.clone()).await?;
             upload::apply_stretch(&mut cx, &mut task, current, &data).await?;
             budget = budget.saturating_sub(current.1 * bs);
             let next = if budget >= bs { upload::next_stretch(&task, stretch.min(budget)) } else { None };
@@ -372,6 +389,10 @@ impl<S: Store> Ecs<S> {
     /// None when no task is processing. A step that meets bad input ends the
     /// task as Failed, in a fresh transaction, with the reason.
     pub async fn task_step(&mut self) -> Result<Option<(String, bool)>> {
+        self.remote(async |e| e.task_step_inner().await).await
+    }
+
+    async fn task_step_inner(&mut self) -> Result<Option<(String, bool)>> {
         if !self.tasks_pending {
             return Ok(None);
         }
@@ -388,6 +409,7 @@ impl<S: Store> Ecs<S> {
             region: String::new(),
             live: Vec::new(),
             kms: self.kms.clone(),
+            x: self.x.clone(),
         };
         let Some(mut task) = tasks::oldest(&mut cx).await? else {
             self.tasks_pending = false;
@@ -404,8 +426,10 @@ impl<S: Store> Ecs<S> {
                     }
                     Ok(Some((id, done)))
                 }
+                Err(e) if e.is_pending() => Err(e),
                 Err(e) => self.task_store_failure(id, e).await,
             },
+            Err(tasks::StepError::Store(e)) if e.is_pending() => Err(e),
             Err(tasks::StepError::Store(e)) => {
                 drop(cx);
                 self.task_store_failure(id, e).await
@@ -448,6 +472,10 @@ impl<S: Store> Ecs<S> {
 
     /// Background work: applies due state steps and releases expired snapshots.
     pub async fn tick(&mut self) -> Result<()> {
+        self.remote(async |e| e.tick_inner().await).await
+    }
+
+    async fn tick_inner(&mut self) -> Result<()> {
         let mut cx = self.cx(DEFAULT_REGION).await?;
         cx.t.collect_garbage().await?;
         due_work(&mut cx).await?;
@@ -465,6 +493,7 @@ async fn upper_cx<'a, S: Store>(
     now: u64,
     wall: u64,
     kms: std::rc::Rc<std::cell::RefCell<kms::Kms>>,
+    x: std::rc::Rc<std::cell::RefCell<crate::snapstore::Exchange>>,
 ) -> Result<Cx<'a, S>> {
     Ok(Cx {
         t: engine.begin_upper(&crate::schema::UPPER_TABLES).await?,
@@ -476,6 +505,7 @@ async fn upper_cx<'a, S: Store>(
         region: String::new(),
         live: Vec::new(),
         kms,
+        x,
     })
 }
 

@@ -414,6 +414,10 @@ pub struct Snapshot {
     pub uploaded_bytes: u64,
     /// Its local (engine) copy was released: its content is only in OSS.
     pub local_released: bool,
+    /// Where its uploaded data is: "" (the embedded store) or a bucket
+    /// (`s3:<store id>:<owner>`, see `snapstore::Place`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub store: String,
     /// A copy (CopySnapshot, CopyImage): the snapshot and region it was copied from.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub source_snapshot_id: String,
@@ -426,6 +430,9 @@ pub struct Snapshot {
 #[serde(default)]
 pub struct Hydration {
     pub snapshot_id: String,
+    /// Where the snapshot's data is (`Snapshot::store`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub store: String,
     pub block_shift: u8,
     /// Manifest pages still to copy (page -> page hash).
     pub pages: std::collections::BTreeMap<u64, String>,
@@ -531,6 +538,13 @@ pub struct Settings {
     /// A machine's memory in MiB (None: `guest::DEFAULT_VM_MIB`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vm_memory_mib: Option<u32>,
+    /// This database's prefix in remote buckets (`rowsnap/<owner>/`), made
+    /// on first use: it deletes objects only under it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub s3_owner: String,
+    /// A remote object store remembered on this device (credentials included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_store: Option<crate::s3::S3Config>,
 }
 
 impl Snapshot {

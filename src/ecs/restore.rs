@@ -22,26 +22,24 @@ use super::model::{keys, Disk, Hydration, Snapshot};
 use crate::engine::seal::{BlockKey, SEAL_OVERHEAD};
 use crate::engine::{MapRef, Store};
 use crate::error::{Error, Result};
-use crate::snapstore::{self, load_block, load_page, manifest, PAGE};
-
-fn missing(what: String) -> Error {
-    Error::internal(format!("{what} is missing from OSS"))
-}
+use crate::snapstore::{self, load_block_at, load_page, located_page, BlockRec, PAGE};
 
 /// Reads pages and blocks of a manifest from OSS, each page once.
 struct Remote<'p> {
+    /// Where the snapshot store is ("": embedded; a bucket: `snapstore::Place`).
+    place: &'p str,
     pages: &'p BTreeMap<u64, String>,
     block_shift: u8,
     /// Encrypted content: the data key its blocks were sealed with.
     key: Option<Rc<BlockKey>>,
-    loaded: HashMap<u64, BTreeMap<u16, String>>,
+    loaded: HashMap<u64, BTreeMap<u16, (String, BlockRec)>>,
     /// Packs read so far (a few).
     packs: HashMap<String, Vec<u8>>,
 }
 
 impl<'p> Remote<'p> {
-    fn new(pages: &'p BTreeMap<u64, String>, block_shift: u8, key: Option<Rc<BlockKey>>) -> Self {
-        Remote { pages, block_shift, key, loaded: HashMap::new(), packs: HashMap::new() }
+    fn new(place: &'p str, pages: &'p BTreeMap<u64, String>, block_shift: u8, key: Option<Rc<BlockKey>>) -> Self {
+        Remote { place, pages, block_shift, key, loaded: HashMap::new(), packs: HashMap::new() }
     }
 
     /// The block's bytes from OSS; None when the manifest has no such block (zeros).
@@ -49,11 +47,11 @@ impl<'p> Remote<'p> {
         let page = index / PAGE;
         let Some(hash) = self.pages.get(&page) else { return Ok(None) };
         if let std::collections::hash_map::Entry::Vacant(e) = self.loaded.entry(page) {
-            e.insert(load_page(&mut cx.store(), hash).await?);
+            e.insert(located_page(&mut cx.store_at(self.place), hash).await?);
         }
-        let Some(block) = self.loaded[&page].get(&((index % PAGE) as u16)) else { return Ok(None) };
+        let Some((hash, rec)) = self.loaded[&page].get(&((index % PAGE) as u16)) else { return Ok(None) };
         let bs = (1usize << self.block_shift) + if self.key.is_some() { SEAL_OVERHEAD } else { 0 };
-        let stored = load_block(&mut cx.store(), block, bs, &mut self.packs).await?.ok_or_else(|| missing(format!("block {block}")))?;
+        let stored = load_block_at(&mut cx.store_at(self.place), hash, rec, bs, &mut self.packs).await?;
         Ok(Some(match &self.key {
             Some(k) => k.open(index, &stored)?,
             None => stored,
@@ -73,15 +71,14 @@ fn overlay(out: &mut [u8], offset: u64, index: u64, bs: u64, block: &[u8]) {
 
 /// Reads a released snapshot's bytes from OSS.
 pub(crate) async fn read_released<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, offset: u64, len: u64) -> Result<Vec<u8>> {
-    let m = manifest(&mut cx.store(), &snap.id)
-        .await?
-        .ok_or_else(|| Error::internal(format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
-    read_pages(cx, &m.pages, m.block_shift, snap.data_key, offset, len).await
+    let m = manifest_of(cx, snap).await?;
+    read_pages(cx, &snap.store, &m.pages, m.block_shift, snap.data_key, offset, len).await
 }
 
 /// Reads bytes of the content a page map describes, from OSS.
 pub(crate) async fn read_pages<S: Store>(
     cx: &mut Cx<'_, S>,
+    place: &str,
     pages: &BTreeMap<u64, String>,
     block_shift: u8,
     dk: u64,
@@ -93,20 +90,26 @@ pub(crate) async fn read_pages<S: Store>(
         return Ok(out);
     }
     let bs = 1u64 << block_shift;
-    let mut remote = Remote::new(pages, block_shift, kms::block_key(cx, dk)?);
+    let mut remote = Remote::new(place, pages, block_shift, kms::block_key(cx, dk)?);
+    let mut pending = None;
     for index in offset / bs..=(offset + len - 1) / bs {
-        if let Some(block) = remote.block(cx, index).await? {
-            overlay(&mut out, offset, index, bs, &block);
+        match remote.block(cx, index).await {
+            Ok(Some(block)) => overlay(&mut out, offset, index, bs, &block),
+            Ok(None) => {}
+            // Every object the range lacks is asked for in one round.
+            Err(e) if e.is_pending() => pending = Some(e),
+            Err(e) => return Err(e),
         }
     }
-    Ok(out)
+    pending.map_or(Ok(out), Err)
 }
 
 /// A hydration for a new volume restored from a released snapshot.
 pub(crate) async fn hydration_for<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot) -> Result<Hydration> {
-    let m = manifest(&mut cx.store(), &snap.id).await?.ok_or_else(|| Error::internal(format!("the snapshot {} has no manifest", snap.id)))?;
-    snapstore::hold_pages(&mut cx.store(), &m.pages, 1).await?;
+    let m = manifest_of(cx, snap).await?;
+    snapstore::hold_pages(&mut cx.store_at(&snap.store), &m.pages, 1).await?;
     Ok(Hydration {
+        store: snap.store.clone(),
         snapshot_id: snap.id.clone(),
         block_shift: m.block_shift,
         total_pages: m.pages.len() as u64,
@@ -116,11 +119,18 @@ pub(crate) async fn hydration_for<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot)
     })
 }
 
+/// A released snapshot's manifest (from its store).
+pub(crate) async fn manifest_of<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot) -> Result<snapstore::Manifest> {
+    snapstore::manifest(&mut cx.store_at(&snap.store), &snap.id)
+        .await?
+        .ok_or_else(|| Error::internal(format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))
+}
+
 /// Ends a hydration that will not finish (its disk is deleted or rolled
 /// back): drops its hold on the pages it had left to copy.
 pub(crate) async fn end_hydration<S: Store>(cx: &mut Cx<'_, S>, h: &Hydration) -> Result<()> {
     if h.holds_pages {
-        snapstore::hold_pages(&mut cx.store(), &h.pages, -1).await?;
+        snapstore::hold_pages(&mut cx.store_at(&h.store), &h.pages, -1).await?;
     }
     Ok(())
 }
@@ -137,15 +147,19 @@ pub(crate) async fn read_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, offset:
         return Ok(out);
     }
     let bs = 1u64 << h.block_shift;
-    let mut remote = Remote::new(&h.pages, h.block_shift, kms::block_key(cx, disk.data_key)?);
+    let mut remote = Remote::new(&h.store, &h.pages, h.block_shift, kms::block_key(cx, disk.data_key)?);
+    let mut wait = None;
     for index in offset / bs..=(offset + len - 1) / bs {
         if pending(h, index) {
-            if let Some(block) = remote.block(cx, index).await? {
-                overlay(&mut out, offset, index, bs, &block);
+            match remote.block(cx, index).await {
+                Ok(Some(block)) => overlay(&mut out, offset, index, bs, &block),
+                Ok(None) => {}
+                Err(e) if e.is_pending() => wait = Some(e),
+                Err(e) => return Err(e),
             }
         }
     }
-    Ok(out)
+    wait.map_or(Ok(out), Err)
 }
 
 /// Writes to a disk; blocks not yet hydrated are merged with their OSS
@@ -189,8 +203,9 @@ pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> R
     let bs = 1u64 << h.block_shift;
     let size = disk.size_gib << 30;
     let mut spent = 0u64;
-    let mut remote = Remote::new(&h.pages, h.block_shift, kms::block_key(cx, disk.data_key)?);
+    let mut remote = Remote::new(&h.store, &h.pages, h.block_shift, kms::block_key(cx, disk.data_key)?);
     let mut done_pages = Vec::new();
+    let mut wait = None;
     for &page in h.pages.keys() {
         if spent > 0 && spent >= budget {
             break;
@@ -200,13 +215,24 @@ pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> R
             if h.dirty.contains(&index) || index * bs >= size {
                 continue;
             }
-            if let Some(block) = remote.block(cx, index).await? {
-                let n = (block.len() as u64).min(size - index * bs) as usize;
-                cx.t.write(disk.volume, index * bs, &block[..n]).await?;
-                spent += bs;
+            match remote.block(cx, index).await {
+                Ok(Some(block)) => {
+                    let n = (block.len() as u64).min(size - index * bs) as usize;
+                    cx.t.write(disk.volume, index * bs, &block[..n]).await?;
+                    spent += bs;
+                }
+                Ok(None) => {}
+                Err(e) if e.is_pending() => {
+                    spent += bs;
+                    wait = Some(e);
+                }
+                Err(e) => return Err(e),
             }
         }
         done_pages.push(page);
+    }
+    if let Some(e) = wait {
+        return Err(e);
     }
     let h = disk.hydration.as_mut().unwrap();
     let mut copied = std::collections::BTreeMap::new();
@@ -217,7 +243,7 @@ pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> R
         h.dirty.retain(|i| i / PAGE != page);
     }
     if h.holds_pages {
-        snapstore::hold_pages(&mut cx.store(), &copied, -1).await?;
+        snapstore::hold_pages(&mut cx.store_at(&h.store), &copied, -1).await?;
     }
     let done = h.pages.is_empty();
     if done {
@@ -238,13 +264,11 @@ pub(crate) fn hydration_progress(h: &Hydration) -> u64 {
 /// The byte ranges of a released snapshot that hold data (its manifest's
 /// blocks), ascending and merged.
 pub(crate) async fn released_runs<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot) -> Result<Vec<(u64, u64)>> {
-    let m = manifest(&mut cx.store(), &snap.id)
-        .await?
-        .ok_or_else(|| Error::internal(format!("the snapshot {} has neither a local copy nor a manifest", snap.id)))?;
+    let m = manifest_of(cx, snap).await?;
     let bs = 1u64 << m.block_shift;
     let mut runs: Vec<(u64, u64)> = Vec::new();
     for (page, hash) in &m.pages {
-        let entries = load_page(&mut cx.store(), hash).await?;
+        let entries = load_page(&mut cx.store_at(&snap.store), hash).await?;
         for slot in entries.keys() {
             let start = (page * PAGE + *slot as u64) * bs;
             match runs.last_mut() {

@@ -158,6 +158,8 @@ pub async fn take<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, spec: &SnapshotSpec
         referenced_bytes: info.referenced_bytes,
         uploaded_bytes: 0,
         local_released: false,
+        // A normal snapshot's data goes to the connected object storage, if any.
+        store: if standard { cx.upload_place() } else { String::new() },
         source_snapshot_id: String::new(),
         source_region_id: String::new(),
     };

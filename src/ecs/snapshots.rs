@@ -50,6 +50,12 @@ pub(super) async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) ->
         "ReferencedBytes": s.referenced_bytes,
         "UploadedBytes": s.uploaded_bytes,
         "LocalCopyReleased": s.local_released,
+        // Extensions: where its uploaded data is (embedded, or an S3-compatible
+        // bucket), whether that store is connected, and whether this database
+        // only reads it (recovered from another database's prefix).
+        "StorageLocation": if s.store.is_empty() { "embedded" } else { "s3" },
+        "ObjectStorageConnected": cx.store_connected(&s.store),
+        "ReadOnlyInObjectStorage": !s.store.is_empty() && crate::snapstore::Place::parse(&s.store).is_some_and(|p| p.owner != cx.settings.s3_owner),
         "SourceSnapshotId": s.source_snapshot_id,
         "SourceRegionId": s.source_region_id,
         // Extension: the custom images that use it (they keep it past its retention).
@@ -166,10 +172,10 @@ pub async fn describe_snapshots_usage<S: Store>(cx: &mut Cx<'_, S>, _p: &Params)
     let mut blocks = std::collections::BTreeSet::new();
     let mut normal = 0;
     for s in snaps.iter().filter(|s| s.category == SnapshotCategory::Standard) {
-        let Some(m) = crate::snapstore::manifest(&mut cx.store(), &s.id).await? else { continue };
+        let Some(m) = crate::snapstore::manifest(&mut cx.store_at(&s.store), &s.id).await? else { continue };
         for h in m.pages.values() {
             if pages.insert(h.clone()) {
-                for b in crate::snapstore::load_page(&mut cx.store(), h).await?.into_values() {
+                for b in crate::snapstore::load_page(&mut cx.store_at(&s.store), h).await?.into_values() {
                     if blocks.insert(b) {
                         normal += 1u64 << m.block_shift;
                     }

@@ -58,6 +58,9 @@ pub struct UploadTask {
     /// An encrypted snapshot's data key: its blocks are uploaded sealed (0: plain).
     #[serde(skip_serializing_if = "super::model::is_zero")]
     pub data_key: u64,
+    /// Where it uploads to (`Snapshot::store`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub store: String,
 }
 
 fn task_key(id: &str) -> String {
@@ -74,13 +77,14 @@ pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u
             && s.category == SnapshotCategory::Standard
             && s.status == SnapshotStatus::Accomplished
             && !s.local_released
+            && s.store == snap.store
     });
     super::params::newest_first(&mut candidates, |s| (s.seq, 0));
     let info = cx.t.snapshot_info(snap.engine).await?;
     let shift = info.block_size.trailing_zeros() as u8;
     let mut parent = None;
     for c in candidates {
-        if let Some(m) = snapstore::manifest(&mut cx.store(), &c.id).await? {
+        if let Some(m) = snapstore::manifest(&mut cx.store_at(&snap.store), &c.id).await? {
             if m.block_shift == shift {
                 parent = Some((c, m));
                 break;
@@ -106,9 +110,10 @@ pub(crate) async fn start<S: Store>(cx: &mut Cx<'_, S>, snap: &Snapshot, wall: u
         total_blocks,
         started_wall: wall,
         data_key: snap.data_key,
+        store: snap.store.clone(),
         ..Default::default()
     };
-    snapstore::hold_pages(&mut cx.store(), &task.parent_pages, 1).await?;
+    snapstore::hold_pages(&mut cx.store_at(&task.store), &task.parent_pages, 1).await?;
     cx.save(&task_key(&snap.id), &task);
     Ok(())
 }
@@ -126,7 +131,7 @@ async fn finish_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask) -> Res
         task.done_pages.insert(page, None);
         return Ok(());
     }
-    let (hash, stored) = snapstore::put_page(&mut cx.store(), &entries).await?;
+    let (hash, stored) = snapstore::put_page(&mut cx.store_at(&task.store), &entries).await?;
     task.uploaded_bytes += stored;
     task.done_pages.insert(page, Some(hash));
     Ok(())
@@ -136,10 +141,10 @@ async fn finish_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask) -> Res
 async fn begin_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, page: u64) -> Result<()> {
     task.page = Some(page);
     task.entries = match task.parent_pages.get(&page).cloned() {
-        Some(h) => snapstore::load_page(&mut cx.store(), &h).await?,
+        Some(h) => snapstore::load_page(&mut cx.store_at(&task.store), &h).await?,
         None => BTreeMap::new(),
     };
-    snapstore::block_refs(&mut cx.store(), &task.entries, 1).await?;
+    snapstore::block_refs(&mut cx.store_at(&task.store), &task.entries, 1).await?;
     Ok(())
 }
 
@@ -177,8 +182,9 @@ pub(crate) async fn apply_stretch<S: Store>(cx: &mut Cx<'_, S>, task: &mut Uploa
     }
     let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
     let mut fresh: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    // Encrypted: only sealed blocks leave (a fresh nonce each, so equal blocks
-    // differ; what redirect-on-write shares is uploaded once by the parent chain).
+    // Encrypted: only sealed blocks leave, with nonces derived from their content
+    // and index (a step that runs again, after its objects were moved to a
+    // bucket, seals the same bytes; equal blocks at other indexes differ).
     let key = super::kms::block_key(cx, task.data_key)?;
     for (i, block) in data.chunks(bs as usize).enumerate() {
         let slot = ((index + i as u64) % PAGE) as u16;
@@ -191,7 +197,7 @@ pub(crate) async fn apply_stretch<S: Store>(cx: &mut Cx<'_, S>, task: &mut Uploa
         let mut full = block.to_vec();
         full.resize(bs as usize, 0);
         if let Some(k) = &key {
-            full = k.seal(index + i as u64, &full);
+            full = k.seal_derived(index + i as u64, &full);
         }
         let hash = blake3::hash(&full).to_hex().to_string();
         *deltas.entry(hash.clone()).or_insert(0) += 1;
@@ -200,7 +206,7 @@ pub(crate) async fn apply_stretch<S: Store>(cx: &mut Cx<'_, S>, task: &mut Uploa
     }
     let pack_id = format!("{}-{}", task.snapshot_id, task.packs);
     task.packs += 1;
-    task.uploaded_bytes += snapstore::block_deltas(&mut cx.store(), &deltas, &fresh, &pack_id).await?;
+    task.uploaded_bytes += snapstore::block_deltas(&mut cx.store_at(&task.store), &deltas, &fresh, &pack_id).await?;
     task.done_blocks += n;
     task.offset += n;
     if task.offset == task.runs[task.run].1 {
@@ -222,7 +228,7 @@ pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: Uploa
     let mut pages = task.parent_pages.clone();
     for (p, h) in &pages {
         if !task.done_pages.contains_key(p) {
-            snapstore::page_ref(&mut cx.store(), h, 1, None).await?;
+            snapstore::page_ref(&mut cx.store_at(&task.store), h, 1, None).await?;
         }
     }
     for (p, h) in &task.done_pages {
@@ -233,12 +239,19 @@ pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: Uploa
     }
     // The task's hold on the parent's pages ends (after the manifest took its own).
     if task.holds_parent {
-        snapstore::hold_pages(&mut cx.store(), &task.parent_pages, -1).await?;
+        snapstore::hold_pages(&mut cx.store_at(&task.store), &task.parent_pages, -1).await?;
     }
-    let m = Manifest { block_shift: task.block_shift, size: task.size, pages };
-    task.uploaded_bytes += snapstore::put_manifest(&mut cx.store(), &id, &m)?;
+    let snap = cx.load::<Snapshot>(&keys::snapshot(&id)).await?;
+    // In a bucket, the manifest says what another database needs to register the snapshot.
+    let about = snap.as_ref().filter(|_| !task.store.is_empty()).map(|s| {
+        serde_json::json!({"SnapshotId": s.id, "SnapshotName": s.name, "Description": s.description, "RegionId": s.region,
+            "SourceDiskId": s.source_disk_id, "SourceDiskSize": s.source_disk_size, "SourceDiskType": s.source_disk_type,
+            "CreationTime": s.created, "Encrypted": s.encrypted, "KMSKeyId": s.kms_key_id})
+    });
+    let m = Manifest { block_shift: task.block_shift, size: task.size, pages, snapshot: about };
+    task.uploaded_bytes += snapstore::put_manifest(&mut cx.store_at(&task.store), &id, &m)?;
     cx.delete(&task_key(&id));
-    if let Some(mut s) = cx.load::<Snapshot>(&keys::snapshot(&id)).await? {
+    if let Some(mut s) = snap {
         s.status = SnapshotStatus::Accomplished;
         s.progress = 100;
         s.uploaded_bytes = task.uploaded_bytes;
@@ -288,7 +301,7 @@ pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Op
 /// snapshots share stay).
 pub(crate) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<()> {
     let Some(task) = task(cx, id).await? else { return Ok(()) };
-    let mut store = cx.store();
+    let mut store = cx.store_at(&task.store);
     snapstore::block_refs(&mut store, &task.entries, -1).await?;
     for h in task.done_pages.values().flatten() {
         snapstore::page_ref(&mut store, h, -1, None).await?;
@@ -303,7 +316,8 @@ pub(crate) async fn cancel<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<()>
 /// Releases an uploaded snapshot's data in OSS.
 pub(crate) async fn release<S: Store>(cx: &mut Cx<'_, S>, id: &str) -> Result<()> {
     cancel(cx, id).await?;
-    snapstore::release(&mut cx.store(), id).await
+    let place = cx.load::<Snapshot>(&keys::snapshot(id)).await?.map(|s| s.store).unwrap_or_default();
+    snapstore::release(&mut cx.store_at(&place), id).await
 }
 
 /// Progress of an upload: (percent done, seconds left at the measured or capped rate).

@@ -24,18 +24,23 @@
 //! exports) that hold a page. When a count reaches zero the object goes.
 //!
 //! Everything here runs over a [`Backing`]: the count records plus the
-//! objects of one transaction. [`Embedded`] is the default backing: counts
+//! objects of one transaction. [`Backed`] without a tier is the default: counts
 //! and objects in the same IndexedDB transaction, so an upload step, a
 //! release or a cancel is atomic. A remote backing follows the protocol
 //! documented on [`ObjectStore`].
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{EngineTx, Store};
 use crate::error::{Error, Result};
 pub use crate::oss::ObjectStore;
+pub use tier::{Exchange, Objects, Place, SWEEP};
+
+pub mod tier;
 
 /// Blocks per manifest page.
 pub const PAGE: u64 = 256;
@@ -71,10 +76,32 @@ pub struct Manifest {
     pub block_shift: u8,
     pub size: u64,
     pub pages: BTreeMap<u64, String>,
+    /// In a bucket: the snapshot it describes (id, name, source disk and its
+    /// size, creation time, ...), what a database that never saw it needs
+    /// to register it (`recoverSnapshots`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<serde_json::Value>,
 }
 
 /// A page: slot -> block hash.
 pub type Page = BTreeMap<u16, String>;
+
+/// A page entry as stored: the block's hash, or (in a remote tier) the hash
+/// and where the block lives (pack, slot).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+enum Entry {
+    Hash(String),
+    At(String, String, u32),
+}
+
+impl Entry {
+    fn hash(self) -> String {
+        match self {
+            Entry::Hash(h) | Entry::At(h, _, _) => h,
+        }
+    }
+}
 
 /// The count records and objects of one transaction.
 #[allow(async_fn_in_trait)]
@@ -88,41 +115,112 @@ pub trait Backing {
     fn delete_count(&mut self, key: &str);
     /// The objects.
     fn objects(&mut self) -> &mut Self::Objects;
+    /// Pages name where each block lives (a remote tier: a bucket read by
+    /// another database has none of this one's count records).
+    fn located(&self) -> bool {
+        false
+    }
+    /// Whether this database counts (and so may delete) the objects: not
+    /// in a bucket prefix another database owns, which is only read.
+    fn owned(&self) -> bool {
+        true
+    }
 }
 
-/// The embedded backing: counts in the `records` table and objects in the
-/// embedded OSS's `oss_chunks` table (under `snap/`, which no bucket name
-/// reaches), both in the caller's engine transaction.
-pub struct Embedded<'t, 'a, S: Store>(pub &'t mut EngineTx<'a, S>);
+/// The backing of one transaction: counts in the `records` table and
+/// objects in the embedded OSS's `oss_chunks` table (under `snap/`, which no
+/// bucket name reaches), both in the caller's engine transaction; with a
+/// remote tier, counts and pages and manifests (mirrored) under the place's
+/// local prefix, and the objects in its bucket through the [`Exchange`].
+pub struct Backed<'t, 'a, S: Store> {
+    pub t: &'t mut EngineTx<'a, S>,
+    /// The remote tier: where, whether this database owns it (deletes
+    /// there), and the tab's exchange with it.
+    pub tier: Option<(Place, bool, Rc<RefCell<Exchange>>)>,
+}
 
-impl<S: Store> ObjectStore for Embedded<'_, '_, S> {
+fn is_pack(key: &str) -> bool {
+    key.starts_with("snap/packs/") || key.starts_with("snap/blocks/")
+}
+
+impl<S: Store> Backed<'_, '_, S> {
+    fn local_key(&self, key: &str) -> String {
+        match &self.tier {
+            Some((p, _, _)) => format!("{}{key}", p.local()),
+            None => key.to_string(),
+        }
+    }
+    fn remote_get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
+        let (p, _, x) = self.tier.as_ref().expect("a remote tier");
+        let remote = p.remote(key);
+        Ok(x.borrow_mut().get(&remote)?.map(|v| (*v).clone()))
+    }
+}
+
+impl<S: Store> ObjectStore for Backed<'_, '_, S> {
     async fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.0.get_in(crate::oss::CHUNKS, key).await?)
+        if self.tier.is_some() && is_pack(key) {
+            return self.remote_get(key);
+        }
+        match self.t.get_in(crate::oss::CHUNKS, &self.local_key(key)).await? {
+            None if self.tier.is_some() => self.remote_get(key),
+            v => Ok(v),
+        }
     }
     fn put(&mut self, key: &str, data: Vec<u8>) {
-        self.0.put_in(crate::oss::CHUNKS, key, data);
+        let local = self.local_key(key);
+        let Some((p, own, x)) = &self.tier else { return self.t.put_in(crate::oss::CHUNKS, key, data) };
+        let remote = p.remote(key);
+        self.t.delete_in(crate::schema::RECORDS, &format!("{SWEEP}{remote}"));
+        // Another database's prefix is never written (a copy's manifest stays here).
+        if is_pack(key) {
+            x.borrow_mut().put(&remote, data);
+        } else {
+            if *own {
+                x.borrow_mut().put(&remote, data.clone());
+            }
+            self.t.put_in(crate::oss::CHUNKS, &local, data);
+        }
     }
     fn delete(&mut self, key: &str) {
-        self.0.delete_in(crate::oss::CHUNKS, key);
+        let local = self.local_key(key);
+        let Some((p, own, _)) = &self.tier else { return self.t.delete_in(crate::oss::CHUNKS, key) };
+        if *own {
+            let remote = p.remote(key);
+            self.t.put_in(crate::schema::RECORDS, &format!("{SWEEP}{remote}"), Vec::new());
+        }
+        if !is_pack(key) {
+            self.t.delete_in(crate::oss::CHUNKS, &local);
+        }
     }
 }
 
-impl<S: Store> Backing for Embedded<'_, '_, S> {
+impl<S: Store> Backing for Backed<'_, '_, S> {
     type Objects = Self;
     async fn count(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.0.get_in(crate::schema::RECORDS, key).await?)
+        let key = self.local_key(key);
+        Ok(self.t.get_in(crate::schema::RECORDS, &key).await?)
     }
     async fn counts(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        Ok(self.0.get_many_in(crate::schema::RECORDS, keys).await?)
+        let keys: Vec<String> = keys.iter().map(|k| self.local_key(k)).collect();
+        Ok(self.t.get_many_in(crate::schema::RECORDS, &keys).await?)
     }
     fn put_count(&mut self, key: &str, value: Vec<u8>) {
-        self.0.put_in(crate::schema::RECORDS, key, value);
+        let key = self.local_key(key);
+        self.t.put_in(crate::schema::RECORDS, &key, value);
     }
     fn delete_count(&mut self, key: &str) {
-        self.0.delete_in(crate::schema::RECORDS, key);
+        let key = self.local_key(key);
+        self.t.delete_in(crate::schema::RECORDS, &key);
     }
     fn objects(&mut self) -> &mut Self {
         self
+    }
+    fn located(&self) -> bool {
+        self.tier.is_some()
+    }
+    fn owned(&self) -> bool {
+        self.tier.as_ref().is_none_or(|t| t.1)
     }
 }
 
@@ -157,24 +255,51 @@ pub fn parse_block_rec(b: &[u8]) -> Result<BlockRec> {
     }
 }
 
-/// A block's bytes, through `packs` (packs already read); None when the
-/// store does not hold it.
-pub async fn load_block<B: Backing>(b: &mut B, hash: &str, bs: usize, packs: &mut HashMap<String, Vec<u8>>) -> Result<Option<Vec<u8>>> {
-    let Some(rec) = b.count(&block_count_key(hash)).await? else { return Ok(None) };
-    let rec = parse_block_rec(&rec)?;
-    if rec.pack.is_empty() {
-        return b.objects().get(&block_key(hash)).await;
+/// Where each block of page `hash` lives: slot -> (hash, its record).
+pub async fn located_page<B: Backing>(b: &mut B, hash: &str) -> Result<BTreeMap<u16, (String, BlockRec)>> {
+    let bytes = b.objects().get(&page_key(hash)).await?.ok_or_else(|| Error::internal(format!("page {hash} is missing")))?;
+    let stored: BTreeMap<u16, Entry> = serde_json::from_slice(&bytes)?;
+    let bare: Vec<String> = stored.values().filter_map(|e| if let Entry::Hash(h) = e { Some(block_count_key(h)) } else { None }).collect();
+    let mut recs = b.counts(&bare).await?.into_iter();
+    let mut out = BTreeMap::new();
+    for (slot, e) in stored {
+        let v = match e {
+            Entry::At(h, pack, s) => (h, BlockRec { count: 1, pack, slot: s }),
+            Entry::Hash(h) => {
+                let rec = recs.next().flatten().ok_or_else(|| Error::internal(format!("block {h} is missing")))?;
+                (h, parse_block_rec(&rec)?)
+            }
+        };
+        out.insert(slot, v);
     }
-    if !packs.contains_key(&rec.pack) {
-        let Some(p) = b.objects().get(&pack_key(&rec.pack)).await? else { return Ok(None) };
-        if packs.len() >= 8 {
-            packs.clear(); // bounded: a read touches few packs
+    Ok(out)
+}
+
+/// A block's bytes from where its record says (packs already read kept in
+/// `packs`), checked against its hash when they came from a remote tier.
+pub async fn load_block_at<B: Backing>(b: &mut B, hash: &str, rec: &BlockRec, bs: usize, packs: &mut HashMap<String, Vec<u8>>) -> Result<Vec<u8>> {
+    let missing = || Error::internal(format!("block {hash} is missing from OSS"));
+    let bytes = if rec.pack.is_empty() {
+        b.objects().get(&block_key(hash)).await?.ok_or_else(missing)?
+    } else {
+        if !packs.contains_key(&rec.pack) {
+            let p = b.objects().get(&pack_key(&rec.pack)).await?.ok_or_else(missing)?;
+            if packs.len() >= 8 {
+                packs.clear(); // bounded: a read touches few packs
+            }
+            packs.insert(rec.pack.clone(), p);
         }
-        packs.insert(rec.pack.clone(), p);
+        let at = rec.slot as usize * bs;
+        packs[&rec.pack].get(at..at + bs).ok_or_else(missing)?.to_vec()
+    };
+    if b.located() && blake3::hash(&bytes).to_hex().as_str() != hash {
+        return Err(Error::new(
+            500,
+            "InvalidDiskData.ChecksumMismatch",
+            format!("The object storage gave a block whose BLAKE3 checksum is not {hash}: the object was altered or damaged; nothing was written from it."),
+        ));
     }
-    let p = &packs[&rec.pack];
-    let at = rec.slot as usize * bs;
-    Ok(p.get(at..at + bs).map(|b| b.to_vec()))
+    Ok(bytes)
 }
 
 /// Adds `delta` to each block's count (all fetched in one batch). Blocks
@@ -243,7 +368,8 @@ pub async fn block_deltas<B: Backing>(b: &mut B, deltas: &BTreeMap<String, i64>,
 /// A stored page.
 pub async fn load_page<B: Backing>(b: &mut B, hash: &str) -> Result<Page> {
     let bytes = b.objects().get(&page_key(hash)).await?.ok_or_else(|| Error::internal(format!("page {hash} is missing")))?;
-    Ok(serde_json::from_slice(&bytes)?)
+    let stored: BTreeMap<u16, Entry> = serde_json::from_slice(&bytes)?;
+    Ok(stored.into_iter().map(|(k, e)| (k, e.hash())).collect())
 }
 
 /// How many hold page `hash` (0: not stored).
@@ -291,6 +417,9 @@ pub async fn block_refs<B: Backing>(b: &mut B, entries: &Page, delta: i64) -> Re
 /// Adds `delta` to the count of each page of a page map (a hold by a task or
 /// a restore that will read them).
 pub async fn hold_pages<B: Backing>(b: &mut B, pages: &BTreeMap<u64, String>, delta: i64) -> Result<()> {
+    if !b.owned() {
+        return Ok(());
+    }
     for h in pages.values() {
         page_ref(b, h, delta, None).await?;
     }
@@ -301,11 +430,20 @@ pub async fn hold_pages<B: Backing>(b: &mut B, pages: &BTreeMap<u64, String>, de
 /// it; the references its entries held while it was built pass to it.
 /// Returns its hash and the bytes stored.
 pub async fn put_page<B: Backing>(b: &mut B, entries: &Page) -> Result<(String, u64)> {
-    let bytes = serde_json::to_vec(entries)?;
+    let mut bytes = serde_json::to_vec(entries)?;
     let hash = blake3::hash(&bytes).to_hex().to_string();
     if page_count(b, &hash).await? > 0 {
         // The same page is stored: drop the references the staged page held.
         block_refs(b, entries, -1).await?;
+    } else if b.located() {
+        // Stored with where its blocks live (their records are in this transaction).
+        let keys: Vec<String> = entries.values().map(|h| block_count_key(h)).collect();
+        let mut at = BTreeMap::new();
+        for ((slot, h), rec) in entries.iter().zip(b.counts(&keys).await?) {
+            let rec = parse_block_rec(&rec.ok_or_else(|| Error::internal(format!("block {h} has no record")))?)?;
+            at.insert(*slot, Entry::At(h.clone(), rec.pack, rec.slot));
+        }
+        bytes = serde_json::to_vec(&at)?;
     }
     let stored = page_ref(b, &hash, 1, Some(&bytes)).await?;
     Ok((hash, stored))
@@ -330,6 +468,7 @@ pub fn put_manifest<B: Backing>(b: &mut B, snapshot_id: &str, m: &Manifest) -> R
 /// Releases a snapshot's manifest and the pages (and blocks) only it held.
 pub async fn release<B: Backing>(b: &mut B, snapshot_id: &str) -> Result<()> {
     if let Some(m) = manifest(b, snapshot_id).await? {
+        // Another database's pages stay (hold_pages); this one's copy of the manifest goes.
         hold_pages(b, &m.pages, -1).await?;
         b.objects().delete(&manifest_key(snapshot_id));
     }

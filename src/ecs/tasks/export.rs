@@ -30,6 +30,9 @@ pub struct ExportJob {
     /// That content's pages, which the task holds (a reference each) until it ends.
     pub pages: std::collections::BTreeMap<u64, String>,
     pub block_shift: u8,
+    /// Where the released snapshot's data is (`Snapshot::store`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub store: String,
     pub bucket: String,
     pub key: String,
     pub format: ExportFormat,
@@ -162,6 +165,7 @@ async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) ->
     }
     // The written clusters, the file's size.
     let virtual_size = size * GIB;
+    let mut store = String::new();
     let (engine, snapshot_id, clusters, pages, block_shift) = match source {
         Source::Engine(sid) => {
             let info = cx.t.snapshot_info(sid).await?;
@@ -171,9 +175,10 @@ async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) ->
         }
         Source::Released(s) => {
             let runs = restore::released_runs(cx, &s).await?;
-            let m = snapstore::manifest(&mut cx.store(), &s.id).await?.ok_or_else(|| Error::internal(format!("the snapshot {} has no manifest", s.id)))?;
+            let m = restore::manifest_of(cx, &s).await?;
             // Held until the export ends: deleting the snapshot meanwhile cannot drop them.
-            snapstore::hold_pages(&mut cx.store(), &m.pages, 1).await?;
+            snapstore::hold_pages(&mut cx.store_at(&s.store), &m.pages, 1).await?;
+            store = s.store.clone();
             (None, s.id, cluster_runs(runs.into_iter()), m.pages, m.block_shift)
         }
     };
@@ -200,6 +205,7 @@ async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) ->
             snapshot_id,
             pages,
             block_shift,
+            store,
             bucket,
             key: key.clone(),
             format,
@@ -253,7 +259,7 @@ async fn read_source<S: Store>(cx: &mut Cx<'_, S>, job: &ExportJob, offset: u64,
         };
         return Ok(restore::read_released(cx, &s, offset, len).await?);
     }
-    Ok(restore::read_pages(cx, &job.pages, job.block_shift, 0, offset, len).await?)
+    Ok(restore::read_pages(cx, &job.store, &job.pages, job.block_shift, 0, offset, len).await?)
 }
 
 pub(super) async fn export_step<S: Store>(
@@ -333,7 +339,7 @@ pub(super) async fn export_step<S: Store>(
     if let Some(engine) = job.engine.take() {
         cx.t.delete_snapshot(engine).await?;
     }
-    snapstore::hold_pages(&mut cx.store(), &job.pages, -1).await?;
+    snapstore::hold_pages(&mut cx.store_at(&job.store), &job.pages, -1).await?;
     job.clusters.clear();
     Ok(true)
 }

@@ -360,7 +360,7 @@ pub(super) async fn end<S: Store>(cx: &mut Cx<'_, S>, t: &mut Task, status: Task
         if let Some(engine) = job.engine {
             cx.t.delete_snapshot(engine).await?;
         }
-        snapstore::hold_pages(&mut cx.store(), &job.pages, -1).await?;
+        snapstore::hold_pages(&mut cx.store_at(&job.store), &job.pages, -1).await?;
         job.clusters.clear(); // nothing more to write: keep the record small
     }
     t.status = status;

@@ -1,0 +1,184 @@
+//! A remote tier of the snapshot store: an S3-compatible bucket holding
+//! packs (only there), pages and manifests (there and mirrored locally).
+//!
+//! No network I/O can happen inside an IndexedDB transaction, so a
+//! transaction never waits for the bucket. It works against an
+//! [`Exchange`], the tab's view of the bucket: objects already fetched, and
+//! objects already stored (with their hash). An object a transaction lacks,
+//! or writes that the bucket does not hold yet, makes it fail with
+//! [`Error::pending`]; the caller drops the transaction, moves the objects
+//! (`Exchange::take_wants`, outside any transaction) and runs the same work
+//! again, which now finds everything (the work is deterministic: pack ids
+//! come from the task's record, blocks of encrypted uploads are sealed with
+//! nonces derived from their content). So objects are in the bucket before
+//! the records naming them commit; deletes are records (`sweep/<key>`)
+//! written in the transaction that drops the last reference, carried out
+//! after it commits ([`SWEEP`]).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use crate::error::{Error, Result};
+
+/// Records naming remote objects to delete (`sweep/<store id>|<key>`).
+pub const SWEEP: &str = "sweep/";
+/// Most bytes of fetched objects kept (the oldest go first).
+const CACHE_BYTES: usize = 64 << 20;
+
+/// A future of the remote seam (no `Send`: the browser is one thread).
+pub type Io<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + 'a>>;
+
+/// The remote seam: an object store reached over the network (S3 in the
+/// browser, a map in the native tests). Keys are full object keys.
+pub trait Objects {
+    /// The object, or None when the bucket has no such key.
+    fn get<'a>(&'a self, key: &'a str) -> Io<'a, Option<Vec<u8>>>;
+    /// Stores an object (checked by the server against its Content-MD5).
+    fn put<'a>(&'a self, key: &'a str, data: &'a [u8]) -> Io<'a, ()>;
+    /// Deletes an object (a missing one is not an error).
+    fn delete<'a>(&'a self, key: &'a str) -> Io<'a, ()>;
+    /// Keys under `prefix`; with a delimiter, the common prefixes instead.
+    fn list<'a>(&'a self, prefix: &'a str, delimiter: bool) -> Io<'a, Vec<String>>;
+}
+
+/// The tab's view of the remote tier (see the module docs).
+#[derive(Default)]
+pub struct Exchange {
+    /// The connected store: its id (from endpoint and bucket) and its client.
+    pub store: String,
+    pub objects: Option<Rc<dyn Objects>>,
+    fetched: HashMap<String, Option<Rc<Vec<u8>>>>,
+    order: VecDeque<String>,
+    cached: usize,
+    stored: HashMap<String, [u8; 32]>,
+    want_get: BTreeSet<String>,
+    want_put: BTreeMap<String, Vec<u8>>,
+}
+
+impl Exchange {
+    /// An object for a transaction: fetched already, or wanted (pending).
+    pub fn get(&mut self, key: &str) -> Result<Option<Rc<Vec<u8>>>> {
+        match self.fetched.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => {
+                self.want_get.insert(key.to_string());
+                Err(Error::pending())
+            }
+        }
+    }
+
+    /// A transaction writes an object: fine if the bucket holds these bytes.
+    pub fn put(&mut self, key: &str, data: Vec<u8>) {
+        if self.stored.get(key) != Some(blake3::hash(&data).as_bytes()) {
+            self.want_put.insert(key.to_string(), data);
+        }
+    }
+
+    /// Whether the transaction must be dropped and the objects moved first.
+    pub fn wants(&self) -> bool {
+        !self.want_get.is_empty() || !self.want_put.is_empty()
+    }
+
+    /// What to move: (keys to fetch, objects to store).
+    pub fn take_wants(&mut self) -> (Vec<String>, Vec<(String, Vec<u8>)>) {
+        (std::mem::take(&mut self.want_get).into_iter().collect(), std::mem::take(&mut self.want_put).into_iter().collect())
+    }
+
+    /// Drops wants of an attempt that failed for another reason.
+    pub fn forget_wants(&mut self) {
+        self.want_get.clear();
+        self.want_put.clear();
+    }
+
+    pub fn fetched(&mut self, key: String, data: Option<Vec<u8>>) {
+        self.cached += data.as_ref().map_or(0, |d| d.len());
+        while self.cached > CACHE_BYTES {
+            let Some(old) = self.order.pop_front() else { break };
+            if let Some(Some(d)) = self.fetched.remove(&old) {
+                self.cached -= d.len();
+            }
+        }
+        self.order.push_back(key.clone());
+        self.fetched.insert(key, data.map(Rc::new));
+    }
+
+    pub fn stored(&mut self, key: String, data: &[u8]) {
+        self.stored.insert(key, *blake3::hash(data).as_bytes());
+    }
+
+    /// A transaction committed: what it wrote is named by records now.
+    pub fn committed(&mut self) {
+        self.stored.clear();
+    }
+
+    /// Objects of a store no longer connected are not kept.
+    pub fn reset(&mut self) {
+        *self = Exchange::default();
+    }
+}
+
+/// Moves what a dropped transaction wanted: fetches, then stores (each
+/// PUT carries its Content-MD5).
+pub async fn exchange(x: &Rc<RefCell<Exchange>>) -> Result<()> {
+    let (gets, puts) = x.borrow_mut().take_wants();
+    let objects = connected(x)?;
+    let store = x.borrow().store.clone();
+    let in_store = |k: &str| k.split_once('|').filter(|(s, _)| *s == store).map(|(_, k)| k.to_string()).ok_or_else(not_connected);
+    for key in gets {
+        let v = objects.get(&in_store(&key)?).await?;
+        x.borrow_mut().fetched(key, v);
+    }
+    for (key, data) in puts {
+        objects.put(&in_store(&key)?, &data).await?;
+        x.borrow_mut().stored(key, &data);
+    }
+    Ok(())
+}
+
+/// The connected store's client.
+pub fn connected(x: &Rc<RefCell<Exchange>>) -> Result<Rc<dyn Objects>> {
+    x.borrow().objects.clone().ok_or_else(not_connected)
+}
+
+/// A snapshot whose store is not the connected one.
+pub fn not_connected() -> Error {
+    Error::forbidden(
+        "InvalidObjectStorage.NotConnected",
+        "The snapshot's data is in an object storage that is not connected: connect it in Settings > Object Storage (or with window.ecs.setObjectStore).",
+    )
+}
+
+/// Where a snapshot's uploaded data lives: "" (the embedded store) or
+/// `s3:<store id>:<owner>` (a bucket, under the owner database's prefix).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Place {
+    pub store: String,
+    pub owner: String,
+}
+
+impl Place {
+    pub fn parse(s: &str) -> Option<Place> {
+        let rest = s.strip_prefix("s3:")?;
+        let (store, owner) = rest.split_once(':')?;
+        Some(Place { store: store.into(), owner: owner.into() })
+    }
+    pub fn name(&self) -> String {
+        format!("s3:{}:{}", self.store, self.owner)
+    }
+    /// The objects' prefix in the bucket.
+    pub fn prefix(&self) -> String {
+        format!("rowsnap/{}/", self.owner)
+    }
+    /// The exchange's name of snapshot-store object `key` (`snap/...`):
+    /// `<store id>|<key in the bucket>`.
+    pub fn remote(&self, key: &str) -> String {
+        format!("{}|{}{}", self.store, self.prefix(), key.trim_start_matches("snap/"))
+    }
+    /// The prefix of its count records and local mirrors.
+    pub fn local(&self) -> String {
+        format!("s3/{}/{}/", self.store, self.owner)
+    }
+}

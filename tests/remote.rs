@@ -1,0 +1,289 @@
+//! Normal snapshots in a remote object store (the tier protocol of
+//! `snapstore::tier`), against an in-memory bucket that can go down. The
+//! browser tests run the same against a real SeaweedFS.
+
+mod support;
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use rowsnap::engine::testkit::{block_on, Rng};
+use rowsnap::error::{Error, Result};
+use rowsnap::snapstore::tier::Io;
+use rowsnap::snapstore::Objects;
+use serde_json::json;
+use support::*;
+
+/// A bucket in memory; `down` makes every request fail as an unreachable server does.
+#[derive(Default)]
+struct Bucket {
+    objects: RefCell<BTreeMap<String, Vec<u8>>>,
+    down: Cell<bool>,
+    /// Requests that reached it: (gets, puts, deletes).
+    counts: Cell<(u32, u32, u32)>,
+    /// Fail after this many more puts (None: never).
+    puts_left: Cell<Option<u32>>,
+}
+
+impl Bucket {
+    fn up(&self) -> Result<()> {
+        if self.down.get() {
+            return Err(rowsnap::s3::unreachable("http://127.0.0.1:1"));
+        }
+        Ok(())
+    }
+    fn keys(&self) -> Vec<String> {
+        self.objects.borrow().keys().cloned().collect()
+    }
+}
+
+impl Objects for Bucket {
+    fn get<'a>(&'a self, key: &'a str) -> Io<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            self.up()?;
+            let c = self.counts.get();
+            self.counts.set((c.0 + 1, c.1, c.2));
+            Ok(self.objects.borrow().get(key).cloned())
+        })
+    }
+    fn put<'a>(&'a self, key: &'a str, data: &'a [u8]) -> Io<'a, ()> {
+        Box::pin(async move {
+            self.up()?;
+            if let Some(n) = self.puts_left.get() {
+                if n == 0 {
+                    self.down.set(true);
+                    return Err(rowsnap::s3::unreachable("http://127.0.0.1:1"));
+                }
+                self.puts_left.set(Some(n - 1));
+            }
+            let c = self.counts.get();
+            self.counts.set((c.0, c.1 + 1, c.2));
+            self.objects.borrow_mut().insert(key.to_string(), data.to_vec());
+            Ok(())
+        })
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> Io<'a, ()> {
+        Box::pin(async move {
+            self.up()?;
+            let c = self.counts.get();
+            self.counts.set((c.0, c.1, c.2 + 1));
+            self.objects.borrow_mut().remove(key);
+            Ok(())
+        })
+    }
+    fn list<'a>(&'a self, prefix: &'a str, delimiter: bool) -> Io<'a, Vec<String>> {
+        Box::pin(async move {
+            self.up()?;
+            let keys = self.objects.borrow().keys().filter(|k| k.starts_with(prefix)).cloned().collect::<Vec<_>>();
+            if !delimiter {
+                return Ok(keys);
+            }
+            let mut out: Vec<String> = keys.iter().filter_map(|k| k[prefix.len()..].split_once('/').map(|(d, _)| format!("{prefix}{d}/"))).collect();
+            out.dedup();
+            Ok(out)
+        })
+    }
+}
+
+fn connect(a: &mut Api, b: &Rc<Bucket>) {
+    block_on(a.ecs.set_object_store(Some((b.clone() as Rc<dyn Objects>, "store1".into())), None)).unwrap();
+}
+
+fn data(seed: u64, len: usize) -> Vec<u8> {
+    let mut d = vec![0u8; len];
+    Rng::new(seed).fill(&mut d);
+    d
+}
+
+/// A data disk with `bytes` written at 0.
+fn disk_with(a: &mut Api, bytes: &[u8], extra: serde_json::Value) -> String {
+    let mut dd = json!({"Size": 20, "Category": "cloud_essd"});
+    for (k, v) in extra.as_object().unwrap() {
+        dd[k] = v.clone();
+    }
+    let inst = a.instance(IMAGE, json!({"DataDisk": [dd]}));
+    let disk = a.disks_of(&inst)[1]["DiskId"].as_str().unwrap().to_string();
+    a.write(&disk, 0, bytes);
+    disk
+}
+
+fn describe(a: &mut Api, id: &str) -> serde_json::Value {
+    a.ok("DescribeSnapshots", json!({"SnapshotIds": [id]}))["Snapshots"]["Snapshot"][0].clone()
+}
+
+fn release(a: &mut Api) {
+    block_on(a.ecs.advance_clock(2.0 * 86_400.0)).unwrap();
+}
+
+fn local_packs(a: &mut Api) -> Vec<String> {
+    oss_state(a).into_iter().filter(|l| l.contains("packs/")).collect()
+}
+
+#[test]
+fn a_snapshot_uploads_to_the_bucket_is_released_and_reads_back_from_it() {
+    let bucket = Rc::new(Bucket::default());
+    let mut a = Api::new();
+    connect(&mut a, &bucket);
+    let bytes = data(1, 3 << 20);
+    let disk = disk_with(&mut a, &bytes, json!({}));
+    let s = a.snapshot(&disk, json!({"InstantAccessRetentionDays": 1}));
+    let d = describe(&mut a, &s);
+    assert_eq!(
+        (d["Status"].as_str(), d["StorageLocation"].as_str(), d["ObjectStorageConnected"].as_bool()),
+        (Some("accomplished"), Some("s3"), Some(true)),
+        "{d}"
+    );
+    let keys = bucket.keys();
+    let (owner, _) = keys[0].trim_start_matches("rowsnap/").split_once('/').unwrap();
+    assert!(keys.iter().all(|k| k.starts_with(&format!("rowsnap/{owner}/"))), "{keys:?}");
+    assert_eq!(keys.iter().filter(|k| k.contains("/manifests/")).count(), 1);
+    assert_eq!(keys.iter().filter(|k| k.contains("/packs/")).count(), 3, "three 1 MiB packs: {keys:?}");
+    // Packs live only in the bucket; pages and the manifest are mirrored here.
+    assert!(local_packs(&mut a).is_empty());
+    release(&mut a);
+    assert_eq!(describe(&mut a, &s)["LocalCopyReleased"], true);
+    let before = bucket.counts.get().0;
+    assert!(block_on(a.ecs.read_snapshot(&s, 0, 3 << 20)).unwrap() == bytes, "the snapshot reads back from the bucket");
+    assert!(bucket.counts.get().0 > before, "it was read from the bucket");
+    // Roll the disk back: it hydrates from the bucket, and reads right meanwhile.
+    a.write(&disk, 0, &vec![9u8; 1 << 20]);
+    let inst = a.ok("DescribeDisks", json!({"DiskIds": [disk.clone()]}))["Disks"]["Disk"][0]["InstanceId"].as_str().unwrap().to_string();
+    a.ok("StopInstance", json!({"InstanceId": inst}));
+    a.wait();
+    a.ok("ResetDisk", json!({"DiskId": disk, "SnapshotId": s}));
+    a.ok("StartInstance", json!({"InstanceId": inst}));
+    a.wait();
+    assert!(a.read(&disk, 0, 3 << 20) == bytes, "rolled back, read through to the bucket");
+    while block_on(a.ecs.hydrate_step(1 << 20)).unwrap().is_some() {}
+    bucket.down.set(true);
+    assert!(a.read(&disk, 0, 3 << 20) == bytes, "hydrated: local now");
+    bucket.down.set(false);
+    // A disk from it reads the same.
+    let nd = a.ok("CreateDisk", json!({"ZoneId": "cn-hangzhou-h", "SnapshotId": s, "DiskCategory": "cloud_essd"}))["DiskId"].as_str().unwrap().to_string();
+    a.wait();
+    a.ok("AttachDisk", json!({"DiskId": nd, "InstanceId": inst}));
+    a.wait();
+    assert!(a.read(&nd, 0, 3 << 20) == bytes);
+    block_on(a.ecs.engine().check()).unwrap();
+}
+
+#[test]
+fn the_second_snapshot_uploads_only_what_changed_and_deleting_sweeps_the_bucket() {
+    let bucket = Rc::new(Bucket::default());
+    let mut a = Api::new();
+    connect(&mut a, &bucket);
+    let bytes = data(2, 4 << 20);
+    let disk = disk_with(&mut a, &bytes, json!({}));
+    let s1 = a.snapshot(&disk, json!({}));
+    let puts1 = bucket.counts.get().1;
+    a.write(&disk, 1 << 20, &vec![7u8; 32768]);
+    let s2 = a.snapshot(&disk, json!({}));
+    let puts2 = bucket.counts.get().1 - puts1;
+    assert_eq!(puts2, 3, "one pack, one page, one manifest");
+    let u = describe(&mut a, &s2)["UploadedBytes"].as_u64().unwrap();
+    assert!(u < 100_000, "{u}");
+    a.ok("DeleteSnapshot", json!({"SnapshotId": s1}));
+    a.ok("DeleteSnapshot", json!({"SnapshotId": s2}));
+    while block_on(a.ecs.sweep_step(100)).unwrap() > 0 {}
+    assert_eq!(bucket.keys(), Vec::<String>::new(), "deleting both leaves the bucket as before");
+    let left: Vec<String> = oss_state(&mut a).into_iter().filter(|l| l.contains("s3/")).collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn an_upload_cut_off_by_the_server_resumes_and_stores_what_a_clean_one_does() {
+    let bytes = data(3, 5 << 20);
+    let clean = Rc::new(Bucket::default());
+    let mut a = Api::new();
+    a.auto_upload = false;
+    connect(&mut a, &clean);
+    let disk = disk_with(&mut a, &bytes, json!({}));
+    a.snapshot(&disk, json!({}));
+    while block_on(a.ecs.upload_step(1 << 20)).unwrap().is_some() {}
+    let want: Vec<Vec<u8>> = clean.objects.borrow().iter().filter(|(k, _)| k.contains("/packs/")).map(|(_, v)| v.clone()).collect();
+
+    let cut = Rc::new(Bucket::default());
+    let mut b = Api::new();
+    b.auto_upload = false;
+    connect(&mut b, &cut);
+    let disk = disk_with(&mut b, &bytes, json!({}));
+    cut.puts_left.set(Some(2));
+    let s = b.snapshot(&disk, json!({}));
+    let mut failures = 0;
+    loop {
+        match block_on(b.ecs.upload_step(1 << 20)) {
+            Ok(Some((_, true))) => break,
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.code, "InvalidObjectStorage.Unreachable");
+                assert_eq!(describe(&mut b, &s)["Status"], "progressing");
+                failures += 1;
+                cut.down.set(false);
+                cut.puts_left.set(None);
+            }
+        }
+    }
+    assert_eq!(failures, 1);
+    let got: Vec<Vec<u8>> = cut.objects.borrow().iter().filter(|(k, _)| k.contains("/packs/")).map(|(_, v)| v.clone()).collect();
+    assert!(got == want, "the same packs as a clean upload");
+    assert_eq!(cut.keys().len(), clean.keys().len());
+    release(&mut b);
+    assert!(block_on(b.ecs.read_snapshot(&s, 0, 5 << 20)).unwrap() == bytes);
+}
+
+#[test]
+fn another_database_recovers_the_snapshots_and_reads_them_but_never_deletes_them() {
+    let bucket = Rc::new(Bucket::default());
+    let bytes = data(4, 2 << 20);
+    let mut a = Api::new();
+    connect(&mut a, &bucket);
+    let disk = disk_with(&mut a, &bytes, json!({}));
+    let s = a.snapshot(&disk, json!({"SnapshotName": "before-upgrade"}));
+    let keys = bucket.keys();
+
+    let mut b = Api::new();
+    connect(&mut b, &bucket);
+    let r = block_on(b.ecs.recover_snapshots()).unwrap();
+    assert_eq!(r["SnapshotIds"], json!([s]), "{r}");
+    assert_eq!(block_on(b.ecs.recover_snapshots()).unwrap()["Recovered"], 0, "nothing twice");
+    let d = describe(&mut b, &s);
+    assert_eq!(
+        (d["SnapshotName"].as_str(), d["SourceDiskSize"].as_u64(), d["LocalCopyReleased"].as_bool()),
+        (Some("before-upgrade"), Some(20), Some(true)),
+        "{d}"
+    );
+    assert!(block_on(b.ecs.read_snapshot(&s, 0, 2 << 20)).unwrap() == bytes);
+    let nd = b.ok("CreateDisk", json!({"ZoneId": "cn-hangzhou-h", "SnapshotId": s, "DiskCategory": "cloud_essd"}))["DiskId"].as_str().unwrap().to_string();
+    b.wait();
+    let inst = b.instance(IMAGE, json!({}));
+    b.ok("AttachDisk", json!({"DiskId": nd, "InstanceId": inst}));
+    b.wait();
+    assert!(b.read(&nd, 0, 2 << 20) == bytes, "a disk from the recovered snapshot has its bytes");
+    while block_on(b.ecs.hydrate_step(1 << 20)).unwrap().is_some() {}
+    b.ok("DeleteSnapshot", json!({"SnapshotId": s, "Force": true}));
+    while block_on(b.ecs.sweep_step(100)).unwrap() > 0 {}
+    assert_eq!(bucket.keys(), keys, "another database's objects stay");
+    // Not connected: a clear code.
+    let mut c = Api::new();
+    connect(&mut c, &bucket);
+    block_on(c.ecs.recover_snapshots()).unwrap();
+    block_on(c.ecs.set_object_store(None, None)).unwrap();
+    let e: Error = block_on(c.ecs.read_snapshot(&s, 0, 4096)).unwrap_err();
+    assert_eq!(e.code, "InvalidObjectStorage.NotConnected");
+    assert_eq!(describe(&mut c, &s)["ObjectStorageConnected"], false);
+}
+
+#[test]
+fn an_encrypted_disk_uploads_sealed_blocks_and_reads_back() {
+    let bucket = Rc::new(Bucket::default());
+    let mut a = Api::new();
+    connect(&mut a, &bucket);
+    let bytes = data(5, 1 << 20);
+    let disk = disk_with(&mut a, &bytes, json!({"Encrypted": true}));
+    let s = a.snapshot(&disk, json!({"InstantAccessRetentionDays": 1}));
+    let pack = bucket.objects.borrow().iter().find(|(k, _)| k.contains("/packs/")).map(|(_, v)| v.clone()).unwrap();
+    assert!(!pack.windows(64).any(|w| bytes.windows(64).next() == Some(w)), "no plaintext in the bucket");
+    release(&mut a);
+    assert!(block_on(a.ecs.read_snapshot(&s, 0, 1 << 20)).unwrap() == bytes);
+}

@@ -65,12 +65,7 @@ fn request(action: JsValue, params: JsValue) -> Promise {
         let Some(action) = action.as_string() else {
             return Err(js_error(Error::missing("Action"), None));
         };
-        let params: serde_json::Value = if params.is_undefined() || params.is_null() {
-            serde_json::Value::Null
-        } else {
-            serde_wasm_bindgen::from_value(params)
-                .map_err(|e| js_error(Error::bad("InvalidParameter", format!("The parameters are not plain data: {e}")), None))?
-        };
+        let params = json_arg(params)?;
         let mut rid = None;
         let out = service::with(async |ecs| match ecs.request(&action, &params).await {
             Ok(v) => Ok(v),
@@ -141,12 +136,18 @@ fn region_arg(v: &JsValue) -> String {
     v.as_string().unwrap_or_else(|| crate::ecs::DEFAULT_REGION.to_string())
 }
 
-fn test_object_store(config: JsValue) -> Promise {
-    promise(async move {
-        let cfg: crate::s3::S3Config = serde_wasm_bindgen::from_value(config).map_err(|e| js_error(Error::invalid("config", e), None))?;
-        let out = crate::s3::client::test_connection(&cfg, js_sys::Date::now() as u64).await;
-        out.map(|v| to_js(&v)).map_err(|e| js_error(e, None))
-    })
+/// Plain data from JS (undefined and null: null).
+fn json_arg(v: JsValue) -> Result<serde_json::Value, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_wasm_bindgen::from_value(v).map_err(|e| js_error(Error::bad("InvalidParameter", format!("The parameters are not plain data: {e}")), None))
+}
+
+/// `testObjectStore(config)`, `setObjectStore(config | null)`,
+/// `describeObjectStore()`, `recoverSnapshots()`: one service action each.
+fn object_store_call(action: &'static str) -> JsValue {
+    Closure::<dyn Fn(JsValue) -> Promise>::new(move |arg: JsValue| promise(async move { Ok(to_js(&key_call(action, json_arg(arg)?).await?)) })).into_js_value()
 }
 
 /// One of the key service's methods (`service::key_action`).
@@ -355,7 +356,10 @@ pub fn install() {
     set_fn(&ecs, "advanceClock", Closure::<dyn Fn(JsValue) -> Promise>::new(advance_clock).into_js_value());
     set_fn(&ecs, "setUploadRate", Closure::<dyn Fn(JsValue) -> Promise>::new(set_upload_rate).into_js_value());
     set_fn(&ecs, "reset", Closure::<dyn Fn() -> Promise>::new(reset).into_js_value());
-    set_fn(&ecs, "testObjectStore", Closure::<dyn Fn(JsValue) -> Promise>::new(test_object_store).into_js_value());
+    set_fn(&ecs, "testObjectStore", object_store_call("TestObjectStore"));
+    set_fn(&ecs, "setObjectStore", object_store_call("SetObjectStore"));
+    set_fn(&ecs, "describeObjectStore", object_store_call("DescribeObjectStore"));
+    set_fn(&ecs, "recoverSnapshots", object_store_call("RecoverSnapshots"));
     set_fn(&ecs, "createKey", Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(create_key).into_js_value());
     set_fn(&ecs, "listKeys", Closure::<dyn Fn(JsValue) -> Promise>::new(list_keys).into_js_value());
     set_fn(&ecs, "lockKey", Closure::<dyn Fn(JsValue) -> Promise>::new(lock_key).into_js_value());

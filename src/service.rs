@@ -58,6 +58,12 @@ pub async fn open(on_closed: impl FnOnce() + 'static) -> Result<(), Error> {
     let store = IdbStore::open_with(DB_NAME, on_closed).await.map_err(|e| Error::from(crate::engine::EngineError::Store(e)))?;
     let mut ecs = Ecs::open(store, Box::new(wall)).await?;
     open_keys(&mut ecs).await;
+    // A bucket remembered on this device connects at once.
+    if let Some(c) = ecs.remembered_object_store() {
+        if let Err(e) = connect(&mut ecs, c, true).await {
+            web_sys::console::warn_1(&format!("rowsnap: the remembered object storage could not connect: {e}").into());
+        }
+    }
     *handle().lock().await = Some(ecs);
     SHARED.with(|s| {
         let mut s = s.borrow_mut();
@@ -79,20 +85,69 @@ pub fn vault() -> crate::vault::WebVault {
     crate::vault::WebVault { db: DB_NAME.to_string() }
 }
 
-/// The key service's methods as actions, for the console and `window.ecs`
-/// alike: `ListKeys`, `CreateKey` (Alias, Passphrase), `LockKey` (KeyId),
-/// `UnlockKey` (KeyId, Passphrase), each in `RegionId`'s region where it has
-/// one. None for any other action (an ECS one).
+/// The service's own methods as actions, for the console and `window.ecs`
+/// alike. The key service: `ListKeys`, `CreateKey` (Alias, Passphrase),
+/// `LockKey` (KeyId), `UnlockKey` (KeyId, Passphrase), each in `RegionId`'s
+/// region where it has one. Object storage: `TestObjectStore`,
+/// `SetObjectStore` (an `S3Config` and `Remember`, or null), `DescribeObjectStore`,
+/// `RecoverSnapshots`. None for any other action (an ECS one).
 pub async fn key_action(ecs: &mut Service, action: &str, p: &serde_json::Value) -> Option<Result<serde_json::Value, Error>> {
     let arg = |k: &str| p[k].as_str().unwrap_or_default().to_string();
     let region = Some(arg("RegionId")).filter(|r| !r.is_empty()).unwrap_or_else(|| crate::ecs::DEFAULT_REGION.to_string());
+    let config = || serde_json::from_value::<crate::s3::S3Config>(p.clone()).map_err(|e| Error::invalid("config", e));
     Some(match action {
+        "TestObjectStore" => match config() {
+            Ok(c) => crate::s3::client::test_connection(&c, wall()).await,
+            Err(e) => Err(e),
+        },
+        "SetObjectStore" if p.is_null() => ecs.set_object_store(None, None).await.map(|()| describe_object_store(ecs)),
+        "SetObjectStore" => match config() {
+            Ok(c) => set_object_store(ecs, c, p["Remember"].as_bool().unwrap_or(false)).await,
+            Err(e) => Err(e),
+        },
+        "DescribeObjectStore" => Ok(describe_object_store(ecs)),
+        "RecoverSnapshots" => ecs.recover_snapshots().await,
         "ListKeys" => ecs.list_keys(&region).await,
         "CreateKey" => ecs.create_key(&vault(), &region, &arg("Alias"), &arg("Passphrase")).await,
         "LockKey" => ecs.lock_key(&arg("KeyId")).await.map(|()| serde_json::Value::Null),
         "UnlockKey" => ecs.unlock_key(&vault(), &arg("KeyId"), &arg("Passphrase")).await.map(|()| serde_json::Value::Null),
         _ => return None,
     })
+}
+
+/// Connects a bucket for normal snapshots once the connection test passes.
+async fn set_object_store(ecs: &mut Service, c: crate::s3::S3Config, remember: bool) -> Result<serde_json::Value, Error> {
+    crate::s3::client::test_connection(&c, wall()).await?;
+    connect(ecs, c, remember).await?;
+    Ok(describe_object_store(ecs))
+}
+
+async fn connect(ecs: &mut Service, c: crate::s3::S3Config, remember: bool) -> Result<(), Error> {
+    let store = c.store_id();
+    let remembered = remember.then(|| c.clone());
+    let objects: Rc<dyn crate::snapstore::Objects> = Rc::new(crate::s3::client::S3Objects { cfg: c.clone() });
+    ecs.set_object_store(Some((objects, store)), remembered).await?;
+    CONNECTED.with(|k| *k.borrow_mut() = Some(c));
+    Ok(())
+}
+
+thread_local! {
+    /// The connected bucket's configuration (credentials only in memory unless remembered).
+    static CONNECTED: RefCell<Option<crate::s3::S3Config>> = const { RefCell::new(None) };
+}
+
+/// What `DescribeObjectStore` answers (never the secret).
+fn describe_object_store(ecs: &Service) -> serde_json::Value {
+    let (store, owner) = ecs.object_store();
+    let c = CONNECTED.with(|k| k.borrow().clone()).filter(|_| !store.is_empty());
+    match c {
+        None => serde_json::json!({"Type": "Embedded", "Connected": false, "Remembered": false}),
+        Some(c) => serde_json::json!({
+            "Type": "S3", "Connected": true, "Endpoint": c.endpoint, "Region": c.region, "Bucket": c.bucket, "PathStyle": c.path_style,
+            "AccessKeyId": c.access_key_id, "Prefix": format!("rowsnap/{owner}/"), "StoreId": store,
+            "Remembered": ecs.remembered_object_store().is_some(), "LastError": ecs.object_store_error(),
+        }),
+    }
 }
 
 /// Opens the key service; without it (no WebCrypto) only encryption fails.
@@ -175,9 +230,13 @@ async fn upload_loop() {
                 }
                 Ok(None) => {
                     pacer.idle();
-                    // Nothing to upload: copy restored disks from OSS meanwhile.
+                    // Nothing to upload: copy restored disks from OSS meanwhile,
+                    // and delete what the bucket holds that nothing names.
                     if let Err(e) = ecs.hydrate_step(UNCAPPED).await {
                         web_sys::console::warn_1(&format!("rowsnap: restore step failed (it will be retried): {e}").into());
+                    }
+                    if let Err(e) = ecs.sweep_step(64).await {
+                        web_sys::console::warn_1(&format!("rowsnap: deleting unused objects failed (retried): {e}").into());
                     }
                 }
                 Err(e) => web_sys::console::warn_1(&format!("rowsnap: upload step failed (it will be retried): {e}").into()),

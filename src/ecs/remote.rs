@@ -67,6 +67,11 @@ impl<S: Store> Ecs<S> {
         (self.x.borrow().store.clone(), self.settings.s3_owner.clone())
     }
 
+    /// Why the last move of objects failed (None: it did not).
+    pub fn object_store_error(&self) -> Option<String> {
+        self.x.borrow().last_error.clone()
+    }
+
     /// The configuration remembered on this device, if any.
     pub fn remembered_object_store(&self) -> Option<S3Config> {
         self.settings.object_store.clone()

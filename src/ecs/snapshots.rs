@@ -61,6 +61,13 @@ pub(super) async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) ->
         // Extension: the custom images that use it (they keep it past its retention).
         "ImageIds": s.images,
     });
+    if s.status == SnapshotStatus::Progressing && !s.store.is_empty() {
+        // Extension: why an upload to a bucket waits (it resumes by itself).
+        let why = if !cx.store_connected(&s.store) { Some("object storage not connected".to_string()) } else { cx.x.borrow().last_error.clone() };
+        if let Some(w) = why {
+            v["UploadPaused"] = json!(w);
+        }
+    }
     if let Some(d) = s.retention_days {
         v["RetentionDays"] = json!(d);
         let left_ms = (s.created + d * DAY_MS).saturating_sub(cx.now);

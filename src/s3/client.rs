@@ -188,3 +188,81 @@ pub async fn test_connection(cfg: &S3Config, now_ms: u64) -> Result<Value> {
         json!({"Ok": true, "Endpoint": cfg.endpoint, "Bucket": cfg.bucket, "Checked": ["credentials", "bucket", "PUT with Content-MD5", "ranged GET (206, Content-Range)", "DELETE", "CORS for this origin"]}),
     )
 }
+
+/// The snapshot store's remote seam over a bucket (`snapstore::Objects`).
+pub struct S3Objects {
+    pub cfg: S3Config,
+}
+
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// The text of each `<tag>` element of an XML reply.
+fn elements(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        let Some(j) = after.find(&close) else { break };
+        out.push(after[..j].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'"));
+        rest = &after[j + close.len()..];
+    }
+    out
+}
+
+impl crate::snapstore::Objects for S3Objects {
+    fn get<'a>(&'a self, key: &'a str) -> crate::snapstore::tier::Io<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            match send(&self.cfg, "GET", key, &[], &[], None, now()).await {
+                Ok(r) if r.status == 404 => Ok(None),
+                r => Ok(Some(failed(&self.cfg, r).await?.body)),
+            }
+        })
+    }
+    fn put<'a>(&'a self, key: &'a str, data: &'a [u8]) -> crate::snapstore::tier::Io<'a, ()> {
+        Box::pin(async move {
+            use md5::Digest;
+            let md5 = base64(&md5::Md5::digest(data));
+            failed(&self.cfg, send(&self.cfg, "PUT", key, &[], &[("content-md5", md5)], Some(data), now()).await).await?;
+            Ok(())
+        })
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> crate::snapstore::tier::Io<'a, ()> {
+        Box::pin(async move {
+            match send(&self.cfg, "DELETE", key, &[], &[], None, now()).await {
+                Ok(r) if r.status == 404 => Ok(()),
+                r => failed(&self.cfg, r).await.map(|_| ()),
+            }
+        })
+    }
+    fn list<'a>(&'a self, prefix: &'a str, delimiter: bool) -> crate::snapstore::tier::Io<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            let mut token = None;
+            loop {
+                let mut q = vec![("list-type".to_string(), "2".to_string()), ("prefix".to_string(), prefix.to_string())];
+                if delimiter {
+                    q.push(("delimiter".into(), "/".into()));
+                }
+                if let Some(t) = token.take() {
+                    q.push(("continuation-token".into(), t));
+                }
+                let r = failed(&self.cfg, send(&self.cfg, "GET", "", &q, &[], None, now()).await).await?;
+                let xml = String::from_utf8_lossy(&r.body);
+                if delimiter {
+                    for p in elements(&xml, "CommonPrefixes") {
+                        out.extend(elements(&p, "Prefix"));
+                    }
+                } else {
+                    out.extend(elements(&xml, "Key"));
+                }
+                token = elements(&xml, "NextContinuationToken").into_iter().next();
+                if token.is_none() || elements(&xml, "IsTruncated").first().map(String::as_str) != Some("true") {
+                    return Ok(out);
+                }
+            }
+        })
+    }
+}

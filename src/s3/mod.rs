@@ -52,6 +52,11 @@ impl S3Config {
         Ok(())
     }
 
+    /// The store's id, which snapshots record: from its endpoint and bucket.
+    pub fn store_id(&self) -> String {
+        format!("{:016x}", crate::util::fnv(format!("{}|{}", self.endpoint.trim_end_matches('/'), self.bucket).as_bytes()))
+    }
+
     /// The URL of `key` in the bucket ("" for the bucket itself), and its Host.
     pub fn url(&self, key: &str) -> (String, String) {
         let (scheme, rest) = self.endpoint.split_once("://").unwrap_or(("https", &self.endpoint));

@@ -56,6 +56,8 @@ pub struct Exchange {
     stored: HashMap<String, [u8; 32]>,
     want_get: BTreeSet<String>,
     want_put: BTreeMap<String, Vec<u8>>,
+    /// Why the last exchange failed (uploads wait for the store meanwhile).
+    pub last_error: Option<String>,
 }
 
 impl Exchange {
@@ -123,6 +125,12 @@ impl Exchange {
 /// Moves what a dropped transaction wanted: fetches, then stores (each
 /// PUT carries its Content-MD5).
 pub async fn exchange(x: &Rc<RefCell<Exchange>>) -> Result<()> {
+    let r = exchange_inner(x).await;
+    x.borrow_mut().last_error = r.as_ref().err().map(|e| format!("{}: {}", e.code, e.message));
+    r
+}
+
+async fn exchange_inner(x: &Rc<RefCell<Exchange>>) -> Result<()> {
     let (gets, puts) = x.borrow_mut().take_wants();
     let objects = connected(x)?;
     let store = x.borrow().store.clone();

@@ -1,0 +1,201 @@
+// Normal snapshots kept in a real S3-compatible bucket (SeaweedFS): uploaded from the page,
+// released locally and read back (readSnapshot, a rollback, a new disk); an upload cut off by
+// stopping the server pauses, says why, and resumes by itself after a restart with what a clean
+// upload stores; a cancelled upload leaves the bucket as it was; a second browser profile
+// recovers the snapshots from the bucket and reads the exact bytes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serve, launch, shot, openConsoleAt, nav } from './lib.mjs';
+import { startS3, createBucket, s3request, freePorts } from './s3-lib.mjs';
+
+const BUCKET = 'rowsnap-snaps';
+let s3, server, browser;
+before(async () => {
+  const [port] = await freePorts(1);
+  server = await serve({ port });
+  s3 = await startS3({ origins: [new URL(server.url).origin] });
+  await createBucket(s3, BUCKET, { corsOrigins: [new URL(server.url).origin] });
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  await s3?.close();
+});
+
+const config = () => ({
+  Endpoint: s3.endpoint, Region: s3.region, Bucket: BUCKET, PathStyle: true,
+  AccessKeyId: s3.accessKeyId, AccessKeySecret: s3.secretAccessKey,
+});
+
+/** The bucket's objects under `prefix`: sorted keys, and their sizes by key. */
+async function listing(prefix = 'rowsnap/') {
+  const r = await s3request(s3, { method: 'GET', bucket: BUCKET, query: { 'list-type': '2', prefix } });
+  assert.equal(r.status, 200, r.text);
+  assert.doesNotMatch(r.text, /<IsTruncated>true/);
+  const sizes = Object.fromEntries([...r.text.matchAll(/<Key>([^<]+)<\/Key>.*?<Size>(\d+)<\/Size>/gs)].map((m) => [m[1], Number(m[2])]));
+  return { keys: Object.keys(sizes).sort(), sizes };
+}
+const keys = async (prefix) => (await listing(prefix)).keys;
+
+// In the page: random bytes written to a disk, and a digest of bytes read back.
+const HELPERS = `
+  window.s3t = {
+    bytes(n, seed) { const b = new Uint8Array(n); let x = seed >>> 0; for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24; } return b; },
+    async digest(b) { return [...new Uint8Array(await crypto.subtle.digest('SHA-256', b))].map((x) => x.toString(16).padStart(2, '0')).join(''); },
+    async snap(id) { return (await ecs.request('DescribeSnapshots', { SnapshotIds: [id] })).Snapshots.Snapshot[0]; },
+    async until(f, what, ms = 60000) {
+      const end = Date.now() + ms;
+      for (;;) { const v = await f(); if (v) return v; if (Date.now() > end) throw new Error('never: ' + what); await t.sleep(200); }
+    },
+  };
+`;
+
+async function consolePage() {
+  const context = await browser.newContext();
+  const p = await openConsoleAt(server.url, context, '#/snapshots');
+  await p.evaluate(HELPERS);
+  return { p, context };
+}
+
+test('a normal snapshot goes to the bucket, is released, and reads back from it (readSnapshot, rollback, a new disk)', async () => {
+  const { p, context } = await consolePage();
+  const set = await p.evaluate((c) => ecs.setObjectStore(c), config());
+  assert.equal(set.Connected, true, JSON.stringify(set));
+  const r = await p.evaluate(async () => {
+    const { id, disks } = await t.run({ ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd', ZoneId: 'cn-hangzhou-h', DataDisk: [{ Size: 20, Category: 'cloud_essd' }] });
+    const disk = disks[1].DiskId;
+    const data = s3t.bytes(3 << 20, 1);
+    await ecs.writeDisk(disk, 0, data);
+    const sid = (await ecs.request('CreateSnapshot', { DiskId: disk, InstantAccessRetentionDays: 1, SnapshotName: 'to-s3' })).SnapshotId;
+    const done = await s3t.until(async () => { const s = await s3t.snap(sid); return s.Status === 'accomplished' && s; }, 'uploaded');
+    return { id, disk, sid, want: await s3t.digest(data), done };
+  });
+  assert.equal(r.done.StorageLocation, 's3');
+  const objs = await keys();
+  assert.equal(objs.filter((k) => k.includes('/packs/')).length, 3, objs.join('\n'));
+  assert.equal(objs.filter((k) => k.endsWith(`/manifests/${r.sid}`)).length, 1, 'the manifest names the snapshot');
+  const back = await p.evaluate(async ({ id, disk, sid }) => {
+    await ecs.advanceClock(2 * 86400);
+    const s = await s3t.snap(sid);
+    const read = await s3t.digest(await ecs.readSnapshot(sid, 0, 3 << 20));
+    await ecs.writeDisk(disk, 0, new Uint8Array(1 << 20).fill(9));
+    await ecs.request('StopInstance', { InstanceId: id });
+    await t.until('DescribeInstances', { InstanceIds: [id] }, (r) => r.Instances.Instance[0].Status, 'Stopped');
+    await ecs.request('ResetDisk', { DiskId: disk, SnapshotId: sid });
+    await ecs.request('StartInstance', { InstanceId: id });
+    await t.until('DescribeInstances', { InstanceIds: [id] }, (r) => r.Instances.Instance[0].Status, 'Running');
+    const rolled = await s3t.digest(await ecs.readDisk(disk, 0, 3 << 20));
+    const nd = await t.disk({ ZoneId: 'cn-hangzhou-h', SnapshotId: sid, DiskCategory: 'cloud_essd' });
+    await ecs.request('AttachDisk', { DiskId: nd, InstanceId: id });
+    await t.until('DescribeDisks', { DiskIds: [nd] }, (r) => r.Disks.Disk[0].Status, 'In_use');
+    const fresh = await s3t.digest(await ecs.readDisk(nd, 0, 3 << 20));
+    return { released: s.LocalCopyReleased, read, rolled, fresh };
+  }, r);
+  assert.deepEqual(back, { released: true, read: r.want, rolled: r.want, fresh: r.want });
+  await nav(p, 'Snapshots');
+  await p.getByRole('tab', { name: 'Disk Snapshots' }).click();
+  await p.getByText('to-s3').first().waitFor();
+  await shot(p, 's3-snapshot-in-bucket');
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});
+
+test('an upload cut off by a stopped server pauses, says why, resumes after a restart, and stores what a clean upload does', async () => {
+  const { p, context } = await consolePage();
+  await p.evaluate((c) => ecs.setObjectStore(c), config());
+  const before = await keys();
+  const r = await p.evaluate(async () => {
+    const { disks } = await t.run({ ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd', DataDisk: [{ Size: 20, Category: 'cloud_essd' }] });
+    const disk = disks[1].DiskId;
+    const data = s3t.bytes(8 << 20, 2);
+    await ecs.writeDisk(disk, 0, data);
+    await ecs.setUploadRate(2 << 20);
+    const sid = (await ecs.request('CreateSnapshot', { DiskId: disk })).SnapshotId;
+    await s3t.until(async () => parseInt((await s3t.snap(sid)).Progress) >= 20, 'some uploaded');
+    return { sid, want: await s3t.digest(data) };
+  });
+  await s3.stop();
+  const paused = await p.evaluate(({ sid }) => s3t.until(async () => { const s = await s3t.snap(sid); return s.UploadPaused && s; }, 'paused'), r);
+  assert.equal(paused.Status, 'progressing');
+  assert.match(paused.UploadPaused, /InvalidObjectStorage.Unreachable/, paused.UploadPaused);
+  await s3.restart();
+  const done = await p.evaluate(async ({ sid }) => {
+    await ecs.setUploadRate(null);
+    return s3t.until(async () => { const s = await s3t.snap(sid); return s.Status === 'accomplished' && s; }, 'resumed and done');
+  }, r);
+  assert.equal(done.UploadPaused, undefined);
+  const after = await listing();
+  const added = after.keys.filter((k) => !before.includes(k));
+  // What a clean upload of 8 MiB of distinct blocks stores: packs holding exactly those
+  // 256 blocks (no block twice, nothing left over from the cut), one page, one manifest.
+  const packs = added.filter((k) => k.includes('/packs/'));
+  assert.equal(packs.reduce((n, k) => n + after.sizes[k], 0), 8 << 20, added.join('\n'));
+  assert.equal(added.filter((k) => k.includes('/pages/')).length, 1);
+  assert.equal(added.filter((k) => k.includes('/manifests/')).length, 1);
+  assert.equal(added.length, packs.length + 2, added.join('\n'));
+  const read = await p.evaluate(async ({ sid }) => { await ecs.advanceClock(2 * 86400); return s3t.digest(await ecs.readSnapshot(sid, 0, 8 << 20)); }, r);
+  assert.equal(read, r.want);
+  await context.close();
+});
+
+test('a cancelled upload (the snapshot deleted while uploading) leaves the bucket as it was', async () => {
+  const { p, context } = await consolePage();
+  await p.evaluate((c) => ecs.setObjectStore(c), config());
+  const before = await keys();
+  await p.evaluate(async () => {
+    const { disks } = await t.run({ ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd', DataDisk: [{ Size: 20, Category: 'cloud_essd' }] });
+    await ecs.writeDisk(disks[1].DiskId, 0, s3t.bytes(6 << 20, 3));
+    await ecs.setUploadRate(1 << 20);
+    const sid = (await ecs.request('CreateSnapshot', { DiskId: disks[1].DiskId })).SnapshotId;
+    await s3t.until(async () => parseInt((await s3t.snap(sid)).Progress) >= 30, 'some uploaded');
+    await ecs.request('DeleteSnapshot', { SnapshotId: sid });
+    await ecs.setUploadRate(null);
+  });
+  const end = Date.now() + 30000;
+  let now = await keys();
+  while (JSON.stringify(now) !== JSON.stringify(before) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 300));
+    now = await keys();
+  }
+  assert.deepEqual(now, before);
+  await context.close();
+});
+
+test('a second browser profile recovers the snapshots from the bucket and reads the exact bytes', async () => {
+  const a = await consolePage();
+  await a.p.evaluate((c) => ecs.setObjectStore(c), config());
+  const made = await a.p.evaluate(async () => {
+    const { disks } = await t.run({ ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd', DataDisk: [{ Size: 20, Category: 'cloud_essd' }] });
+    const data = s3t.bytes(2 << 20, 4);
+    await ecs.writeDisk(disks[1].DiskId, 0, data);
+    const sid = (await ecs.request('CreateSnapshot', { DiskId: disks[1].DiskId, SnapshotName: 'keep-me' })).SnapshotId;
+    await s3t.until(async () => (await s3t.snap(sid)).Status === 'accomplished', 'uploaded');
+    return { sid, want: await s3t.digest(data) };
+  });
+  await a.context.close();
+  const objects = await keys();
+  // A fresh profile: nothing local; the bucket is the backup.
+  const b = await consolePage();
+  const got = await b.p.evaluate(async ({ sid, cfg }) => {
+    const none = (await ecs.request('DescribeSnapshots', { SnapshotIds: [sid] })).Snapshots.Snapshot.length;
+    await ecs.setObjectStore(cfg);
+    const rec = await ecs.recoverSnapshots();
+    const again = await ecs.recoverSnapshots();
+    const s = await s3t.snap(sid);
+    const read = await s3t.digest(await ecs.readSnapshot(sid, 0, 2 << 20));
+    const { id } = await t.run({ ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd', ZoneId: 'cn-hangzhou-h' });
+    const nd = await t.disk({ ZoneId: 'cn-hangzhou-h', SnapshotId: sid, DiskCategory: 'cloud_essd' });
+    await ecs.request('AttachDisk', { DiskId: nd, InstanceId: id });
+    await t.until('DescribeDisks', { DiskIds: [nd] }, (r) => r.Disks.Disk[0].Status, 'In_use');
+    const disk = await s3t.digest(await ecs.readDisk(nd, 0, 2 << 20));
+    await ecs.request('DeleteSnapshot', { SnapshotId: sid, Force: true });
+    return { none, rec: rec.SnapshotIds, again: again.Recovered, name: s.SnapshotName, readOnly: s.ReadOnlyInObjectStorage, read, disk };
+  }, { sid: made.sid, cfg: config() });
+  assert.equal(got.none, 0);
+  assert.ok(got.rec.includes(made.sid), JSON.stringify(got));
+  assert.deepEqual([got.again, got.name, got.readOnly, got.read, got.disk], [0, 'keep-me', true, made.want, made.want]);
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.deepEqual(await keys(), objects, 'deleting it in the other profile leaves its objects');
+  await b.context.close();
+});

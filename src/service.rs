@@ -100,7 +100,7 @@ pub async fn key_action(ecs: &mut Service, action: &str, p: &serde_json::Value) 
             Ok(c) => crate::s3::client::test_connection(&c, wall()).await,
             Err(e) => Err(e),
         },
-        "SetObjectStore" if p.is_null() => ecs.set_object_store(None, None).await.map(|()| describe_object_store(ecs)),
+        "SetObjectStore" if p.is_null() || p["Type"] == "Embedded" => ecs.set_object_store(None, None).await.map(|()| describe_object_store(ecs)),
         "SetObjectStore" => match config() {
             Ok(c) => set_object_store(ecs, c, p["Remember"].as_bool().unwrap_or(false)).await,
             Err(e) => Err(e),

@@ -14,5 +14,6 @@ pub mod forms;
 pub mod images;
 pub mod keys;
 pub mod list;
+pub mod object_store;
 pub mod policies;
 pub mod rows;

@@ -189,6 +189,12 @@ row! {
         pub instant_access: bool = "InstantAccess",
         pub instant_access_retention_days: Option<u64> = "InstantAccessRetentionDays",
         pub local_copy_released: bool = "LocalCopyReleased",
+        /// Extensions: "embedded" or "s3", whether that store is connected,
+        /// read-only there (another database's), and why an upload waits.
+        pub storage_location: String = "StorageLocation",
+        pub object_storage_connected: bool = "ObjectStorageConnected",
+        pub read_only_in_object_storage: bool = "ReadOnlyInObjectStorage",
+        pub upload_paused: String = "UploadPaused",
         pub encrypted: bool = "Encrypted",
         pub kms_key_id: String = "KMSKeyId",
         /// none, image, disk or image_disk.

@@ -78,6 +78,7 @@ pub fn snapshot_details(p: &SnapshotProps) -> Html {
                 {row("Instant Access", text(if sn.instant_access { format!("On ({} days)", sn.instant_access_retention_days.map_or("null".to_string(), |d| d.to_string())) } else { "Off".to_string() }))}
                 {row("Encrypted", text(encrypted_with(&keys, sn.encrypted, &sn.kms_key_id)))}
                 {row("Local Copy", text(if sn.local_copy_released { "Released: read from OSS" } else { "Kept" }))}
+                {row("Object Storage", text(storage_text(&sn)))}
                 {row("Retention Period", text(retention))}
                 {row("Usage", text(match sn.usage.as_str() {
                     "image" => "Used by a custom image",
@@ -117,4 +118,18 @@ fn snapshot_block_map(p: &MapProps) -> Html {
         Some(Err(e)) => error_line(&Some(e.clone())),
         Some(Ok(m)) => crate::ui::components::blockmap::block_map(&BlockMapReply::of(m), &order),
     }
+}
+
+/// Where a normal snapshot's uploaded data is, as its page says it.
+fn storage_text(sn: &crate::ui::model::rows::SnapshotRow) -> String {
+    let mut s = String::from(if sn.storage_location == "s3" { "S3-compatible bucket" } else { "Embedded (this browser)" });
+    if !sn.object_storage_connected {
+        s.push_str(": object storage not connected");
+    } else if sn.read_only_in_object_storage {
+        s.push_str(" (recovered: read-only, deleting it leaves the bucket's objects)");
+    }
+    if !sn.upload_paused.is_empty() {
+        s.push_str(&format!("; upload waits: {}", sn.upload_paused));
+    }
+    s
 }

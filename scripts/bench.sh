@@ -13,4 +13,6 @@ make build
 (cd tests/e2e && node bench-render.mjs) 2>&1 | tee target/bench/render.log
 echo "== guest (Linux in the page on a rowsnap disk vs in memory, headless Chromium) =="
 (cd tests/e2e && node bench-guest.mjs) 2>&1 | tee target/bench/guest.log
+echo "== object storage (normal snapshots to SeaweedFS vs plain PUTs, headless Chromium) =="
+(cd tests/e2e && node bench-s3.mjs) 2>&1 | tee target/bench/s3.log
 python3 scripts/bench_report.py

@@ -12,7 +12,7 @@ figures = json.loads(out_path.read_text()) if out_path.exists() else {}
 native = bench / "native.json"
 if native.exists():
     figures.update(json.loads(native.read_text()))
-for name in ["idb.log", "render.log", "guest.log"]:
+for name in ["idb.log", "render.log", "guest.log", "s3.log"]:
     log = bench / name
     if log.exists():
         for line in log.read_text().splitlines():
@@ -49,6 +49,10 @@ TARGETS = [
     ("guest_read_ratio_rowsnap_vs_memory", ">=", 0.7),
     ("guest_small_files_ratio_rowsnap_vs_memory", ">=", 0.5),
     ("guest_download_bytes", "report", None),
+    ("s3_upload_vs_raw_put", ">=", 0.7),
+    ("s3_upload_mb_s", "report", None),
+    ("s3_raw_put_mb_s", "report", None),
+    ("s3_restore_first_read_ms", "report", None),
 ]
 out_path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
 print(f"\nwrote {out_path}")

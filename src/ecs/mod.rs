@@ -347,8 +347,9 @@ impl<S: Store> Ecs<S> {
         let Some(mut task) = upload::oldest(&mut cx).await? else { return Ok(None) };
         drop(cx);
         if !task.store.is_empty() {
-            // To a bucket: a step's objects are stored before it commits (`remote`).
-            return self.upload_step(budget).await;
+            // To a bucket: a step's objects are stored before it commits
+            // (`remote`); at most 8 MiB a step bounds what it holds meanwhile.
+            return self.upload_step(budget.min(8 << 20)).await;
         }
         let id = task.snapshot_id.clone();
         let bs = 1u64 << task.block_shift;

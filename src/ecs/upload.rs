@@ -288,8 +288,18 @@ pub(crate) async fn step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Op
     while budget >= bs {
         let Some(stretch) = next_stretch(&task, budget) else { break };
         let (offset, len) = stretch_bytes(&task, stretch);
-        let data = cx.t.read(MapRef::Snapshot(task.engine), offset, len).await?;
+        // To a bucket, a step may run twice (`snapstore::tier`): the snapshot's
+        // bytes are read once.
+        let key = (task.engine.0, offset, len);
+        let kept = cx.x.borrow_mut().reads.remove(&key);
+        let data = match kept {
+            Some(d) => d,
+            None => cx.t.read(MapRef::Snapshot(task.engine), offset, len).await?,
+        };
         apply_stretch(cx, &mut task, stretch, &data).await?;
+        if !task.store.is_empty() {
+            cx.x.borrow_mut().reads.insert(key, data);
+        }
         budget = budget.saturating_sub(stretch.1 * bs);
     }
     let id = task.snapshot_id.clone();

@@ -25,6 +25,8 @@ use crate::error::{Error, Result};
 
 /// Records naming remote objects to delete (`sweep/<store id>|<key>`).
 pub const SWEEP: &str = "sweep/";
+/// Requests of one exchange in flight at once.
+const IN_FLIGHT: usize = 4;
 /// Most bytes of fetched objects kept (the oldest go first).
 const CACHE_BYTES: usize = 64 << 20;
 
@@ -58,6 +60,9 @@ pub struct Exchange {
     want_put: BTreeMap<String, Vec<u8>>,
     /// Why the last exchange failed (uploads wait for the store meanwhile).
     pub last_error: Option<String>,
+    /// What an upload step read from its snapshot (immutable), kept for the
+    /// same step's next round: (engine snapshot, offset, length) -> bytes.
+    pub reads: HashMap<(u64, u64, u64), Vec<u8>>,
 }
 
 impl Exchange {
@@ -114,6 +119,7 @@ impl Exchange {
     /// A transaction committed: what it wrote is named by records now.
     pub fn committed(&mut self) {
         self.stored.clear();
+        self.reads.clear();
     }
 
     /// Objects of a store no longer connected are not kept.
@@ -135,13 +141,22 @@ async fn exchange_inner(x: &Rc<RefCell<Exchange>>) -> Result<()> {
     let objects = connected(x)?;
     let store = x.borrow().store.clone();
     let in_store = |k: &str| k.split_once('|').filter(|(s, _)| *s == store).map(|(_, k)| k.to_string()).ok_or_else(not_connected);
-    for key in gets {
-        let v = objects.get(&in_store(&key)?).await?;
-        x.borrow_mut().fetched(key, v);
+    // A few requests in flight at once: on a link with latency, one at a
+    // time would leave it idle between requests.
+    for batch in gets.chunks(IN_FLIGHT) {
+        let keys = batch.iter().map(|k| in_store(k)).collect::<Result<Vec<_>>>()?;
+        let got = futures::future::join_all(keys.iter().map(|k| objects.get(k))).await;
+        for (key, v) in batch.iter().zip(got) {
+            x.borrow_mut().fetched(key.clone(), v?);
+        }
     }
-    for (key, data) in puts {
-        objects.put(&in_store(&key)?, &data).await?;
-        x.borrow_mut().stored(key, &data);
+    for batch in puts.chunks(IN_FLIGHT) {
+        let keys = batch.iter().map(|(k, _)| in_store(k)).collect::<Result<Vec<_>>>()?;
+        let done = futures::future::join_all(keys.iter().zip(batch).map(|(k, (_, d))| objects.put(k, d))).await;
+        for ((key, data), r) in batch.iter().zip(done) {
+            r?;
+            x.borrow_mut().stored(key.clone(), data);
+        }
     }
     Ok(())
 }

@@ -41,7 +41,7 @@ const keys = async (prefix) => (await listing(prefix)).keys;
 // In the page: random bytes written to a disk, and a digest of bytes read back.
 const HELPERS = `
   window.s3t = {
-    bytes(n, seed) { const b = new Uint8Array(n); let x = seed >>> 0; for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24; } return b; },
+    bytes(n, seed) { const b = new Uint8Array(n); let x = seed >>> 0; for (let i = 0; i < n; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; b[i] = x >>> 24; } return b; },
     async digest(b) { return [...new Uint8Array(await crypto.subtle.digest('SHA-256', b))].map((x) => x.toString(16).padStart(2, '0')).join(''); },
     async snap(id) { return (await ecs.request('DescribeSnapshots', { SnapshotIds: [id] })).Snapshots.Snapshot[0]; },
     async until(f, what, ms = 60000) {

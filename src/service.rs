@@ -213,9 +213,19 @@ async fn upload_loop() {
     use crate::pacing::{Pacer, IDLE_MS, STRETCH, TASK_STEPS, UNCAPPED};
     let mut pacer = Pacer::new(js_sys::Date::now());
     let mut busy = false;
+    // Failed steps in a row (a bucket down, expired credentials): waits grow
+    // from 2 s to 32 s, so that neither the console nor the server is flooded.
+    let mut failures = 0u32;
     loop {
         // Busy and uncapped: only yield to other tasks; otherwise wait a little.
-        gloo::timers::future::TimeoutFuture::new(if busy { 0 } else { IDLE_MS }).await;
+        let wait = if failures > 0 {
+            1000 << failures.min(5)
+        } else if busy {
+            0
+        } else {
+            IDLE_MS
+        };
+        gloo::timers::future::TimeoutFuture::new(wait).await;
         busy = false;
         let h = handle();
         let mut guard = h.lock().await;
@@ -227,9 +237,11 @@ async fn upload_loop() {
                 Ok(Some(_)) => {
                     pacer.spent(rate, budget);
                     busy = rate.is_none();
+                    failures = 0;
                 }
                 Ok(None) => {
                     pacer.idle();
+                    failures = 0;
                     // Nothing to upload: copy restored disks from OSS meanwhile,
                     // and delete what the bucket holds that nothing names.
                     if let Err(e) = ecs.hydrate_step(UNCAPPED).await {
@@ -239,7 +251,10 @@ async fn upload_loop() {
                         web_sys::console::warn_1(&format!("rowsnap: deleting unused objects failed (retried): {e}").into());
                     }
                 }
-                Err(e) => web_sys::console::warn_1(&format!("rowsnap: upload step failed (it will be retried): {e}").into()),
+                Err(e) => {
+                    failures += 1;
+                    web_sys::console::warn_1(&format!("rowsnap: upload step failed (retried in {} s): {e}", 1 << failures.min(5)).into());
+                }
             }
         }
         // Imports and exports: a few steps (one transaction each) per turn.

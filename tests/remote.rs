@@ -287,3 +287,29 @@ fn an_encrypted_disk_uploads_sealed_blocks_and_reads_back() {
     release(&mut a);
     assert!(block_on(a.ecs.read_snapshot(&s, 0, 1 << 20)).unwrap() == bytes);
 }
+
+#[test]
+fn an_upload_to_a_bucket_not_connected_waits_and_says_why_while_others_go_on() {
+    let bucket = Rc::new(Bucket::default());
+    let mut a = Api::new();
+    a.auto_upload = false;
+    connect(&mut a, &bucket);
+    let d1 = disk_with(&mut a, &data(6, 1 << 20), json!({}));
+    let waiting = a.snapshot(&d1, json!({}));
+    // The tab reloads without remembered credentials: the bucket is not connected.
+    block_on(a.ecs.set_object_store(None, None)).unwrap();
+    let d2 = disk_with(&mut a, &data(7, 1 << 20), json!({}));
+    let local = a.snapshot(&d2, json!({}));
+    a.upload_all();
+    assert_eq!(describe(&mut a, &local)["Status"], "accomplished");
+    let w = describe(&mut a, &waiting);
+    assert_eq!(w["Status"], "progressing");
+    assert!(w["UploadPaused"].as_str().unwrap().contains("needs credentials"), "{w}");
+    assert!(bucket.keys().is_empty());
+    // Credentials again: it resumes where it was.
+    connect(&mut a, &bucket);
+    a.upload_all();
+    let w = describe(&mut a, &waiting);
+    assert_eq!((w["Status"].as_str(), w.get("UploadPaused")), (Some("accomplished"), None), "{w}");
+    assert_eq!(bucket.keys().iter().filter(|k| k.contains("/manifests/")).count(), 1);
+}

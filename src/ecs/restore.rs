@@ -198,7 +198,8 @@ pub(crate) async fn write_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &mut Disk, of
 /// disk from OSS into its volume. Returns the disk and whether it is done.
 pub(crate) async fn hydrate_step<S: Store>(cx: &mut Cx<'_, S>, budget: u64) -> Result<Option<(String, bool)>> {
     let disks: Vec<Disk> = cx.scan(keys::DISKS).await?;
-    let Some(mut disk) = disks.into_iter().filter(|d| d.hydration.is_some()).min_by_key(|d| d.seq) else { return Ok(None) };
+    let connected = |d: &Disk| d.hydration.as_ref().is_some_and(|h| cx.store_connected(&h.store));
+    let Some(mut disk) = disks.into_iter().filter(connected).min_by_key(|d| d.seq) else { return Ok(None) };
     let h = disk.hydration.clone().unwrap();
     let bs = 1u64 << h.block_shift;
     let size = disk.size_gib << 30;

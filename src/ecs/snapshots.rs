@@ -63,7 +63,11 @@ pub(super) async fn snapshot_json<S: Store>(cx: &mut Cx<'_, S>, s: &Snapshot) ->
     });
     if s.status == SnapshotStatus::Progressing && !s.store.is_empty() {
         // Extension: why an upload to a bucket waits (it resumes by itself).
-        let why = if !cx.store_connected(&s.store) { Some("object storage not connected".to_string()) } else { cx.x.borrow().last_error.clone() };
+        let why = if !cx.store_connected(&s.store) {
+            Some("object storage needs credentials: connect its bucket in Settings > Object Storage".to_string())
+        } else {
+            cx.x.borrow().last_error.clone()
+        };
         if let Some(w) = why {
             v["UploadPaused"] = json!(w);
         }

@@ -148,10 +148,11 @@ async fn begin_page<S: Store>(cx: &mut Cx<'_, S>, task: &mut UploadTask, page: u
     Ok(())
 }
 
-/// The oldest upload task, if any.
+/// The oldest upload task whose store is connected, if any (an upload to a
+/// bucket that is not connected waits, and the others go on).
 pub(crate) async fn oldest<S: Store>(cx: &mut Cx<'_, S>) -> Result<Option<UploadTask>> {
     let tasks: Vec<UploadTask> = cx.scan(keys::UPLOADS).await?;
-    Ok(tasks.into_iter().min_by_key(|t| t.seq))
+    Ok(tasks.into_iter().filter(|t| cx.store_connected(&t.store)).min_by_key(|t| t.seq))
 }
 
 /// The next stretch to upload: (first block, blocks), within one run, one

@@ -457,7 +457,8 @@ mod tests {
             "InstantAccess": true, "InstantAccessRetentionDays": 5, "Available": true, "Encrypted": false, "KMSKeyId": "k-1", "CreationTime": "2026-11-21T10:00:00Z",
             "LastModifiedTime": "2026-11-21T10:00:00Z", "ResourceGroupId": "", "Tags": {"Tag": [{"TagKey": "k", "TagValue": "v"}]},
             "SnapshotGroupId": "", "InstanceId": "i-1", "IncrementalBytes": 1, "ExclusiveBytes": 2, "ReferencedBytes": 3,
-            "UploadedBytes": 0, "LocalCopyReleased": true, "RetentionDays": 30, "RemainingRetentionDays": 29, "ImageIds": ["m-1"],
+            "UploadedBytes": 0, "LocalCopyReleased": true, "StorageLocation": "s3", "ObjectStorageConnected": true,
+            "ReadOnlyInObjectStorage": true, "UploadPaused": "down", "RetentionDays": 30, "RemainingRetentionDays": 29, "ImageIds": ["m-1"],
         })
     }
 
@@ -487,6 +488,10 @@ mod tests {
             instant_access: true,
             instant_access_retention_days: Some(5),
             local_copy_released: true,
+            storage_location: "s3".into(),
+            object_storage_connected: true,
+            read_only_in_object_storage: true,
+            upload_paused: "down".into(),
             encrypted: false,
             kms_key_id: "k-1".into(),
             usage: "image".into(),

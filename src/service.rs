@@ -126,7 +126,7 @@ async fn connect(ecs: &mut Service, c: crate::s3::S3Config, remember: bool) -> R
     let store = c.store_id();
     let remembered = remember.then(|| c.clone());
     let objects: Rc<dyn crate::snapstore::Objects> = Rc::new(crate::s3::client::S3Objects { cfg: c.clone() });
-    ecs.set_object_store(Some((objects, store)), remembered).await?;
+    ecs.set_object_store(Some((objects, store, c.bucket.clone())), remembered).await?;
     CONNECTED.with(|k| *k.borrow_mut() = Some(c));
     Ok(())
 }
@@ -376,16 +376,16 @@ async fn install_guest_image() {
 }
 
 /// Bytes of a Blob read at a time (one transaction each where they are stored).
-const SLICE: f64 = (4 << 20) as f64;
+pub const SLICE: f64 = (4 << 20) as f64;
 
 /// Reads a Blob (such as a File) in 4 MiB slices, outside any transaction,
 /// handing each to `f` with its offset: a large file never sits in memory.
-pub async fn for_each_slice(blob: &web_sys::Blob, mut f: impl AsyncFnMut(u64, Vec<u8>) -> Result<(), Error>) -> Result<(), Error> {
+pub async fn for_each_slice(blob: &web_sys::Blob, slice: f64, mut f: impl AsyncFnMut(u64, Vec<u8>) -> Result<(), Error>) -> Result<(), Error> {
     let js = |e: JsValue| Error::new(400, "InvalidArgument", format!("The file could not be read: {e:?}"));
     let size = blob.size();
     let mut offset = 0f64;
     while offset < size {
-        let end = (offset + SLICE).min(size);
+        let end = (offset + slice).min(size);
         let slice = blob.slice_with_f64_and_f64(offset, end).map_err(js)?;
         let buf = wasm_bindgen_futures::JsFuture::from(slice.array_buffer()).await.map_err(js)?;
         f(offset as u64, js_sys::Uint8Array::new(&buf).to_vec()).await?;
@@ -394,13 +394,15 @@ pub async fn for_each_slice(blob: &web_sys::Blob, mut f: impl AsyncFnMut(u64, Ve
     Ok(())
 }
 
-/// Puts a Blob into OSS: each slice is one transaction; the object appears
-/// when the last one completes it. `progress` gets the bytes done so far.
+/// Puts a Blob into OSS: each slice is one transaction (in a bucket, one
+/// part of a multipart upload); the object appears when the last one completes it. `progress` gets the bytes done so far.
 pub async fn put_blob(bucket: &str, key: &str, blob: &web_sys::Blob, progress: impl Fn(f64)) -> Result<(), Error> {
     let upload = with(async |ecs| ecs.oss_begin(bucket, key).await).await?;
     let mut stored = 0u64;
     let result = async {
-        for_each_slice(blob, async |at, bytes| {
+        // To a bucket, each slice is one part of a multipart upload.
+        let slice = if upload.starts_with("s3:") { crate::ecs::PART as f64 } else { SLICE };
+        for_each_slice(blob, slice, async |at, bytes| {
             let n = bytes.len() as u64;
             stored += with(async |ecs| ecs.oss_put_part(&upload, at, &bytes).await).await?;
             progress((at + n) as f64);

@@ -72,6 +72,62 @@ impl Objects for Bucket {
             Ok(())
         })
     }
+    fn list_meta<'a>(&'a self, prefix: &'a str) -> Io<'a, Vec<(String, u64, String)>> {
+        Box::pin(async move {
+            self.up()?;
+            Ok(self
+                .objects
+                .borrow()
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .map(|(k, v)| (k.clone(), v.len() as u64, "2026-11-30T00:00:00Z".into()))
+                .collect())
+        })
+    }
+    fn get_range<'a>(&'a self, key: &'a str, offset: u64, len: u64) -> Io<'a, Option<(Vec<u8>, u64)>> {
+        Box::pin(async move {
+            self.up()?;
+            Ok(self.objects.borrow().get(key).map(|v| {
+                let from = (offset as usize).min(v.len());
+                let to = (offset + len).min(v.len() as u64) as usize;
+                (v[from..to].to_vec(), v.len() as u64)
+            }))
+        })
+    }
+    fn multipart_begin<'a>(&'a self, key: &'a str) -> Io<'a, String> {
+        Box::pin(async move {
+            self.up()?;
+            self.objects.borrow_mut().insert(format!("{key}.parts"), Vec::new());
+            Ok(format!("up-{key}"))
+        })
+    }
+    fn multipart_part<'a>(&'a self, key: &'a str, _upload: &'a str, part: u32, data: &'a [u8]) -> Io<'a, String> {
+        Box::pin(async move {
+            self.up()?;
+            let mut o = self.objects.borrow_mut();
+            let parts = o.get_mut(&format!("{key}.parts")).ok_or_else(|| Error::internal("no upload"))?;
+            assert_eq!(parts.len() % (8 << 20), 0, "parts in order, all but the last 8 MiB");
+            parts.extend_from_slice(data);
+            Ok(format!("\"etag{part}\""))
+        })
+    }
+    fn multipart_complete<'a>(&'a self, key: &'a str, _upload: &'a str, etags: &'a [String]) -> Io<'a, ()> {
+        Box::pin(async move {
+            self.up()?;
+            assert!(!etags.is_empty());
+            let mut o = self.objects.borrow_mut();
+            let data = o.remove(&format!("{key}.parts")).ok_or_else(|| Error::internal("no upload"))?;
+            o.insert(key.to_string(), data);
+            Ok(())
+        })
+    }
+    fn multipart_abort<'a>(&'a self, key: &'a str, _upload: &'a str) -> Io<'a, ()> {
+        Box::pin(async move {
+            self.up()?;
+            self.objects.borrow_mut().remove(&format!("{key}.parts"));
+            Ok(())
+        })
+    }
     fn list<'a>(&'a self, prefix: &'a str, delimiter: bool) -> Io<'a, Vec<String>> {
         Box::pin(async move {
             self.up()?;
@@ -87,7 +143,7 @@ impl Objects for Bucket {
 }
 
 fn connect(a: &mut Api, b: &Rc<Bucket>) {
-    block_on(a.ecs.set_object_store(Some((b.clone() as Rc<dyn Objects>, "store1".into())), None)).unwrap();
+    block_on(a.ecs.set_object_store(Some((b.clone() as Rc<dyn Objects>, "store1".into(), "bucket1".into())), None)).unwrap();
 }
 
 fn data(seed: u64, len: usize) -> Vec<u8> {
@@ -312,4 +368,71 @@ fn an_upload_to_a_bucket_not_connected_waits_and_says_why_while_others_go_on() {
     let w = describe(&mut a, &waiting);
     assert_eq!((w["Status"].as_str(), w.get("UploadPaused")), (Some("accomplished"), None), "{w}");
     assert_eq!(bucket.keys().iter().filter(|k| k.contains("/manifests/")).count(), 1);
+}
+
+#[test]
+fn the_connected_bucket_is_an_oss_bucket_and_images_import_from_it() {
+    let bucket = Rc::new(Bucket::default());
+    let mut a = Api::new();
+    connect(&mut a, &bucket);
+    // A 20 MiB raw image with a hole: put in three parts (8 + 8 + 4 MiB).
+    let mut raw = data(8, 20 << 20);
+    raw[4 << 20..12 << 20].fill(0);
+    block_on(a.ecs.oss_put("bucket1", "images/disk.raw", &raw)).unwrap();
+    assert!(bucket.objects.borrow().get("images/disk.raw").is_some_and(|o| *o == raw));
+    assert!(block_on(a.ecs.oss_list_buckets()).unwrap().contains(&"bucket1".to_string()));
+    let listed = block_on(a.ecs.oss_list("bucket1", "images/")).unwrap();
+    assert_eq!((listed.len(), listed[0].size), (1, 20 << 20));
+    assert!(block_on(a.ecs.oss_get("bucket1", "images/disk.raw", Some((5, 10)))).unwrap() == raw[5..15]);
+    let e = block_on(a.ecs.oss_get("bucket1", "nope", None)).unwrap_err();
+    assert_eq!(e.code, "NoSuchKey");
+    // Snapshot data is not the user's to delete.
+    let e = block_on(a.ecs.oss_delete("bucket1", "rowsnap/x/packs/y")).unwrap_err();
+    assert_eq!(e.code, "AccessDenied");
+    let v = a.ok(
+        "ImportImage",
+        json!({"ImageName": "from-s3", "OSType": "linux", "Platform": "Ubuntu", "DiskDeviceMapping.1.OSSBucket": "bucket1", "DiskDeviceMapping.1.OSSObject": "images/disk.raw"}),
+    );
+    let (image, task) = (v["ImageId"].as_str().unwrap().to_string(), v["TaskId"].as_str().unwrap().to_string());
+    a.tasks_all();
+    assert_eq!(a.task(&task)["TaskStatus"], "Finished", "{}", a.task(&task));
+    assert_eq!(a.image(&image)["Status"], "Available");
+    let i = a.instance(&image, json!({}));
+    let sys = a.system_disk(&i);
+    assert!(a.read(&sys, 0, 20 << 20) == raw, "the imported image holds the object's bytes");
+    a.err(
+        "ImportImage",
+        json!({"ImageName": "missing", "OSType": "linux", "DiskDeviceMapping.1.OSSBucket": "bucket1", "DiskDeviceMapping.1.OSSObject": "nope.raw"}),
+        "NoSuchKey",
+        404,
+    );
+    // ExportImage to the bucket: written here, then sent as a multipart upload.
+    let v = a.ok("ExportImage", json!({"ImageId": image, "OSSBucket": "bucket1", "OSSPrefix": "out/", "ImageFormat": "raw"}));
+    let key = v["OSSObject"].as_str().unwrap().to_string();
+    a.tasks_all();
+    let t = a.task(v["TaskId"].as_str().unwrap());
+    assert_eq!(t["TaskStatus"], "Finished", "{t}");
+    // The image is 1 GiB (the object's 20 MiB rounded up): holes go as zeros (a bucket has no sparse objects).
+    let o = bucket.objects.borrow().get(&key).cloned().unwrap();
+    assert_eq!(o.len(), 1 << 30);
+    assert!(o[..20 << 20] == raw && o[20 << 20..].iter().all(|&b| b == 0), "the exported object is the image's bytes");
+    let staged: Vec<String> = oss_state(&mut a).into_iter().filter(|l| l.contains("oss_chunks") && l.contains(" up-")).collect();
+    assert!(staged.is_empty(), "nothing of the export is left here: {staged:?}");
+    // A cancelled export to the bucket aborts its multipart upload.
+    a.auto_upload = false;
+    let v = a.ok("ExportImage", json!({"ImageId": image, "OSSBucket": "bucket1", "OSSPrefix": "cancel/", "ImageFormat": "raw"}));
+    let key = v["OSSObject"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        block_on(a.ecs.task_step()).unwrap();
+        if bucket.objects.borrow().contains_key(&format!("{key}.parts")) && !bucket.objects.borrow()[&format!("{key}.parts")].is_empty() {
+            break;
+        }
+    }
+    assert!(!bucket.objects.borrow()[&format!("{key}.parts")].is_empty(), "a part was sent");
+    a.ok("CancelTask", json!({"TaskId": v["TaskId"]}));
+    while block_on(a.ecs.sweep_step(100)).unwrap() > 0 {}
+    assert!(!bucket.objects.borrow().contains_key(&format!("{key}.parts")), "the upload was aborted");
+    assert!(!bucket.objects.borrow().contains_key(&key));
+    block_on(a.ecs.oss_delete("bucket1", "images/disk.raw")).unwrap();
+    assert!(bucket.objects.borrow().get("images/disk.raw").is_none());
 }

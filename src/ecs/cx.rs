@@ -99,6 +99,27 @@ impl<'a, S: Store> Cx<'a, S> {
         crate::snapstore::Place { store, owner: self.settings.s3_owner.clone() }.name()
     }
 
+    /// Whether `bucket` is the connected S3-compatible bucket (window.oss
+    /// offers it beside the embedded buckets; ImportImage reads from it).
+    pub fn is_remote_bucket(&self, bucket: &str) -> bool {
+        let x = self.x.borrow();
+        !x.bucket.is_empty() && x.bucket == bucket && x.objects.is_some()
+    }
+
+    /// `len` bytes at `offset` of object `key` of the connected bucket, and the
+    /// object's size; `Error::pending` until fetched (`Ecs::remote`).
+    pub fn remote_range(&self, key: &str, offset: u64, len: u64) -> Result<Option<(Vec<u8>, u64)>> {
+        let store = self.x.borrow().store.clone();
+        let v = self.x.borrow_mut().get(&crate::snapstore::tier::range_key(&store, key, offset, len))?;
+        Ok(v.filter(|v| v.len() >= 8).map(|v| (v[8..].to_vec(), u64::from_le_bytes(v[..8].try_into().unwrap()))))
+    }
+
+    /// The result of a request to the connected bucket ([`crate::snapstore::tier::op_key`]);
+    /// `Error::pending` until it is made.
+    pub fn remote_op(&self, key: &str, data: Vec<u8>) -> Result<Vec<u8>> {
+        self.x.borrow_mut().op(key, data)
+    }
+
     /// Whether the store at `place` is reachable now (the embedded one always is).
     pub fn store_connected(&self, place: &str) -> bool {
         crate::snapstore::Place::parse(place).is_none_or(|p| p.store == self.x.borrow().store)

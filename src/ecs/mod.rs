@@ -43,6 +43,7 @@ use crate::error::{Error, Result};
 use crate::util::Rng;
 pub(crate) use cx::Cx;
 use model::{keys, Settings, TaskStatus};
+pub use objects::PART;
 use params::Params;
 pub use regions::{DEFAULT_REGION, REGIONS};
 pub use snapshot_ops::{LOCAL_SNAPSHOTS_PER_ESSD, SNAPSHOTS_PER_DISK};

@@ -42,7 +42,7 @@ impl<S: Store> Ecs<S> {
     /// Connects a remote store (None: only the embedded one). `store` names
     /// it (snapshots record it); `remember` keeps the configuration (with
     /// its credentials) on this device.
-    pub async fn set_object_store(&mut self, objects: Option<(Rc<dyn Objects>, String)>, remember: Option<S3Config>) -> Result<()> {
+    pub async fn set_object_store(&mut self, objects: Option<(Rc<dyn Objects>, String, String)>, remember: Option<S3Config>) -> Result<()> {
         let mut cx = self.cx("").await?;
         if cx.settings.s3_owner.is_empty() {
             // Random (not from the id generator): two databases never share a prefix.
@@ -55,9 +55,10 @@ impl<S: Store> Ecs<S> {
         self.settings = cx.commit().await?;
         let mut x = self.x.borrow_mut();
         x.reset();
-        if let Some((o, store)) = objects {
+        if let Some((o, store, bucket)) = objects {
             x.objects = Some(o);
             x.store = store;
+            x.bucket = bucket;
         }
         Ok(())
     }
@@ -93,7 +94,12 @@ impl<S: Store> Ecs<S> {
         }
         let objects = tier::connected(&self.x)?;
         for k in &keys {
-            objects.delete(&k[prefix.len()..]).await?;
+            let name = &k[prefix.len()..];
+            if name.contains('\u{2}') {
+                tier::op(&*objects, name, &[]).await?; // an upload's abort
+            } else {
+                objects.delete(name).await?;
+            }
         }
         let mut cx = self.cx("").await?;
         for k in &keys {

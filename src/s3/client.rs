@@ -265,4 +265,92 @@ impl crate::snapstore::Objects for S3Objects {
             }
         })
     }
+    fn list_meta<'a>(&'a self, prefix: &'a str) -> crate::snapstore::tier::Io<'a, Vec<(String, u64, String)>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            let mut token = None;
+            loop {
+                let mut q = vec![("list-type".to_string(), "2".to_string()), ("prefix".to_string(), prefix.to_string())];
+                if let Some(t) = token.take() {
+                    q.push(("continuation-token".into(), t));
+                }
+                let r = failed(&self.cfg, send(&self.cfg, "GET", "", &q, &[], None, now()).await).await?;
+                let xml = String::from_utf8_lossy(&r.body);
+                for c in elements(&xml, "Contents") {
+                    let one = |t: &str| elements(&c, t).into_iter().next().unwrap_or_default();
+                    out.push((one("Key"), one("Size").parse().unwrap_or(0), one("LastModified")));
+                }
+                token = elements(&xml, "NextContinuationToken").into_iter().next();
+                if token.is_none() || elements(&xml, "IsTruncated").first().map(String::as_str) != Some("true") {
+                    return Ok(out);
+                }
+            }
+        })
+    }
+    fn get_range<'a>(&'a self, key: &'a str, offset: u64, len: u64) -> crate::snapstore::tier::Io<'a, Option<(Vec<u8>, u64)>> {
+        Box::pin(async move {
+            let range = format!("bytes={offset}-{}", offset + len.max(1) - 1);
+            let r = match send(&self.cfg, "GET", key, &[], &[("range", range)], None, now()).await {
+                Ok(r) if r.status == 404 => return Ok(None),
+                // Past the end: no bytes, and the size from `bytes */<size>`.
+                Ok(r) if r.status == 416 => {
+                    let size = r.header("content-range").and_then(|c| c.rsplit('/').next()?.parse().ok()).unwrap_or(offset);
+                    return Ok(Some((Vec::new(), size)));
+                }
+                r => failed(&self.cfg, r).await?,
+            };
+            // Some servers answer a range they cannot serve with the whole object.
+            let size = r.header("content-range").and_then(|c| c.rsplit('/').next()?.parse().ok());
+            match (r.status, size) {
+                (206, Some(size)) => Ok(Some((r.body, size))),
+                _ => Err(Error::new(
+                    502,
+                    "InvalidObjectStorage.RangeIgnored",
+                    format!("A ranged GET of \"{key}\" answered HTTP {} without a readable Content-Range.", r.status),
+                )),
+            }
+        })
+    }
+    fn multipart_begin<'a>(&'a self, key: &'a str) -> crate::snapstore::tier::Io<'a, String> {
+        Box::pin(async move {
+            let q = [("uploads".to_string(), String::new())];
+            let r = failed(&self.cfg, send(&self.cfg, "POST", key, &q, &[], None, now()).await).await?;
+            elements(&String::from_utf8_lossy(&r.body), "UploadId")
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::new(502, "InvalidObjectStorage.Reply", "CreateMultipartUpload gave no UploadId."))
+        })
+    }
+    fn multipart_part<'a>(&'a self, key: &'a str, upload: &'a str, part: u32, data: &'a [u8]) -> crate::snapstore::tier::Io<'a, String> {
+        Box::pin(async move {
+            use md5::Digest;
+            let md5 = base64(&md5::Md5::digest(data));
+            let q = [("partNumber".to_string(), part.to_string()), ("uploadId".to_string(), upload.to_string())];
+            let r = failed(&self.cfg, send(&self.cfg, "PUT", key, &q, &[("content-md5", md5)], Some(data), now()).await).await?;
+            r.header("etag").ok_or_else(|| cors_refused(&self.cfg, ": the ETag header is not exposed"))
+        })
+    }
+    fn multipart_complete<'a>(&'a self, key: &'a str, upload: &'a str, etags: &'a [String]) -> crate::snapstore::tier::Io<'a, ()> {
+        Box::pin(async move {
+            let parts: String = etags.iter().enumerate().map(|(i, e)| format!("<Part><PartNumber>{}</PartNumber><ETag>{e}</ETag></Part>", i + 1)).collect();
+            let body = format!("<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>");
+            let q = [("uploadId".to_string(), upload.to_string())];
+            let r = failed(&self.cfg, send(&self.cfg, "POST", key, &q, &[], Some(body.as_bytes()), now()).await).await?;
+            // S3 may answer 200 with an error in the body.
+            let text = String::from_utf8_lossy(&r.body);
+            if text.contains("<Error>") {
+                return Err(reply_error(500, &text));
+            }
+            Ok(())
+        })
+    }
+    fn multipart_abort<'a>(&'a self, key: &'a str, upload: &'a str) -> crate::snapstore::tier::Io<'a, ()> {
+        Box::pin(async move {
+            let q = [("uploadId".to_string(), upload.to_string())];
+            match send(&self.cfg, "DELETE", key, &q, &[], None, now()).await {
+                Ok(r) if r.status == 404 => Ok(()),
+                r => failed(&self.cfg, r).await.map(|_| ()),
+            }
+        })
+    }
 }

@@ -44,6 +44,30 @@ pub trait Objects {
     fn delete<'a>(&'a self, key: &'a str) -> Io<'a, ()>;
     /// Keys under `prefix`; with a delimiter, the common prefixes instead.
     fn list<'a>(&'a self, prefix: &'a str, delimiter: bool) -> Io<'a, Vec<String>>;
+    /// Objects under `prefix`: (key, size, last modified as ISO 8601).
+    fn list_meta<'a>(&'a self, prefix: &'a str) -> Io<'a, Vec<(String, u64, String)>>;
+    /// `len` bytes at `offset` (fewer at the end; none past it) and the
+    /// object's size; None when there is no such key.
+    fn get_range<'a>(&'a self, key: &'a str, offset: u64, len: u64) -> Io<'a, Option<(Vec<u8>, u64)>>;
+    /// A multipart upload: begun (its id), parts put (each its ETag), completed or aborted.
+    fn multipart_begin<'a>(&'a self, key: &'a str) -> Io<'a, String>;
+    fn multipart_part<'a>(&'a self, key: &'a str, upload: &'a str, part: u32, data: &'a [u8]) -> Io<'a, String>;
+    fn multipart_complete<'a>(&'a self, key: &'a str, upload: &'a str, etags: &'a [String]) -> Io<'a, ()>;
+    fn multipart_abort<'a>(&'a self, key: &'a str, upload: &'a str) -> Io<'a, ()>;
+}
+
+/// The exchange's name of a request on user object `key` of store `store`
+/// that is neither a get nor a put (a multipart upload's begin, part,
+/// complete, abort): its parts after the key, its result fetched under it.
+pub fn op_key(store: &str, key: &str, parts: &[&str]) -> String {
+    format!("{store}|{key}\u{2}{}", parts.join("\u{2}"))
+}
+
+/// The exchange's name of `len` bytes at `offset` of a user object `key` in
+/// the bucket of store `store` (ImportImage reads): its value is the object's
+/// size (8 bytes, little-endian) and the bytes.
+pub fn range_key(store: &str, key: &str, offset: u64, len: u64) -> String {
+    format!("{store}|{key}\u{1}{offset}+{len}")
 }
 
 /// The tab's view of the remote tier (see the module docs).
@@ -60,6 +84,11 @@ pub struct Exchange {
     want_put: BTreeMap<String, Vec<u8>>,
     /// Why the last exchange failed (uploads wait for the store meanwhile).
     pub last_error: Option<String>,
+    /// The connected bucket's name (window.oss and the OSS page show it).
+    pub bucket: String,
+    /// Multipart uploads to it in progress (window.oss, the OSS page): upload
+    /// id -> (key, the parts' ETags so far).
+    pub uploads: HashMap<String, (String, Vec<String>)>,
     /// What an upload step read from its snapshot (immutable), kept for the
     /// same step's next round: (engine snapshot, offset, length) -> bytes.
     pub reads: HashMap<(u64, u64, u64), Vec<u8>>,
@@ -72,6 +101,18 @@ impl Exchange {
             Some(v) => Ok(v.clone()),
             None => {
                 self.want_get.insert(key.to_string());
+                Err(Error::pending())
+            }
+        }
+    }
+
+    /// The result of a request ([`op_key`]) made for a transaction: done
+    /// already, or wanted (pending; `data` is its body).
+    pub fn op(&mut self, key: &str, data: Vec<u8>) -> Result<Vec<u8>> {
+        match self.fetched.get(key) {
+            Some(v) => Ok(v.as_ref().map(|v| (**v).clone()).unwrap_or_default()),
+            None => {
+                self.want_put.insert(key.to_string(), data);
                 Err(Error::pending())
             }
         }
@@ -145,10 +186,16 @@ async fn exchange_inner(x: &Rc<RefCell<Exchange>>) -> Result<()> {
     // time would leave it idle between requests.
     for batch in gets.chunks(IN_FLIGHT) {
         let keys = batch.iter().map(|k| in_store(k)).collect::<Result<Vec<_>>>()?;
-        let got = futures::future::join_all(keys.iter().map(|k| objects.get(k))).await;
+        let got = futures::future::join_all(keys.iter().map(|k| get_any(&*objects, k))).await;
         for (key, v) in batch.iter().zip(got) {
             x.borrow_mut().fetched(key.clone(), v?);
         }
+    }
+    // Requests other than puts ([`op_key`]): one at a time, their results kept.
+    let (ops, puts): (Vec<_>, Vec<_>) = puts.into_iter().partition(|(k, _)| k.contains('\u{2}'));
+    for (key, data) in ops {
+        let out = op(&*objects, &in_store(&key)?, &data).await?;
+        x.borrow_mut().fetched(key, Some(out));
     }
     for batch in puts.chunks(IN_FLIGHT) {
         let keys = batch.iter().map(|(k, _)| in_store(k)).collect::<Result<Vec<_>>>()?;
@@ -159,6 +206,34 @@ async fn exchange_inner(x: &Rc<RefCell<Exchange>>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs a request named by [`op_key`] (without the store).
+pub async fn op(objects: &dyn Objects, name: &str, data: &[u8]) -> Result<Vec<u8>> {
+    let mut it = name.split('\u{2}');
+    let key = it.next().unwrap_or_default();
+    let parts: Vec<&str> = it.collect();
+    match parts.as_slice() {
+        ["begin", _] => Ok(objects.multipart_begin(key).await?.into_bytes()),
+        ["part", upload, n] => Ok(objects.multipart_part(key, upload, n.parse().unwrap_or(1), data).await?.into_bytes()),
+        ["complete", upload] => {
+            let etags: Vec<String> = String::from_utf8_lossy(data).split('\n').map(str::to_string).collect();
+            objects.multipart_complete(key, upload, &etags).await.map(|()| Vec::new())
+        }
+        ["abort", upload] => objects.multipart_abort(key, upload).await.map(|()| Vec::new()),
+        _ => Err(Error::internal(format!("no such request: {parts:?}"))),
+    }
+}
+
+/// A whole object, or a range of one ([`range_key`]).
+async fn get_any(objects: &dyn Objects, key: &str) -> Result<Option<Vec<u8>>> {
+    let Some((key, range)) = key.split_once('\u{1}') else { return objects.get(key).await };
+    let (offset, len) = range.split_once('+').and_then(|(o, l)| Some((o.parse().ok()?, l.parse().ok()?))).ok_or_else(|| Error::internal(range.to_string()))?;
+    Ok(objects.get_range(key, offset, len).await?.map(|(bytes, size)| {
+        let mut v = size.to_le_bytes().to_vec();
+        v.extend_from_slice(&bytes);
+        v
+    }))
 }
 
 /// The connected store's client.

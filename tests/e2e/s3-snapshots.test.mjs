@@ -5,6 +5,10 @@
 // recovers the snapshots from the bucket and reads the exact bytes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { serve, launch, shot, openConsoleAt, nav } from './lib.mjs';
 import { startS3, createBucket, s3request, freePorts } from './s3-lib.mjs';
 
@@ -238,4 +242,83 @@ test('Settings > Object Storage: Test Connection (a wrong secret toasted with it
   // The wrong secret's 403 is logged by the browser itself; nothing else is.
   assert.deepEqual(p.errors.filter((e) => !/status of 403/.test(e)), []);
   await context.close();
+});
+
+test('the bucket is an OSS bucket: ImportImage of a qemu-img qcow2 object from it, ExportImage to it, judged by qemu-img', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rowsnap-s3img-'));
+  try {
+    // A guest with data, holes and an odd end, made into qcow2 by qemu-img and put by Node.
+    const len = 3 * 1048576 + 1000;
+    const raw = Buffer.alloc(len);
+    let x = 777;
+    for (let at = 0; at < len; at += 256 * 1024) {
+      for (let i = at; i < Math.min(at + 100 * 1024, len); i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; raw[i] = x >>> 24; }
+    }
+    raw.write('the end', len - 7);
+    const rawPath = path.join(dir, 'g.raw');
+    const qcowPath = path.join(dir, 'g.qcow2');
+    fs.writeFileSync(rawPath, raw);
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', '-o', 'cluster_size=65536', rawPath, qcowPath]);
+    const put = await s3request(s3, { method: 'PUT', bucket: BUCKET, key: 'images/g.qcow2', body: fs.readFileSync(qcowPath) });
+    assert.equal(put.status, 200, put.text);
+    const { p, context } = await consolePage();
+    await p.evaluate((c) => ecs.setObjectStore(c), config());
+    const r = await p.evaluate(async (bucket) => {
+      const listed = await oss.listObjects(bucket, 'images/');
+      const imp = await ecs.request('ImportImage', {
+        ImageName: 'from-bucket', OSType: 'linux', Platform: 'Ubuntu',
+        'DiskDeviceMapping.1.OSSBucket': bucket, 'DiskDeviceMapping.1.OSSObject': 'images/g.qcow2',
+      });
+      const task = async (id) => s3t.until(async () => { const t = (await ecs.request('DescribeTasks', { TaskIds: id })).TaskSet.Task[0]; return t.TaskStatus !== 'Processing' && t; }, 'task ' + id);
+      const it = await task(imp.TaskId);
+      const { disks } = await t.run({ ImageId: imp.ImageId });
+      const head = Array.from(await ecs.readDisk(disks[0].DiskId, 0, 3 * 1048576 + 1000));
+      const exp = await ecs.request('ExportImage', { ImageId: imp.ImageId, OSSBucket: bucket, OSSPrefix: 'exports/', ImageFormat: 'qcow2' });
+      const et = await task(exp.TaskId);
+      return { listed, it: it.TaskStatus, head, key: exp.OSSObject, et: et.TaskStatus, size: (await ecs.request('DescribeImages', { ImageId: imp.ImageId })).Images.Image[0].Size };
+    }, BUCKET);
+    assert.deepEqual(r.listed.map((o) => o.Key), ['images/g.qcow2']);
+    assert.deepEqual([r.it, r.et], ['Finished', 'Finished']);
+    assert.ok(Buffer.from(r.head).equals(raw), 'the imported image boots with the bytes qemu-img wrote');
+    const got = await s3request(s3, { method: 'GET', bucket: BUCKET, key: r.key });
+    assert.equal(got.status, 200);
+    const out = path.join(dir, 'out.qcow2');
+    fs.writeFileSync(out, got.body);
+    const report = JSON.parse(execFileSync('qemu-img', ['check', '--output=json', out]).toString());
+    assert.equal(report['check-errors'], 0);
+    const full = path.join(dir, 'full.raw');
+    fs.copyFileSync(rawPath, full);
+    fs.truncateSync(full, r.size * 1024 ** 3);
+    execFileSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', full, out]);
+    await context.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the OSS page shows the bucket; Upload File sends a 20 MiB file as a multipart upload', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rowsnap-s3up-'));
+  try {
+    const file = path.join(dir, 'big.bin');
+    const bytes = Buffer.alloc(20 * 1048576);
+    for (let i = 0; i < bytes.length; i += 4096) bytes.writeUInt32LE(i, i);
+    fs.writeFileSync(file, bytes);
+    const { p, context } = await consolePage();
+    await p.evaluate((c) => ecs.setObjectStore(c), config());
+    await p.goto(`${server.url}#/oss`);
+    await p.getByLabel('Bucket', { exact: true }).selectOption(BUCKET);
+    await p.getByLabel('Upload File').setInputFiles(file);
+    await p.locator('.toast.ok').filter({ hasText: 'Uploaded big.bin' }).waitFor({ timeout: 60000 });
+    await p.getByRole('row').filter({ hasText: 'big.bin' }).getByText('20.0 MiB').waitFor({ timeout: 20000 });
+    await shot(p, 's3-oss-page-bucket');
+    const got = await s3request(s3, { method: 'GET', bucket: BUCKET, key: 'big.bin' });
+    assert.equal(got.status, 200);
+    assert.ok(got.body.equals(bytes), 'the bucket holds the file');
+    // Three parts (8 + 8 + 4 MiB): a multipart object's ETag ends in -3.
+    assert.match(got.headers.get('etag'), /-3"?$/, got.headers.get('etag'));
+    assert.deepEqual(p.errors, []);
+    await context.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

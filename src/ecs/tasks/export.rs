@@ -44,6 +44,15 @@ pub struct ExportJob {
     pub pos: u64,
     pub total: u64,
     pub stored: u64,
+    /// To the connected bucket: the file is written here first (under
+    /// `upload_id`), then sent as a multipart upload, a part a step.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub remote: bool,
+    /// The multipart upload's id ("" until begun) and its parts' ETags.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub s3_upload: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub etags: Vec<String>,
 }
 
 /// What an export reads: an engine snapshot, or a released snapshot's OSS copy.
@@ -188,6 +197,7 @@ async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) ->
     };
     let task_id = cx.new_id("t-");
     let upload_id = cx.new_id("up-");
+    let remote = cx.is_remote_bucket(&bucket);
     let task = Task {
         id: task_id.clone(),
         seq: cx.next_seq(),
@@ -206,6 +216,7 @@ async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) ->
             pages,
             block_shift,
             store,
+            remote,
             bucket,
             key: key.clone(),
             format,
@@ -221,10 +232,59 @@ async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) ->
 }
 
 async fn require_bucket<S: Store>(cx: &mut Cx<'_, S>, bucket: &str) -> Result<()> {
+    if cx.is_remote_bucket(bucket) {
+        return Ok(());
+    }
     if !Embedded.bucket_exists(&mut cx.t, bucket).await? || bucket == crate::oss::HIDDEN_BUCKET {
         return Err(Error::no_bucket(bucket));
     }
     Ok(())
+}
+
+/// One step of sending a finished file to the connected bucket: begins the
+/// multipart upload, or sends its next part (8 MiB, holes as zeros), or
+/// completes it. Each request is moved by `Ecs::remote` between two rounds
+/// of the step; the file written here goes with the last.
+async fn send_step<S: Store>(cx: &mut Cx<'_, S>, task_id: &str, progress: &mut u32, job: &mut ExportJob) -> Result<bool, StepError> {
+    use crate::snapstore::tier::op_key;
+    let store = cx.x.borrow().store.clone();
+    if !cx.is_remote_bucket(&job.bucket) {
+        return Err(fail("InvalidObjectStorage.NotConnected", format!("The bucket \"{}\" is no longer connected.", job.bucket)));
+    }
+    if job.s3_upload.is_empty() {
+        let id = cx.remote_op(&op_key(&store, &job.key, &["begin", task_id]), Vec::new())?;
+        job.s3_upload = String::from_utf8_lossy(&id).into_owned();
+        return Ok(false);
+    }
+    let part = crate::ecs::PART;
+    let parts = job.total.div_ceil(part).max(1);
+    let n = job.etags.len() as u64;
+    if n < parts {
+        let (from, to) = (n * part, ((n + 1) * part).min(job.total));
+        let idx: Vec<u64> = (from / CHUNK..to.div_ceil(CHUNK)).collect();
+        let keys: Vec<String> = idx.iter().map(|&i| crate::oss::chunk_key(&job.upload_id, i)).collect();
+        let mut data = vec![0u8; (to - from) as usize];
+        for (i, v) in idx.iter().zip(cx.t.get_many_in(crate::oss::CHUNKS, &keys).await?) {
+            if let Some(v) = v {
+                let at = (i * CHUNK - from) as usize;
+                data[at..at + v.len()].copy_from_slice(&v);
+            }
+        }
+        let etag = cx.remote_op(&op_key(&store, &job.key, &["part", &job.s3_upload, &(n + 1).to_string()]), data)?;
+        job.etags.push(String::from_utf8_lossy(&etag).into_owned());
+        *progress = 50 + ((n + 1) * 49 / parts) as u32;
+        return Ok(false);
+    }
+    let etags = job.etags.join("\n").into_bytes();
+    cx.remote_op(&op_key(&store, &job.key, &["complete", &job.s3_upload]), etags)?;
+    let written = job.pos.div_ceil(CHUNK);
+    Embedded.delete_upload_chunks(&mut cx.t, &job.upload_id, 0..written);
+    if let Some(engine) = job.engine.take() {
+        cx.t.delete_snapshot(engine).await?;
+    }
+    snapstore::hold_pages(&mut cx.store_at(&job.store), &job.pages, -1).await?;
+    job.clusters.clear();
+    Ok(true)
 }
 
 /// Byte ranges -> runs of the 64 KiB clusters they touch, merged.
@@ -327,8 +387,15 @@ pub(super) async fn export_step<S: Store>(
     job.pos = pos;
     job.stored = stored;
     *progress = ((pos as f64 / total.max(1) as f64) * 100.0).min(99.0) as u32;
+    if job.remote {
+        // Written here at half the progress; sent to the bucket for the rest.
+        *progress /= 2;
+    }
     if pos < total {
         return Ok(false);
+    }
+    if job.remote {
+        return send_step(cx, task_id, progress, job).await;
     }
     let meta = ObjectMeta { bucket: job.bucket.clone(), key: job.key.clone(), size: total, upload_id: job.upload_id.clone(), last_modified: cx.now, stored };
     match Embedded.complete(&mut cx.t, meta).await {

@@ -22,7 +22,8 @@ pub struct ImportJob {
     pub bucket: String,
     pub object: String,
     pub format: ImportFormat,
-    /// The object's upload when the import began: a replaced object fails the import.
+    /// The object's upload when the import began: a replaced object fails the
+    /// import. From the connected bucket: `s3:<size>`.
     pub upload_id: String,
     /// The disk size asked for (0: the image's own size, rounded up to GiB).
     pub disk_size_gib: u64,
@@ -74,15 +75,25 @@ pub(in crate::ecs) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Param
     };
     let tags = p.tags()?;
     // Existence.
-    if !Embedded.bucket_exists(&mut cx.t, &bucket).await? {
-        return Err(Error::no_bucket(&bucket));
-    }
-    let meta = Embedded.head(&mut cx.t, &bucket, &object).await?.ok_or_else(|| Error::no_key(&bucket, &object))?;
+    let (meta, head) = if cx.is_remote_bucket(&bucket) {
+        // The connected bucket: its first bytes and its size from one ranged GET.
+        let (head, size) = cx.remote_range(&object, 0, 32)?.ok_or_else(|| Error::no_key(&bucket, &object))?;
+        let meta = ObjectMeta { bucket: bucket.clone(), key: object.clone(), size, upload_id: format!("s3:{size}"), last_modified: 0, stored: size };
+        (meta, Some(head))
+    } else {
+        if !Embedded.bucket_exists(&mut cx.t, &bucket).await? {
+            return Err(Error::no_bucket(&bucket));
+        }
+        (Embedded.head(&mut cx.t, &bucket, &object).await?.ok_or_else(|| Error::no_key(&bucket, &object))?, None)
+    };
     // The image's size from the start: a qcow2 file's virtual size (its
     // header's bytes 24..32), else the file's size. The task checks the rest.
     let mut source_size = meta.size;
     if format != ImportFormat::Raw && meta.size >= 32 {
-        let head = Embedded.get(&mut cx.t, &bucket, &object, Some((0, 32))).await?;
+        let head = match head {
+            Some(h) => h,
+            None => Embedded.get(&mut cx.t, &bucket, &object, Some((0, 32))).await?,
+        };
         if head.len() == 32 && u32::from_be_bytes(head[..4].try_into().unwrap()) == QCOW2_MAGIC {
             // Untrusted until the task reads the file: a corrupt header fails
             // it (InvalidImage.TooLarge past 2048 GiB); the Size stays sane.
@@ -135,11 +146,39 @@ pub(in crate::ecs) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Param
     Ok(json!({"ImageId": image_id, "TaskId": task_id, "RegionId": cx.region}))
 }
 
+/// Chunks `idx` of the object (None: zeros): from the embedded OSS, or from
+/// the connected bucket by ranged GETs (`Error::pending` for the ones not
+/// fetched yet: all of them are asked for in one round).
+async fn chunks<S: Store>(cx: &mut Cx<'_, S>, meta: &ObjectMeta, idx: &[u64]) -> Result<Vec<Option<Vec<u8>>>, StepError> {
+    let Some(size) = meta.upload_id.strip_prefix("s3:").and_then(|s| s.parse::<u64>().ok()) else {
+        let keys: Vec<String> = idx.iter().map(|&i| chunk_key(&meta.upload_id, i)).collect();
+        return Ok(cx.t.get_many_in(crate::oss::CHUNKS, &keys).await?);
+    };
+    let changed =
+        || fail("InvalidOSSObject.Changed", format!("The object \"{}\" of bucket \"{}\" was deleted or replaced during the import.", meta.key, meta.bucket));
+    let mut out = Vec::with_capacity(idx.len());
+    let mut pending = None;
+    for &i in idx {
+        match cx.remote_range(&meta.key, i * CHUNK, CHUNK) {
+            Ok(Some((b, total))) if total == size => out.push(Some(b).filter(|b| b.iter().any(|&x| x != 0))),
+            Ok(_) => return Err(changed()),
+            Err(e) if e.is_pending() => {
+                pending = Some(e);
+                out.push(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match pending {
+        Some(e) => Err(e.into()),
+        None => Ok(out),
+    }
+}
+
 /// Fetches the chunks a [`Qcow2Error::Pending`] names (and some after them).
 async fn fetch<S: Store>(cx: &mut Cx<'_, S>, meta: &ObjectMeta, src: &Prefetch, offset: u64, len: u64) -> Result<(), StepError> {
     let missing = src.missing_chunks(offset, len, READ_AHEAD);
-    let keys: Vec<String> = missing.iter().map(|&i| chunk_key(&meta.upload_id, i)).collect();
-    let values = cx.t.get_many_in(crate::oss::CHUNKS, &keys).await?;
+    let values = chunks(cx, meta, &missing).await?;
     for (i, v) in missing.into_iter().zip(values) {
         src.insert(i, v.unwrap_or_default());
     }
@@ -174,7 +213,14 @@ pub(super) async fn import_step<S: Store>(
     progress: &mut u32,
     job: &mut ImportJob,
 ) -> Result<bool, StepError> {
-    let meta = match Embedded.head(&mut cx.t, &job.bucket, &job.object).await? {
+    let remote = job.upload_id.strip_prefix("s3:").and_then(|s| s.parse::<u64>().ok());
+    let head = match remote {
+        Some(size) => {
+            Some(ObjectMeta { bucket: job.bucket.clone(), key: job.object.clone(), size, upload_id: job.upload_id.clone(), last_modified: 0, stored: size })
+        }
+        None => Embedded.head(&mut cx.t, &job.bucket, &job.object).await?,
+    };
+    let meta = match head {
         Some(m) if m.upload_id == job.upload_id => m,
         _ => {
             return Err(fail(
@@ -190,8 +236,12 @@ pub(super) async fn import_step<S: Store>(
     let src = readers.src.clone().expect("a source");
     if job.format == ImportFormat::Detect {
         // Detect: a qcow2 file starts with its magic.
-        let head = Embedded.get(&mut cx.t, &job.bucket, &job.object, Some((0, 4))).await?;
-        job.format = if head == b"QFI\xfb" { ImportFormat::Qcow2 } else { ImportFormat::Raw };
+        let head = if remote.is_some() {
+            chunks(cx, &meta, &[0]).await?.pop().flatten().unwrap_or_default()
+        } else {
+            Embedded.get(&mut cx.t, &job.bucket, &job.object, Some((0, 4))).await?
+        };
+        job.format = if head.starts_with(b"QFI\xfb") { ImportFormat::Qcow2 } else { ImportFormat::Raw };
     }
     let qcow2 = job.format == ImportFormat::Qcow2;
     if qcow2 && readers.reader.is_none() {
@@ -270,8 +320,8 @@ pub(super) async fn import_step<S: Store>(
         while at < virtual_size && copied < STEP_BYTES && at - job.cursor < STEP_SPAN / 4 {
             let first = at / CHUNK;
             let last = ((at + window).min(virtual_size) - 1) / CHUNK;
-            let keys: Vec<String> = (first..=last).map(|i| chunk_key(&meta.upload_id, i)).collect();
-            let values = cx.t.get_many_in(crate::oss::CHUNKS, &keys).await?;
+            let idx: Vec<u64> = (first..=last).collect();
+            let values = chunks(cx, &meta, &idx).await?;
             for (i, v) in (first..=last).zip(values) {
                 if let Some(v) = v {
                     cx.t.write(volume, i * CHUNK, &v).await?;

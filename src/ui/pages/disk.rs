@@ -177,7 +177,7 @@ pub fn disk_details(p: &DiskProps) -> Html {
 /// transaction); the file is read in slices, never whole.
 async fn write_file(disk: &str, start: u64, blob: &web_sys::Blob, progress: impl Fn(f64, f64)) -> Result<u64, Error> {
     let size = blob.size();
-    service::for_each_slice(blob, async |at, data| {
+    service::for_each_slice(blob, service::SLICE, async |at, data| {
         let n = data.len() as u64;
         service::with(async |ecs| ecs.write_disk(disk, start + at, &data).await).await?;
         progress((at + n) as f64, size);

@@ -145,8 +145,9 @@ fn json_arg(v: JsValue) -> Result<serde_json::Value, JsValue> {
 }
 
 /// `testObjectStore(config)`, `setObjectStore(config | null)`,
-/// `describeObjectStore()`, `recoverSnapshots()`: one service action each.
-fn object_store_call(action: &'static str) -> JsValue {
+/// `describeObjectStore()`, `recoverSnapshots()`, `describeMachineLimits()`,
+/// `setMachineLimits(limits)`: one service action each.
+fn service_call(action: &'static str) -> JsValue {
     Closure::<dyn Fn(JsValue) -> Promise>::new(move |arg: JsValue| promise(async move { Ok(to_js(&key_call(action, json_arg(arg)?).await?)) })).into_js_value()
 }
 
@@ -356,10 +357,12 @@ pub fn install() {
     set_fn(&ecs, "advanceClock", Closure::<dyn Fn(JsValue) -> Promise>::new(advance_clock).into_js_value());
     set_fn(&ecs, "setUploadRate", Closure::<dyn Fn(JsValue) -> Promise>::new(set_upload_rate).into_js_value());
     set_fn(&ecs, "reset", Closure::<dyn Fn() -> Promise>::new(reset).into_js_value());
-    set_fn(&ecs, "testObjectStore", object_store_call("TestObjectStore"));
-    set_fn(&ecs, "setObjectStore", object_store_call("SetObjectStore"));
-    set_fn(&ecs, "describeObjectStore", object_store_call("DescribeObjectStore"));
-    set_fn(&ecs, "recoverSnapshots", object_store_call("RecoverSnapshots"));
+    set_fn(&ecs, "testObjectStore", service_call("TestObjectStore"));
+    set_fn(&ecs, "setObjectStore", service_call("SetObjectStore"));
+    set_fn(&ecs, "describeObjectStore", service_call("DescribeObjectStore"));
+    set_fn(&ecs, "recoverSnapshots", service_call("RecoverSnapshots"));
+    set_fn(&ecs, "describeMachineLimits", service_call("DescribeMachineLimits"));
+    set_fn(&ecs, "setMachineLimits", service_call("SetMachineLimits"));
     set_fn(&ecs, "createKey", Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(create_key).into_js_value());
     set_fn(&ecs, "listKeys", Closure::<dyn Fn(JsValue) -> Promise>::new(list_keys).into_js_value());
     set_fn(&ecs, "lockKey", Closure::<dyn Fn(JsValue) -> Promise>::new(lock_key).into_js_value());

@@ -90,7 +90,8 @@ pub fn vault() -> crate::vault::WebVault {
 /// `LockKey` (KeyId), `UnlockKey` (KeyId, Passphrase), each in `RegionId`'s
 /// region where it has one. Object storage: `TestObjectStore`,
 /// `SetObjectStore` (an `S3Config` and `Remember`, or null), `DescribeObjectStore`,
-/// `RecoverSnapshots`. None for any other action (an ECS one).
+/// `RecoverSnapshots`. Machines: `DescribeMachineLimits`, `SetMachineLimits`
+/// (MaxMachines, MemoryMiB). None for any other action (an ECS one).
 pub async fn key_action(ecs: &mut Service, action: &str, p: &serde_json::Value) -> Option<Result<serde_json::Value, Error>> {
     let arg = |k: &str| p[k].as_str().unwrap_or_default().to_string();
     let region = Some(arg("RegionId")).filter(|r| !r.is_empty()).unwrap_or_else(|| crate::ecs::DEFAULT_REGION.to_string());
@@ -106,6 +107,16 @@ pub async fn key_action(ecs: &mut Service, action: &str, p: &serde_json::Value) 
             Err(e) => Err(e),
         },
         "DescribeObjectStore" => Ok(describe_object_store(ecs)),
+        "DescribeMachineLimits" => Ok(machine_limits(ecs)),
+        "SetMachineLimits" => {
+            let n = |k: &str| p[k].as_u64().map(|v| v.min(u32::MAX as u64) as u32);
+            let bad = |k: &str| !p[k].is_null() && n(k).is_none();
+            if bad("MaxMachines") || bad("MemoryMiB") {
+                Err(Error::invalid(if bad("MaxMachines") { "MaxMachines" } else { "MemoryMiB" }, "a whole number"))
+            } else {
+                ecs.set_machine_limits(n("MaxMachines"), n("MemoryMiB")).await.map(|()| machine_limits(ecs))
+            }
+        }
         "RecoverSnapshots" => ecs.recover_snapshots().await,
         "ListKeys" => ecs.list_keys(&region).await,
         "CreateKey" => ecs.create_key(&vault(), &region, &arg("Alias"), &arg("Passphrase")).await,
@@ -134,6 +145,12 @@ async fn connect(ecs: &mut Service, c: crate::s3::S3Config, remember: bool) -> R
 thread_local! {
     /// The connected bucket's configuration (credentials only in memory unless remembered).
     static CONNECTED: RefCell<Option<crate::s3::S3Config>> = const { RefCell::new(None) };
+}
+
+/// What `DescribeMachineLimits` (and `SetMachineLimits`) answer.
+fn machine_limits(ecs: &Service) -> serde_json::Value {
+    let (max, mib) = ecs.machine_limits();
+    serde_json::json!({"MaxMachines": max, "MemoryMiB": mib, "MachinesAlive": ecs.guests().live().len()})
 }
 
 /// What `DescribeObjectStore` answers (never the secret).

@@ -178,6 +178,16 @@ fn at_most_two_machines_unless_the_setting_says_more() {
     block_on(a.ecs.guest_detach(&two)).unwrap();
     run(&mut a).unwrap();
     a.err("StartInstance", json!({"InstanceId": two}), "QuotaExceed.RunningInstances", 403);
+    // The setting raises the cap (and lowers a machine's memory); bad values are refused.
+    assert_eq!(a.ecs.machine_limits(), (2, 128));
+    assert_eq!(block_on(a.ecs.set_machine_limits(Some(0), None)).unwrap_err().code, "InvalidParameter");
+    assert_eq!(block_on(a.ecs.set_machine_limits(None, Some(32))).unwrap_err().code, "InvalidParameter");
+    block_on(a.ecs.set_machine_limits(Some(3), Some(96))).unwrap();
+    a.ok("StartInstance", json!({"InstanceId": two}));
+    a.wait();
+    assert_eq!(a.ecs.machine_limits(), (3, 96));
+    let mib = a.ok("DescribeInstances", json!({"InstanceIds": [two.clone()]}))["Instances"]["Instance"][0]["VmMemoryMiB"].clone();
+    assert_eq!(mib, 96, "the next boot gets the new memory");
 }
 
 #[test]

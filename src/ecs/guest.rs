@@ -40,6 +40,8 @@ pub const BOOT_V86: &str = "v86-i386-linux";
 pub const DEFAULT_MAX_VMS: u32 = 2;
 /// A machine's memory unless the settings say otherwise (capped by the instance type's).
 pub const DEFAULT_VM_MIB: u32 = 128;
+/// The most machines the setting allows (each costs 250-500 MiB of the tab).
+pub const MOST_VMS: u32 = 8;
 /// The record naming the saved machine state kept, and where its bytes are
 /// (`guest/state/` is out of every bucket's reach, like `snap/`).
 const STATE_RECORD: &str = "guest_state";
@@ -250,6 +252,34 @@ impl<S: Store> Ecs<S> {
         if self.guests.pending_bytes >= BATCH_BYTES {
             self.flush_guest_writes().await?;
         }
+        Ok(())
+    }
+
+    /// The machine limits: the most machines alive at once, and a machine's
+    /// memory in MiB (an instance type with less gets less).
+    pub fn machine_limits(&self) -> (u32, u32) {
+        (self.settings.max_vms.unwrap_or(DEFAULT_MAX_VMS), self.settings.vm_memory_mib.unwrap_or(DEFAULT_VM_MIB))
+    }
+
+    /// Sets the machine limits (None leaves one as it is). Machines alive
+    /// keep running; a lower cap refuses starts beyond it, new memory applies
+    /// from a machine's next boot.
+    pub async fn set_machine_limits(&mut self, max: Option<u32>, mib: Option<u32>) -> Result<()> {
+        if max.is_some_and(|m| !(1..=MOST_VMS).contains(&m)) {
+            return Err(Error::invalid("MaxMachines", format!("a whole number from 1 to {MOST_VMS}")));
+        }
+        if mib.is_some_and(|m| !(64..=2048).contains(&m)) {
+            return Err(Error::invalid("MemoryMiB", "a whole number of MiB from 64 to 2048"));
+        }
+        let mut cx = self.cx("").await?;
+        if max.is_some() {
+            cx.settings.max_vms = max;
+        }
+        if mib.is_some() {
+            cx.settings.vm_memory_mib = mib;
+        }
+        cx.settings_dirty = true;
+        self.settings = cx.commit().await?;
         Ok(())
     }
 

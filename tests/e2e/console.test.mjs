@@ -345,3 +345,27 @@ test('a snapshot has its own page: details, block map, actions; the URL survives
   assert.deepEqual(p.errors, []);
   await context.close();
 });
+
+test('settings: the machine limits (most machines at once, memory) are shown, saved, and bad values refused with their code', async () => {
+  const context = await browser.newContext();
+  const p = await openConsole(context);
+  await p.goto(server.url + '#/settings');
+  const line = p.getByTestId('machine-limits');
+  await line.filter({ hasText: 'At most 2 machines' }).waitFor({ timeout: 20000 });
+  assert.match(await line.textContent(), /128 MiB/);
+  await p.getByLabel('Most machines at once').fill('3');
+  await p.getByLabel('Memory per machine in MiB').fill('192');
+  await p.getByRole('button', { name: 'Save Machine Limits' }).click();
+  await p.locator('.toast.ok').filter({ hasText: 'machine limits were saved' }).waitFor();
+  await line.filter({ hasText: 'At most 3 machines' }).waitFor();
+  assert.match(await line.textContent(), /192 MiB/);
+  assert.deepEqual(await p.evaluate(() => ecs.describeMachineLimits()), { MaxMachines: 3, MemoryMiB: 192, MachinesAlive: 0 });
+  await p.getByLabel('Most machines at once').fill('99');
+  await p.getByRole('button', { name: 'Save Machine Limits' }).click();
+  await p.locator('.toast.err').filter({ hasText: 'InvalidParameter' }).waitFor();
+  const e = await p.evaluate(() => ecs.setMachineLimits({ MemoryMiB: 'lots' }).then(() => null, (e) => e.Code));
+  assert.equal(e, 'InvalidParameter');
+  await shot(p, 'c-settings-machines');
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});

@@ -7,6 +7,7 @@ pub mod image_tasks;
 pub mod images;
 pub mod instance;
 pub mod instances;
+pub mod machine_limits;
 pub mod object_storage;
 pub mod oss;
 pub mod policies;

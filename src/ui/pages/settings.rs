@@ -1,5 +1,5 @@
-//! The Settings page: storage, simulated clock, upload rate, object storage
-//! (`object_storage`), the region's KMS keys (create, lock, unlock), delete all data.
+//! The Settings page: storage, simulated clock, upload rate, machines
+//! (`machine_limits`), object storage (`object_storage`), the region's KMS keys (create, lock, unlock), delete all data.
 
 use serde_json::json;
 use yew::prelude::*;
@@ -124,6 +124,7 @@ pub fn settings_page() -> Html {
                 <button onclick={do_rate}>{"Set Upload Rate"}</button>
             </div>
             {error_line(&error)}
+            <super::machine_limits::MachineLimits />
             <super::object_storage::ObjectStorage />
             <h2>{"Keys (KMS)"}</h2>
             <p>{format!("The keys of {} that encrypt disks, snapshots and images. The default key ({}) is made the first time a disk is encrypted without a key; a passphrase key is locked after a reload until it is unlocked here.", ctx.scope.region, crate::ui::model::keys::DEFAULT_ALIAS)}</p>

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { serve, launch, shot, openConsoleAt, nav } from './lib.mjs';
+import { serve, launch, shot, openConsoleAt, nav, PAGE_HELPERS } from './lib.mjs';
 import { startS3, createBucket, s3request, freePorts } from './s3-lib.mjs';
 
 const BUCKET = 'rowsnap-snaps';
@@ -321,4 +321,41 @@ test('the OSS page shows the bucket; Upload File sends a 20 MiB file as a multip
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('credentials: remembered ones connect again after a reload; others do not, and an upload waits for them, then resumes', async () => {
+  const { p, context } = await consolePage();
+  await p.evaluate((c) => ecs.setObjectStore({ ...c, Remember: true }), config());
+  await p.reload();
+  await p.getByTestId('db-status').filter({ hasText: 'Database ready' }).waitFor({ timeout: 20000 });
+  const again = await p.evaluate(() => ecs.describeObjectStore());
+  assert.deepEqual([again.Connected, again.Remembered, again.Bucket], [true, true, BUCKET], JSON.stringify(again));
+  assert.equal(again.AccessKeySecret, undefined, 'the secret is never shown');
+  // Not remembered: the next reload forgets the credentials.
+  await p.evaluate((c) => ecs.setObjectStore(c), config());
+  await p.evaluate(PAGE_HELPERS);
+  await p.evaluate(HELPERS);
+  const sid = await p.evaluate(async () => {
+    const { disks } = await t.run({ ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd', DataDisk: [{ Size: 20, Category: 'cloud_essd' }] });
+    await ecs.writeDisk(disks[1].DiskId, 0, s3t.bytes(4 << 20, 9));
+    await ecs.setUploadRate(256 * 1024);
+    return (await ecs.request('CreateSnapshot', { DiskId: disks[1].DiskId })).SnapshotId;
+  });
+  await p.reload();
+  await p.getByTestId('db-status').filter({ hasText: 'Database ready' }).waitFor({ timeout: 20000 });
+  await p.evaluate(HELPERS);
+  await p.evaluate(PAGE_HELPERS);
+  const waiting = await p.evaluate(async (sid) => ({ store: await ecs.describeObjectStore(), snap: await s3t.snap(sid) }), sid);
+  assert.equal(waiting.store.Connected, false);
+  assert.equal(waiting.snap.Status, 'progressing');
+  assert.match(waiting.snap.UploadPaused, /needs credentials/);
+  await p.goto(`${server.url}#/snapshots/${sid}`);
+  await p.getByText('object storage not connected').waitFor({ timeout: 20000 });
+  const done = await p.evaluate(async ({ sid, c }) => {
+    await ecs.setUploadRate(null);
+    await ecs.setObjectStore(c);
+    return s3t.until(async () => { const s = await s3t.snap(sid); return s.Status === 'accomplished' && s; }, 'resumed');
+  }, { sid, c: config() });
+  assert.equal(done.UploadPaused, undefined);
+  await context.close();
 });

@@ -87,6 +87,8 @@ impl Objects for Bucket {
     fn get_range<'a>(&'a self, key: &'a str, offset: u64, len: u64) -> Io<'a, Option<(Vec<u8>, u64)>> {
         Box::pin(async move {
             self.up()?;
+            let c = self.counts.get();
+            self.counts.set((c.0 + 1, c.1, c.2));
             Ok(self.objects.borrow().get(key).map(|v| {
                 let from = (offset as usize).min(v.len());
                 let to = (offset + len).min(v.len() as u64) as usize;
@@ -435,4 +437,73 @@ fn the_connected_bucket_is_an_oss_bucket_and_images_import_from_it() {
     assert!(!bucket.objects.borrow().contains_key(&key));
     block_on(a.ecs.oss_delete("bucket1", "images/disk.raw")).unwrap();
     assert!(bucket.objects.borrow().get("images/disk.raw").is_none());
+}
+
+#[test]
+fn a_copy_of_a_released_bucket_snapshot_completes_and_a_64_mib_read_finishes() {
+    let bucket = Rc::new(Bucket::default());
+    let mut a = Api::new();
+    connect(&mut a, &bucket);
+    let bytes = data(9, 64 << 20);
+    let disk = disk_with(&mut a, &bytes, json!({}));
+    let s = a.snapshot(&disk, json!({"InstantAccessRetentionDays": 1}));
+    release(&mut a);
+    // The largest read there is (64 MiB: 64 packs), whole from the bucket.
+    assert!(block_on(a.ecs.read_snapshot(&s, 0, 64 << 20)).unwrap() == bytes);
+    let before = bucket.keys().len();
+    let c = a.ok("CopySnapshot", json!({"SnapshotId": s, "DestinationRegionId": "cn-shanghai"}))["SnapshotId"].as_str().unwrap().to_string();
+    let keys = bucket.keys();
+    assert_eq!(keys.len(), before + 1, "one more manifest, the copy's: {:?}", &keys[..keys.len().min(5)]);
+    assert!(keys.iter().any(|k| k.ends_with(&format!("/manifests/{c}"))));
+    assert!(block_on(a.ecs.read_snapshot(&c, 60 << 20, 4 << 20)).unwrap() == bytes[60 << 20..]);
+}
+
+#[test]
+fn deleting_a_snapshot_whose_upload_waits_for_credentials_works_and_its_objects_go_later() {
+    let bucket = Rc::new(Bucket::default());
+    let mut a = Api::new();
+    a.auto_upload = false;
+    connect(&mut a, &bucket);
+    let disk = disk_with(&mut a, &data(10, 3 << 20), json!({}));
+    let s = a.snapshot(&disk, json!({}));
+    block_on(a.ecs.upload_step(1 << 20)).unwrap();
+    assert!(!bucket.keys().is_empty(), "a pack went up");
+    block_on(a.ecs.set_object_store(None, None)).unwrap();
+    a.ok("DeleteSnapshot", json!({"SnapshotId": s}));
+    assert!(!bucket.keys().is_empty(), "nothing is deleted while the bucket is not connected");
+    connect(&mut a, &bucket);
+    while block_on(a.ecs.sweep_step(100)).unwrap() > 0 {}
+    assert_eq!(bucket.keys(), Vec::<String>::new(), "its objects went once it was connected again");
+}
+
+#[test]
+fn an_encrypted_upload_cut_off_and_run_again_stores_the_same_sealed_blocks() {
+    let bytes = data(11, 3 << 20);
+    let clean = Rc::new(Bucket::default());
+    let mut a = Api::new();
+    a.auto_upload = false;
+    connect(&mut a, &clean);
+    let disk = disk_with(&mut a, &bytes, json!({"Encrypted": true}));
+    let s = a.snapshot(&disk, json!({"InstantAccessRetentionDays": 1}));
+    cut(&clean, 1);
+    let mut failures = 0;
+    loop {
+        match block_on(a.ecs.upload_step(1 << 20)) {
+            Ok(Some((_, true))) => break,
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.code, "InvalidObjectStorage.Unreachable");
+                failures += 1;
+                clean.down.set(false);
+                clean.puts_left.set(None);
+            }
+        }
+    }
+    assert_eq!(failures, 1);
+    release(&mut a);
+    assert!(block_on(a.ecs.read_snapshot(&s, 0, 3 << 20)).unwrap() == bytes, "every sealed block opens: each round sealed the same bytes");
+}
+
+fn cut(b: &Bucket, puts: u32) {
+    b.puts_left.set(Some(puts));
 }

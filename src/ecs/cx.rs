@@ -108,9 +108,9 @@ impl<'a, S: Store> Cx<'a, S> {
 
     /// `len` bytes at `offset` of object `key` of the connected bucket, and the
     /// object's size; `Error::pending` until fetched (`Ecs::remote`).
-    pub fn remote_range(&self, key: &str, offset: u64, len: u64) -> Result<Option<(Vec<u8>, u64)>> {
+    pub fn remote_range(&self, key: &str, offset: u64, len: u64, generation: &str) -> Result<Option<(Vec<u8>, u64)>> {
         let store = self.x.borrow().store.clone();
-        let v = self.x.borrow_mut().get(&crate::snapstore::tier::range_key(&store, key, offset, len))?;
+        let v = self.x.borrow_mut().get(&crate::snapstore::tier::range_key(&store, key, offset, len, generation))?;
         Ok(v.filter(|v| v.len() >= 8).map(|v| (v[8..].to_vec(), u64::from_le_bytes(v[..8].try_into().unwrap()))))
     }
 

@@ -13,6 +13,15 @@ use crate::error::{Error, Result};
 use crate::oss::{check_bucket_name, Embedded, Listed, ObjectMeta};
 use crate::snapstore::Objects;
 
+/// Objects under `rowsnap/` in the bucket are normal snapshots' data: not
+/// the user's to write or delete.
+fn guard(key: &str) -> Result<()> {
+    if key.starts_with("rowsnap/") {
+        return Err(Error::forbidden("AccessDenied", "Objects under rowsnap/ hold normal snapshots' data: delete or copy the snapshots instead."));
+    }
+    Ok(())
+}
+
 /// Bytes of a part of a multipart upload to a bucket (S3 wants at least 5 MiB
 /// but for the last); a put of more goes in parts.
 pub const PART: u64 = 8 << 20;
@@ -44,6 +53,7 @@ impl<S: Store> Ecs<S> {
     /// Stores an object in one transaction.
     pub async fn oss_put(&mut self, bucket: &str, key: &str, data: &[u8]) -> Result<()> {
         if let Some(o) = self.remote_bucket(bucket) {
+            guard(key)?;
             if data.len() as u64 <= PART {
                 return o.put(key, data).await;
             }
@@ -86,6 +96,7 @@ impl<S: Store> Ecs<S> {
             return Err(Error::bad("InvalidObjectName", "An object key has 1 to 1023 bytes."));
         }
         if let Some(o) = self.remote_bucket(bucket) {
+            guard(key)?;
             let id = o.multipart_begin(key).await?;
             self.x.borrow_mut().uploads.insert(id.clone(), (key.to_string(), Vec::new()));
             return Ok(format!("s3:{id}"));
@@ -186,9 +197,7 @@ impl<S: Store> Ecs<S> {
 
     pub async fn oss_delete(&mut self, bucket: &str, key: &str) -> Result<()> {
         if let Some(o) = self.remote_bucket(bucket) {
-            if key.starts_with("rowsnap/") {
-                return Err(Error::forbidden("AccessDenied", "Objects under rowsnap/ hold normal snapshots: delete the snapshots instead."));
-            }
+            guard(key)?;
             return o.delete(key).await;
         }
         check_bucket_name(bucket)?;

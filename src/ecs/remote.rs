@@ -26,17 +26,40 @@ impl<S: Store> Ecs<S> {
     /// Runs `f` until it no longer lacks objects of the remote store (each
     /// round moves what the last one lacked, outside any transaction).
     pub(crate) async fn remote<T>(&mut self, mut f: impl AsyncFnMut(&mut Self) -> Result<T>) -> Result<T> {
+        // Only the outermost call ends what the rounds kept (a request runs
+        // the guests' queued writes under its own call first).
+        let outer = {
+            let mut x = self.x.borrow_mut();
+            x.depth += 1;
+            x.depth == 1
+        };
+        let mut out = Err(Error::internal("the work needed more rounds of object storage requests than it may take"));
         for _ in 0..ROUNDS {
             self.x.borrow_mut().forget_wants();
+            // A round that is dropped makes its ids again, the same ones: the
+            // objects it named are the ones the next round names.
+            let rng = self.rng.clone();
             match f(self).await {
-                Err(e) if e.is_pending() => tier::exchange(&self.x).await?,
+                Err(e) if e.is_pending() => {
+                    self.rng = rng;
+                    if let Err(e) = tier::exchange(&self.x).await {
+                        out = Err(e);
+                        break;
+                    }
+                }
                 r => {
-                    self.x.borrow_mut().committed();
-                    return r;
+                    out = r;
+                    break;
                 }
             }
         }
-        Err(Error::internal("the work needed more objects from object storage than one round trip can keep"))
+        let mut x = self.x.borrow_mut();
+        x.depth -= 1;
+        x.forget_wants();
+        if outer {
+            x.committed();
+        }
+        out
     }
 
     /// Connects a remote store (None: only the embedded one). `store` names
@@ -95,6 +118,7 @@ impl<S: Store> Ecs<S> {
         let objects = tier::connected(&self.x)?;
         for k in &keys {
             let name = &k[prefix.len()..];
+            self.x.borrow_mut().forget(&k[SWEEP.len()..]);
             if name.contains('\u{2}') {
                 tier::op(&*objects, name, &[]).await?; // an upload's abort
             } else {

@@ -123,6 +123,14 @@ fn parse<T: for<'de> Deserialize<'de>>(b: &[u8]) -> Result<T> {
 pub trait ObjectStore {
     /// The object under `key`, if any.
     async fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// `len` bytes at `offset` of the object (fewer at its end), if any.
+    async fn get_range(&mut self, key: &str, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.get(key).await?.map(|v| {
+            let from = (offset as usize).min(v.len());
+            let to = (offset.saturating_add(len) as usize).min(v.len());
+            v[from..to].to_vec()
+        }))
+    }
     /// Stores `data` under `key` (durable before the records naming it commit).
     fn put(&mut self, key: &str, data: Vec<u8>);
     /// Deletes `key` (after the records naming it are gone).

@@ -54,7 +54,8 @@ impl S3Config {
 
     /// The store's id, which snapshots record: from its endpoint and bucket.
     pub fn store_id(&self) -> String {
-        format!("{:016x}", crate::util::fnv(format!("{}|{}", self.endpoint.trim_end_matches('/'), self.bucket).as_bytes()))
+        // One bucket, however its endpoint is spelt (case, a trailing slash).
+        format!("{:016x}", crate::util::fnv(format!("{}|{}", self.endpoint.trim_end_matches('/').to_ascii_lowercase(), self.bucket).as_bytes()))
     }
 
     /// The URL of `key` in the bucket ("" for the bucket itself), and its Host.

@@ -46,6 +46,8 @@ pub mod tier;
 pub const PAGE: u64 = 256;
 /// Most bytes of one pack.
 const PACK_BYTES: usize = 1 << 20;
+/// Blocks of a pack read from a bucket at once (a ranged GET).
+const WINDOW: u32 = 8;
 
 pub fn block_key(hash: &str) -> String {
     format!("snap/blocks/{hash}")
@@ -162,10 +164,21 @@ impl<S: Store> ObjectStore for Backed<'_, '_, S> {
         if self.tier.is_some() && is_pack(key) {
             return self.remote_get(key);
         }
+        // Pages and manifests of this database's own prefix are all mirrored
+        // here; another database's are read from the bucket.
         match self.t.get_in(crate::oss::CHUNKS, &self.local_key(key)).await? {
-            None if self.tier.is_some() => self.remote_get(key),
+            None if self.tier.as_ref().is_some_and(|t| !t.1) => self.remote_get(key),
             v => Ok(v),
         }
+    }
+    async fn get_range(&mut self, key: &str, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        let Some((p, _, x)) = self.tier.as_ref().filter(|_| is_pack(key)) else {
+            let v = self.get(key).await?;
+            return Ok(v.map(|v| v[(offset as usize).min(v.len())..((offset + len) as usize).min(v.len())].to_vec()));
+        };
+        // A ranged GET of the pack: its size first (8 bytes), then the bytes.
+        let name = format!("{}\u{1}{offset}+{len}+", p.remote(key));
+        Ok(x.borrow_mut().get(&name)?.map(|v| v.get(8..).unwrap_or_default().to_vec()))
     }
     fn put(&mut self, key: &str, data: Vec<u8>) {
         let local = self.local_key(key);
@@ -282,15 +295,27 @@ pub async fn load_block_at<B: Backing>(b: &mut B, hash: &str, rec: &BlockRec, bs
     let bytes = if rec.pack.is_empty() {
         b.objects().get(&block_key(hash)).await?.ok_or_else(missing)?
     } else {
-        if !packs.contains_key(&rec.pack) {
-            let p = b.objects().get(&pack_key(&rec.pack)).await?.ok_or_else(missing)?;
+        // From a bucket, a window of the pack (a ranged GET): a first read
+        // waits for 256 KiB, not 1 MiB, and blocks scattered over many packs
+        // fetch little of each.
+        let (name, at) = if b.located() {
+            (format!("{}#{}", rec.pack, rec.slot / WINDOW), (rec.slot % WINDOW) as usize * bs)
+        } else {
+            (rec.pack.clone(), rec.slot as usize * bs)
+        };
+        if !packs.contains_key(&name) {
+            let p = if b.located() {
+                let w = (rec.slot / WINDOW) as u64 * WINDOW as u64 * bs as u64;
+                b.objects().get_range(&pack_key(&rec.pack), w, WINDOW as u64 * bs as u64).await?
+            } else {
+                b.objects().get(&pack_key(&rec.pack)).await?
+            };
             if packs.len() >= 8 {
                 packs.clear(); // bounded: a read touches few packs
             }
-            packs.insert(rec.pack.clone(), p);
+            packs.insert(name.clone(), p.ok_or_else(missing)?);
         }
-        let at = rec.slot as usize * bs;
-        packs[&rec.pack].get(at..at + bs).ok_or_else(missing)?.to_vec()
+        packs[&name].get(at..at + bs).ok_or_else(missing)?.to_vec()
     };
     if b.located() && blake3::hash(&bytes).to_hex().as_str() != hash {
         return Err(Error::new(

@@ -64,10 +64,12 @@ pub fn op_key(store: &str, key: &str, parts: &[&str]) -> String {
 }
 
 /// The exchange's name of `len` bytes at `offset` of a user object `key` in
-/// the bucket of store `store` (ImportImage reads): its value is the object's
-/// size (8 bytes, little-endian) and the bytes.
-pub fn range_key(store: &str, key: &str, offset: u64, len: u64) -> String {
-    format!("{store}|{key}\u{1}{offset}+{len}")
+/// the bucket of store `store` (ImportImage reads; packs of snapshots): its
+/// value is the object's size (8 bytes, little-endian) and the bytes. A
+/// `generation` (an import's own) keeps one reader from another's bytes
+/// of an object replaced since.
+pub fn range_key(store: &str, key: &str, offset: u64, len: u64, generation: &str) -> String {
+    format!("{store}|{key}\u{1}{offset}+{len}+{generation}")
 }
 
 /// The tab's view of the remote tier (see the module docs).
@@ -82,6 +84,11 @@ pub struct Exchange {
     stored: HashMap<String, [u8; 32]>,
     want_get: BTreeSet<String>,
     want_put: BTreeMap<String, Vec<u8>>,
+    /// Objects fetched during the current `Ecs::remote` call: not evicted
+    /// before it ends, so that a piece of work that needs many finds them all.
+    pinned: std::collections::HashSet<String>,
+    /// How deep `Ecs::remote` calls are nested (the outermost ends a call).
+    pub depth: u32,
     /// Why the last exchange failed (uploads wait for the store meanwhile).
     pub last_error: Option<String>,
     /// The connected bucket's name (window.oss and the OSS page show it).
@@ -143,14 +150,29 @@ impl Exchange {
 
     pub fn fetched(&mut self, key: String, data: Option<Vec<u8>>) {
         self.cached += data.as_ref().map_or(0, |d| d.len());
+        // The oldest go first, but none the current call fetched.
         while self.cached > CACHE_BYTES {
-            let Some(old) = self.order.pop_front() else { break };
+            let Some(i) = self.order.iter().position(|k| !self.pinned.contains(k)) else { break };
+            let old = self.order.remove(i).expect("a position in the queue");
             if let Some(Some(d)) = self.fetched.remove(&old) {
                 self.cached -= d.len();
             }
         }
-        self.order.push_back(key.clone());
-        self.fetched.insert(key, data.map(Rc::new));
+        self.pinned.insert(key.clone());
+        if let Some(Some(d)) = self.fetched.insert(key.clone(), data.map(Rc::new)) {
+            self.cached -= d.len();
+        } else {
+            self.order.push_back(key);
+        }
+    }
+
+    /// An object deleted (or replaced): no longer known here.
+    pub fn forget(&mut self, key: &str) {
+        self.stored.remove(key);
+        if let Some(Some(d)) = self.fetched.remove(key) {
+            self.cached -= d.len();
+        }
+        self.order.retain(|k| k != key);
     }
 
     pub fn stored(&mut self, key: String, data: &[u8]) {
@@ -161,6 +183,7 @@ impl Exchange {
     pub fn committed(&mut self) {
         self.stored.clear();
         self.reads.clear();
+        self.pinned.clear();
     }
 
     /// Objects of a store no longer connected are not kept.
@@ -187,8 +210,17 @@ async fn exchange_inner(x: &Rc<RefCell<Exchange>>) -> Result<()> {
     for batch in gets.chunks(IN_FLIGHT) {
         let keys = batch.iter().map(|k| in_store(k)).collect::<Result<Vec<_>>>()?;
         let got = futures::future::join_all(keys.iter().map(|k| get_any(&*objects, k))).await;
-        for (key, v) in batch.iter().zip(got) {
-            x.borrow_mut().fetched(key.clone(), v?);
+        for ((key, name), v) in batch.iter().zip(&keys).zip(got) {
+            let v = v?;
+            if v.is_none() && name.starts_with("rowsnap/") {
+                // Snapshot data a record names: gone from the bucket.
+                return Err(Error::new(
+                    500,
+                    "InvalidObjectStorage.ObjectMissing",
+                    format!("The bucket has no object \"{name}\", which a snapshot's data needs (deleted outside rowsnap?)."),
+                ));
+            }
+            x.borrow_mut().fetched(key.clone(), v);
         }
     }
     // Requests other than puts ([`op_key`]): one at a time, their results kept.
@@ -228,7 +260,9 @@ pub async fn op(objects: &dyn Objects, name: &str, data: &[u8]) -> Result<Vec<u8
 /// A whole object, or a range of one ([`range_key`]).
 async fn get_any(objects: &dyn Objects, key: &str) -> Result<Option<Vec<u8>>> {
     let Some((key, range)) = key.split_once('\u{1}') else { return objects.get(key).await };
-    let (offset, len) = range.split_once('+').and_then(|(o, l)| Some((o.parse().ok()?, l.parse().ok()?))).ok_or_else(|| Error::internal(range.to_string()))?;
+    let mut nums = range.split('+');
+    let (offset, len) =
+        nums.next().zip(nums.next()).and_then(|(o, l)| Some((o.parse().ok()?, l.parse().ok()?))).ok_or_else(|| Error::internal(range.to_string()))?;
     Ok(objects.get_range(key, offset, len).await?.map(|(bytes, size)| {
         let mut v = size.to_le_bytes().to_vec();
         v.extend_from_slice(&bytes);

@@ -194,13 +194,22 @@ test('a second browser profile recovers the snapshots from the bucket and reads 
     await t.until('DescribeDisks', { DiskIds: [nd] }, (r) => r.Disks.Disk[0].Status, 'In_use');
     const disk = await s3t.digest(await ecs.readDisk(nd, 0, 2 << 20));
     await ecs.request('DeleteSnapshot', { SnapshotId: sid, Force: true });
-    return { none, rec: rec.SnapshotIds, again: again.Recovered, name: s.SnapshotName, readOnly: s.ReadOnlyInObjectStorage, read, disk };
+    // This profile's own snapshot, uploaded and deleted: its sweep runs (and must not touch the other's).
+    const own = (await ecs.request('CreateSnapshot', { DiskId: nd })).SnapshotId;
+    await s3t.until(async () => (await s3t.snap(own)).Status === 'accomplished', 'own upload');
+    await ecs.request('DeleteSnapshot', { SnapshotId: own });
+    return { none, rec: rec.SnapshotIds, again: again.Recovered, name: s.SnapshotName, readOnly: s.ReadOnlyInObjectStorage, read, disk,
+      prefix: (await ecs.describeObjectStore()).Prefix };
   }, { sid: made.sid, cfg: config() });
   assert.equal(got.none, 0);
   assert.ok(got.rec.includes(made.sid), JSON.stringify(got));
   assert.deepEqual([got.again, got.name, got.readOnly, got.read, got.disk], [0, 'keep-me', true, made.want, made.want]);
-  await new Promise((r) => setTimeout(r, 2000));
-  assert.deepEqual(await keys(), objects, 'deleting it in the other profile leaves its objects');
+  // Wait until the second profile's sweep has deleted its own snapshot's objects...
+  const end = Date.now() + 30000;
+  while ((await keys(got.prefix)).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(await keys(got.prefix), [], 'the second profile swept its own objects');
+  // ...and the first profile's objects are all still there.
+  assert.deepEqual((await keys()).filter((k) => !k.startsWith(got.prefix)), objects, 'deleting it in the other profile leaves its objects');
   await b.context.close();
 });
 

@@ -169,6 +169,9 @@ async fn export<S: Store>(cx: &mut Cx<'_, S>, p: &Params, action: TaskAction) ->
         }
     };
     let key = format!("{prefix}{name}.{format}");
+    if cx.is_remote_bucket(&bucket) && key.starts_with("rowsnap/") {
+        return Err(Error::invalid("OSSPrefix", "rowsnap/ in the connected bucket holds normal snapshots' data"));
+    }
     if key.len() > 1023 {
         return Err(Error::invalid("OSSPrefix", "the object key would be longer than 1023 bytes"));
     }

@@ -360,9 +360,9 @@ pub(super) async fn end<S: Store>(cx: &mut Cx<'_, S>, t: &mut Task, status: Task
         if let Some(engine) = job.engine {
             cx.t.delete_snapshot(engine).await?;
         }
-        if !job.s3_upload.is_empty() {
+        let store = cx.x.borrow().store.clone();
+        if !job.s3_upload.is_empty() && !store.is_empty() {
             // The bucket's multipart upload is aborted after this commits (`Ecs::sweep_step`).
-            let store = cx.x.borrow().store.clone();
             let abort = crate::snapstore::tier::op_key(&store, &job.key, &["abort", &job.s3_upload]);
             cx.t.put_in(crate::schema::RECORDS, &format!("{}{abort}", crate::snapstore::SWEEP), Vec::new());
         }

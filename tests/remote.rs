@@ -507,3 +507,36 @@ fn an_encrypted_upload_cut_off_and_run_again_stores_the_same_sealed_blocks() {
 fn cut(b: &Bucket, puts: u32) {
     b.puts_left.set(Some(puts));
 }
+
+#[test]
+fn an_encrypted_snapshot_under_a_passphrase_key_is_recovered_locked_and_opens_with_the_passphrase() {
+    let bucket = Rc::new(Bucket::default());
+    let bytes = data(12, 2 << 20);
+    let mut a = Api::new();
+    connect(&mut a, &bucket);
+    let key = block_on(a.ecs.create_key(&a.vault, "cn-hangzhou", "team", "correct horse battery")).unwrap()["KeyId"].as_str().unwrap().to_string();
+    let disk = disk_with(&mut a, &bytes, json!({"Encrypted": true, "KMSKeyId": key}));
+    let s = a.snapshot(&disk, json!({}));
+    // And one under the region's default key: it cannot leave this database.
+    let d2 = disk_with(&mut a, &bytes, json!({"Encrypted": true}));
+    let s2 = a.snapshot(&d2, json!({}));
+    let manifest = bucket.objects.borrow().iter().find(|(k, _)| k.ends_with(&format!("/manifests/{s}"))).map(|(_, v)| v.clone()).unwrap();
+    let text = String::from_utf8_lossy(&manifest).to_string();
+    assert!(!text.contains("correct horse"), "no passphrase in the bucket");
+
+    let mut b = Api::new();
+    connect(&mut b, &bucket);
+    let r = block_on(b.ecs.recover_snapshots()).unwrap();
+    assert_eq!(r["SnapshotIds"], json!([s]), "{r}");
+    assert_eq!(r["Skipped"][0]["SnapshotId"], json!(s2), "{r}");
+    let d = describe(&mut b, &s);
+    assert_eq!((d["Encrypted"].as_bool(), d["KMSKeyId"].as_str()), (Some(true), Some(key.as_str())), "{d}");
+    // Locked until its passphrase is given here.
+    let e = block_on(b.ecs.read_snapshot(&s, 0, 4096)).unwrap_err();
+    assert_eq!(e.code, "InvalidKMSKeyId.Locked");
+    assert_eq!(block_on(b.ecs.unlock_key(&b.vault, &key, "wrong passphrase!")).unwrap_err().code, "InvalidKMSKeyId.WrongPassphrase");
+    block_on(b.ecs.unlock_key(&b.vault, &key, "correct horse battery")).unwrap();
+    assert!(block_on(b.ecs.read_snapshot(&s, 0, 2 << 20)).unwrap() == bytes, "the bytes, opened with the passphrase");
+    let keys = block_on(b.ecs.list_keys("cn-hangzhou")).unwrap();
+    assert!(keys.to_string().contains("alias/team"), "{keys}");
+}

@@ -295,6 +295,43 @@ pub(crate) async fn sync_engine<S: Store>(cx: &mut Cx<'_, S>) -> Result<()> {
     Ok(())
 }
 
+/// What a bucket's manifest carries so that another database can open an
+/// encrypted snapshot: its passphrase key's record (salt, iterations, the KEK
+/// wrapped by the passphrase's key: useless without the passphrase) and the
+/// data key wrapped by that KEK. None for a default key (it cannot leave the
+/// browser profile that made it).
+pub(crate) async fn portable<S: Store>(cx: &mut Cx<'_, S>, kms_key_id: &str, dk: u64) -> Result<Option<Value>> {
+    let Some(k) = cx.t.get_in(crate::schema::RECORDS, &keys::key(kms_key_id)).await? else { return Ok(None) };
+    let key: KmsKey = serde_json::from_slice(&k)?;
+    let Some(rec) = cx.load::<DataKey>(&keys::data_key(dk)).await? else { return Ok(None) };
+    match (key.origin, rec.wraps.get(kms_key_id)) {
+        (Origin::Passphrase, Some(w)) => Ok(Some(json!({"KeyRecord": String::from_utf8_lossy(&k), "DataKeyId": dk, "Wrap": w}))),
+        _ => Ok(None),
+    }
+}
+
+/// Registers what [`portable`] wrote: the passphrase key (locked until
+/// unlocked with its passphrase) and the data key's wrap. Returns the KMS key
+/// id and the data key id.
+pub(crate) async fn import_portable<S: Store>(cx: &mut Cx<'_, S>, v: &Value) -> Result<(String, u64)> {
+    let bad = || Error::internal("the manifest's key material does not parse");
+    let record = v["KeyRecord"].as_str().ok_or_else(bad)?.as_bytes().to_vec();
+    let key: KmsKey = serde_json::from_slice(&record)?;
+    let dk = v["DataKeyId"].as_u64().filter(|&d| d > 0).ok_or_else(bad)?;
+    let wrap: Vec<u8> = v["Wrap"].as_array().ok_or_else(bad)?.iter().map(|b| b.as_u64().unwrap_or(0) as u8).collect();
+    if key.origin != Origin::Passphrase || key.id.is_empty() {
+        return Err(bad());
+    }
+    if cx.t.get_in(crate::schema::RECORDS, &keys::key(&key.id)).await?.is_none() {
+        cx.t.put_in(crate::schema::RECORDS, &keys::key(&key.id), record);
+    }
+    let mut rec: DataKey = cx.load(&keys::data_key(dk)).await?.unwrap_or(DataKey { id: dk, wraps: BTreeMap::new() });
+    rec.wraps.insert(key.id.clone(), wrap);
+    cx.save(&keys::data_key(dk), &rec);
+    sync_engine(cx).await?;
+    Ok((key.id, dk))
+}
+
 /// Data key `dk` (0: none) as the engine holds it, to seal and open blocks
 /// outside the engine (uploads and restores of encrypted snapshots), or
 /// `InvalidKMSKeyId.Locked`.

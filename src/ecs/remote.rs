@@ -163,14 +163,21 @@ impl<S: Store> Ecs<S> {
             let Some(bytes) = objects.get(&key).await? else { continue };
             let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::internal(format!("the manifest {key} does not parse: {e}")))?;
             let Some(about) = m.snapshot.clone() else { continue };
-            if about["Encrypted"].as_bool().unwrap_or(false) {
-                // Its data key is wrapped only in the database that made it.
-                skipped.push(json!({"SnapshotId": id, "Reason": "encrypted: its key is not in the bucket"}));
+            let encrypted = about["Encrypted"].as_bool().unwrap_or(false);
+            if encrypted && about["Key"].is_null() {
+                // Its data key is wrapped only in the browser profile that made it.
+                skipped
+                    .push(json!({"SnapshotId": id, "Reason": "encrypted under a region's default key, which cannot leave the browser profile that made it"}));
                 continue;
             }
             let place = Place { store: store.clone(), owner }.name();
             let mut cx = self.cx("").await?;
-            let s = recovered_snapshot(&id, &about, &place, cx.next_seq(), cx.now)?;
+            let mut s = recovered_snapshot(&id, &about, &place, cx.next_seq(), cx.now)?;
+            if encrypted {
+                // Its passphrase key comes along, locked until its passphrase is given.
+                let (key, dk) = super::kms::import_portable(&mut cx, &about["Key"]).await?;
+                (s.kms_key_id, s.data_key) = (key, dk);
+            }
             snapstore::put_manifest(&mut cx.store_at(&place), &id, &m)?;
             cx.put(&s);
             self.settings = cx.commit().await?;

@@ -243,12 +243,20 @@ pub(crate) async fn save_or_finish<S: Store>(cx: &mut Cx<'_, S>, mut task: Uploa
         snapstore::hold_pages(&mut cx.store_at(&task.store), &task.parent_pages, -1).await?;
     }
     let snap = cx.load::<Snapshot>(&keys::snapshot(&id)).await?;
-    // In a bucket, the manifest says what another database needs to register the snapshot.
-    let about = snap.as_ref().filter(|_| !task.store.is_empty()).map(|s| {
+    // In a bucket, the manifest says what another database needs to register
+    // the snapshot (and, encrypted under a passphrase key, to open it).
+    let mut about = snap.as_ref().filter(|_| !task.store.is_empty()).map(|s| {
         serde_json::json!({"SnapshotId": s.id, "SnapshotName": s.name, "Description": s.description, "RegionId": s.region,
             "SourceDiskId": s.source_disk_id, "SourceDiskSize": s.source_disk_size, "SourceDiskType": s.source_disk_type,
             "CreationTime": s.created, "Encrypted": s.encrypted, "KMSKeyId": s.kms_key_id})
     });
+    if let (Some(a), Some(s)) = (&mut about, &snap) {
+        if s.encrypted {
+            if let Some(k) = super::kms::portable(cx, &s.kms_key_id, s.data_key).await? {
+                a["Key"] = k;
+            }
+        }
+    }
     let m = Manifest { block_shift: task.block_shift, size: task.size, pages, snapshot: about };
     task.uploaded_bytes += snapstore::put_manifest(&mut cx.store_at(&task.store), &id, &m)?;
     cx.delete(&task_key(&id));

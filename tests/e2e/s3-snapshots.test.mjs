@@ -368,3 +368,30 @@ test('credentials: remembered ones connect again after a reload; others do not, 
   assert.equal(done.UploadPaused, undefined);
   await context.close();
 });
+
+test('an encrypted snapshot under a passphrase key is recovered in another profile, locked, and opens with the passphrase', async () => {
+  const a = await consolePage();
+  await a.p.evaluate((c) => ecs.setObjectStore(c), config());
+  const made = await a.p.evaluate(async () => {
+    const { KeyId } = await ecs.createKey('travels', 'a long enough passphrase');
+    const { disks } = await t.run({ ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd', DataDisk: [{ Size: 20, Category: 'cloud_essd', Encrypted: true, KMSKeyId: KeyId }] });
+    const data = s3t.bytes(1 << 20, 12);
+    await ecs.writeDisk(disks[1].DiskId, 0, data);
+    const sid = (await ecs.request('CreateSnapshot', { DiskId: disks[1].DiskId })).SnapshotId;
+    await s3t.until(async () => (await s3t.snap(sid)).Status === 'accomplished', 'uploaded');
+    return { sid, key: KeyId, want: await s3t.digest(data) };
+  });
+  await a.context.close();
+  const b = await consolePage();
+  const got = await b.p.evaluate(async ({ sid, key, cfg }) => {
+    await ecs.setObjectStore(cfg);
+    const rec = await ecs.recoverSnapshots();
+    const locked = await ecs.readSnapshot(sid, 0, 4096).then(() => 'read', (e) => e.Code);
+    await ecs.unlockKey(key, 'a long enough passphrase');
+    return { rec: rec.SnapshotIds, locked, read: await s3t.digest(await ecs.readSnapshot(sid, 0, 1 << 20)) };
+  }, { ...made, cfg: config() });
+  assert.ok(got.rec.includes(made.sid), JSON.stringify(got));
+  assert.equal(got.locked, 'InvalidKMSKeyId.Locked');
+  assert.equal(got.read, made.want);
+  await b.context.close();
+});

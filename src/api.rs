@@ -336,6 +336,13 @@ fn guest_state_get(key: JsValue) -> Promise {
     })
 }
 
+fn guest_state_keys() -> Promise {
+    promise(async move {
+        let keys = service::with(async |ecs| ecs.guest_state_keys().await).await.map_err(|e| js_error(e, None))?;
+        Ok(to_js(&keys))
+    })
+}
+
 fn guest_state_put(key: JsValue, bytes: JsValue) -> Promise {
     promise(async move {
         let key = str_arg(&key, "Key")?;
@@ -378,6 +385,7 @@ pub fn install() {
     set_fn(&guest, "write", Closure::<dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Promise>::new(guest_write).into_js_value());
     set_fn(&guest, "loadState", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_state_get).into_js_value());
     set_fn(&guest, "saveState", Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(guest_state_put).into_js_value());
+    set_fn(&guest, "stateKeys", Closure::<dyn Fn() -> Promise>::new(guest_state_keys).into_js_value());
     let _ = Reflect::set(&ecs, &"guest".into(), &guest);
     let _ = Reflect::set(&js_sys::global(), &"ecs".into(), &ecs);
 

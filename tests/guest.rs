@@ -281,3 +281,21 @@ fn a_batch_that_fails_to_apply_stays_queued_and_readable() {
     block_on(ecs.request("DescribeInstances", &json!({}))).unwrap();
     assert!(ecs.guest_writes_pending());
 }
+
+#[test]
+fn saved_machine_states_are_kept_per_key_three_at_most_the_oldest_going_first() {
+    let mut a = installed();
+    for (k, b) in [("k1", vec![1u8; 10]), ("k2", vec![2u8; 5 << 20]), ("k1", vec![3u8; 7])] {
+        block_on(a.ecs.guest_state_put(k, &b)).unwrap();
+    }
+    // k1 replaced, not doubled; the newest last.
+    assert_eq!(block_on(a.ecs.guest_state_keys()).unwrap(), ["k2", "k1"]);
+    assert_eq!(block_on(a.ecs.guest_state_get("k1")).unwrap(), Some(vec![3u8; 7]));
+    assert_eq!(block_on(a.ecs.guest_state_get("k2")).unwrap(), Some(vec![2u8; 5 << 20]), "two 4 MiB records");
+    block_on(a.ecs.guest_state_put("k3", &[4])).unwrap();
+    block_on(a.ecs.guest_state_put("k4", &[5])).unwrap();
+    assert_eq!(block_on(a.ecs.guest_state_keys()).unwrap(), ["k1", "k3", "k4"]);
+    assert_eq!(block_on(a.ecs.guest_state_get("k2")).unwrap(), None, "the oldest went, its records too");
+    let left = a.ecs.engine_ref().store().dump().into_iter().filter(|((_, k), _)| format!("{k:?}").contains("guest/state/k2")).count();
+    assert_eq!(left, 0);
+}

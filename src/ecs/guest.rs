@@ -47,6 +47,18 @@ pub const MOST_VMS: u32 = 8;
 const STATE_RECORD: &str = "guest_state";
 const STATE_PREFIX: &str = "guest/state/";
 const STATE_CHUNK: usize = 4 << 20;
+/// Saved machine states kept at once.
+const STATES_KEPT: usize = 3;
+
+/// The saved machine states kept: (key, chunks), oldest first (a record from
+/// before several were kept names one).
+async fn states_kept<S: Store>(cx: &mut Cx<'_, S>) -> Result<Vec<(String, usize)>> {
+    let Some(b) = cx.t.get_in(crate::schema::RECORDS, STATE_RECORD).await? else { return Ok(Vec::new()) };
+    match serde_json::from_slice::<Vec<(String, usize)>>(&b) {
+        Ok(v) => Ok(v),
+        Err(_) => Ok(vec![serde_json::from_slice::<(String, usize)>(&b)?]),
+    }
+}
 /// Queued guest writes are applied once they reach this many bytes.
 pub const BATCH_BYTES: usize = 8 << 20;
 
@@ -336,32 +348,49 @@ impl<S: Store> Ecs<S> {
 
     /// Keeps a saved machine state (the host's fast boot: a machine saved
     /// once its modules are loaded, before it mounts its disk) under `key`
-    /// (the guest build, memory and disk sizes it depends on); the one kept
-    /// before goes. Stored in 4 MiB records beside the OSS chunks.
+    /// (the guest build, memory and disk sizes it depends on); at most
+    /// [`STATES_KEPT`] are kept (one per disk layout met: a system disk
+    /// alone, with a data disk), the oldest going first. Stored in 4 MiB
+    /// records beside the OSS chunks.
     pub async fn guest_state_put(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
         let mut cx = self.cx("").await?;
-        if let Some(old) = cx.t.get_in(crate::schema::RECORDS, STATE_RECORD).await? {
-            let old: (String, usize) = serde_json::from_slice(&old)?;
-            for n in 0..old.1 {
-                cx.t.delete_in(crate::oss::CHUNKS, &format!("{STATE_PREFIX}{}/{n}", old.0));
+        let mut kept = states_kept(&mut cx).await?;
+        let mut gone: Vec<(String, usize)> = Vec::new();
+        kept.retain(|(k, n)| {
+            let same = k == key;
+            if same {
+                gone.push((k.clone(), *n));
+            }
+            !same
+        });
+        while kept.len() >= STATES_KEPT {
+            gone.push(kept.remove(0));
+        }
+        for (k, n) in gone {
+            for i in 0..n {
+                cx.t.delete_in(crate::oss::CHUNKS, &format!("{STATE_PREFIX}{k}/{i}"));
             }
         }
         let chunks: Vec<&[u8]> = bytes.chunks(STATE_CHUNK).collect();
         for (n, c) in chunks.iter().enumerate() {
             cx.t.put_in(crate::oss::CHUNKS, &format!("{STATE_PREFIX}{key}/{n}"), c.to_vec());
         }
-        cx.save(STATE_RECORD, &(key, chunks.len()));
+        kept.push((key.to_string(), chunks.len()));
+        cx.save(STATE_RECORD, &kept);
         self.settings = cx.commit().await?;
         Ok(())
     }
 
-    /// The saved machine state kept under `key`, if it is the one kept.
+    /// The keys of the saved machine states kept, oldest first.
+    pub async fn guest_state_keys(&mut self) -> Result<Vec<String>> {
+        let mut cx = self.cx("").await?;
+        Ok(states_kept(&mut cx).await?.into_iter().map(|(k, _)| k).collect())
+    }
+
+    /// The saved machine state kept under `key`, if one is.
     pub async fn guest_state_get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         let mut cx = self.cx("").await?;
-        let Some((k, n)) = cx.load::<(String, usize)>(STATE_RECORD).await? else { return Ok(None) };
-        if k != key {
-            return Ok(None);
-        }
+        let Some((_, n)) = states_kept(&mut cx).await?.into_iter().find(|(k, _)| k == key) else { return Ok(None) };
         let mut out = Vec::new();
         for i in 0..n {
             match cx.t.get_in(crate::oss::CHUNKS, &format!("{STATE_PREFIX}{key}/{i}")).await? {

@@ -90,3 +90,47 @@ export async function openConsoleAt(url, context, route = '#/instances') {
 export const nav = (p, name) => p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name }).click();
 /** A regular expression matching exactly `text`. */
 export const exactly = (text) => new RegExp(`^${text}$`);
+
+// The saved machine states (the guest's fast boot) travel between the guest tests, each in
+// its own browser profile: the first cold boot of a disk layout saves one, later tests boot
+// from it (issue 12: at most one cold boot per disk layout in a test run). Kept by key (the
+// guest build, memory, disk sizes) under target/e2e/guest-state/.
+const STATE_DIR = path.join(ROOT, 'target/e2e/guest-state');
+
+/** Gives the page's database the machine states earlier tests kept; returns their keys. */
+export async function seedGuestStates(p) {
+  if (!fs.existsSync(STATE_DIR)) return [];
+  const files = fs.readdirSync(STATE_DIR);
+  for (const f of files) {
+    const b64 = fs.readFileSync(path.join(STATE_DIR, f)).toString('base64');
+    await p.evaluate(async ([k, b64]) => {
+      const bin = atob(b64);
+      const a = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) a[i] = bin.charCodeAt(i);
+      await ecs.guest.saveState(k, a);
+    }, [decodeURIComponent(f), b64]);
+  }
+  return files.map(decodeURIComponent);
+}
+
+/** Whether `keys` hold a machine state of this guest build for one disk of `bytes` (128 MiB machines). */
+export function holdsOneDiskState(keys, bytes) {
+  const build = JSON.parse(fs.readFileSync(path.join(DIST, 'guest/manifest.json'))).build;
+  return keys.includes(`${build}-128-${bytes}`);
+}
+
+/** Keeps the machine states the page's database holds that no earlier test kept. */
+export async function keepGuestStates(p) {
+  fs.mkdirSync(STATE_DIR, { recursive: true });
+  for (const k of await p.evaluate(() => ecs.guest.stateKeys())) {
+    const file = path.join(STATE_DIR, encodeURIComponent(k));
+    if (fs.existsSync(file)) continue;
+    const b64 = await p.evaluate(async (k) => {
+      const a = await ecs.guest.loadState(k);
+      let s = '';
+      for (let i = 0; i < a.length; i += 0x8000) s += String.fromCharCode(...a.subarray(i, i + 0x8000));
+      return btoa(s);
+    }, k);
+    fs.writeFileSync(file, Buffer.from(b64, 'base64'));
+  }
+}

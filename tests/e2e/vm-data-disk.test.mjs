@@ -4,7 +4,7 @@
 // after its next boot and reads the file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, shot, openConsoleAt } from './lib.mjs';
+import { serve, launch, shot, openConsoleAt, seedGuestStates, keepGuestStates } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
@@ -30,6 +30,8 @@ const statusIs = (p, id, want, ms = BOOT_MS) => until(p, async ([id, want]) =>
 test('a file system made on a data disk in one guest is read in another from a disk made from its snapshot', { timeout: 900_000 }, async () => {
   const context = await browser.newContext();
   const p = await openConsoleAt(server.url, context, '#/instances');
+  // The machine states earlier guest tests saved (one cold boot per disk layout in a run).
+  await seedGuestStates(p);
   await until(p, async (img) => (await ecs.request('DescribeImages', { ImageId: img })).Images.Image.length === 1, LINUX, 60_000, 'the Linux image');
   const a = await p.evaluate(async (img) => {
     const id = (await ecs.request('RunInstances', { ImageId: img, InstanceType: 'ecs.t6-c1m1.large', ZoneId: 'cn-hangzhou-h',
@@ -70,5 +72,6 @@ test('a file system made on a data disk in one guest is read in another from a d
   await p.goto(`${server.url}#/instances`);
   await shot(p, 'vm-data-disk-two-guests');
   assert.deepEqual(p.errors, []);
+  await keepGuestStates(p);
   await context.close();
 });

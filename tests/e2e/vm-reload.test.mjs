@@ -4,7 +4,7 @@
 // error, and every file synced at least 1 s before the reload is there with its content.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, openConsoleAt, shot } from './lib.mjs';
+import { serve, launch, openConsoleAt, shot, seedGuestStates, keepGuestStates, holdsOneDiskState } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
@@ -30,9 +30,13 @@ const lastSynced = (out) => Math.max(-1, ...[...out.matchAll(/synced=(\d+)\r\n/g
 test('a reload in the middle of guest writes: journal replayed, no file system error, every file synced 1 s before is there', { timeout: 900_000 }, async () => {
   const context = await browser.newContext();
   const p = await openConsoleAt(server.url, context, '#/instances');
+  // The machine states earlier guest tests saved (one cold boot per disk layout in a run).
+  const seeded = await seedGuestStates(p);
   await until(p, async (img) => (await ecs.request('DescribeImages', { ImageId: img })).Images.Image.length === 1, LINUX, 60_000, 'the Linux image');
   const id = await p.evaluate(async (img) => (await ecs.request('RunInstances', { ImageId: img, InstanceType: 'ecs.t6-c1m1.large' })).InstanceIdSets.InstanceIdSet[0], LINUX);
   await serialSays(p, id, 'rowsnap# ');
+  const sysBytes = await p.evaluate(async (id) => (await ecs.request('DescribeDisks', { InstanceId: id })).Disks.Disk[0].Size * 2 ** 30, id);
+  assert.equal(await p.evaluate((id) => rowsnapHost.warm(id), id), holdsOneDiskState(seeded, sysBytes), 'a machine state an earlier test kept is used');
   // Files written and synced one after another, each said once synced (the number is the
   // shell's: the echo of the typed line has "$i", never a digit).
   await p.evaluate((id) => ecs.consoleWrite(id,
@@ -53,5 +57,6 @@ test('a reload in the middle of guest writes: journal replayed, no file system e
   assert.match(out, /\r\n0\r\n/, 'no ext4 error in the kernel log');
   assert.match(out, /EXT4-fs \(sda\): recovery complete/, 'the journal was replayed at mount (the tab died mid-write)');
   await shot(p, 'vm-reload-after');
+  await keepGuestStates(p);
   await context.close();
 });

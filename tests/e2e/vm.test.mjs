@@ -6,7 +6,7 @@
 // the file and the binary are back.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, shot, openConsoleAt, nav } from './lib.mjs';
+import { serve, launch, shot, openConsoleAt, nav, seedGuestStates, keepGuestStates, holdsOneDiskState } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
@@ -47,6 +47,8 @@ async function status(p, id) {
 test('Linux boots from a rowsnap disk; a snapshot taken in the console rolls a broken system back', { timeout: 900_000 }, async () => {
   const context = await browser.newContext();
   const p = await openConsoleAt(server.url, context, '#/instances');
+  // The machine states earlier guest tests saved (one cold boot per disk layout in a run).
+  const seeded = await seedGuestStates(p);
   // The Linux image is installed from the guest build when the console starts.
   await until(p, async (img) => (await ecs.request('DescribeImages', { ImageId: img })).Images.Image.length === 1, LINUX, 60_000, 'the Linux image');
   const img = await p.evaluate(async (img) => (await ecs.request('DescribeImages', { ImageId: img })).Images.Image[0], LINUX);
@@ -59,6 +61,8 @@ test('Linux boots from a rowsnap disk; a snapshot taken in the console rolls a b
   await statusIs(p, id, 'Running', BOOT_MS);
   await serialSays(p, id, 'rowsnap# ');
   await serialSays(p, id, 'rowsnap: boot #1');
+  const sysBytes = await p.evaluate(async (sys) => (await ecs.request('DescribeDisks', { DiskIds: [sys] })).Disks.Disk[0].Size * 2 ** 30, sys);
+  assert.equal(await p.evaluate((id) => rowsnapHost.warm(id), id), holdsOneDiskState(seeded, sysBytes), 'a machine state an earlier test kept is used');
   // The instance list says a machine runs it.
   await p.locator(`tr[data-instance="${id}"]`).getByText('VM live').waitFor();
   // A write under the mounted file system is refused; reads still work.
@@ -137,5 +141,6 @@ test('Linux boots from a rowsnap disk; a snapshot taken in the console rolls a b
   assert.equal(none, 'IncorrectInstanceStatus');
   assert.equal(await status(p, id), 'Running');
   assert.deepEqual(p.errors, []);
+  await keepGuestStates(p);
   await context.close();
 });

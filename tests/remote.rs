@@ -84,7 +84,7 @@ impl Objects for Bucket {
                 .collect())
         })
     }
-    fn get_range<'a>(&'a self, key: &'a str, offset: u64, len: u64) -> Io<'a, Option<(Vec<u8>, u64)>> {
+    fn get_range<'a>(&'a self, key: &'a str, offset: u64, len: u64) -> Io<'a, Option<(Vec<u8>, u64, String)>> {
         Box::pin(async move {
             self.up()?;
             let c = self.counts.get();
@@ -92,7 +92,7 @@ impl Objects for Bucket {
             Ok(self.objects.borrow().get(key).map(|v| {
                 let from = (offset as usize).min(v.len());
                 let to = (offset + len).min(v.len() as u64) as usize;
-                (v[from..to].to_vec(), v.len() as u64)
+                (v[from..to].to_vec(), v.len() as u64, format!("\"{:x}\"", rowsnap::util::fnv(v)))
             }))
         })
     }
@@ -539,4 +539,24 @@ fn an_encrypted_snapshot_under_a_passphrase_key_is_recovered_locked_and_opens_wi
     assert!(block_on(b.ecs.read_snapshot(&s, 0, 2 << 20)).unwrap() == bytes, "the bytes, opened with the passphrase");
     let keys = block_on(b.ecs.list_keys("cn-hangzhou")).unwrap();
     assert!(keys.to_string().contains("alias/team"), "{keys}");
+}
+
+#[test]
+fn an_import_whose_object_is_replaced_by_one_of_the_same_size_fails_and_keeps_nothing_of_it() {
+    let bucket = Rc::new(Bucket::default());
+    let mut a = Api::new();
+    connect(&mut a, &bucket);
+    let raw = data(13, 6 << 20);
+    block_on(a.ecs.oss_put("bucket1", "images/x.raw", &raw)).unwrap();
+    a.auto_upload = false;
+    let v = a.ok(
+        "ImportImage",
+        json!({"ImageName": "replaced", "OSType": "linux", "DiskDeviceMapping.1.OSSBucket": "bucket1", "DiskDeviceMapping.1.OSSObject": "images/x.raw", "DiskDeviceMapping.1.Format": "RAW"}),
+    );
+    // Replaced between the request and the task's first step: same size, other bytes.
+    block_on(a.ecs.oss_put("bucket1", "images/x.raw", &data(14, 6 << 20))).unwrap();
+    a.tasks_all();
+    let t = a.task(v["TaskId"].as_str().unwrap());
+    assert_eq!((t["TaskStatus"].as_str(), t["ErrorCode"].as_str()), (Some("Failed"), Some("InvalidOSSObject.Changed")), "{t}");
+    assert_eq!(a.image(v["ImageId"].as_str().unwrap()).get("Status").and_then(|s| s.as_str()).unwrap_or("gone"), "CreateFailed");
 }

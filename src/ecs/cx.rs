@@ -106,12 +106,14 @@ impl<'a, S: Store> Cx<'a, S> {
         !x.bucket.is_empty() && x.bucket == bucket && x.objects.is_some()
     }
 
-    /// `len` bytes at `offset` of object `key` of the connected bucket, and the
-    /// object's size; `Error::pending` until fetched (`Ecs::remote`).
-    pub fn remote_range(&self, key: &str, offset: u64, len: u64, generation: &str) -> Result<Option<(Vec<u8>, u64)>> {
+    /// `len` bytes at `offset` of object `key` of the connected bucket, the
+    /// object's size and its ETag's fingerprint; `Error::pending` until
+    /// fetched (`Ecs::remote`).
+    pub fn remote_range(&self, key: &str, offset: u64, len: u64, generation: &str) -> Result<Option<(Vec<u8>, u64, u64)>> {
         let store = self.x.borrow().store.clone();
         let v = self.x.borrow_mut().get(&crate::snapstore::tier::range_key(&store, key, offset, len, generation))?;
-        Ok(v.filter(|v| v.len() >= 8).map(|v| (v[8..].to_vec(), u64::from_le_bytes(v[..8].try_into().unwrap()))))
+        let le = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap());
+        Ok(v.filter(|v| v.len() >= 16).map(|v| (v[16..].to_vec(), le(&v[..8]), le(&v[8..16]))))
     }
 
     /// The result of a request to the connected bucket ([`crate::snapstore::tier::op_key`]);

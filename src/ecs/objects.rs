@@ -168,7 +168,7 @@ impl<S: Store> Ecs<S> {
         if let Some(o) = self.remote_bucket(bucket) {
             let got = match range {
                 Some((offset, 0)) => o.get_range(key, offset, 1).await?.map(|_| Vec::new()),
-                Some((offset, len)) => o.get_range(key, offset, len).await?.map(|(b, _)| b),
+                Some((offset, len)) => o.get_range(key, offset, len).await?.map(|(b, _, _)| b),
                 None => o.get(key).await?,
             };
             return got.ok_or_else(|| Error::no_key(bucket, key));

@@ -287,7 +287,7 @@ impl crate::snapstore::Objects for S3Objects {
             }
         })
     }
-    fn get_range<'a>(&'a self, key: &'a str, offset: u64, len: u64) -> crate::snapstore::tier::Io<'a, Option<(Vec<u8>, u64)>> {
+    fn get_range<'a>(&'a self, key: &'a str, offset: u64, len: u64) -> crate::snapstore::tier::Io<'a, Option<(Vec<u8>, u64, String)>> {
         Box::pin(async move {
             let range = format!("bytes={offset}-{}", offset + len.max(1) - 1);
             let r = match send(&self.cfg, "GET", key, &[], &[("range", range)], None, now()).await {
@@ -295,14 +295,17 @@ impl crate::snapstore::Objects for S3Objects {
                 // Past the end: no bytes, and the size from `bytes */<size>`.
                 Ok(r) if r.status == 416 => {
                     let size = r.header("content-range").and_then(|c| c.rsplit('/').next()?.parse().ok()).unwrap_or(offset);
-                    return Ok(Some((Vec::new(), size)));
+                    return Ok(Some((Vec::new(), size, r.header("etag").unwrap_or_default())));
                 }
                 r => failed(&self.cfg, r).await?,
             };
             // Some servers answer a range they cannot serve with the whole object.
             let size = r.header("content-range").and_then(|c| c.rsplit('/').next()?.parse().ok());
             match (r.status, size) {
-                (206, Some(size)) => Ok(Some((r.body, size))),
+                (206, Some(size)) => {
+                    let etag = r.header("etag").unwrap_or_default();
+                    Ok(Some((r.body, size, etag)))
+                }
                 _ => Err(Error::new(
                     502,
                     "InvalidObjectStorage.RangeIgnored",

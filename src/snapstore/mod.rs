@@ -176,9 +176,9 @@ impl<S: Store> ObjectStore for Backed<'_, '_, S> {
             let v = self.get(key).await?;
             return Ok(v.map(|v| v[(offset as usize).min(v.len())..((offset + len) as usize).min(v.len())].to_vec()));
         };
-        // A ranged GET of the pack: its size first (8 bytes), then the bytes.
+        // A ranged GET of the pack: its size and ETag's fingerprint first (8 bytes each), then the bytes.
         let name = format!("{}\u{1}{offset}+{len}+", p.remote(key));
-        Ok(x.borrow_mut().get(&name)?.map(|v| v.get(8..).unwrap_or_default().to_vec()))
+        Ok(x.borrow_mut().get(&name)?.map(|v| v.get(16..).unwrap_or_default().to_vec()))
     }
     fn put(&mut self, key: &str, data: Vec<u8>) {
         let local = self.local_key(key);

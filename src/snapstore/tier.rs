@@ -46,9 +46,10 @@ pub trait Objects {
     fn list<'a>(&'a self, prefix: &'a str, delimiter: bool) -> Io<'a, Vec<String>>;
     /// Objects under `prefix`: (key, size, last modified as ISO 8601).
     fn list_meta<'a>(&'a self, prefix: &'a str) -> Io<'a, Vec<(String, u64, String)>>;
-    /// `len` bytes at `offset` (fewer at the end; none past it) and the
-    /// object's size; None when there is no such key.
-    fn get_range<'a>(&'a self, key: &'a str, offset: u64, len: u64) -> Io<'a, Option<(Vec<u8>, u64)>>;
+    /// `len` bytes at `offset` (fewer at the end; none past it), the
+    /// object's size and its ETag ("" if the server gives none); None when
+    /// there is no such key.
+    fn get_range<'a>(&'a self, key: &'a str, offset: u64, len: u64) -> Io<'a, Option<(Vec<u8>, u64, String)>>;
     /// A multipart upload: begun (its id), parts put (each its ETag), completed or aborted.
     fn multipart_begin<'a>(&'a self, key: &'a str) -> Io<'a, String>;
     fn multipart_part<'a>(&'a self, key: &'a str, upload: &'a str, part: u32, data: &'a [u8]) -> Io<'a, String>;
@@ -65,7 +66,8 @@ pub fn op_key(store: &str, key: &str, parts: &[&str]) -> String {
 
 /// The exchange's name of `len` bytes at `offset` of a user object `key` in
 /// the bucket of store `store` (ImportImage reads; packs of snapshots): its
-/// value is the object's size (8 bytes, little-endian) and the bytes. A
+/// value is the object's size and a fingerprint of its ETag (8 bytes each,
+/// little-endian), then the bytes. A
 /// `generation` (an import's own) keeps one reader from another's bytes
 /// of an object replaced since.
 pub fn range_key(store: &str, key: &str, offset: u64, len: u64, generation: &str) -> String {
@@ -263,8 +265,9 @@ async fn get_any(objects: &dyn Objects, key: &str) -> Result<Option<Vec<u8>>> {
     let mut nums = range.split('+');
     let (offset, len) =
         nums.next().zip(nums.next()).and_then(|(o, l)| Some((o.parse().ok()?, l.parse().ok()?))).ok_or_else(|| Error::internal(range.to_string()))?;
-    Ok(objects.get_range(key, offset, len).await?.map(|(bytes, size)| {
+    Ok(objects.get_range(key, offset, len).await?.map(|(bytes, size, etag)| {
         let mut v = size.to_le_bytes().to_vec();
+        v.extend_from_slice(&crate::util::fnv(etag.as_bytes()).to_le_bytes());
         v.extend_from_slice(&bytes);
         v
     }))

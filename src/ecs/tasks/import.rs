@@ -23,7 +23,7 @@ pub struct ImportJob {
     pub object: String,
     pub format: ImportFormat,
     /// The object's upload when the import began: a replaced object fails the
-    /// import. From the connected bucket: `s3:<size>:<generation>`.
+    /// import. From the connected bucket: `s3:<size>:<generation>:<ETag fingerprint>`.
     pub upload_id: String,
     /// The disk size asked for (0: the image's own size, rounded up to GiB).
     pub disk_size_gib: u64,
@@ -79,9 +79,9 @@ pub(in crate::ecs) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Param
         // The connected bucket: its first bytes and its size from one ranged
         // GET; this import's reads are its own (`generation`).
         let generation = cx.new_id("");
-        let (head, size) = cx.remote_range(&object, 0, 32, &generation)?.ok_or_else(|| Error::no_key(&bucket, &object))?;
-        let meta =
-            ObjectMeta { bucket: bucket.clone(), key: object.clone(), size, upload_id: format!("s3:{size}:{generation}"), last_modified: 0, stored: size };
+        let (head, size, tag) = cx.remote_range(&object, 0, 32, &generation)?.ok_or_else(|| Error::no_key(&bucket, &object))?;
+        let upload_id = format!("s3:{size}:{generation}:{tag}");
+        let meta = ObjectMeta { bucket: bucket.clone(), key: object.clone(), size, upload_id, last_modified: 0, stored: size };
         (meta, Some(head))
     } else {
         if !Embedded.bucket_exists(&mut cx.t, &bucket).await? {
@@ -153,7 +153,7 @@ pub(in crate::ecs) async fn import_image<S: Store>(cx: &mut Cx<'_, S>, p: &Param
 /// the connected bucket by ranged GETs (`Error::pending` for the ones not
 /// fetched yet: all of them are asked for in one round).
 async fn chunks<S: Store>(cx: &mut Cx<'_, S>, meta: &ObjectMeta, idx: &[u64]) -> Result<Vec<Option<Vec<u8>>>, StepError> {
-    let Some((size, generation)) = remote_object(&meta.upload_id) else {
+    let Some((size, generation, tag)) = remote_object(&meta.upload_id) else {
         let keys: Vec<String> = idx.iter().map(|&i| chunk_key(&meta.upload_id, i)).collect();
         return Ok(cx.t.get_many_in(crate::oss::CHUNKS, &keys).await?);
     };
@@ -163,7 +163,8 @@ async fn chunks<S: Store>(cx: &mut Cx<'_, S>, meta: &ObjectMeta, idx: &[u64]) ->
     let mut pending = None;
     for &i in idx {
         match cx.remote_range(&meta.key, i * CHUNK, CHUNK, generation) {
-            Ok(Some((b, total))) if total == size => out.push(Some(b).filter(|b| b.iter().any(|&x| x != 0))),
+            // The same size and ETag as when the import began, or it was replaced.
+            Ok(Some((b, total, t))) if total == size && t == tag => out.push(Some(b).filter(|b| b.iter().any(|&x| x != 0))),
             Ok(_) => return Err(changed()),
             Err(e) if e.is_pending() => {
                 pending = Some(e);
@@ -178,11 +179,12 @@ async fn chunks<S: Store>(cx: &mut Cx<'_, S>, meta: &ObjectMeta, idx: &[u64]) ->
     }
 }
 
-/// An object of the connected bucket: (its size, the import's generation)
-/// from `s3:<size>:<generation>`.
-fn remote_object(upload_id: &str) -> Option<(u64, &str)> {
-    let (size, generation) = upload_id.strip_prefix("s3:")?.split_once(':').unwrap_or((upload_id.strip_prefix("s3:")?, ""));
-    Some((size.parse().ok()?, generation))
+/// An object of the connected bucket: (its size, the import's generation,
+/// its ETag's fingerprint) from `s3:<size>:<generation>:<fingerprint>`.
+fn remote_object(upload_id: &str) -> Option<(u64, &str, u64)> {
+    let mut it = upload_id.strip_prefix("s3:")?.splitn(3, ':');
+    let size = it.next()?.parse().ok()?;
+    Some((size, it.next().unwrap_or(""), it.next().and_then(|t| t.parse().ok()).unwrap_or(0)))
 }
 
 /// Fetches the chunks a [`Qcow2Error::Pending`] names (and some after them).
@@ -223,7 +225,7 @@ pub(super) async fn import_step<S: Store>(
     progress: &mut u32,
     job: &mut ImportJob,
 ) -> Result<bool, StepError> {
-    let remote = remote_object(&job.upload_id).map(|(size, _)| size);
+    let remote = remote_object(&job.upload_id).map(|(size, _, _)| size);
     let head = match remote {
         Some(size) => {
             Some(ObjectMeta { bucket: job.bucket.clone(), key: job.object.clone(), size, upload_id: job.upload_id.clone(), last_modified: 0, stored: size })

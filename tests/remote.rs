@@ -178,6 +178,26 @@ fn local_packs(a: &mut Api) -> Vec<String> {
     oss_state(a).into_iter().filter(|l| l.contains("packs/")).collect()
 }
 
+/// Runs snapshot `s`'s upload in 1 MiB steps; each time the bucket goes
+/// down, the step fails as unreachable (the snapshot still progressing) and
+/// the bucket comes back. Returns how many steps failed.
+fn upload_through_cuts(a: &mut Api, bucket: &Bucket, s: &str) -> u32 {
+    let mut failures = 0;
+    loop {
+        match block_on(a.ecs.upload_step(1 << 20)) {
+            Ok(Some((_, true))) => return failures,
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.code, "InvalidObjectStorage.Unreachable");
+                assert_eq!(describe(a, s)["Status"], "progressing");
+                failures += 1;
+                bucket.down.set(false);
+                bucket.puts_left.set(None);
+            }
+        }
+    }
+}
+
 #[test]
 fn a_snapshot_uploads_to_the_bucket_is_released_and_reads_back_from_it() {
     let bucket = Rc::new(Bucket::default());
@@ -268,21 +288,7 @@ fn an_upload_cut_off_by_the_server_resumes_and_stores_what_a_clean_one_does() {
     let disk = disk_with(&mut b, &bytes, json!({}));
     cut.puts_left.set(Some(2));
     let s = b.snapshot(&disk, json!({}));
-    let mut failures = 0;
-    loop {
-        match block_on(b.ecs.upload_step(1 << 20)) {
-            Ok(Some((_, true))) => break,
-            Ok(_) => {}
-            Err(e) => {
-                assert_eq!(e.code, "InvalidObjectStorage.Unreachable");
-                assert_eq!(describe(&mut b, &s)["Status"], "progressing");
-                failures += 1;
-                cut.down.set(false);
-                cut.puts_left.set(None);
-            }
-        }
-    }
-    assert_eq!(failures, 1);
+    assert_eq!(upload_through_cuts(&mut b, &cut, &s), 1);
     let got: Vec<Vec<u8>> = cut.objects.borrow().iter().filter(|(k, _)| k.contains("/packs/")).map(|(_, v)| v.clone()).collect();
     assert!(got == want, "the same packs as a clean upload");
     assert_eq!(cut.keys().len(), clean.keys().len());
@@ -486,20 +492,7 @@ fn an_encrypted_upload_cut_off_and_run_again_stores_the_same_sealed_blocks() {
     let disk = disk_with(&mut a, &bytes, json!({"Encrypted": true}));
     let s = a.snapshot(&disk, json!({"InstantAccessRetentionDays": 1}));
     cut(&clean, 1);
-    let mut failures = 0;
-    loop {
-        match block_on(a.ecs.upload_step(1 << 20)) {
-            Ok(Some((_, true))) => break,
-            Ok(_) => {}
-            Err(e) => {
-                assert_eq!(e.code, "InvalidObjectStorage.Unreachable");
-                failures += 1;
-                clean.down.set(false);
-                clean.puts_left.set(None);
-            }
-        }
-    }
-    assert_eq!(failures, 1);
+    assert_eq!(upload_through_cuts(&mut a, &clean, &s), 1);
     release(&mut a);
     assert!(block_on(a.ecs.read_snapshot(&s, 0, 3 << 20)).unwrap() == bytes, "every sealed block opens: each round sealed the same bytes");
 }

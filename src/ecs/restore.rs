@@ -91,17 +91,25 @@ pub(crate) async fn read_pages<S: Store>(
     }
     let bs = 1u64 << block_shift;
     let mut remote = Remote::new(place, pages, block_shift, kms::block_key(cx, dk)?);
-    let mut pending = None;
+    let mut wait = None;
     for index in offset / bs..=(offset + len - 1) / bs {
-        match remote.block(cx, index).await {
-            Ok(Some(block)) => overlay(&mut out, offset, index, bs, &block),
-            Ok(None) => {}
-            // Every object the range lacks is asked for in one round.
-            Err(e) if e.is_pending() => pending = Some(e),
-            Err(e) => return Err(e),
+        if let Some(block) = or_wait(remote.block(cx, index).await, &mut wait)? {
+            overlay(&mut out, offset, index, bs, &block);
         }
     }
-    pending.map_or(Ok(out), Err)
+    wait.map_or(Ok(out), Err)
+}
+
+/// A block, or None while it is fetched from a bucket (the pending error
+/// kept in `wait`): every object a range lacks is asked for in one round.
+fn or_wait(block: Result<Option<Vec<u8>>>, wait: &mut Option<Error>) -> Result<Option<Vec<u8>>> {
+    match block {
+        Err(e) if e.is_pending() => {
+            *wait = Some(e);
+            Ok(None)
+        }
+        r => r,
+    }
 }
 
 /// A hydration for a new volume restored from a released snapshot.
@@ -151,11 +159,8 @@ pub(crate) async fn read_disk<S: Store>(cx: &mut Cx<'_, S>, disk: &Disk, offset:
     let mut wait = None;
     for index in offset / bs..=(offset + len - 1) / bs {
         if pending(h, index) {
-            match remote.block(cx, index).await {
-                Ok(Some(block)) => overlay(&mut out, offset, index, bs, &block),
-                Ok(None) => {}
-                Err(e) if e.is_pending() => wait = Some(e),
-                Err(e) => return Err(e),
+            if let Some(block) = or_wait(remote.block(cx, index).await, &mut wait)? {
+                overlay(&mut out, offset, index, bs, &block);
             }
         }
     }

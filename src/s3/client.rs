@@ -8,7 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::sigv4::{self, Hashing, UNSIGNED};
-use super::{reply_error, unreachable, S3Config};
+use super::{elements, reply_error, unreachable, S3Config};
 use crate::error::{Error, Result};
 use crate::vault::web::{call, obj, subtle, usages};
 
@@ -196,20 +196,6 @@ pub struct S3Objects {
 
 fn now() -> u64 {
     js_sys::Date::now() as u64
-}
-
-/// The text of each `<tag>` element of an XML reply.
-fn elements(xml: &str, tag: &str) -> Vec<String> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    let mut out = Vec::new();
-    let mut rest = xml;
-    while let Some(i) = rest.find(&open) {
-        let after = &rest[i + open.len()..];
-        let Some(j) = after.find(&close) else { break };
-        out.push(after[..j].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'"));
-        rest = &after[j + close.len()..];
-    }
-    out
 }
 
 impl crate::snapstore::Objects for S3Objects {

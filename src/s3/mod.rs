@@ -83,12 +83,7 @@ impl S3Config {
 /// The error an S3 reply carries (`<Error><Code>..</Code><Message>..</Message>`),
 /// as rowsnap's error with the server's code and HTTP status.
 pub fn reply_error(status: u16, body: &str) -> Error {
-    let tag = |t: &str| -> Option<String> {
-        let open = format!("<{t}>");
-        let start = body.find(&open)? + open.len();
-        let end = body[start..].find(&format!("</{t}>"))? + start;
-        Some(body[start..end].to_string())
-    };
+    let tag = |t: &str| elements(body, t).into_iter().next();
     let code = tag("Code").unwrap_or_else(|| match status {
         403 => "AccessDenied".into(),
         404 => "NoSuchKey".into(),
@@ -96,6 +91,20 @@ pub fn reply_error(status: u16, body: &str) -> Error {
     });
     let message = tag("Message").unwrap_or_else(|| format!("the object store answered HTTP {status}"));
     Error::new(status, &code, format!("Object storage: {message}"))
+}
+
+/// The text of each `<tag>` element of an XML reply, entities decoded.
+pub fn elements(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        let Some(j) = after.find(&close) else { break };
+        out.push(after[..j].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'"));
+        rest = &after[j + close.len()..];
+    }
+    out
 }
 
 /// A fetch that failed without a status: the browser reports a CORS refusal

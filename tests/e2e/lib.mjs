@@ -134,3 +134,24 @@ export async function keepGuestStates(p) {
     fs.writeFileSync(file, Buffer.from(b64, 'base64'));
   }
 }
+
+// The machines of the guest tests: a cold boot is 20-60 s on a loaded 2-core machine.
+export const BOOT_MS = 240_000;
+
+/** Polls `fn(arg)` (async, in the page) every 500 ms until it is true, at most `ms`. */
+export async function until(p, fn, arg, ms, what) {
+  const end = Date.now() + ms;
+  while (!(await p.evaluate(fn, arg))) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await p.waitForTimeout(500);
+  }
+}
+
+/** Waits until instance `id`'s serial output since boot contains `text`. */
+export const serialSays = (p, id, text, ms = BOOT_MS) => until(p, async ([id, text]) => {
+  try { return (await ecs.consoleRead(id)).includes(text); } catch (e) { return false; }
+}, [id, text], ms, `"${text}" on ${id}'s serial console`);
+
+/** Waits until instance `id` is `want`. */
+export const statusIs = (p, id, want, ms = BOOT_MS) => until(p, async ([id, want]) =>
+  (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].Status === want, [id, want], ms, `${id} ${want}`);

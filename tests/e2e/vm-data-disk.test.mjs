@@ -4,28 +4,13 @@
 // after its next boot and reads the file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, shot, openConsoleAt, seedGuestStates, keepGuestStates } from './lib.mjs';
+import { serve, launch, shot, openConsoleAt, seedGuestStates, keepGuestStates, BOOT_MS, until, serialSays, statusIs } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
 after(async () => { await browser?.close(); await server?.close(); });
 
 const LINUX = 'rowsnap_linux_i386_busybox';
-const BOOT_MS = 240_000;
-
-async function until(p, fn, arg, ms, what) {
-  const end = Date.now() + ms;
-  while (!(await p.evaluate(fn, arg))) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await p.waitForTimeout(500);
-  }
-}
-// Markers are computed by the guest's shell ($((...))): the echo of the typed line never matches.
-const serialSays = (p, id, text, ms = BOOT_MS) => until(p, async ([id, text]) => {
-  try { return (await ecs.consoleRead(id)).includes(text); } catch (e) { return false; }
-}, [id, text], ms, `"${text}" on ${id}'s serial console`);
-const statusIs = (p, id, want, ms = BOOT_MS) => until(p, async ([id, want]) =>
-  (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].Status === want, [id, want], ms, `${id} ${want}`);
 
 test('a file system made on a data disk in one guest is read in another from a disk made from its snapshot', { timeout: 900_000 }, async () => {
   const context = await browser.newContext();

@@ -4,25 +4,14 @@
 // error, and every file synced at least 1 s before the reload is there with its content.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, openConsoleAt, shot, seedGuestStates, keepGuestStates, holdsOneDiskState } from './lib.mjs';
+import { serve, launch, openConsoleAt, shot, seedGuestStates, keepGuestStates, holdsOneDiskState, until, serialSays } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
 after(async () => { await browser?.close(); await server?.close(); });
 
 const LINUX = 'rowsnap_linux_i386_busybox';
-const BOOT_MS = 240_000;
 
-async function until(p, fn, arg, ms, what) {
-  const end = Date.now() + ms;
-  while (!(await p.evaluate(fn, arg))) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await p.waitForTimeout(500);
-  }
-}
-const serialSays = (p, id, text, ms = BOOT_MS) => until(p, async ([id, text]) => {
-  try { return (await ecs.consoleRead(id)).includes(text); } catch (e) { return false; }
-}, [id, text], ms, `"${text}" on the serial console`);
 const serial = (p, id) => p.evaluate(async (id) => { try { return await ecs.consoleRead(id); } catch (e) { return ''; } }, id);
 /** The highest n of the guest's "synced=n" lines so far (-1: none). */
 const lastSynced = (out) => Math.max(-1, ...[...out.matchAll(/synced=(\d+)\r\n/g)].map((m) => Number(m[1])));

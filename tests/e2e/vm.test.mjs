@@ -6,39 +6,15 @@
 // the file and the binary are back.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, shot, openConsoleAt, nav, seedGuestStates, keepGuestStates, holdsOneDiskState } from './lib.mjs';
+import { serve, launch, shot, openConsoleAt, nav, seedGuestStates, keepGuestStates, holdsOneDiskState, BOOT_MS, until, serialSays, statusIs } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
 after(async () => { await browser?.close(); await server?.close(); });
 
 const LINUX = 'rowsnap_linux_i386_busybox';
-// A cold boot is 20-60 s on a loaded 2-core machine.
-const BOOT_MS = 240_000;
-
 // Every marker waited for is computed by the guest's shell ($((...))), so the echo of the typed
 // command line never matches it.
-
-/** Polls `fn(arg)` (async, in the page) every 500 ms until it is true, at most `ms`. */
-async function until(p, fn, arg, ms, what) {
-  const end = Date.now() + ms;
-  while (!(await p.evaluate(fn, arg))) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await p.waitForTimeout(500);
-  }
-}
-
-/** Waits until the serial output since boot contains `text`. */
-async function serialSays(p, id, text, ms = BOOT_MS) {
-  await until(p, async ([id, text]) => {
-    try { return (await ecs.consoleRead(id)).includes(text); } catch (e) { return false; }
-  }, [id, text], ms, `"${text}" on the serial console`);
-}
-
-/** Waits until the instance is `want`. */
-async function statusIs(p, id, want, ms) {
-  await until(p, async ([id, want]) => (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].Status === want, [id, want], ms, `${id} ${want}`);
-}
 
 async function status(p, id) {
   return p.evaluate(async (id) => (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].Status, id);

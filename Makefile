@@ -43,6 +43,7 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p rowsnap-seal -- -D warnings
 	cargo clippy $(WASM) --lib --bins --test browser --test browser_worker -- -D warnings
+	cargo clippy $(WASM) --lib --bins --features split -- -D warnings
 
 test-native:
 	cargo test

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# make build: the release bundle in dist/ (see scripts/toolchain.sh for why nightly).
+# make build: the release bundle in dist/ (see scripts/toolchain.sh for why nightly,
+# and scripts/post-build.sh for the split into lazily loaded parts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/toolchain.sh
+features=()
 if rustup run "$RELEASE_TOOLCHAIN" rustc --version >/dev/null 2>&1 \
   && [ -d "$(rustup run "$RELEASE_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
   export RUSTUP_TOOLCHAIN="$RELEASE_TOOLCHAIN"
@@ -12,4 +14,15 @@ if rustup run "$RELEASE_TOOLCHAIN" rustc --version >/dev/null 2>&1 \
 else
   echo "build: $RELEASE_TOOLCHAIN (with rust-src) is not installed: building the release with stable (a larger bundle)" >&2
 fi
-exec trunk build --release
+if [ "${ROWSNAP_SPLIT:-1}" = 0 ]; then
+  echo "build: ROWSNAP_SPLIT=0: the release is one wasm file" >&2
+elif command -v wasm-split-cli >/dev/null; then
+  # The pages as lazily loaded parts: the splitter reads the linker's relocations.
+  export ROWSNAP_SPLIT=1
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128} -Clink-args=--emit-relocs"
+  features=(--features split)
+else
+  echo "build: wasm-split-cli is not installed: the release is one wasm file (a larger first load)" >&2
+fi
+rm -rf dist
+exec trunk build --release "${features[@]}"

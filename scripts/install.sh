@@ -39,6 +39,14 @@ if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.'; then
   cargo install trunk --version '~0.21' --locked || cargo install trunk --version '~0.21' --force
 fi
 
+# The splitter of the release bundle into its main module and lazily loaded
+# page parts (scripts/post-build.sh; the first load stays under 600 KiB gzip).
+if ! command -v wasm-split-cli >/dev/null || ! cargo install --list | grep -q '^wasm_split_cli_support v0\.2\.3:'; then
+  echo "install: wasm-split-cli 0.2.3 (wasm_split_cli_support, about 2 minutes, once)"
+  cargo install wasm_split_cli_support --version "=0.2.3" --features build-binary --locked || \
+    cargo install wasm_split_cli_support --version "=0.2.3" --features build-binary --force
+fi
+
 if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
   echo "install: binaryen's wasm-opt (npm) for the release bundle"
   (cd tools && npm ci --no-audit --no-fund)

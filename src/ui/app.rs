@@ -195,6 +195,13 @@ pub fn app() -> Html {
         let (session, held) = (session.clone(), held.clone());
         use_effect_with((), move |_| start(false, session, held));
     }
+    // The first page's part is fetched while the database opens.
+    use_effect_with((), |_| {
+        #[cfg(feature = "split")]
+        wasm_bindgen_futures::spawn_local(async {
+            let _ = parts::page(current_route()).await;
+        })
+    });
     let take_over = {
         let (session, held) = (session.clone(), held.clone());
         Callback::from(move |_| start(true, session.clone(), held.clone()))
@@ -310,33 +317,158 @@ fn nav_item(to: Route, label: &'static str, current: &Route) -> Html {
     }
 }
 
+/// The page of a route. In the release bundle (feature "split") every page
+/// is a part of its own, fetched the first time it is shown ([`parts`]).
 fn switch(route: Route) -> Html {
-    let placeholder = |title: &str, empty: &str| {
-        html! {
-            <section class="page" aria-labelledby="page-title">
-                <h1 id="page-title">{title.to_string()}</h1>
-                <p class="empty">{empty.to_string()}</p>
-            </section>
+    #[cfg(feature = "split")]
+    return html! { <LazyPage {route} /> };
+    #[cfg(not(feature = "split"))]
+    parts::page_now(route).unwrap_or_default()
+}
+
+/// The pages as split points: `#[wasm_split(part)]` moves the code only a
+/// page reaches (its components, models and dialogs) into the wasm file of
+/// `part` (`split_<part>.wasm`), which the bundle fetches the first time the
+/// page is shown; code several parts share goes into files they all load.
+/// Without the feature each is a plain function.
+mod parts {
+    use super::*;
+
+    /// A page's part could not be fetched (offline, or the server lost it);
+    /// asking again fetches it again.
+    #[derive(Debug)]
+    pub struct PartMissing;
+
+    #[cfg(feature = "split")]
+    impl From<wasm_split_helpers::SplitLoaderError> for PartMissing {
+        fn from(_: wasm_split_helpers::SplitLoaderError) -> Self {
+            PartMissing
         }
-    };
-    match route {
-        Route::Home | Route::Instances => html! { <instances::InstancesPage /> },
-        Route::Instance { id } => html! { <instance::InstanceDetails {id} /> },
-        Route::Snapshots => html! { <snapshots::SnapshotsPage /> },
-        Route::Disks => html! { <disks::DisksPage /> },
-        Route::Disk { id } => html! { <disk::DiskDetails {id} /> },
-        Route::Snapshot { id } => html! { <snapshot::SnapshotDetails {id} /> },
-        Route::Images => html! { <images::ImagesPage /> },
+    }
+
+    macro_rules! parts {
+        ($($name:ident ($($arg:ident: $ty:ty),*) in $part:ident => $body:expr;)+) => {
+            $(
+                #[cfg_attr(feature = "split", wasm_split_helpers::wasm_split($part, fallible))]
+                fn $name($($arg: $ty),*) -> Result<Html, PartMissing> {
+                    Ok($body)
+                }
+            )+
+        };
+    }
+
+    parts! {
+        instances_page() in instances => html! { <instances::InstancesPage /> };
+        instance_page(id: String) in instance => html! { <instance::InstanceDetails {id} /> };
+        snapshots_page() in snapshots => html! { <snapshots::SnapshotsPage /> };
+        disks_page() in disks => html! { <disks::DisksPage /> };
+        disk_page(id: String) in disk => html! { <disk::DiskDetails {id} /> };
+        snapshot_page(id: String) in snapshot => html! { <snapshot::SnapshotDetails {id} /> };
+        images_page() in images => html! { <images::ImagesPage /> };
         // Also the Snapshots page's tab, as in the ECS console.
-        Route::Policies => html! {
+        policies_page() in policies => html! {
             <section class="page" aria-labelledby="page-title">
                 <h1 id="page-title">{"Automatic Snapshot Policies"}</h1>
                 <policies::PoliciesTab />
             </section>
-        },
-        Route::Settings => html! { <settings::SettingsPage /> },
-        Route::Oss => html! { <oss::OssPage /> },
-        Route::NotFound => placeholder("Not found", "This page does not exist."),
+        };
+        settings_page() in settings => html! { <settings::SettingsPage /> };
+        oss_page() in oss => html! { <oss::OssPage /> };
+    }
+
+    /// Calls a part: awaits its loading where it is a split point.
+    macro_rules! call {
+        ($e:expr) => {{
+            #[cfg(feature = "split")]
+            let html = $e.await;
+            #[cfg(not(feature = "split"))]
+            let html = $e;
+            html
+        }};
+    }
+
+    macro_rules! route_to_page {
+        ($route:expr) => {
+            match $route {
+                Route::Home | Route::Instances => call!(instances_page()),
+                Route::Instance { id } => call!(instance_page(id)),
+                Route::Snapshots => call!(snapshots_page()),
+                Route::Disks => call!(disks_page()),
+                Route::Disk { id } => call!(disk_page(id)),
+                Route::Snapshot { id } => call!(snapshot_page(id)),
+                Route::Images => call!(images_page()),
+                Route::Policies => call!(policies_page()),
+                Route::Settings => call!(settings_page()),
+                Route::Oss => call!(oss_page()),
+                Route::NotFound => Ok(html! {
+                    <section class="page" aria-labelledby="page-title">
+                        <h1 id="page-title">{"Not found"}</h1>
+                        <p class="empty">{"This page does not exist."}</p>
+                    </section>
+                }),
+            }
+        };
+    }
+
+    /// The page of `route`, its part fetched first.
+    #[cfg(feature = "split")]
+    pub async fn page(route: Route) -> Result<Html, PartMissing> {
+        route_to_page!(route)
+    }
+
+    #[cfg(not(feature = "split"))]
+    pub fn page_now(route: Route) -> Result<Html, PartMissing> {
+        route_to_page!(route)
+    }
+}
+
+#[cfg(feature = "split")]
+#[derive(Properties, PartialEq)]
+struct LazyPageProps {
+    route: Route,
+}
+
+/// A page whose part may still be on its way: "Loading…" until it is, then
+/// the page; if it cannot be fetched, says so with a Retry button. Only the
+/// page of the route asked for last is shown.
+#[cfg(feature = "split")]
+#[function_component(LazyPage)]
+fn lazy_page(p: &LazyPageProps) -> Html {
+    // The route loaded, and its page (None: its part could not be fetched).
+    let shown = use_state(|| None::<(Route, Option<Html>)>);
+    let attempt = use_state(|| 0u32);
+    let wanted = use_mut_ref(|| p.route.clone());
+    {
+        let shown = shown.clone();
+        use_effect_with((p.route.clone(), *attempt), move |(route, _)| {
+            *wanted.borrow_mut() = route.clone();
+            let route = route.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let html = parts::page(route.clone()).await.ok();
+                if *wanted.borrow() == route {
+                    shown.set(Some((route, html)));
+                }
+            });
+        });
+    }
+    match &*shown {
+        Some((route, Some(html))) if *route == p.route => html.clone(),
+        Some((route, None)) if *route == p.route => {
+            let retry = {
+                let (shown, attempt) = (shown.clone(), attempt.clone());
+                Callback::from(move |_: MouseEvent| {
+                    shown.set(None);
+                    attempt.set(*attempt + 1);
+                })
+            };
+            html! {
+                <div class="notice err" role="alert">
+                    <p>{"This page could not be loaded: its part of the console was not fetched (is the server reachable?). Nothing was changed."}</p>
+                    <button class="primary" onclick={retry}>{"Retry"}</button>
+                </div>
+            }
+        }
+        _ => html! { <section class="page" aria-busy="true"><p class="sub">{"Loading…"}</p></section> },
     }
 }
 

@@ -16,13 +16,15 @@ else
 fi
 if [ "${ROWSNAP_SPLIT:-1}" = 0 ]; then
   echo "build: ROWSNAP_SPLIT=0: the release is one wasm file" >&2
-elif command -v wasm-split-cli >/dev/null; then
+  export ROWSNAP_SPLIT=0
+elif ! command -v wasm-split-cli >/dev/null; then
+  echo "build: wasm-split-cli is not installed (scripts/install.sh): the release is one wasm file (a larger first load)" >&2
+  export ROWSNAP_SPLIT=0
+else
   # The pages as lazily loaded parts: the splitter reads the linker's relocations.
   export ROWSNAP_SPLIT=1
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128} -Clink-args=--emit-relocs"
   features=(--features split)
-else
-  echo "build: wasm-split-cli is not installed: the release is one wasm file (a larger first load)" >&2
 fi
 rm -rf dist
 exec trunk build --release "${features[@]}"

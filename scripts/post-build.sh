@@ -13,9 +13,11 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 stage="$TRUNK_STAGING_DIR"
 if [ "${ROWSNAP_SPLIT:-0}" = 1 ]; then
-  glue=$(cd "$stage" && ls rowsnap-*.js | grep -v '_bg' | head -1)
+  # Set by scripts/build.sh, which built the wasm with the split feature and the linker's relocations.
+  glue=$(cd "$stage" && ls rowsnap-*.js | grep -E '^rowsnap-[0-9a-f]+\.js$')
+  [ "$(echo "$glue" | wc -l)" = 1 ] || { echo "post-build.sh: expected one rowsnap-<hash>.js from trunk, found: $glue" >&2; exit 1; }
   stem="${glue%.js}"
-  raw="$root/target/wasm32-unknown-unknown/release/rowsnap.wasm"
+  raw="${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/release/rowsnap.wasm"
   parts="$(mktemp -d)"
   trap 'rm -rf "$parts"' EXIT
   wasm-split-cli "$raw" "$parts" --out-name "$stem"
@@ -26,7 +28,8 @@ if [ "${ROWSNAP_SPLIT:-0}" = 1 ]; then
   # never mixes a cached part of one build with the main module of another.
   sed -i "s#from \"./__wasm_split.js\"#from \"./$stem-parts.js\"#" "$stage/$stem.js"
   sed -i -E "s#new URL\(\"\./((chunk|split)_[A-Za-z0-9_]+\.wasm)\"#new URL(\"./$stem-\\1\"#g" "$parts/__wasm_split.js"
-  if ! grep -q "from \"./$stem-parts.js\"" "$stage/$stem.js" || grep -q 'new URL("./\(chunk\|split\)_' "$parts/__wasm_split.js"; then
+  if ! grep -q "from \"./$stem-parts.js\"" "$stage/$stem.js" || grep -q 'from "./__wasm_split.js"' "$stage/$stem.js" \
+    || grep -q 'new URL("./\(chunk\|split\)_' "$parts/__wasm_split.js"; then
     echo "post-build.sh: the split's file names were not rewritten (wasm-split-cli's output changed?)" >&2
     exit 1
   fi

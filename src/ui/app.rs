@@ -447,12 +447,24 @@ fn lazy_page(p: &LazyPageProps) -> Html {
             *wanted.borrow_mut() = route.clone();
             let route = route.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let html = parts::page(route.clone()).await.ok();
+                // A fetch that hangs gives the Retry notice after 30 s (the
+                // part, if it arrives later, is kept: Retry then finds it).
+                let load = std::pin::pin!(parts::page(route.clone()));
+                let timeout = std::pin::pin!(gloo::timers::future::TimeoutFuture::new(30_000));
+                let html = match futures::future::select(load, timeout).await {
+                    futures::future::Either::Left((page, _)) => page.ok(),
+                    futures::future::Either::Right(_) => None,
+                };
                 if *wanted.borrow() == route {
                     shown.set(Some((route, html)));
                 }
             });
         });
+    }
+    // A part already loaded gives its page at once: no "Loading…" between
+    // two pages, and a page stays mounted when only its route's id changes.
+    if let Some(Ok(html)) = futures::FutureExt::now_or_never(parts::page(p.route.clone())) {
+        return html;
     }
     match &*shown {
         Some((route, Some(html))) if *route == p.route => html.clone(),
@@ -471,7 +483,7 @@ fn lazy_page(p: &LazyPageProps) -> Html {
                 </div>
             }
         }
-        _ => html! { <section class="page" aria-busy="true"><p class="sub">{"Loading…"}</p></section> },
+        _ => html! { <section class="page" aria-busy="true" data-testid="part-loading"><p class="sub">{"Loading…"}</p></section> },
     }
 }
 

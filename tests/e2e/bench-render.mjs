@@ -30,7 +30,7 @@ for (let i = 0; i < 5; i++) {
   await p.getByRole('navigation', { name: 'Main navigation' }).waitFor({ state: 'visible' });
   await p.getByRole('heading', { name: 'Instances', level: 1 }).waitFor({ state: 'visible' });
   times.push(Date.now() - t0);
-  fetched = wasm;
+  fetched = new Set(wasm);
   await context.close();
 }
 await browser.close();

@@ -33,6 +33,24 @@ if [ "${ROWSNAP_SPLIT:-0}" = 1 ]; then
     echo "post-build.sh: the split's file names were not rewritten (wasm-split-cli's output changed?)" >&2
     exit 1
   fi
+  # A server that sends .wasm without the application/wasm type makes
+  # instantiateStreaming fail: the parts then fall back to a plain
+  # instantiate, as wasm-bindgen's glue does for the main module.
+  sed -i 's#WebAssembly\.instantiateStreaming(src, imports)#instantiatePart(src, imports)#g' "$parts/__wasm_split.js"
+  cat >> "$parts/__wasm_split.js" <<'JS'
+async function instantiatePart(src, imports) {
+    const response = await src;
+    if (!response.ok) throw new Error(`${response.url}: HTTP ${response.status}`);
+    if ((response.headers.get("content-type") || "").split(";")[0].trim() === "application/wasm") {
+        return WebAssembly.instantiateStreaming(response, imports);
+    }
+    return WebAssembly.instantiate(await response.arrayBuffer(), imports);
+}
+JS
+  if grep -q 'instantiateStreaming(src' "$parts/__wasm_split.js" || ! grep -q 'instantiatePart(src, imports)' "$parts/__wasm_split.js"; then
+    echo "post-build.sh: the parts' loader was not rewritten (wasm-split-cli's output changed?)" >&2
+    exit 1
+  fi
   mv "$parts/__wasm_split.js" "$stage/$stem-parts.js"
   for f in "$parts"/*.wasm; do mv "$f" "$stage/$stem-$(basename "$f")"; done
 fi

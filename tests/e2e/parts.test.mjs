@@ -87,3 +87,21 @@ test('a part that cannot be fetched says so, the console keeps working, and Retr
   assert.ok(p.errors.length > 0 && p.errors.every((e) => /Failed to fetch|ERR_INTERNET_DISCONNECTED/.test(e)), p.errors.join('\n'));
   await context.close();
 });
+
+test('the parts load from a server that sends .wasm without the application/wasm type', async () => {
+  const context = await browser.newContext();
+  const p = await page(context);
+  let relabelled = 0;
+  await p.route(/-(split|chunk)_\w+\.wasm$/, async (r) => {
+    const response = await r.fetch();
+    relabelled++;
+    await r.fulfill({ response, headers: { ...response.headers(), 'content-type': 'application/octet-stream' } });
+  });
+  await p.goto(server.url);
+  await p.getByRole('heading', { name: 'Instances', level: 1 }).waitFor({ timeout: 20000 });
+  await nav(p, 'Settings');
+  await p.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+  assert.ok(relabelled > 0);
+  assert.deepEqual(p.errors, []);
+  await context.close();
+});

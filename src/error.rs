@@ -29,6 +29,15 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A part of the release bundle (`crate::s3::client::open`, ...) that could
+/// not be fetched; asking again fetches it again.
+#[cfg(all(target_arch = "wasm32", feature = "split"))]
+impl From<wasm_split_helpers::SplitLoaderError> for Error {
+    fn from(_: wasm_split_helpers::SplitLoaderError) -> Self {
+        Error::new(503, "ServiceUnavailable.ConsolePart", "A part of the console could not be fetched from its server (is it reachable?); try again.")
+    }
+}
+
 impl Error {
     pub fn new(http_status: u16, code: &str, message: impl Into<String>) -> Self {
         Error { code: code.to_string(), message: message.into(), http_status }

@@ -16,6 +16,21 @@
 //! - `browser`: Web Locks, storage estimate and persistence (browser only).
 //! - `ui`: the Yew console (browser only).
 
+/// Calls a split point of the release bundle (`#[wasm_split]`, feature
+/// `split`): awaits the fetching of its part, which the call's `Result`
+/// reports when it fails. Without the feature a split point is a plain
+/// function and this is the call itself.
+#[cfg(target_arch = "wasm32")]
+macro_rules! part {
+    ($e:expr) => {{
+        #[cfg(feature = "split")]
+        let r = $e.await;
+        #[cfg(not(feature = "split"))]
+        let r = $e;
+        r
+    }};
+}
+
 pub mod ecs;
 pub mod engine;
 pub mod error;

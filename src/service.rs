@@ -98,7 +98,7 @@ pub async fn key_action(ecs: &mut Service, action: &str, p: &serde_json::Value) 
     let config = || serde_json::from_value::<crate::s3::S3Config>(p.clone()).map_err(|e| Error::invalid("config", e));
     Some(match action {
         "TestObjectStore" => match config() {
-            Ok(c) => crate::s3::client::test_connection(&c, wall()).await,
+            Ok(c) => test_connection(c).await,
             Err(e) => Err(e),
         },
         "SetObjectStore" if p.is_null() || p["Type"] == "Embedded" => ecs.set_object_store(None, None).await.map(|()| describe_object_store(ecs)),
@@ -126,9 +126,14 @@ pub async fn key_action(ecs: &mut Service, action: &str, p: &serde_json::Value) 
     })
 }
 
+/// The connection test of a bucket (`crate::s3::client`, a part of the bundle).
+async fn test_connection(c: crate::s3::S3Config) -> Result<serde_json::Value, Error> {
+    part!(crate::s3::client::test(c, wall()))?.await
+}
+
 /// Connects a bucket for normal snapshots once the connection test passes.
 async fn set_object_store(ecs: &mut Service, c: crate::s3::S3Config, remember: bool) -> Result<serde_json::Value, Error> {
-    crate::s3::client::test_connection(&c, wall()).await?;
+    test_connection(c.clone()).await?;
     connect(ecs, c, remember).await?;
     Ok(describe_object_store(ecs))
 }
@@ -136,7 +141,7 @@ async fn set_object_store(ecs: &mut Service, c: crate::s3::S3Config, remember: b
 async fn connect(ecs: &mut Service, c: crate::s3::S3Config, remember: bool) -> Result<(), Error> {
     let store = c.store_id();
     let remembered = remember.then(|| c.clone());
-    let objects: Rc<dyn crate::snapstore::Objects> = Rc::new(crate::s3::client::S3Objects { cfg: c.clone() });
+    let objects = part!(crate::s3::client::open(c.clone()))?;
     ecs.set_object_store(Some((objects, store, c.bucket.clone())), remembered).await?;
     CONNECTED.with(|k| *k.borrow_mut() = Some(c));
     Ok(())

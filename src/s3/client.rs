@@ -150,7 +150,7 @@ async fn failed(cfg: &S3Config, r: std::result::Result<Reply, Option<Error>>) ->
 /// ranged GET (206 and a readable Content-Range), deleted. Checks the
 /// credentials, the bucket, the CORS rule (methods, headers, exposed
 /// headers) and ranged reads.
-pub async fn test_connection(cfg: &S3Config, now_ms: u64) -> Result<Value> {
+async fn test_connection(cfg: &S3Config, now_ms: u64) -> Result<Value> {
     cfg.check()?;
     use md5::Digest;
     let body = b"rowsnap connection test: this object is deleted at once";
@@ -189,9 +189,24 @@ pub async fn test_connection(cfg: &S3Config, now_ms: u64) -> Result<Value> {
     )
 }
 
+/// The bucket client for `cfg` (the snapshot store's remote seam). A split
+/// point of the release bundle (`part!`): the client (signing, XML, MD5,
+/// requests) is a part of its own, fetched the first time a bucket is
+/// tested or connected, since a console that never uses a bucket never needs it.
+#[cfg_attr(feature = "split", wasm_split_helpers::wasm_split(s3, fallible))]
+pub fn open(cfg: S3Config) -> Result<std::rc::Rc<dyn crate::snapstore::Objects>> {
+    Ok(std::rc::Rc::new(S3Objects { cfg }))
+}
+
+/// [`test_connection`] behind the same split point as [`open`].
+#[cfg_attr(feature = "split", wasm_split_helpers::wasm_split(s3, fallible))]
+pub fn test(cfg: S3Config, now_ms: u64) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value>>>>> {
+    Ok(Box::pin(async move { test_connection(&cfg, now_ms).await }))
+}
+
 /// The snapshot store's remote seam over a bucket (`snapstore::Objects`).
-pub struct S3Objects {
-    pub cfg: S3Config,
+struct S3Objects {
+    cfg: S3Config,
 }
 
 fn now() -> u64 {

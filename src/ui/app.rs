@@ -379,30 +379,19 @@ mod parts {
         oss_page() in oss => html! { <oss::OssPage /> };
     }
 
-    /// Calls a part: awaits its loading where it is a split point.
-    macro_rules! call {
-        ($e:expr) => {{
-            #[cfg(feature = "split")]
-            let html = $e.await;
-            #[cfg(not(feature = "split"))]
-            let html = $e;
-            html
-        }};
-    }
-
     macro_rules! route_to_page {
         ($route:expr) => {
             match $route {
-                Route::Home | Route::Instances => call!(instances_page()),
-                Route::Instance { id } => call!(instance_page(id)),
-                Route::Snapshots => call!(snapshots_page()),
-                Route::Disks => call!(disks_page()),
-                Route::Disk { id } => call!(disk_page(id)),
-                Route::Snapshot { id } => call!(snapshot_page(id)),
-                Route::Images => call!(images_page()),
-                Route::Policies => call!(policies_page()),
-                Route::Settings => call!(settings_page()),
-                Route::Oss => call!(oss_page()),
+                Route::Home | Route::Instances => part!(instances_page()),
+                Route::Instance { id } => part!(instance_page(id)),
+                Route::Snapshots => part!(snapshots_page()),
+                Route::Disks => part!(disks_page()),
+                Route::Disk { id } => part!(disk_page(id)),
+                Route::Snapshot { id } => part!(snapshot_page(id)),
+                Route::Images => part!(images_page()),
+                Route::Policies => part!(policies_page()),
+                Route::Settings => part!(settings_page()),
+                Route::Oss => part!(oss_page()),
                 Route::NotFound => Ok(html! {
                     <section class="page" aria-labelledby="page-title">
                         <h1 id="page-title">{"Not found"}</h1>

@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { serve, launch, page, shot, nav, DIST } from './lib.mjs';
+import { freePorts } from './s3-lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
@@ -20,11 +21,11 @@ function wasmRequests(p) {
   return asked;
 }
 
-test('the bundle is split: the main module, and a part per page (a detail page with its list)', () => {
+test('the bundle is split: the main module, a part per page (a detail page with its list) and the bucket client', () => {
   const files = fs.readdirSync(DIST);
   assert.equal(files.filter((f) => f.endsWith('_bg.wasm')).length, 1);
   const pages = files.map((f) => f.match(/-split_(\w+)\.wasm$/)?.[1]).filter(Boolean).sort();
-  assert.deepEqual(pages, ['disks', 'images', 'instance', 'instances', 'oss', 'policies', 'settings', 'snapshots']);
+  assert.deepEqual(pages, ['disks', 'images', 'instance', 'instances', 'oss', 'policies', 's3', 'settings', 'snapshots']);
 });
 
 test('a page part is fetched the first time its page is shown, and only then', async () => {
@@ -35,7 +36,7 @@ test('a page part is fetched the first time its page is shown, and only then', a
   await p.getByRole('heading', { name: 'Instances', level: 1 }).waitFor({ timeout: 20000 });
   assert.ok(asked.includes('main'), `main module fetched: ${asked}`);
   assert.ok(asked.includes('instances'), `the home page's part fetched: ${asked}`);
-  for (const other of ['settings', 'oss', 'images', 'snapshots']) {
+  for (const other of ['settings', 'oss', 'images', 'snapshots', 's3']) {
     assert.ok(!asked.includes(other), `${other} is not fetched before it is shown: ${asked}`);
   }
   await nav(p, 'Settings');
@@ -57,6 +58,8 @@ test('a page part is fetched the first time its page is shown, and only then', a
   assert.equal(await p.evaluate(() => window.sawLoading), false, 'a loaded page shows at once');
   // The parts' code works: a page that runs ECS calls (the Settings page's clock) answers.
   await p.getByText(/The console's clock is 0\.0 days ahead/).waitFor();
+  // The bucket client is a part of its own, which a console without a bucket never fetches.
+  assert.ok(!asked.includes('s3'), `the bucket client is not fetched: ${asked}`);
   await shot(p, 'parts-settings-loaded');
   assert.deepEqual(p.errors, []);
   await context.close();
@@ -103,5 +106,22 @@ test('the parts load from a server that sends .wasm without the application/wasm
   await p.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
   assert.ok(relabelled > 0);
   assert.deepEqual(p.errors, []);
+  await context.close();
+});
+
+test('the bucket client, when its part cannot be fetched, fails the call with ServiceUnavailable.ConsolePart; the next call fetches it', async () => {
+  const context = await browser.newContext();
+  const p = await page(context);
+  await p.goto(server.url);
+  await p.evaluate(() => window.ecs.ready);
+  const [port] = await freePorts(1); // nothing listens there
+  const cfg = { Endpoint: `http://127.0.0.1:${port}`, Region: 'us-east-1', Bucket: 'nothing', PathStyle: true, AccessKeyId: 'id', AccessKeySecret: 'secret' };
+  const probe = () => p.evaluate((cfg) => window.ecs.testObjectStore(cfg).then(() => 'connected', (e) => e.Code), cfg);
+  const blocked = /-split_s3\.wasm$/;
+  await p.route(blocked, (r) => r.abort('internetdisconnected'));
+  assert.equal(await probe(), 'ServiceUnavailable.ConsolePart');
+  await p.unroute(blocked);
+  // Fetched now: the client itself answers (nothing listens on that port).
+  assert.equal(await probe(), 'InvalidObjectStorage.Unreachable');
   await context.close();
 });

@@ -147,10 +147,38 @@ export async function until(p, fn, arg, ms, what) {
   }
 }
 
-/** Waits until instance `id`'s serial output since boot contains `text`. */
-export const serialSays = (p, id, text, ms = BOOT_MS) => until(p, async ([id, text]) => {
-  try { return (await ecs.consoleRead(id)).includes(text); } catch (e) { return false; }
-}, [id, text], ms, `"${text}" on ${id}'s serial console`);
+/** Waits until instance `id`'s serial output since boot contains `text`; on a
+ * time-out the error carries the serial output's end and the instance's status. */
+export async function serialSays(p, id, text, ms = BOOT_MS) {
+  try {
+    await until(p, async ([id, text]) => {
+      try { return (await ecs.consoleRead(id)).includes(text); } catch (e) { return false; }
+    }, [id, text], ms, `"${text}" on ${id}'s serial console`);
+  } catch (e) {
+    const seen = await p.evaluate(async (id) => {
+      const status = await ecs.request('DescribeInstances', { InstanceIds: [id] }).then((r) => r.Instances.Instance[0].Status, (x) => x.Code);
+      const out = await ecs.consoleRead(id).then((o) => o.slice(-1500), (x) => `(no serial output: ${x.Code || x.message})`);
+      return `status ${status}; the serial output ends with:\n${out}`;
+    }, id).catch((x) => `(the page did not answer: ${x.message})`);
+    e.message += `\n${seen}`;
+    throw e;
+  }
+}
+
+/** Waits for instance `id`'s first shell prompt after its first (cold) boot.
+ * A machine that shows none in 150 s is rebooted once (its serial output's end
+ * is logged): a cold boot hung once in a clean clone's CI run (2026-11-30,
+ * vm-data-disk, 240 s without a prompt) and did not in four cold reruns. Only
+ * for a test that does not count its machine's boots afterwards. */
+export async function firstPrompt(p, id) {
+  try {
+    await serialSays(p, id, 'rowsnap# ', 150_000);
+  } catch (e) {
+    console.error(`rebooting ${id} once, no prompt after its cold boot: ${e.message}`);
+    await p.evaluate((id) => ecs.request('RebootInstance', { InstanceId: id, ForceStop: true }), id);
+    await serialSays(p, id, 'rowsnap# ');
+  }
+}
 
 /** Waits until instance `id` is `want`. */
 export const statusIs = (p, id, want, ms = BOOT_MS) => until(p, async ([id, want]) =>

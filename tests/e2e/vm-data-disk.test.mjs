@@ -4,7 +4,7 @@
 // after its next boot and reads the file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, shot, openConsoleAt, seedGuestStates, keepGuestStates, BOOT_MS, until, serialSays, statusIs } from './lib.mjs';
+import { serve, launch, shot, openConsoleAt, seedGuestStates, keepGuestStates, BOOT_MS, until, serialSays, statusIs, firstPrompt } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
@@ -25,7 +25,7 @@ test('a file system made on a data disk in one guest is read in another from a d
     return { id, data: disks[1].DiskId };
   }, LINUX);
   await statusIs(p, a.id, 'Running');
-  await serialSays(p, a.id, 'rowsnap# ');
+  await firstPrompt(p, a.id);
   // A 16 MiB ext2 file system at the start of the 20 GiB disk, a file on it, unmounted.
   await p.evaluate((id) => ecs.consoleWrite(id,
     'mke2fs -q /dev/sdb 16384 && mkdir -p /mnt/d && mount /dev/sdb /mnt/d && echo made-in-guest-a > /mnt/d/hello.txt && sync && umount /mnt/d && echo made-$((3+4))\n'), a.id);

@@ -29,7 +29,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// A part of the release bundle (`crate::s3::client::open`, ...) that could
+/// A part of the release bundle (a page, `crate::s3::client::open`) that could
 /// not be fetched; asking again fetches it again.
 #[cfg(all(target_arch = "wasm32", feature = "split"))]
 impl From<wasm_split_helpers::SplitLoaderError> for Error {

@@ -322,8 +322,9 @@ fn nav_item(to: Route, label: &'static str, current: &Route) -> Html {
 fn switch(route: Route) -> Html {
     #[cfg(feature = "split")]
     return html! { <LazyPage {route} /> };
+    // Without the split every page is at hand: the future is ready at once.
     #[cfg(not(feature = "split"))]
-    parts::page_now(route).unwrap_or_default()
+    futures::FutureExt::now_or_never(parts::page(route)).and_then(Result::ok).unwrap_or_default()
 }
 
 /// The pages as split points: `#[wasm_split(part)]` moves the code only a
@@ -337,23 +338,11 @@ fn switch(route: Route) -> Html {
 mod parts {
     use super::*;
 
-    /// A page's part could not be fetched (offline, or the server lost it);
-    /// asking again fetches it again.
-    #[derive(Debug)]
-    pub struct PartMissing;
-
-    #[cfg(feature = "split")]
-    impl From<wasm_split_helpers::SplitLoaderError> for PartMissing {
-        fn from(_: wasm_split_helpers::SplitLoaderError) -> Self {
-            PartMissing
-        }
-    }
-
     macro_rules! parts {
         ($($name:ident ($($arg:ident: $ty:ty),*) in $part:ident => $body:expr;)+) => {
             $(
                 #[cfg_attr(feature = "split", wasm_split_helpers::wasm_split($part, fallible))]
-                fn $name($($arg: $ty),*) -> Result<Html, PartMissing> {
+                fn $name($($arg: $ty),*) -> crate::error::Result<Html> {
                     Ok($body)
                 }
             )+
@@ -379,38 +368,26 @@ mod parts {
         oss_page() in oss => html! { <oss::OssPage /> };
     }
 
-    macro_rules! route_to_page {
-        ($route:expr) => {
-            match $route {
-                Route::Home | Route::Instances => part!(instances_page()),
-                Route::Instance { id } => part!(instance_page(id)),
-                Route::Snapshots => part!(snapshots_page()),
-                Route::Disks => part!(disks_page()),
-                Route::Disk { id } => part!(disk_page(id)),
-                Route::Snapshot { id } => part!(snapshot_page(id)),
-                Route::Images => part!(images_page()),
-                Route::Policies => part!(policies_page()),
-                Route::Settings => part!(settings_page()),
-                Route::Oss => part!(oss_page()),
-                Route::NotFound => Ok(html! {
-                    <section class="page" aria-labelledby="page-title">
-                        <h1 id="page-title">{"Not found"}</h1>
-                        <p class="empty">{"This page does not exist."}</p>
-                    </section>
-                }),
-            }
-        };
-    }
-
-    /// The page of `route`, its part fetched first.
-    #[cfg(feature = "split")]
-    pub async fn page(route: Route) -> Result<Html, PartMissing> {
-        route_to_page!(route)
-    }
-
-    #[cfg(not(feature = "split"))]
-    pub fn page_now(route: Route) -> Result<Html, PartMissing> {
-        route_to_page!(route)
+    /// The page of `route`, its part fetched first (an error when it cannot be).
+    pub async fn page(route: Route) -> crate::error::Result<Html> {
+        match route {
+            Route::Home | Route::Instances => part!(instances_page()),
+            Route::Instance { id } => part!(instance_page(id)),
+            Route::Snapshots => part!(snapshots_page()),
+            Route::Disks => part!(disks_page()),
+            Route::Disk { id } => part!(disk_page(id)),
+            Route::Snapshot { id } => part!(snapshot_page(id)),
+            Route::Images => part!(images_page()),
+            Route::Policies => part!(policies_page()),
+            Route::Settings => part!(settings_page()),
+            Route::Oss => part!(oss_page()),
+            Route::NotFound => Ok(html! {
+                <section class="page" aria-labelledby="page-title">
+                    <h1 id="page-title">{"Not found"}</h1>
+                    <p class="empty">{"This page does not exist."}</p>
+                </section>
+            }),
+        }
     }
 }
 

@@ -12,13 +12,15 @@ figures = json.loads(out_path.read_text()) if out_path.exists() else {}
 native = bench / "native.json"
 if native.exists():
     figures.update(json.loads(native.read_text()))
-for name in ["idb.log", "render.log", "guest.log", "s3.log"]:
+# The *-firefox.log runs measure the same figures in Firefox: their keys get "_firefox".
+for name in ["idb.log", "render.log", "guest.log", "s3.log", "idb-firefox.log", "guest-firefox.log"]:
     log = bench / name
+    suffix = "_firefox" if name.endswith("-firefox.log") else ""
     if log.exists():
         for line in log.read_text().splitlines():
             m = re.search(r"BENCH_JSON (\{.*\})", line)
             if m:
-                figures.update(json.loads(m.group(1)))
+                figures.update({k + suffix: v for k, v in json.loads(m.group(1)).items()})
 
 # (key, comparison, target)
 TARGETS = [
@@ -51,6 +53,10 @@ TARGETS = [
     ("guest_read_ratio_rowsnap_vs_memory", ">=", 0.7),
     ("guest_small_files_ratio_rowsnap_vs_memory", ">=", 0.5),
     ("guest_download_bytes", "report", None),
+    ("idb_write_vs_raw_firefox", ">=", 0.7),
+    ("idb_read_vs_raw_firefox", ">=", 0.7),
+    ("guest_boot_ratio_rowsnap_vs_memory_firefox", "<=", 1.25),
+    ("guest_read_ratio_rowsnap_vs_memory_firefox", ">=", 0.7),
     ("s3_upload_vs_raw_put", ">=", 0.7),
     ("s3_upload_mb_s", "report", None),
     ("s3_raw_put_mb_s", "report", None),

@@ -1,10 +1,33 @@
 #!/usr/bin/env bash
 # Installs what rowsnap's build and tests need, skipping whatever is already there.
-# Usage: scripts/install.sh [build|test]   (build: wasm toolchain, trunk, npm tools (wasm-opt, v86), the guest's e2fsprogs/gpgv; test: also chromium, node packages, qemu, SeaweedFS)
+# Usage: scripts/install.sh [build|test]   (build: wasm toolchain, trunk, npm tools (wasm-opt, v86), the guest's e2fsprogs/gpgv, every crate; test: also chromium, firefox-esr and geckodriver, node packages, qemu, SeaweedFS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-build}"
 export PATH="$HOME/.cargo/bin:$PATH"
+
+# cargo install, --locked first (the versions its authors tested); when the registry lacks a
+# locked dependency, again without --locked, saying so (it then takes the newest compatible ones).
+cargo_install() {
+  local what="$1"; shift
+  if ! cargo install "$@" --locked; then
+    echo "install: $what: 'cargo install --locked' failed (see above; often a locked dependency the registry no longer has);" \
+      "retrying without --locked, which resolves the newest compatible dependencies" >&2
+    cargo install "$@" --force
+    echo "install: $what installed without --locked" >&2
+  fi
+}
+
+# Everything a build offline (trunk runs cargo with --offline) reads from the registry:
+# `cargo fetch` of a manifest, skipped when `--offline` finds every crate here already.
+fetch_crates() {
+  local what="$1"; shift
+  if "$@" fetch --offline "${FETCH_ARGS[@]}" >/dev/null 2>&1; then
+    return
+  fi
+  echo "install: fetching the crates of $what"
+  "$@" fetch "${FETCH_ARGS[@]}"
+}
 
 # wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly.
 wb_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
@@ -29,22 +52,31 @@ if ! rustup run "$RELEASE_TOOLCHAIN" rustc --version >/dev/null 2>&1 \
   rustup toolchain install "$RELEASE_TOOLCHAIN" --profile minimal --component rust-src --target wasm32-unknown-unknown \
     || echo "install: $RELEASE_TOOLCHAIN could not be installed; the release will be built with stable" >&2
 fi
+# The project's crates (every target's), and the standard library's own crates for the
+# release's -Zbuild-std (its Cargo.lock names crates such as wasip1), fetched with that
+# toolchain's cargo (stable cargo refuses the standard library's manifest).
+FETCH_ARGS=()
+fetch_crates "the project" cargo
+std_manifest="$(rustup run "$RELEASE_TOOLCHAIN" rustc --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library/Cargo.toml"
+if [ -f "$std_manifest" ]; then
+  FETCH_ARGS=(--manifest-path "$std_manifest")
+  fetch_crates "the standard library of $RELEASE_TOOLCHAIN" rustup run "$RELEASE_TOOLCHAIN" cargo
+fi
+
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb_version\$"; then
   echo "install: wasm-bindgen-cli $wb_version (about 4 minutes, once)"
-  cargo install wasm-bindgen-cli --version "=$wb_version" --locked || \
-    cargo install wasm-bindgen-cli --version "=$wb_version" --force
+  cargo_install wasm-bindgen-cli wasm-bindgen-cli --version "=$wb_version"
 fi
 if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.'; then
   echo "install: trunk 0.21 (about 10 minutes, once)"
-  cargo install trunk --version '~0.21' --locked || cargo install trunk --version '~0.21' --force
+  cargo_install trunk trunk --version '~0.21'
 fi
 
 # The splitter of the release bundle into its main module and lazily loaded
 # page parts (scripts/post-build.sh; the first load stays under 600 KiB gzip).
 if ! command -v wasm-split-cli >/dev/null || ! cargo install --list | grep -q '^wasm_split_cli_support v0\.2\.3:'; then
   echo "install: wasm-split-cli 0.2.3 (wasm_split_cli_support, about 2 minutes, once)"
-  cargo install wasm_split_cli_support --version "=0.2.3" --features build-binary --locked || \
-    cargo install wasm_split_cli_support --version "=0.2.3" --features build-binary --force
+  cargo_install wasm-split-cli wasm_split_cli_support --version "=0.2.3" --features build-binary
 fi
 
 if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
@@ -72,6 +104,16 @@ if [ "$what" = test ]; then
   if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     echo "install: chromium and chromium-driver (apt)"
     apt_install chromium chromium-driver
+  fi
+  # The second browser of the tests: Debian's Firefox ESR, and geckodriver for the wasm tests
+  # (wasm-bindgen-test-runner drives it; the end-to-end tests speak WebDriver BiDi to Firefox).
+  if [ ! -x /usr/bin/firefox-esr ]; then
+    echo "install: firefox-esr (apt)"
+    apt_install firefox-esr
+  fi
+  if ! geckodriver --version 2>/dev/null | grep -q '^geckodriver 0\.37\.'; then
+    echo "install: geckodriver 0.37 (about 3 minutes, once)"
+    cargo_install geckodriver geckodriver --version '~0.37'
   fi
   if ! command -v qemu-img >/dev/null || ! command -v qemu-io >/dev/null; then
     echo "install: qemu-utils (apt)"

@@ -107,15 +107,12 @@ pub struct StorageInfo {
     pub persisted: bool,
 }
 
-/// Asks for persistent storage (the browser may say no) and reads the estimate.
-pub async fn storage(ask_persist: bool) -> Option<StorageInfo> {
+/// The estimate and whether storage is persistent already (`persisted()`, which never asks the
+/// person anything, so it answers at once in every browser).
+pub async fn storage() -> Option<StorageInfo> {
     let storage = navigator().and_then(|n| get(&n, "storage"))?;
     let mut persisted = false;
-    if ask_persist {
-        if let Ok(p) = call0(&storage, "persist") {
-            persisted = JsFuture::from(Promise::from(p)).await.ok().and_then(|v| v.as_bool()).unwrap_or(false);
-        }
-    } else if let Ok(p) = call0(&storage, "persisted") {
+    if let Ok(p) = call0(&storage, "persisted") {
         persisted = JsFuture::from(Promise::from(p)).await.ok().and_then(|v| v.as_bool()).unwrap_or(false);
     }
     let est = JsFuture::from(Promise::from(call0(&storage, "estimate").ok()?)).await.ok()?;
@@ -124,6 +121,15 @@ pub async fn storage(ask_persist: bool) -> Option<StorageInfo> {
         quota: get(&est, "quota").and_then(|v| v.as_f64()).unwrap_or(0.0),
         persisted,
     })
+}
+
+/// Asks for persistent storage: the browser's answer, `None` when it has no such API. Firefox
+/// answers by asking the person (a prompt whose promise waits for them: for ever when nobody
+/// is there), so nothing may wait on this.
+pub async fn request_persist() -> Option<bool> {
+    let storage = navigator().and_then(|n| get(&n, "storage"))?;
+    let p = call0(&storage, "persist").ok()?;
+    Some(JsFuture::from(Promise::from(p)).await.ok().and_then(|v| v.as_bool()).unwrap_or(false))
 }
 
 /// Bytes for people: "1.5 GiB".

@@ -3,7 +3,7 @@
 Run by scripts/guest/build.sh, which decides whether anything changed. Output:
   v86/libv86.js, v86/v86.wasm        npm v86 (tools/package-lock.json pins it)
   bios/bios.bin, bios/vgabios-stdvga.bin   Debian seabios
-  linux/vmlinuz, linux/initramfs.img       Debian linux-image-*-686 (newest in the mirror), busybox-static
+  linux/vmlinuz, linux/initramfs.img       Debian linux-image-*-686 (as locked, see packages.lock), busybox-static
   images/rowsnap_linux_i386_busybox.img.gz a 64 MiB ext4 system disk, gzip
   manifest.json                            build id, packages, files, kernel command line, disk size
 """
@@ -44,6 +44,25 @@ DISK_UUID = "72657773-6e61-4f70-8000-000000000001"
 SIG_MAGIC = b"~Module signature appended~\n"
 
 
+# The guest's Debian packages: (name pattern, architectures) of the newest; a lock pins exact ones.
+ROLES = {
+    "kernel": (r"linux-image-[0-9.]+-[0-9]+-686", ("i386",)),
+    "busybox": (r"busybox-static", ("i386",)),
+    "seabios": (r"seabios", ("all", "i386")),
+}
+# GUEST_LOCK names another lock (make guest-lock builds from its candidate before it commits to it).
+LOCK_DEFAULT = os.path.join(HERE, "packages.lock")
+LOCK = os.environ.get("GUEST_LOCK") or LOCK_DEFAULT
+
+
+def read_lock():
+    """{role: {name, version, architecture, sha256}} from scripts/guest/packages.lock ({} when absent)."""
+    if not os.path.exists(LOCK):
+        return {}
+    lock = json.load(open(LOCK))
+    return {p["role"]: p for p in lock["packages"]}
+
+
 def log(msg):
     print(f"guest: {msg}", file=sys.stderr, flush=True)
 
@@ -80,13 +99,24 @@ def main():
     for d in ("debs", "apt", "work"):
         os.makedirs(os.path.join(OUT, d), exist_ok=True)
 
-    # 1. Packages: the newest of each in the machine's Debian mirrors (i386 indexes in a private folder).
+    # 1. Packages: the locked versions (scripts/guest/packages.lock) while the machine's Debian
+    #    mirrors carry them, otherwise the newest, with a warning (i386 indexes in a private folder).
     index = debian.Index(os.path.join(OUT, "apt"), "binary-i386")
-    wanted = {
-        "kernel": index.newest(r"linux-image-[0-9.]+-[0-9]+-686", arch=("i386",)),
-        "busybox": index.newest(r"busybox-static", arch=("i386",)),
-        "seabios": index.newest(r"seabios", arch=("all", "i386")),
-    }
+    locked = {} if os.environ.get("GUEST_UNLOCKED") == "1" else read_lock()
+    wanted, lock_notes = {}, []
+    for role, (name_re, arch) in ROLES.items():
+        pin = locked.get(role)
+        found = index.exact_binary(pin["name"], pin["version"], pin["sha256"]) if pin else None
+        if found:
+            wanted[role] = found
+            continue
+        wanted[role] = index.newest(name_re, arch=arch)
+        if pin:
+            s = wanted[role][0]
+            note = (f"{role}: the locked {pin['name']} {pin['version']} is not in the mirror any more; "
+                    f"built with the newest, {s['Package']} {s['Version']} (make guest-lock takes it once its sources are fetched)")
+            log(f"warning: {note}")
+            lock_notes.append(note)
     t_index = time.time()
     debs = {k: debian.download_deb(s, u, os.path.join(OUT, "debs")) for k, (s, u) in wanted.items()}
     t_debs = time.time()
@@ -94,7 +124,7 @@ def main():
     packages = []
     for k, (s, u) in wanted.items():
         packages.append({
-            "name": s["Package"], "version": s["Version"], "architecture": s["Architecture"],
+            "role": k, "name": s["Package"], "version": s["Version"], "architecture": s["Architecture"],
             "sha256": s["SHA256"], "bytes": int(s["Size"]), "url": f"{u}/{s['Filename']}",
             "sources": debian.source_names(s),
         })  # fmt: skip
@@ -225,6 +255,10 @@ def main():
         "v86": {"version": v86_pkg["version"], "license": v86_pkg.get("license")},
         "modules": [m for m, _ in modules],
         "packages": packages,
+        # How the versions were chosen: "locked" (scripts/guest/packages.lock), "newest" (GUEST_UNLOCKED=1,
+        # or no lock), or "newest-fallback" (a locked version the mirror no longer has; see lock_notes).
+        "lock": "newest" if not locked else ("newest-fallback" if lock_notes else "locked"),
+        "lock_notes": lock_notes,
         "files": listing,
     }
     write(os.path.join(WWW, "manifest.json"), (json.dumps(manifest, indent=1) + "\n").encode())

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make guest: the guest (Linux in the page) in target/guest/www, built from npm's v86 and Debian
 # packages by scripts/guest/build.py, only when it is missing or its inputs changed (the files in
-# scripts/guest/, the v86 pinned in tools/package-lock.json). The Debian versions are resolved
-# (newest in the machine's mirror) when it builds; GUEST_REFRESH=1 builds again to take newer ones.
-# Then scripts/guest/sources.sh unless GUEST_SOURCES=0.
+# scripts/guest/, packages.lock among them, and the v86 pinned in tools/package-lock.json). The
+# Debian versions are the locked ones (scripts/guest/packages.lock) while the mirror has them, the
+# newest otherwise (with a warning, recorded in manifest.json); GUEST_REFRESH=1 builds again.
+# No source package is fetched here (that is `make package`, scripts/package.sh), so serving and
+# testing never wait for, or fail on, 160 MB of sources.
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1
 cd "$(dirname "$0")/../.."
@@ -41,6 +43,7 @@ else
   echo "guest: build took $((ms / 1000)).$((ms % 1000 / 100)) s"
 fi
 
-if [ "${GUEST_SOURCES:-1}" != 0 ]; then
-  scripts/guest/sources.sh
-fi
+# Sources fetched by an older build into www/ would be copied into dist/ by trunk: they belong
+# to the package (target/package/guest/sources), not to every build.
+rm -rf $www/sources
+python3 -c 'import json; [print("guest: warning:", n) for n in json.load(open("target/guest/www/manifest.json")).get("lock_notes", [])]' >&2

@@ -178,6 +178,14 @@ class Index:
                     for s in parse_stanzas(f.read()):
                         self.entries.append((s, uri))
 
+    def candidates(self, name_re, arch=None):
+        """Every (stanza, base uri) whose package name matches name_re fully, newest first."""
+        import functools
+
+        rx = re.compile(name_re)
+        cands = [(s, u) for s, u in self.entries if rx.fullmatch(s.get("Package", "")) and (arch is None or s.get("Architecture") in arch)]
+        return sorted(cands, key=functools.cmp_to_key(lambda a, b: compare_versions(b[0]["Version"], a[0]["Version"])))
+
     def newest(self, name_re, arch=None):
         """The stanza with the highest version among packages whose name matches name_re fully."""
         rx = re.compile(name_re)
@@ -189,6 +197,13 @@ class Index:
             if compare_versions(c[0]["Version"], best[0]["Version"]) > 0:
                 best = c
         return best
+
+    def exact_binary(self, package, version, sha256):
+        """The (stanza, base uri) of exactly that .deb (name, version and sha256), or None."""
+        for s, u in self.entries:
+            if s.get("Package") == package and s.get("Version") == version and s.get("SHA256") == sha256:
+                return s, u
+        return None
 
     def exact(self, package, version):
         """Every (stanza, base uri) of package at exactly version (one per suite that has it)."""
@@ -289,6 +304,26 @@ def source_names(stanza):
 OPTIONAL_SOURCES = {"linux-signed-i386"}
 
 
+def source_files(index, name, version):
+    """{file name: (sha256, size, [urls])} of source package name at version in a source Index."""
+    files = {}
+    for s, uri in index.exact(name, version):
+        for line in s.get("Checksums-Sha256", "").split("\n"):
+            parts = line.split()
+            if len(parts) == 3:
+                files.setdefault(parts[2], (parts[0], parts[1], []))[2].append(f"{uri}/{s['Directory']}/{parts[2]}")
+    return files
+
+
+def reachable(url):
+    """Whether the archive serves url now (a HEAD request)."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+
 def fetch_sources(manifest_path, out_dir, state_dir):
     """Downloads the Debian source packages (dsc, orig, debian) of every package in the manifest."""
     import json
@@ -304,16 +339,11 @@ def fetch_sources(manifest_path, out_dir, state_dir):
     missing = []
     for name, version in wanted:
         try:
-            candidates = index.exact(name, version)
+            index.exact(name, version)
         except RuntimeError as e:
             missing.append((name, str(e)))
             continue
-        files = {}
-        for s, uri in candidates:
-            for line in s.get("Checksums-Sha256", "").split("\n"):
-                parts = line.split()
-                if len(parts) == 3:
-                    files.setdefault(parts[2], (parts[0], parts[1], []))[2].append(f"{uri}/{s['Directory']}/{parts[2]}")
+        files = source_files(index, name, version)
         for fname, (digest, size, urls) in files.items():
             dest = os.path.join(out_dir, fname)
             if not (os.path.exists(dest) and sha256_file(dest) == digest):

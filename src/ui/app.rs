@@ -172,7 +172,8 @@ fn start(steal: bool, session: UseStateHandle<Session>, held: Rc<RefCell<Held>>)
             Ok(c) => c,
             Err(e) => return session.set(Session::Failed(e.to_string())),
         };
-        let storage = browser::storage(true).await;
+        // Whether storage is persistent already; asking for it (App, below) never holds the console.
+        let storage = browser::storage().await;
         held.borrow_mut()._lock = guard;
         session.set(Session::Ready(DbSummary { instances: counts[0], disks: counts[1], snapshots: counts[2], storage, locked }));
     });
@@ -217,6 +218,21 @@ pub fn app() -> Html {
                 gloo::timers::callback::Interval::new(1_000, move || tick.set(*tick + 1))
             });
             move || drop(interval)
+        });
+    }
+    // Persistent storage is asked for once the console is ready, and the answer shown when it
+    // comes: Firefox asks the person first, and may never answer (headless, a prompt unseen).
+    let persist_answer = use_state(|| None::<bool>);
+    {
+        let persist_answer = persist_answer.clone();
+        use_effect_with(ready, move |ready| {
+            if *ready {
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Some(granted) = browser::request_persist().await {
+                        persist_answer.set(Some(granted));
+                    }
+                });
+            }
         });
     }
     let toasts = use_state(Vec::<(u64, Toast)>::new);
@@ -287,7 +303,7 @@ pub fn app() -> Html {
                     {nav_group("Console", nav_item(Route::Settings, "Settings", &route))}
                 </nav>
                 <main class="content">
-                    {session_panel(&session, take_over)}
+                    {session_panel(&session, *persist_answer, take_over)}
                     if ready {
                         {switch((*route).clone())}
                     }
@@ -464,7 +480,8 @@ fn session_badge(session: &Session) -> Html {
     html! { <span class={class} role="status" data-testid="db-status">{text}</span> }
 }
 
-fn session_panel(session: &Session, on_take_over: Callback<MouseEvent>) -> Html {
+/// `persist_answer`: the browser's answer to the request for persistent storage, once it came.
+fn session_panel(session: &Session, persist_answer: Option<bool>, on_take_over: Callback<MouseEvent>) -> Html {
     match session {
         Session::Locking | Session::Opening => html! {
             <div class="notice" aria-busy="true">{"Opening the rowsnap database in this browser…"}</div>
@@ -483,7 +500,11 @@ fn session_panel(session: &Session, on_take_over: Callback<MouseEvent>) -> Html 
                     "Storage: {} used of {} available to this site; {}.",
                     human_bytes(st.usage),
                     human_bytes(st.quota),
-                    if st.persisted { "persistent (the browser will not evict it)" } else { "not persistent (the browser may evict it under pressure)" }
+                    match (st.persisted, persist_answer) {
+                        (true, _) | (_, Some(true)) => "persistent (the browser will not evict it)",
+                        (false, None) => "not persistent yet: rowsnap asked the browser to keep it (some browsers ask you first)",
+                        (false, Some(false)) => "not persistent (the browser may evict it under pressure)",
+                    }
                 ),
                 None => "Storage figures are not available in this browser.".into(),
             };

@@ -2,7 +2,7 @@
 // screenshot of every step in target/e2e/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, page, shot } from './lib.mjs';
+import { serve, launch, page, shot, downloadOf } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
@@ -198,9 +198,8 @@ test('disk page: block map, space chart and data panel; settings: clock, upload 
   await p.getByRole('button', { name: 'View as Hex' }).click();
   await p.getByLabel('Hex view').getByText(/rowsnap data pan/).waitFor();
   await p.getByLabel('Length', { exact: true }).fill('19');
-  const [dl] = await Promise.all([p.waitForEvent('download'), p.getByRole('button', { name: 'Download Range' }).click()]);
-  const fs = await import('node:fs');
-  assert.equal(fs.readFileSync(await dl.path()).toString(), 'rowsnap data panel!');
+  const dl = await downloadOf(p, () => p.getByRole('button', { name: 'Download Range' }).click());
+  assert.equal(dl.bytes.toString(), 'rowsnap data panel!');
   // Settings.
   await p.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Settings' }).click();
   await p.getByLabel('Days to advance').fill('2');
@@ -242,9 +241,9 @@ test('OSS page: create a bucket, upload a file with progress, download it, delet
   await row.waitFor({ timeout: 20000 });
   await row.getByText('9.0 MiB').waitFor();
   await shot(p, 'c15-oss-page');
-  const [download] = await Promise.all([p.waitForEvent('download'), row.getByRole('button', { name: 'Download' }).click()]);
-  const fs = await import('node:fs');
-  const got = fs.readFileSync(await download.path());
+  const download = await downloadOf(p, () => row.getByRole('button', { name: 'Download' }).click());
+  assert.equal(download.name, 'disk.img');
+  const got = download.bytes;
   assert.equal(got.length, content.length);
   assert.ok(got.equals(content), 'the downloaded file has the uploaded bytes');
   await p.getByLabel('Search objects').fill('no-such-key');

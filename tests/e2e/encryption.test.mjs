@@ -6,7 +6,7 @@
 // unlocking reads the bytes back exactly; exports are refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, page } from './lib.mjs';
+import { serve, launch, page, shot } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
@@ -101,7 +101,7 @@ test('no byte of an encrypted disk, its snapshot or its upload is stored in plai
     } else {
       assert.ok(r.scan.found.length > 0, 'the scan finds the plain disk\'s pattern');
     }
-    await p.screenshot({ path: `target/e2e/encryption-scan-${encrypted ? 'encrypted' : 'plain'}.png` });
+    await shot(p, `encryption-scan-${encrypted ? 'encrypted' : 'plain'}`);
     await context.close();
   }
 });
@@ -141,6 +141,6 @@ test('a passphrase key: wrong passphrase refused, locked blocks its disks only, 
     return { before, listed, same: back.every((b, i) => b === pat[i]) };
   }, first);
   assert.deepEqual(again, { before: 'InvalidKMSKeyId.Locked', listed: true, same: true });
-  await p.screenshot({ path: 'target/e2e/encryption-keys.png' });
+  await shot(p, 'encryption-keys');
   await context.close();
 });

@@ -1,37 +1,119 @@
-// Shared helpers: a static server for dist/ and a Chromium that works on this closed network.
-import http from 'node:http';
+// Shared helpers: a static server for dist/ and a browser that works on this closed network:
+// Debian's Chromium (Playwright over CDP), or with ROWSNAP_BROWSER=firefox Debian's stock Firefox
+// ESR (Playwright over WebDriver BiDi: playwright-core-bidi, playwright-core 1.64.1, the newest
+// whose BiDi commands Firefox ESR 153 knows). The same scenarios run in both.
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { firefox } from 'playwright-core-bidi';
+import { serveDir } from '../../scripts/serve.mjs';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const DIST = process.env.ROWSNAP_DIST || path.join(ROOT, 'dist');
-export const SHOTS = path.join(ROOT, 'target/e2e');
-
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png', '.json': 'application/json' };
+/** 'chromium' (the default) or 'firefox' (ROWSNAP_BROWSER). */
+export const BROWSER = process.env.ROWSNAP_BROWSER || 'chromium';
+if (!['chromium', 'firefox'].includes(BROWSER)) throw new Error(`ROWSNAP_BROWSER=${BROWSER}: chromium or firefox`);
+/** Screenshots: target/e2e/ for Chromium, target/e2e/firefox/ for Firefox. */
+export const SHOTS = path.join(ROOT, BROWSER === 'firefox' ? 'target/e2e/firefox' : 'target/e2e');
 
 /**
  * Serves dist/ on loopback; unknown paths get index.html (the app routes). `port`: 0 (the
  * default) takes a free one; a fixed port gives a fixed origin (for CORS rules).
  */
 export async function serve({ port = 0 } = {}) {
-  if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error(`${DIST}/index.html is missing: build first (make build)`);
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://x');
-    let file = path.join(DIST, path.normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, ''));
-    if (!file.startsWith(DIST) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) file = path.join(DIST, 'index.html');
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise((res, rej) => { server.once('error', rej); server.listen(port, '127.0.0.1', res); });
-  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(r)) };
+  return serveDir(DIST, { port });
 }
 
 export async function launch() {
-  return chromium.launch({
+  if (BROWSER === 'firefox') {
+    const browser = await firefox.launch({
+      channel: 'moz-firefox',
+      executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr',
+      headless: true,
+      // Nothing of Firefox's own reaches for the network (closed here); persistent storage is
+      // left to ask the person, as for a real one (the console must not wait on it).
+      // Release builds take services.settings.server only with MOZ_REMOTE_SETTINGS_DEVTOOLS set;
+      // a data: URL is never looked up (checked with strace: no connection leaves loopback).
+      env: { ...process.env, MOZ_REMOTE_SETTINGS_DEVTOOLS: '1', MOZ_CRASHREPORTER_DISABLE: '1' },
+      firefoxUserPrefs: {
+        'services.settings.server': 'data:,#remote-settings-dummy/v1',
+        'app.update.disabledForTesting': true,
+        'browser.safebrowsing.malware.enabled': false,
+        'browser.safebrowsing.phishing.enabled': false,
+        'network.captive-portal-service.enabled': false,
+        'network.connectivity-service.enabled': false,
+        'datareporting.policy.dataSubmissionEnabled': false,
+      },
+    });
+    console.error(`e2e: Firefox ${browser.version()} (WebDriver BiDi)`);
+    const probe = await browser.newContext();
+    patchFill(Object.getPrototypeOf((await probe.newPage()).locator('body')));
+    await probe.close();
+    return browser;
+  }
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
   });
+  return browser;
+}
+
+/**
+ * Playwright's fill over BiDi appends to an <input type=number> in Firefox 153 ('30' filled with
+ * '2' gives '302'; a plain HTML input does it too, so it is the driver, not the console): in
+ * Firefox a number input is filled as a person does it, select all and type.
+ */
+function patchFill(proto) {
+  if (proto.fill.patched) return;
+  const fill = proto.fill;
+  proto.fill = async function (value, options) {
+    if (await this.evaluate((el) => el instanceof HTMLInputElement && el.type === 'number', null, options)) {
+      await this.click(options);
+      await this.press('Control+a');
+      await this.press('Delete');
+      if (value !== '') await this.pressSequentially(String(value));
+      return;
+    }
+    return fill.call(this, value, options);
+  };
+  proto.fill.patched = true;
+}
+
+/**
+ * The bytes of the file the console hands the browser when `click()` runs: in Chromium the
+ * download itself (Playwright's download event); in Firefox, where Playwright's BiDi delivers no
+ * download event (checked on a plain page: none for an <a download> of a Blob), the Blob behind
+ * the <a download> the console clicks, read in the page, and its file name.
+ */
+export async function downloadOf(p, click) {
+  if (BROWSER !== 'firefox') {
+    const [dl] = await Promise.all([p.waitForEvent('download'), click()]);
+    return { name: dl.suggestedFilename(), bytes: fs.readFileSync(await dl.path()) };
+  }
+  await p.evaluate(() => {
+    window.__downloads = [];
+    if (window.__downloadHook) return;
+    window.__downloadHook = true;
+    const click = HTMLAnchorElement.prototype.click;
+    HTMLAnchorElement.prototype.click = function () {
+      if (this.download && this.href.startsWith('blob:')) {
+        window.__downloads.push(fetch(this.href).then((r) => r.arrayBuffer()).then((b) => ({ name: this.download, b64: btoaBytes(new Uint8Array(b)) })));
+      }
+      return click.call(this);
+    };
+    function btoaBytes(a) {
+      let s = '';
+      for (let i = 0; i < a.length; i += 0x8000) s += String.fromCharCode(...a.subarray(i, i + 0x8000));
+      return btoa(s);
+    }
+  });
+  await click();
+  const got = await p.evaluate(async () => {
+    for (let i = 0; i < 300 && window.__downloads.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    return window.__downloads.length ? window.__downloads[0] : null;
+  });
+  if (!got) throw new Error('the console handed the browser no file to download within 30 s');
+  return { name: got.name, bytes: Buffer.from(got.b64, 'base64') };
 }
 
 /** A page that records every page error and console error. */

@@ -2,7 +2,7 @@
 // and a second tab neither writes behind the first one's back nor is stuck.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, page, shot } from './lib.mjs';
+import { serve, launch, page, shot, BROWSER } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
@@ -18,6 +18,17 @@ test('the console loads, opens its database and navigates', async () => {
     await nav.getByRole('link', { name }).waitFor();
   }
   await assert.doesNotReject(p.getByTestId('db-summary').filter({ hasText: /Database ready \(0 instances, 0 disks, 0 snapshots when this tab opened it\)/ }).waitFor());
+  // Ready whatever the answer to the request for persistent storage: Chromium answers at once;
+  // Firefox asks the person, and headless nobody answers (the console must not wait for it).
+  const summary = p.getByTestId('db-summary');
+  if (BROWSER === 'firefox') {
+    const storage = await summary.getByText(/^Storage: /).textContent();
+    assert.match(storage, /not persistent yet: rowsnap asked the browser to keep it/);
+    assert.equal(await p.evaluate(() => Promise.race([navigator.storage.persist().then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 2000))])), 'waiting',
+      'Firefox has not answered the request: the console is Ready with the prompt unanswered');
+  } else {
+    await summary.getByText(/^Storage: .* available to this site; (persistent \(the browser will not evict it\)|not persistent \(the browser may evict it under pressure\))\.$/).waitFor();
+  }
   await shot(p, 'shell-instances');
   await nav.getByRole('link', { name: 'Snapshots' }).click();
   await p.getByRole('heading', { name: 'Snapshots' }).waitFor();

@@ -71,7 +71,12 @@ pub fn save_file(parts: &js_sys::Array, name: &str) -> Result<(), Error> {
     a.set_href(&url);
     a.set_download(name);
     a.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
+    // The browser reads the Blob after the click returns (Firefox may still be starting the
+    // download): the URL is revoked a minute later, as FileSaver.js does, not at once.
+    gloo::timers::callback::Timeout::new(60_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
     Ok(())
 }
 

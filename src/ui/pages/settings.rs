@@ -26,7 +26,7 @@ pub fn settings_page() -> Html {
         let (storage, d) = (storage.clone(), d.clone());
         use_effect_with(ctx.tick, move |_| {
             wasm_bindgen_futures::spawn_local(async move {
-                storage.set(browser::storage(false).await);
+                storage.set(browser::storage().await);
                 if let Ok((offset, cap)) = service::with(async |ecs| Ok((ecs.clock_offset_seconds(), ecs.upload_rate()))).await {
                     d.emit(SettingsAction::Read(offset, cap));
                 }

@@ -6,6 +6,16 @@ cd "$(dirname "$0")/.."
 what="${1:-build}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# `prints PATTERN CMD...`: whether CMD's output has a line matching PATTERN. The output is read
+# whole first: `CMD | grep -q` under pipefail fails when grep stops reading early and CMD dies of
+# SIGPIPE (geckodriver --version did, so an installed tool looked missing).
+prints() {
+  local pattern="$1" out
+  shift
+  out=$("$@" 2>/dev/null) || return 1
+  grep -q -- "$pattern" <<<"$out"
+}
+
 # cargo install, --locked first (the versions its authors tested); when the registry lacks a
 # locked dependency, again without --locked, saying so (it then takes the newest compatible ones).
 cargo_install() {
@@ -32,12 +42,12 @@ fetch_crates() {
 # wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly.
 wb_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
 
-if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
+if ! prints '^wasm32-unknown-unknown$' rustup target list --installed; then
   echo "install: rustup target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
 for c in clippy rustfmt; do
-  if ! rustup component list --installed | grep -q "^$c"; then
+  if ! prints "^$c" rustup component list --installed; then
     echo "install: rustup component $c"
     rustup component add "$c"
   fi
@@ -46,8 +56,8 @@ done
 # it the release is built with stable.
 . scripts/toolchain.sh
 if ! rustup run "$RELEASE_TOOLCHAIN" rustc --version >/dev/null 2>&1 \
-  || ! rustup component list --installed --toolchain "$RELEASE_TOOLCHAIN" | grep -q '^rust-src' \
-  || ! rustup target list --installed --toolchain "$RELEASE_TOOLCHAIN" | grep -q '^wasm32-unknown-unknown$'; then
+  || ! prints '^rust-src' rustup component list --installed --toolchain "$RELEASE_TOOLCHAIN" \
+  || ! prints '^wasm32-unknown-unknown$' rustup target list --installed --toolchain "$RELEASE_TOOLCHAIN"; then
   echo "install: rustup toolchain $RELEASE_TOOLCHAIN (minimal, rust-src, wasm32) for the release bundle"
   rustup toolchain install "$RELEASE_TOOLCHAIN" --profile minimal --component rust-src --target wasm32-unknown-unknown \
     || echo "install: $RELEASE_TOOLCHAIN could not be installed; the release will be built with stable" >&2
@@ -63,18 +73,18 @@ if [ -f "$std_manifest" ]; then
   fetch_crates "the standard library of $RELEASE_TOOLCHAIN" rustup run "$RELEASE_TOOLCHAIN" cargo
 fi
 
-if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb_version\$"; then
+if ! prints " $wb_version\$" wasm-bindgen --version; then
   echo "install: wasm-bindgen-cli $wb_version (about 4 minutes, once)"
   cargo_install wasm-bindgen-cli wasm-bindgen-cli --version "=$wb_version"
 fi
-if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.'; then
+if ! prints '^trunk 0\.21\.' trunk --version; then
   echo "install: trunk 0.21 (about 10 minutes, once)"
   cargo_install trunk trunk --version '~0.21'
 fi
 
 # The splitter of the release bundle into its main module and lazily loaded
 # page parts (scripts/post-build.sh; the first load stays under 600 KiB gzip).
-if ! command -v wasm-split-cli >/dev/null || ! cargo install --list | grep -q '^wasm_split_cli_support v0\.2\.3:'; then
+if ! command -v wasm-split-cli >/dev/null || ! prints '^wasm_split_cli_support v0\.2\.3:' cargo install --list; then
   echo "install: wasm-split-cli 0.2.3 (wasm_split_cli_support, about 2 minutes, once)"
   cargo_install wasm-split-cli wasm_split_cli_support --version "=0.2.3" --features build-binary
 fi
@@ -111,7 +121,7 @@ if [ "$what" = test ]; then
     echo "install: firefox-esr (apt)"
     apt_install firefox-esr
   fi
-  if ! geckodriver --version 2>/dev/null | grep -q '^geckodriver 0\.37\.'; then
+  if ! prints '^geckodriver 0\.37\.' geckodriver --version; then
     echo "install: geckodriver 0.37 (about 3 minutes, once)"
     cargo_install geckodriver geckodriver --version '~0.37'
   fi

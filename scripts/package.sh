@@ -35,4 +35,4 @@ print(f"package: {len(listing['files'])} source files of {len(names)} source pac
 PY
 rm -rf target/package
 mv target/package.new target/package
-echo "package: target/package/ ($(du -sh target/package | cut -f1)): deploy this folder as it is (any static server; unknown paths must answer index.html)"
+echo "package: target/package/ ($(du -sh target/package | cut -f1)): deploy this folder as it is (any static server: the console routes in the URL hash)"

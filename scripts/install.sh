@@ -29,14 +29,14 @@ cargo_install() {
 }
 
 # Everything a build offline (trunk runs cargo with --offline) reads from the registry:
-# `cargo fetch` of a manifest, skipped when `--offline` finds every crate here already.
+# `fetch_crates WHAT CARGO-FETCH-COMMAND...`, skipped when `--offline` finds every crate here.
 fetch_crates() {
   local what="$1"; shift
-  if "$@" fetch --offline "${FETCH_ARGS[@]}" >/dev/null 2>&1; then
+  if "$@" --offline >/dev/null 2>&1; then
     return
   fi
   echo "install: fetching the crates of $what"
-  "$@" fetch "${FETCH_ARGS[@]}"
+  "$@"
 }
 
 # wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly.
@@ -65,12 +65,10 @@ fi
 # The project's crates (every target's), and the standard library's own crates for the
 # release's -Zbuild-std (its Cargo.lock names crates such as wasip1), fetched with that
 # toolchain's cargo (stable cargo refuses the standard library's manifest).
-FETCH_ARGS=()
-fetch_crates "the project" cargo
+fetch_crates "the project" cargo fetch
 std_manifest="$(rustup run "$RELEASE_TOOLCHAIN" rustc --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library/Cargo.toml"
 if [ -f "$std_manifest" ]; then
-  FETCH_ARGS=(--manifest-path "$std_manifest")
-  fetch_crates "the standard library of $RELEASE_TOOLCHAIN" rustup run "$RELEASE_TOOLCHAIN" cargo
+  fetch_crates "the standard library of $RELEASE_TOOLCHAIN" rustup run "$RELEASE_TOOLCHAIN" cargo fetch --manifest-path "$std_manifest"
 fi
 
 if ! prints " $wb_version\$" wasm-bindgen --version; then

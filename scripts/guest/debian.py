@@ -188,15 +188,10 @@ class Index:
 
     def newest(self, name_re, arch=None):
         """The stanza with the highest version among packages whose name matches name_re fully."""
-        rx = re.compile(name_re)
-        cands = [(s, u) for s, u in self.entries if rx.fullmatch(s.get("Package", "")) and (arch is None or s.get("Architecture") in arch)]
+        cands = self.candidates(name_re, arch)
         if not cands:
             raise RuntimeError(f"no package matching {name_re!r} in the i386 indexes of {[s[0] + ' ' + s[1] for s in apt_sources()]}")
-        best = cands[0]
-        for c in cands[1:]:
-            if compare_versions(c[0]["Version"], best[0]["Version"]) > 0:
-                best = c
-        return best
+        return cands[0]
 
     def exact_binary(self, package, version, sha256):
         """The (stanza, base uri) of exactly that .deb (name, version and sha256), or None."""

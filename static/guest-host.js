@@ -217,7 +217,7 @@
       vga_bios: { buffer: f.vga },
       bzimage: { buffer: f.kernel },
       initrd: { buffer: f.initrd },
-      cmdline: f.manifest.cmdline + ' rowsnap.wait',
+      cmdline: `${f.manifest.cmdline} rowsnap.wait rowsnap.disks=${disks.length}`,
       initial_state: state ? { buffer: state.buffer } : undefined,
       hda: disks[0],
       hdb: disks[1],

@@ -247,21 +247,6 @@ export async function serialSays(p, id, text, ms = BOOT_MS) {
   }
 }
 
-/** Waits for instance `id`'s first shell prompt after its first (cold) boot.
- * A machine that shows none in 150 s is rebooted once (its serial output's end
- * is logged): a cold boot hung once in a clean clone's CI run (2026-11-30,
- * vm-data-disk, 240 s without a prompt) and did not in four cold reruns. Only
- * for a test that does not count its machine's boots afterwards. */
-export async function firstPrompt(p, id) {
-  try {
-    await serialSays(p, id, 'rowsnap# ', 150_000);
-  } catch (e) {
-    console.error(`rebooting ${id} once, no prompt after its cold boot: ${e.message}`);
-    await p.evaluate((id) => ecs.request('RebootInstance', { InstanceId: id, ForceStop: true }), id);
-    await serialSays(p, id, 'rowsnap# ');
-  }
-}
-
 /** Waits until instance `id` is `want`. */
 export const statusIs = (p, id, want, ms = BOOT_MS) => until(p, async ([id, want]) =>
   (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].Status === want, [id, want], ms, `${id} ${want}`);

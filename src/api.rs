@@ -306,6 +306,17 @@ fn guest_detach(id: JsValue) -> Promise {
     })
 }
 
+/// The guest's FLUSH CACHE (static/guest-host.js): resolves once every guest write queued so far,
+/// the instance's among them, is committed with strict durability (`Ecs::sync_guest_writes`);
+/// rejects when it cannot be.
+fn guest_flush(id: JsValue) -> Promise {
+    promise(async move {
+        let _id = str_arg(&id, "InstanceId")?;
+        service::with(async |ecs| ecs.sync_guest_writes().await).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
 fn guest_read(id: JsValue, index: JsValue, offset: JsValue, length: JsValue) -> Promise {
     promise(async move {
         let id = str_arg(&id, "InstanceId")?;
@@ -383,6 +394,7 @@ pub fn install() {
     set_fn(&guest, "detach", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_detach).into_js_value());
     set_fn(&guest, "read", Closure::<dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Promise>::new(guest_read).into_js_value());
     set_fn(&guest, "write", Closure::<dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Promise>::new(guest_write).into_js_value());
+    set_fn(&guest, "flush", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_flush).into_js_value());
     set_fn(&guest, "loadState", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_state_get).into_js_value());
     set_fn(&guest, "saveState", Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(guest_state_put).into_js_value());
     set_fn(&guest, "stateKeys", Closure::<dyn Fn() -> Promise>::new(guest_state_keys).into_js_value());

@@ -62,6 +62,8 @@
       this.byteLength = bytes;
       this.cache = new Map(); // chunk index -> bytes (insertion order: least recent first)
       this.writes = 0;
+      this.flushes = 0; // FLUSH CACHE commands the guest sent (see installWriteCache)
+      this.failed = null; // the first write the ECS layer refused since the last flush
       this.chain = Promise.resolve();
       this.sector0 = undefined;
       this.onload = undefined;
@@ -125,7 +127,25 @@
       }
       this.chain = this.chain
         .then(() => ecs.guest.write(this.instance, this.index, start, copy))
-        .then(() => { if (fn) fn(); }, (e) => { console.error('rowsnap: guest write failed', e); if (fn) fn(); });
+        .then(() => { if (fn) fn(); }, (e) => {
+          console.error('rowsnap: guest write failed', e);
+          // The next FLUSH fails (the guest's fsync gets EIO), never reports it stored.
+          if (!this.failed) this.failed = e;
+          if (fn) fn();
+        });
+    }
+    /**
+     * The guest's FLUSH CACHE: resolves once every write queued before it is committed to
+     * IndexedDB (the ECS layer's queue applied in one transaction); rejects when one of them
+     * was refused or the commit fails.
+     */
+    flush() {
+      this.flushes++;
+      // Behind every write queued before it (not in the chain: later reads and writes go on).
+      return this.chain.then(() => {
+        if (this.failed) { const e = this.failed; this.failed = null; throw e; }
+        return ecs.guest.flush(this.instance);
+      });
     }
     get_and_cache(start, len, fn) { this.get(start, len, fn); }
     get_from_cache(start, len) { return start === 0 && len === 512 ? this.sector0 : undefined; }
@@ -134,6 +154,79 @@
     set_state() {}
     /** Resolves when every queued operation has been handed to the ECS layer. */
     settled() { return this.chain; }
+  }
+
+  // The disks' volatile write cache, as QEMU's cache=writeback gives one. v86 0.5.462's IDE disk
+  // advertises FLUSH CACHE (word 83 bits 12-13) but no write cache, so Linux takes a completed
+  // write as stable and never flushes; rowsnap completes writes once queued and commits them in
+  // batches, so a synced file could be lost with the tab. Wrapped here (v86's method and field
+  // names survive its minification; its drive objects are sealed, so the shared prototype is
+  // patched, once): create_identify_packet also sets words 82 and 85 bit 5 (write cache supported
+  // and enabled; never FUA, word 84/87 bit 6, which v86 aborts); ata_command holds FLUSH CACHE
+  // (0xE7) and FLUSH CACHE EXT (0xEA) busy (status 0xC0, no interrupt, as v86's own reads wait)
+  // until GuestDisk.flush() resolves, then completes it (0x50 and an interrupt), or aborts it
+  // (0x41, error 0x04) when a write was refused; SET FEATURES 02h/82h turn the cache on and off;
+  // device_reset drops a completion still on its way. WRITE_CACHE is part of the saved machine
+  // states' key: Linux reads IDENTIFY once, at its probe, before the state is saved.
+  const WRITE_CACHE = 'wce1';
+  function installWriteCache(emulator) {
+    const ide = emulator.v86.cpu.devices.ide;
+    const proto = Object.getPrototypeOf(ide.primary.master);
+    const ours = (d) => !d.is_atapi && d.drive_connected && d.buffer && typeof d.buffer.flush === 'function';
+    if (!proto.rowsnapWriteCache) {
+      const state = new WeakMap(); // drive -> { wce, gen }
+      const st = (d) => { let s = state.get(d); if (!s) state.set(d, s = { wce: true, gen: 0 }); return s; };
+      const identify = proto.create_identify_packet;
+      proto.create_identify_packet = function () {
+        identify.call(this);
+        if (!ours(this)) return;
+        this.data[82 * 2] |= 0x20;
+        if (st(this).wce) this.data[85 * 2] |= 0x20; else this.data[85 * 2] &= ~0x20;
+      };
+      const flush = (d, cmd) => {
+        const s = st(d);
+        const gen = s.gen;
+        d.status_reg = 0xC0;
+        let p;
+        try { p = Promise.resolve(d.buffer.flush()); } catch (e) { p = Promise.reject(e); }
+        p.then(() => true, (e) => { console.error('rowsnap: a guest flush failed', e); return false; }).then((ok) => {
+          if (s.gen !== gen || d.current_command !== cmd || !(d.status_reg & 0x80)) return; // reset meanwhile
+          if (ok) {
+            d.status_reg = 0x50;
+          } else {
+            d.error_reg = 0x04;
+            d.status_reg = 0x41;
+          }
+          d.push_irq();
+        });
+      };
+      const command = proto.ata_command;
+      proto.ata_command = function (cmd) {
+        if (!ours(this)) return command.call(this, cmd);
+        if (cmd === 0xE7 || cmd === 0xEA) {
+          this.current_command = cmd;
+          this.error_reg = 0;
+          return flush(this, cmd);
+        }
+        if (cmd === 0xEF) {
+          const sub = this.features_reg & 0xFF;
+          if (sub === 0x02) st(this).wce = true;
+          else if (sub === 0x82) st(this).wce = false;
+        }
+        return command.call(this, cmd);
+      };
+      const reset = proto.device_reset;
+      proto.device_reset = function () { st(this).gen++; return reset.call(this); };
+      proto.rowsnapWriteCache = { flush };
+    }
+    // A state saved while a flush was held restores it busy: finish it.
+    for (const ch of [ide.primary, ide.secondary]) {
+      for (const d of ch ? [ch.master, ch.slave] : []) {
+        if (ours(d) && (d.status_reg & 0x80) && (d.current_command === 0xE7 || d.current_command === 0xEA)) {
+          proto.rowsnapWriteCache.flush(d, d.current_command);
+        }
+      }
+    }
   }
 
   const vms = new Map(); // instance id -> machine
@@ -190,7 +283,7 @@
     const f = await files();
     const disks = info.Disks.slice(0, 2).map((d, i) => new GuestDisk(id, i, d.Bytes));
     const vm = { id, text: '', pending: [], decoder: new TextDecoder(), subs: new Set(), agent: '', waiters: [], disks };
-    const key = [f.manifest.build, info.MemoryMiB, ...disks.map((d) => d.byteLength)].join('-');
+    const key = [f.manifest.build, info.MemoryMiB, ...disks.map((d) => d.byteLength), WRITE_CACHE].join('-');
     const saved = await ecs.guest.loadState(key).catch(() => null);
     const state = saved ? await streamed(saved, new DecompressionStream('gzip')) : null;
     vm.warm = !!state;
@@ -232,6 +325,7 @@
     emulator.add_listener('serial0-output-byte', (b) => output(vm, b));
     emulator.add_listener('serial1-output-byte', (b) => agentLine(vm, b));
     await new Promise((resolve) => emulator.add_listener('emulator-started', resolve));
+    installWriteCache(emulator);
     // Restored: the machine waits for "go" already (it said it was ready before it was saved).
     // Said again until the guest goes on (states saved by older guest builds could drop it).
     if (state) {
@@ -309,6 +403,8 @@
     since(id) { const vm = vms.get(id); return vm ? (performance.now() - vm.t0) / 1000 : null; },
     /** Whether the instance's machine booted from the saved state (warm) or cold. */
     warm(id) { const vm = vms.get(id); return vm ? vm.warm : null; },
+    /** FLUSH CACHE commands the instance's machine sent to its disks since it booted (null without one). */
+    flushes(id) { const vm = vms.get(id); return vm ? vm.disks.reduce((n, d) => n + d.flushes, 0) : null; },
     /** The serial console's output since the machine booted (the last 1 MiB). */
     consoleRead(id) {
       const vm = vms.get(id);

@@ -255,6 +255,39 @@ fn an_encrypted_machine_waits_while_its_key_is_locked_and_keeps_no_saved_state()
 }
 
 #[test]
+fn the_guests_flush_commits_strictly_and_covers_batches_committed_before_it() {
+    let a = installed();
+    let store = MemoryStore::new();
+    store.restore(&a.ecs.engine_ref().store().dump());
+    let counting = FailingStore::new(store, u64::MAX, FailMode::Before);
+    let clock = a.clock.clone();
+    let mut ecs = block_on(Ecs::open(counting.clone(), Box::new(move || clock.get()))).unwrap();
+    let run = block_on(ecs.request("RunInstances", &json!({"ImageId": LINUX_IMAGE}))).unwrap();
+    let id = run["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+    a.clock.set(a.clock.get() + 2_000);
+    block_on(ecs.guest_attach(&id)).unwrap();
+    // Nothing written since the machine came: a flush costs nothing.
+    block_on(ecs.sync_guest_writes()).unwrap();
+    assert_eq!(counting.strict_commits(), 0);
+    // Queued writes: the flush applies them in one strict transaction.
+    block_on(ecs.guest_write(&id, 0, 1 << 20, b"synced".to_vec())).unwrap();
+    let before = counting.commits();
+    block_on(ecs.sync_guest_writes()).unwrap();
+    assert_eq!((counting.commits() - before, counting.strict_commits()), (1, 1));
+    assert!(!ecs.guest_writes_pending());
+    block_on(ecs.sync_guest_writes()).unwrap();
+    assert_eq!(counting.strict_commits(), 1, "nothing new: no commit");
+    // A batch the host's timer committed (relaxed) before the flush: the flush still commits
+    // strictly (a marker), which carries the earlier commit to the device.
+    block_on(ecs.guest_write(&id, 0, 2 << 20, b"batched".to_vec())).unwrap();
+    block_on(ecs.flush_guest_writes()).unwrap();
+    assert_eq!(counting.strict_commits(), 1, "the timer's batch is relaxed");
+    block_on(ecs.sync_guest_writes()).unwrap();
+    assert_eq!(counting.strict_commits(), 2);
+    assert_eq!(block_on(ecs.guest_read(&id, 0, 2 << 20, 7)).unwrap(), b"batched");
+}
+
+#[test]
 fn a_batch_that_fails_to_apply_stays_queued_and_readable() {
     let a = installed();
     let store = MemoryStore::new();

@@ -59,6 +59,8 @@ async fn states_kept<S: Store>(cx: &mut Cx<'_, S>) -> Result<Vec<(String, usize)
         Err(_) => Ok(vec![serde_json::from_slice::<(String, usize)>(&b)?]),
     }
 }
+/// The record a strict commit with no guest write puts (the time of the last sync).
+const SYNC_RECORD: &str = "guest_synced";
 /// Queued guest writes are applied once they reach this many bytes.
 pub const BATCH_BYTES: usize = 8 << 20;
 
@@ -68,6 +70,10 @@ pub struct Guests {
     live: BTreeMap<String, Live>,
     pending: Vec<Pending>,
     pending_bytes: usize,
+    /// Guest writes were committed without `strict` durability since the
+    /// last [`Ecs::sync_guest_writes`] (the next one commits strictly even
+    /// with nothing queued, so the device holds them).
+    unsynced: bool,
 }
 
 struct Live {
@@ -306,10 +312,33 @@ impl<S: Store> Ecs<S> {
         if self.guests.pending.is_empty() {
             return Ok(());
         }
+        self.apply_pending(false).await
+    }
+
+    /// The guest's FLUSH CACHE: applies the queued guest writes as
+    /// [`Ecs::flush_guest_writes`] does, in a transaction with `strict`
+    /// durability ([`crate::engine::Store::begin_strict`]), so once it
+    /// returns every guest write queued before it survives the browser
+    /// being killed and the operating system crashing. With nothing queued
+    /// but earlier batches committed relaxed, a strict commit of a marker
+    /// record flushes them to the device too.
+    pub async fn sync_guest_writes(&mut self) -> Result<()> {
+        if self.guests.pending.is_empty() && !self.guests.unsynced {
+            return Ok(());
+        }
+        self.apply_pending(true).await?;
+        self.guests.unsynced = false;
+        Ok(())
+    }
+
+    async fn apply_pending(&mut self, strict: bool) -> Result<()> {
         let pending = std::mem::take(&mut self.guests.pending);
         let bytes = std::mem::take(&mut self.guests.pending_bytes);
-        match self.remote(async |e| e.apply_guest_writes(&pending).await).await {
-            Ok(()) => Ok(()),
+        match self.remote(async |e| e.apply_guest_writes(&pending, strict).await).await {
+            Ok(()) => {
+                self.guests.unsynced |= !strict;
+                Ok(())
+            }
             Err(e) => {
                 // Not applied: the writes (which the guest was told are done) stay
                 // queued, ahead of any newer ones, and are tried again.
@@ -321,8 +350,12 @@ impl<S: Store> Ecs<S> {
         }
     }
 
-    async fn apply_guest_writes(&mut self, pending: &[Pending]) -> Result<()> {
-        let mut cx = self.cx("").await?;
+    async fn apply_guest_writes(&mut self, pending: &[Pending], strict: bool) -> Result<()> {
+        let mut cx = if strict { self.cx_strict().await? } else { self.cx("").await? };
+        if strict && pending.is_empty() {
+            let wall = cx.wall;
+            cx.save(SYNC_RECORD, &wall);
+        }
         let mut disks: BTreeMap<String, Option<Disk>> = BTreeMap::new();
         for w in pending {
             if !disks.contains_key(&w.disk) {

@@ -152,6 +152,17 @@ impl<S: Store> Ecs<S> {
         Ok(Cx { t, now, wall, rng: &mut self.rng, settings, settings_dirty: false, region: region.to_string(), live, kms: self.kms.clone(), x: self.x.clone() })
     }
 
+    /// As [`Ecs::cx`] (the default region), in a transaction whose commit is
+    /// durable against an operating system crash (`Store::begin_strict`).
+    async fn cx_strict(&mut self) -> Result<Cx<'_, S>> {
+        let now = self.now();
+        let wall = (self.wall)();
+        let settings = self.settings.clone();
+        let t = self.engine.begin_strict().await?;
+        let live = self.guests.live();
+        Ok(Cx { t, now, wall, rng: &mut self.rng, settings, settings_dirty: false, region: String::new(), live, kms: self.kms.clone(), x: self.x.clone() })
+    }
+
     /// One ECS API action by its ECS name. The response carries `RequestId`;
     /// an error carries the Code, Message, HTTP status and RequestId.
     pub async fn request(&mut self, action: &str, params: &Value) -> Result<Value, (Error, String)> {

@@ -331,6 +331,13 @@ impl<S: Store> Engine<S> {
         Ok(EngineTx::new(self, tx))
     }
 
+    /// As [`Engine::begin`], with a commit that survives an operating system
+    /// crash where the store can promise it ([`Store::begin_strict`]).
+    pub async fn begin_strict(&mut self) -> Result<EngineTx<'_, S>, EngineError> {
+        let tx = self.store.begin_strict().await?;
+        Ok(EngineTx::new(self, tx))
+    }
+
     /// A read-only transaction over the engine's tables only: it runs beside
     /// a transaction over the upper tables ([`Engine::begin_upper`]).
     pub async fn begin_engine_read(&self) -> Result<EngineTx<'_, S>, EngineError> {

@@ -113,6 +113,15 @@ pub trait Store {
         let _ = tables;
         self.begin(write).await
     }
+
+    /// Opens a read-write transaction over every table whose commit, once
+    /// reported, survives an operating system crash or a power loss, where
+    /// the store can tell the difference (IndexedDB's `durability:
+    /// "strict"`: the browser flushes to the device before it reports the
+    /// commit). A store without the distinction gives a plain one.
+    async fn begin_strict(&self) -> Result<Self::Tx, StoreError> {
+        self.begin(true).await
+    }
 }
 
 /// The engine's own tables.

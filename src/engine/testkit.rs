@@ -403,17 +403,22 @@ pub enum FailMode {
 pub struct FailingStore {
     pub inner: MemoryStore,
     commits: Rc<Cell<u64>>,
+    strict: Rc<Cell<u64>>,
     fail_at: u64,
     mode: FailMode,
 }
 
 impl FailingStore {
     pub fn new(inner: MemoryStore, fail_at: u64, mode: FailMode) -> Self {
-        FailingStore { inner, commits: Rc::new(Cell::new(0)), fail_at, mode }
+        FailingStore { inner, commits: Rc::new(Cell::new(0)), strict: Rc::new(Cell::new(0)), fail_at, mode }
     }
     /// Commits attempted so far.
     pub fn commits(&self) -> u64 {
         self.commits.get()
+    }
+    /// Commits attempted so far of transactions opened with [`Store::begin_strict`].
+    pub fn strict_commits(&self) -> u64 {
+        self.strict.get()
     }
 }
 
@@ -423,12 +428,26 @@ pub struct FailingTx {
     fail_at: u64,
     mode: FailMode,
     put_bytes: u64,
+    /// Counts strict commits (opened with `begin_strict`).
+    strict: Option<Rc<Cell<u64>>>,
 }
 
 impl Store for FailingStore {
     type Tx = FailingTx;
     async fn begin(&self, write: bool) -> Result<FailingTx, StoreError> {
-        Ok(FailingTx { inner: self.inner.begin(write).await?, commits: self.commits.clone(), fail_at: self.fail_at, mode: self.mode, put_bytes: 0 })
+        Ok(FailingTx {
+            inner: self.inner.begin(write).await?,
+            commits: self.commits.clone(),
+            fail_at: self.fail_at,
+            mode: self.mode,
+            put_bytes: 0,
+            strict: None,
+        })
+    }
+    async fn begin_strict(&self) -> Result<FailingTx, StoreError> {
+        let mut tx = self.begin(true).await?;
+        tx.strict = Some(self.strict.clone());
+        Ok(tx)
     }
 }
 
@@ -461,6 +480,9 @@ impl Tx for FailingTx {
     async fn commit(self) -> Result<(), StoreError> {
         let n = self.commits.get() + 1;
         self.commits.set(n);
+        if let Some(s) = &self.strict {
+            s.set(s.get() + 1);
+        }
         if let FailMode::QuotaAbove(limit) = self.mode {
             if self.put_bytes > limit {
                 return Err(StoreError::QuotaExceeded);

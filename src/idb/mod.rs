@@ -39,6 +39,7 @@ pub const DB_VERSION: u32 = schema::VERSION;
 #[derive(Clone)]
 pub struct IdbStore {
     db: Rc<Database>,
+    raw: web_sys::IdbDatabase,
     name: String,
     closed: Rc<Cell<bool>>,
 }
@@ -51,6 +52,15 @@ fn js_err(e: idb::Error) -> StoreError {
         return StoreError::Backend(format!("{}: {}", d.name(), d.message()));
     }
     StoreError::Backend(e.to_string())
+}
+
+/// A thrown JavaScript value (a DOMException) as a store error.
+fn js_value_err(e: &JsValue) -> StoreError {
+    match e.dyn_ref::<web_sys::DomException>() {
+        Some(d) if d.name() == "QuotaExceededError" => StoreError::QuotaExceeded,
+        Some(d) => StoreError::Backend(format!("{}: {}", d.name(), d.message())),
+        None => StoreError::Backend(format!("{e:?}")),
+    }
 }
 
 fn key_js(k: &Key) -> JsValue {
@@ -98,12 +108,15 @@ impl IdbStore {
                 Err(e) => web_sys::console::error_1(&format!("rowsnap: upgrade: {e}").into()),
             }
         });
-        let mut db = req.await.map_err(|e| match &e {
+        let db = req.await.map_err(|e| match &e {
             idb::Error::DomException(d) if d.name() == "VersionError" => {
                 StoreError::Backend("this database was written by a newer rowsnap; open that version".into())
             }
             _ => js_err(e),
         })?;
+        // The raw connection too: idb 0.6 has no transaction options (durability).
+        let raw: web_sys::IdbDatabase = JsValue::from(db).unchecked_into();
+        let mut db = Database::from(raw.clone());
         let closed = Rc::new(Cell::new(false));
         let flag = closed.clone();
         db.on_version_change(move |event| {
@@ -115,7 +128,7 @@ impl IdbStore {
             on_closed();
             web_sys::console::warn_1(&"rowsnap: the database was upgraded or deleted by another tab; this tab closed it".into());
         });
-        Ok(IdbStore { db: Rc::new(db), name: name.to_string(), closed })
+        Ok(IdbStore { db: Rc::new(db), raw, name: name.to_string(), closed })
     }
 
     /// Deletes the database `name` (every table, every record).
@@ -151,6 +164,14 @@ pub struct IdbTx {
     stores: Vec<(Table, ObjectStore)>,
     closed: Rc<Cell<bool>>,
     committed: bool,
+}
+
+impl IdbTx {
+    /// The transaction's `durability` as the browser reports it (`"strict"`,
+    /// `"relaxed"`, `"default"`), or None where it has no such attribute.
+    pub fn durability(&self) -> Option<String> {
+        js_sys::Reflect::get(&self.raw, &"durability".into()).ok().and_then(|v| v.as_string())
+    }
 }
 
 impl Drop for IdbTx {
@@ -207,6 +228,30 @@ impl Store for IdbStore {
         let tx = self.db.transaction(&names, mode).map_err(|e| if self.closed.get() { StoreError::VersionChanged } else { js_err(e) })?;
         let stores = tables.iter().map(|t| tx.object_store(t.name()).map(|st| (*t, st))).collect::<Result<Vec<_>, _>>().map_err(js_err)?;
         Ok(IdbTx { raw: tx.into(), stores, closed: self.closed.clone(), committed: false })
+    }
+
+    async fn begin_strict(&self) -> Result<IdbTx, StoreError> {
+        if self.closed.get() {
+            return Err(StoreError::VersionChanged);
+        }
+        let tables: Vec<Table> = schema::all().collect();
+        let names: js_sys::Array = tables.iter().map(|t| JsValue::from_str(t.name())).collect();
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"durability".into(), &"strict".into());
+        // IDBDatabase.transaction(names, "readwrite", { durability: "strict" }); a browser without
+        // the option ignores it (web-sys has the call only behind its unstable-API cfg).
+        let open = js_sys::Reflect::get(&self.raw, &"transaction".into())
+            .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+            .and_then(|f| f.call3(&self.raw, &names, &"readwrite".into(), &options))
+            .and_then(|t| t.dyn_into::<web_sys::IdbTransaction>().map_err(JsValue::from));
+        let raw = match open {
+            Ok(t) => t,
+            Err(_) if self.closed.get() => return Err(StoreError::VersionChanged),
+            Err(e) => return Err(js_value_err(&e)),
+        };
+        let tx = idb::Transaction::from(raw.clone());
+        let stores = tables.iter().map(|t| tx.object_store(t.name()).map(|st| (*t, st))).collect::<Result<Vec<_>, _>>().map_err(js_err)?;
+        Ok(IdbTx { raw, stores, closed: self.closed.clone(), committed: false })
     }
 }
 

@@ -81,6 +81,20 @@ async fn a_dropped_transaction_writes_nothing() {
 }
 
 #[wasm_bindgen_test]
+async fn a_strict_transaction_is_strict_and_commits_like_any_other() {
+    // The guest's FLUSH CACHE commits with durability "strict" (Ecs::sync_guest_writes).
+    let store = fresh("t-strict").await;
+    let mut t = store.begin_strict().await.unwrap();
+    assert_eq!(t.durability().as_deref(), Some("strict"), "Chromium and Firefox both report it");
+    t.put(rowsnap::schema::RECORDS, Key::Str("synced".into()), b"on the device".to_vec());
+    t.commit().await.unwrap();
+    assert_eq!(store.begin(true).await.unwrap().durability().as_deref(), Some("default"));
+    let again = IdbStore::open("t-strict").await.unwrap();
+    let mut t = again.begin(false).await.unwrap();
+    assert_eq!(t.get(rowsnap::schema::RECORDS, &Key::Str("synced".into())).await.unwrap().as_deref(), Some(&b"on the device"[..]));
+}
+
+#[wasm_bindgen_test]
 async fn another_tab_upgrading_closes_this_connection_cleanly() {
     let store = fresh("t-upgrade").await;
     let mut e = Engine::open(store.clone()).await.unwrap();

@@ -198,7 +198,7 @@ export async function seedGuestStates(p) {
 /** Whether `keys` hold a machine state of this guest build for one disk of `bytes` (128 MiB machines). */
 export function holdsOneDiskState(keys, bytes) {
   const build = JSON.parse(fs.readFileSync(path.join(DIST, 'guest/manifest.json'))).build;
-  return keys.includes(`${build}-128-${bytes}`);
+  return keys.includes(`${build}-128-${bytes}-wce1`);
 }
 
 /** Keeps the machine states the page's database holds that no earlier test kept. */

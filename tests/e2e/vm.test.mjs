@@ -56,6 +56,9 @@ test('Linux boots from a rowsnap disk; a snapshot taken in the console rolls a b
   await term.locator('.xterm-helper-textarea').focus();
   await p.keyboard.type('echo kept-by-snapshot > /root/keep.txt; sync; echo wrote-$((40+2))\n');
   await serialSays(p, id, 'wrote-42', 60_000);
+  // The sync went to the disk as FLUSH CACHE (the write cache static/guest-host.js adds to v86's
+  // IDE disk: this fails if a v86 upgrade renames what it wraps).
+  assert.ok(await p.evaluate((id) => rowsnapHost.flushes(id), id) > 0, 'the guest sent FLUSH CACHE on sync');
   await term.locator('.xterm-rows').filter({ hasText: 'wrote-42' }).waitFor();
   await shot(p, 'vm01-terminal');
   await term.getByRole('button', { name: 'Close' }).first().click();
@@ -108,6 +111,13 @@ test('Linux boots from a rowsnap disk; a snapshot taken in the console rolls a b
   await serialSays(p, second, 'rowsnap# ');
   await p.evaluate(async (id) => ecs.consoleWrite(id, 'cat /root/keep.txt; echo second-$((1+1))\n'), second);
   await serialSays(p, second, 'second-2', 60_000);
+  // The second machine booted from the saved state (Linux probed the disk before it was saved):
+  // it sees the write cache and flushes too.
+  assert.equal(await p.evaluate((id) => rowsnapHost.warm(id), second), true, 'the second machine boots warm');
+  const flushed = await p.evaluate((id) => rowsnapHost.flushes(id), second);
+  await p.evaluate(async (id) => ecs.consoleWrite(id, 'echo x > /root/x; sync; echo synced-$((2+1))\n'), second);
+  await serialSays(p, second, 'synced-3', 60_000);
+  assert.ok(await p.evaluate((id) => rowsnapHost.flushes(id), second) > flushed, 'a warm-booted guest sends FLUSH CACHE on sync');
   assert.match(await p.evaluate((id) => ecs.consoleRead(id), second), /\r\nkept-by-snapshot\r\n/);
   // A third machine is over the cap of 2.
   const third = await p.evaluate(async () => { try { await ecs.request('RunInstances', { ImageId: 'rowsnap_linux_i386_busybox' }); return 'ran'; } catch (e) { return e.Code; } });

@@ -40,6 +40,12 @@ fn js_error(e: Error, request_id: Option<String>) -> JsValue {
     let _ = Reflect::set(&err, &"Code".into(), &e.code.into());
     let _ = Reflect::set(&err, &"Message".into(), &e.message.into());
     let _ = Reflect::set(&err, &"HttpStatus".into(), &JsValue::from(e.http_status));
+    // What a script (and the guest host) can do about it: Refused, Pending, QuotaExceeded,
+    // KeyLocked (with KeyId when known), Closed, Io.
+    let _ = Reflect::set(&err, &"Kind".into(), &e.kind.name().into());
+    if let crate::error::ErrorKind::KeyLocked { key_id: Some(k), .. } = &e.kind {
+        let _ = Reflect::set(&err, &"KeyId".into(), &k.as_str().into());
+    }
     let _ = Reflect::set(&err, &"RequestId".into(), &rid.into());
     err.into()
 }
@@ -317,6 +323,25 @@ fn guest_flush(id: JsValue) -> Promise {
     })
 }
 
+/// The host paused the instance's machine (a read or write failed; `reason` one of
+/// `ecs::guest::PAUSE_REASONS`): DescribeInstances says so until `resumed`.
+fn guest_paused(id: JsValue, reason: JsValue) -> Promise {
+    promise(async move {
+        let id = str_arg(&id, "InstanceId")?;
+        let reason = str_arg(&reason, "Reason")?;
+        service::with(async |ecs| ecs.guest_paused(&id, &reason)).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+fn guest_resumed(id: JsValue) -> Promise {
+    promise(async move {
+        let id = str_arg(&id, "InstanceId")?;
+        service::with(async |ecs| ecs.guest_resumed(&id)).await.map_err(|e| js_error(e, None))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
 fn guest_read(id: JsValue, index: JsValue, offset: JsValue, length: JsValue) -> Promise {
     promise(async move {
         let id = str_arg(&id, "InstanceId")?;
@@ -395,6 +420,8 @@ pub fn install() {
     set_fn(&guest, "read", Closure::<dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Promise>::new(guest_read).into_js_value());
     set_fn(&guest, "write", Closure::<dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Promise>::new(guest_write).into_js_value());
     set_fn(&guest, "flush", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_flush).into_js_value());
+    set_fn(&guest, "paused", Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(guest_paused).into_js_value());
+    set_fn(&guest, "resumed", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_resumed).into_js_value());
     set_fn(&guest, "loadState", Closure::<dyn Fn(JsValue) -> Promise>::new(guest_state_get).into_js_value());
     set_fn(&guest, "saveState", Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(guest_state_put).into_js_value());
     set_fn(&guest, "stateKeys", Closure::<dyn Fn() -> Promise>::new(guest_state_keys).into_js_value());

@@ -17,6 +17,48 @@ pub struct Error {
     pub code: String,
     pub message: String,
     pub http_status: u16,
+    /// What a caller can do about it, beside the code meant for people and
+    /// ECS clients: callers match on this, never on `code` or `message`.
+    pub kind: ErrorKind,
+}
+
+/// What kind of failure an [`Error`] is, for the code that reacts to it (the
+/// pause of a machine on a failed read or write, the retry of work that
+/// needs remote objects, the guest writes kept queued when storage is full).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ErrorKind {
+    /// The request itself is refused (a parameter, a state, a quota of the
+    /// API): asking again the same way gets the same answer.
+    #[default]
+    Refused,
+    /// The work needs objects moved from or to a remote store first: its
+    /// transaction was dropped, and it runs again once they are moved.
+    Pending,
+    /// The browser's storage for the site is full: nothing was written.
+    QuotaExceeded,
+    /// Data under a locked KMS key: the engine's data key, and the KMS key
+    /// that unlocks it once the ECS layer has named it.
+    KeyLocked { data_key: u64, key_id: Option<String> },
+    /// This tab no longer holds the database (another tab upgraded,
+    /// deleted or took it).
+    Closed,
+    /// The store failed (an aborted commit, a closing connection, a bug):
+    /// nothing of the request was written.
+    Io,
+}
+
+impl ErrorKind {
+    /// The kind's name as `window.ecs` errors carry it (`Kind`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ErrorKind::Refused => "Refused",
+            ErrorKind::Pending => "Pending",
+            ErrorKind::QuotaExceeded => "QuotaExceeded",
+            ErrorKind::KeyLocked { .. } => "KeyLocked",
+            ErrorKind::Closed => "Closed",
+            ErrorKind::Io => "Io",
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -40,7 +82,12 @@ impl From<wasm_split_helpers::SplitLoaderError> for Error {
 
 impl Error {
     pub fn new(http_status: u16, code: &str, message: impl Into<String>) -> Self {
-        Error { code: code.to_string(), message: message.into(), http_status }
+        Error { code: code.to_string(), message: message.into(), http_status, kind: ErrorKind::Refused }
+    }
+    /// The same error, of kind `kind`.
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
     }
     /// 400: a parameter is wrong.
     pub fn bad(code: &str, message: impl Into<String>) -> Self {
@@ -60,7 +107,7 @@ impl Error {
     }
     /// 503: this tab no longer holds the database.
     pub fn closed(message: impl Into<String>) -> Self {
-        Self::new(503, "ServiceUnavailable.DatabaseClosed", message)
+        Self::new(503, "ServiceUnavailable.DatabaseClosed", message).with_kind(ErrorKind::Closed)
     }
     pub fn missing(name: &str) -> Self {
         Self::bad("MissingParameter", format!("The input parameter \"{name}\" that is mandatory for processing this request is not supplied."))
@@ -91,13 +138,17 @@ impl From<EngineError> for Error {
                 507,
                 "StorageQuotaExceeded",
                 "The browser's storage quota for this site is exhausted. Nothing of this request was written; delete snapshots or disks, or allow more storage.",
-            ),
+            )
+            .with_kind(ErrorKind::QuotaExceeded),
             EngineError::Store(StoreError::VersionChanged) => Error::closed("The database was upgraded or deleted by another tab; reload this page."),
+            e @ EngineError::Store(_) => Error::internal(e).with_kind(ErrorKind::Io),
             EngineError::OutOfRange { offset, len, size } => {
                 Error::invalid("Offset", format!("the range {offset}+{len} is outside the disk's {size} bytes"))
             }
             // Named with its KMS key by the ECS layer (`kms::data_key_locked`).
-            EngineError::KeyUnavailable(dk) => Error::forbidden("InvalidKMSKeyId.Locked", format!("data key {dk}")),
+            EngineError::KeyUnavailable(dk) => {
+                Error::forbidden("InvalidKMSKeyId.Locked", format!("data key {dk}")).with_kind(ErrorKind::KeyLocked { data_key: dk, key_id: None })
+            }
             e @ EngineError::Tampered { .. } => Error::new(500, "InvalidDiskData.AuthenticationFailed", format!("{e}. The stored copy of this encrypted data was damaged.")),
             other => Error::internal(other),
         }
@@ -118,9 +169,9 @@ impl Error {
     /// (or wrote objects not yet stored there): its work is dropped, the
     /// objects are moved outside any transaction, and the work runs again.
     pub fn pending() -> Self {
-        Self::new(503, PENDING, "The data is in object storage and is being moved: retry.")
+        Self::new(503, PENDING, "The data is in object storage and is being moved: retry.").with_kind(ErrorKind::Pending)
     }
     pub fn is_pending(&self) -> bool {
-        self.code == PENDING
+        self.kind == ErrorKind::Pending
     }
 }

@@ -56,14 +56,14 @@
 
   /** One of a machine's disks: v86's (internal, 0.5.462) disk-buffer interface over the ECS layer. */
   class GuestDisk {
-    constructor(instance, index, bytes) {
-      this.instance = instance;
+    constructor(vm, index, bytes) {
+      this.vm = vm;
+      this.instance = vm.id;
       this.index = index;
       this.byteLength = bytes;
       this.cache = new Map(); // chunk index -> bytes (insertion order: least recent first)
       this.writes = 0;
       this.flushes = 0; // FLUSH CACHE commands the guest sent (see installWriteCache)
-      this.failed = null; // the first write the ECS layer refused since the last flush
       this.chain = Promise.resolve();
       this.sector0 = undefined;
       this.onload = undefined;
@@ -110,9 +110,10 @@
       return out;
     }
     get(start, len, fn) {
+      // A read that fails pauses the machine until it succeeds (never zeros for the guest).
       this.chain = this.chain
-        .then(() => this.read(start, len))
-        .then((b) => fn(b), (e) => { console.error('rowsnap: guest read failed', e); fn(new Uint8Array(len)); });
+        .then(() => guarded(this.vm, 'read', () => this.read(start, len)))
+        .then((b) => fn(b), (e) => console.warn('rowsnap: a guest read was dropped with its machine', e));
     }
     set(start, data, fn) {
       const copy = data.slice(); // v86 reuses its buffer
@@ -125,27 +126,25 @@
         const to = Math.min(start + copy.length, n * CHUNK + c.length);
         c.set(copy.subarray(from - start, to - start), from - n * CHUNK);
       }
+      // Queued by the ECS layer even when the batch it completes fails to commit: then the
+      // machine pauses until the queue commits (the queue never grows past one batch).
       this.chain = this.chain
-        .then(() => ecs.guest.write(this.instance, this.index, start, copy))
-        .then(() => { if (fn) fn(); }, (e) => {
-          console.error('rowsnap: guest write failed', e);
-          // The next FLUSH fails (the guest's fsync gets EIO), never reports it stored.
-          if (!this.failed) this.failed = e;
-          if (fn) fn();
-        });
+        .then(() => ecs.guest.write(this.instance, this.index, start, copy).catch((e) => {
+          if (e && e.Kind === 'Refused') throw e; // not queued: the machine is gone
+          return guarded(this.vm, 'write', () => ecs.guest.flush(this.instance), e);
+        }))
+        .then(() => { if (fn) fn(); }, (e) => console.warn('rowsnap: a guest write was dropped with its machine', e));
     }
     /**
      * The guest's FLUSH CACHE: resolves once every write queued before it is committed to
-     * IndexedDB (the ECS layer's queue applied in one transaction); rejects when one of them
-     * was refused or the commit fails.
+     * IndexedDB (the ECS layer's queue applied in one transaction, strictly durable); rejects
+     * only when the machine is dropped meanwhile.
      */
     flush() {
       this.flushes++;
-      // Behind every write queued before it (not in the chain: later reads and writes go on).
-      return this.chain.then(() => {
-        if (this.failed) { const e = this.failed; this.failed = null; throw e; }
-        return ecs.guest.flush(this.instance);
-      });
+      // Behind every write queued before it (not in the chain: later reads and writes go on); a
+      // commit that fails pauses the machine until it succeeds.
+      return this.chain.then(() => guarded(this.vm, 'write', () => ecs.guest.flush(this.instance)));
     }
     get_and_cache(start, len, fn) { this.get(start, len, fn); }
     get_from_cache(start, len) { return start === 0 && len === 512 ? this.sector0 : undefined; }
@@ -164,8 +163,9 @@
   // patched, once): create_identify_packet also sets words 82 and 85 bit 5 (write cache supported
   // and enabled; never FUA, word 84/87 bit 6, which v86 aborts); ata_command holds FLUSH CACHE
   // (0xE7) and FLUSH CACHE EXT (0xEA) busy (status 0xC0, no interrupt, as v86's own reads wait)
-  // until GuestDisk.flush() resolves, then completes it (0x50 and an interrupt), or aborts it
-  // (0x41, error 0x04) when a write was refused; SET FEATURES 02h/82h turn the cache on and off;
+  // until GuestDisk.flush() resolves (a commit that fails pauses the machine meanwhile: see
+  // guarded), then completes it (0x50 and an interrupt), or aborts it (0x41, error 0x04) when the
+  // machine is dropped meanwhile; SET FEATURES 02h/82h turn the cache on and off;
   // device_reset drops a completion still on its way. WRITE_CACHE is part of the saved machine
   // states' key: Linux reads IDENTIFY once, at its probe, before the state is saved.
   const WRITE_CACHE = 'wce1';
@@ -189,7 +189,7 @@
         d.status_reg = 0xC0;
         let p;
         try { p = Promise.resolve(d.buffer.flush()); } catch (e) { p = Promise.reject(e); }
-        p.then(() => true, (e) => { console.error('rowsnap: a guest flush failed', e); return false; }).then((ok) => {
+        p.then(() => true, (e) => { console.warn('rowsnap: a guest flush ended with its machine', e); return false; }).then((ok) => {
           if (s.gen !== gen || d.current_command !== cmd || !(d.status_reg & 0x80)) return; // reset meanwhile
           if (ok) {
             d.status_reg = 0x50;
@@ -227,6 +227,95 @@
         }
       }
     }
+  }
+
+  // The machines' clocks. v86 reads the time (its microtick) for its timers and the guest's TSC;
+  // each machine's wasm gets a clock of its own (through v86's wasm_fn hook), which stands still
+  // while the machine is paused: the guest never sees a request take longer than it took in its
+  // own time (libata resets a disk after 30 s, and ext4 then turns read-only). v86's JS devices
+  // (PIT, ACPI timer, RTC) read v86.microtick (set once, after the first machine is made): it
+  // follows the clock of the machine whose wasm asked last (they run inside its slice).
+  const realNow = performance.now.bind(performance);
+  let currentClock = null;
+  function machineClock() {
+    const c = { offset: 0, stoppedAt: null };
+    c.read = () => (c.stoppedAt === null ? realNow() : c.stoppedAt) - c.offset;
+    c.now = () => { currentClock = c; return c.read(); };
+    c.freeze = () => { if (c.stoppedAt === null) c.stoppedAt = realNow(); };
+    c.thaw = () => { if (c.stoppedAt !== null) { c.offset += realNow() - c.stoppedAt; c.stoppedAt = null; } };
+    return c;
+  }
+  let wasmPromise = null;
+  /** v86's wasm, compiled once for every machine. */
+  function wasmModule() {
+    if (!wasmPromise) {
+      wasmPromise = fetch(BASE + 'v86/v86.wasm').then((r) => {
+        if (!r.ok) throw new Error(`${BASE}v86/v86.wasm: HTTP ${r.status}`);
+        return r.arrayBuffer();
+      }).then((b) => WebAssembly.compile(b));
+      wasmPromise.catch(() => { wasmPromise = null; });
+    }
+    return wasmPromise;
+  }
+
+  // Errors pause, never lie (QEMU's rerror=stop/werror=stop). A read, a write or a flush the ECS
+  // layer fails holds the guest's request and pauses the machine (its clock stands still); the
+  // request is retried every RETRY_MS and at once on ResumeInstance, and the machine goes on
+  // when it succeeds. Another tab taking the database destroys the machine (that tab runs it).
+  const RETRY_MS = 2000;
+  function pauseReason(what, e) {
+    switch (e && e.Kind) {
+      case 'QuotaExceeded': return 'StorageFull';
+      case 'KeyLocked': return 'KeyLocked';
+      case 'Closed': return 'DatabaseTaken';
+      case 'Refused': return null; // the request itself is wrong (no machine, out of range)
+      default: return what === 'read' ? 'ReadError' : 'WriteError';
+    }
+  }
+  /** Runs `op` until it succeeds, the machine paused meanwhile; `first` is a failure already met. */
+  async function guarded(vm, what, op, first) {
+    let failed = false;
+    let e = first;
+    for (;;) {
+      if (e === undefined) {
+        try {
+          const r = await op();
+          if (failed && --vm.holds === 0) resume(vm);
+          return r;
+        } catch (x) { e = x; }
+      }
+      if (vms.get(vm.id) !== vm) throw e; // dropped meanwhile
+      const reason = pauseReason(what, e);
+      if (!reason) throw e;
+      if (reason === 'DatabaseTaken') {
+        console.warn(`rowsnap: another tab took the database; the machine of ${vm.id} is destroyed here (that tab runs it)`);
+        vms.delete(vm.id);
+        try { vm.emulator.destroy(); } catch (x) { /* gone */ }
+        throw e;
+      }
+      if (!failed) { failed = true; vm.holds++; }
+      pause(vm, reason, e);
+      await new Promise((r) => { const t = setTimeout(r, RETRY_MS); vm.wake = () => { clearTimeout(t); r(); }; });
+      e = undefined;
+    }
+  }
+  function pause(vm, reason, e) {
+    if (!vm.paused) {
+      vm.clock.freeze();
+      vm.stopping = vm.emulator.stop();
+      console.warn(`rowsnap: the machine of ${vm.id} is paused (${reason}): ${e && e.message || e}`);
+    }
+    vm.paused = reason;
+    ecs.guest.paused(vm.id, reason).catch(() => {});
+  }
+  async function resume(vm) {
+    vm.paused = null;
+    await vm.stopping;
+    if (vms.get(vm.id) !== vm || vm.paused) return;
+    vm.clock.thaw();
+    vm.emulator.run();
+    console.warn(`rowsnap: the machine of ${vm.id} goes on`);
+    ecs.guest.resumed(vm.id).catch(() => {});
   }
 
   const vms = new Map(); // instance id -> machine
@@ -281,8 +370,10 @@
   async function boot(id) {
     const info = await ecs.guest.attach(id);
     const f = await files();
-    const disks = info.Disks.slice(0, 2).map((d, i) => new GuestDisk(id, i, d.Bytes));
-    const vm = { id, text: '', pending: [], decoder: new TextDecoder(), subs: new Set(), agent: '', waiters: [], disks };
+    const vm = { id, text: '', pending: [], decoder: new TextDecoder(), subs: new Set(), agent: '', waiters: [],
+      clock: machineClock(), paused: null, holds: 0, wake: null, stopping: null };
+    const disks = info.Disks.slice(0, 2).map((d, i) => new GuestDisk(vm, i, d.Bytes));
+    vm.disks = disks;
     const key = [f.manifest.build, info.MemoryMiB, ...disks.map((d) => d.byteLength), WRITE_CACHE].join('-');
     const saved = await ecs.guest.loadState(key).catch(() => null);
     const state = saved ? await streamed(saved, new DecompressionStream('gzip')) : null;
@@ -302,8 +393,15 @@
           .catch((e) => console.warn('rowsnap: the machine state could not be kept (cold boots go on)', e));
       }
     };
+    const module = await wasmModule();
     const emulator = new V86({
       wasm_path: BASE + 'v86/v86.wasm',
+      // The machine's own clock (see machineClock), in the wasm's imports.
+      wasm_fn: async (imports) => {
+        imports.env.microtick = vm.clock.now;
+        currentClock = vm.clock;
+        return (await WebAssembly.instantiate(module, imports)).exports;
+      },
       memory_size: info.MemoryMiB * 1024 * 1024,
       vga_memory_size: 2 * 1024 * 1024,
       bios: { buffer: f.bios },
@@ -326,6 +424,11 @@
     emulator.add_listener('serial1-output-byte', (b) => agentLine(vm, b));
     await new Promise((resolve) => emulator.add_listener('emulator-started', resolve));
     installWriteCache(emulator);
+    const v86 = emulator.v86.constructor;
+    if (!v86.rowsnapClocks) {
+      v86.microtick = () => (currentClock ? currentClock.read() : realNow());
+      v86.rowsnapClocks = true;
+    }
     // Restored: the machine waits for "go" already (it said it was ready before it was saved).
     // Said again until the guest goes on (states saved by older guest builds could drop it).
     if (state) {
@@ -344,6 +447,7 @@
     const vm = vms.get(id);
     vms.delete(id);
     if (vm) {
+      if (vm.wake) vm.wake(); // a held request sees the machine gone and ends
       try { await vm.emulator.stop(); } catch (e) { /* already stopped */ }
       try { vm.emulator.destroy(); } catch (e) { /* gone */ }
       await Promise.all(vm.disks.map((d) => d.settled()));
@@ -369,12 +473,14 @@
         const vm = vms.get(id);
         vms.delete(id);
         if (vm) {
+          if (vm.wake) vm.wake();
           try { await vm.emulator.stop(); vm.emulator.destroy(); } catch (e) { /* gone */ }
           await Promise.all(vm.disks.map((d) => d.settled()));
         }
         return boot(id);
       }
-      case 'stop': return stop(id, order.Force);
+      case 'stop': return stop(id, order.Force || !!(vms.get(id) && vms.get(id).paused));
+      case 'resume': { const vm = vms.get(id); if (vm && vm.wake) vm.wake(); return undefined; }
       case 'destroy': return drop(id);
       default: return undefined;
     }
@@ -401,6 +507,8 @@
     live(id) { return vms.has(id); },
     /** Seconds since the instance's machine was made (null without one). */
     since(id) { const vm = vms.get(id); return vm ? (performance.now() - vm.t0) / 1000 : null; },
+    /** Why the instance's machine is paused (null when it runs or has none). */
+    paused(id) { const vm = vms.get(id); return vm ? vm.paused : null; },
     /** Whether the instance's machine booted from the saved state (warm) or cold. */
     warm(id) { const vm = vms.get(id); return vm ? vm.warm : null; },
     /** FLUSH CACHE commands the instance's machine sent to its disks since it booted (null without one). */

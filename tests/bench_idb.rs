@@ -165,7 +165,34 @@ async fn engine_random_small_writes(shift: u8) -> f64 {
     for _ in 0..n {
         e.write(v, rng.below(size / 4096) * 4096, &small).await.unwrap();
     }
-    (n * 4096) as f64 / (now() - t0) / 1e6
+    let mb_s = (n * 4096) as f64 / (now() - t0) / 1e6;
+    // Closed: a later run under the same name deletes the database first (blocked while open).
+    e.store().close();
+    mb_s
+}
+
+/// Raw IndexedDB: 200 transactions, each putting one 4 KiB record under a
+/// new key (the smallest useful commit), with the browser's default
+/// durability or "strict" (what the guest's flush asks for). ms per transaction.
+async fn raw_tiny_tx_ms(strict: bool) -> f64 {
+    use wasm_bindgen::JsCast;
+    let db = raw_db(if strict { "bench-tiny-strict" } else { "bench-tiny" }).await;
+    let raw: web_sys::IdbDatabase = JsValue::from(db).unchecked_into();
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"durability".into(), &(if strict { "strict" } else { "default" }).into()).unwrap();
+    let open: js_sys::Function = js_sys::Reflect::get(&raw, &"transaction".into()).unwrap().unchecked_into();
+    let value = Uint8Array::from(&[0x5au8; 4096][..]);
+    let n = 200;
+    let t0 = now();
+    for i in 0..n {
+        let tx: web_sys::IdbTransaction = open.call3(&raw, &"r".into(), &"readwrite".into(), &options).unwrap().unchecked_into();
+        let tx = idb::Transaction::from(tx);
+        tx.object_store("r").unwrap().put(&value, Some(&JsValue::from_f64(i as f64))).unwrap();
+        tx.commit().unwrap().await.unwrap();
+    }
+    let ms = (now() - t0) * 1e3 / n as f64;
+    raw.close();
+    ms
 }
 
 /// Fill a volume with `written` bytes in 4 MiB calls.
@@ -207,6 +234,23 @@ async fn bench() {
         out.insert(format!("idb_read_mb_s_{k}k_1m_calls"), r1);
         out.insert(format!("idb_small_write_mb_s_{k}k"), small);
     }
+    // Small transactions, side by side, medians of 3 rounds: the engine's 4 KiB overwrite after
+    // a snapshot (one transaction each) against a raw tiny transaction, and what "strict"
+    // durability (the guest's flush) costs a raw one.
+    let (mut es, mut rt, mut rs) = (vec![], vec![], vec![]);
+    for _ in 0..3 {
+        rt.push(raw_tiny_tx_ms(false).await);
+        rs.push(raw_tiny_tx_ms(true).await);
+        es.push(4096.0 / (engine_random_small_writes(DEFAULT_BLOCK_SHIFT).await * 1e6) * 1e3);
+    }
+    let (e_ms, raw_ms, strict_ms) = (median(es), median(rt), median(rs));
+    console_log!("small transactions: engine 4 KiB overwrite {e_ms:.2} ms, raw tiny {raw_ms:.2} ms, raw tiny strict {strict_ms:.2} ms");
+    out.insert("idb_small_write_tx_ms".into(), e_ms);
+    out.insert("raw_tiny_tx_ms".into(), raw_ms);
+    out.insert("raw_tiny_tx_strict_ms".into(), strict_ms);
+    out.insert("idb_small_write_tx_vs_raw".into(), e_ms / raw_ms);
+    out.insert("idb_strict_tx_cost".into(), strict_ms / raw_ms);
+
     // The headline ratios at the default block size: raw and engine measured
     // alternately, three times each (this machine is shared and noisy), medians.
     let (mut ws, mut rs, mut ps, mut gs) = (vec![], vec![], vec![], vec![]);

@@ -11,6 +11,7 @@ use rowsnap::ecs::guest::LINUX_IMAGE;
 use rowsnap::ecs::Ecs;
 use rowsnap::engine::memory::MemoryStore;
 use rowsnap::engine::testkit::{block_on, FailMode, FailingStore};
+use rowsnap::error::ErrorKind;
 use serde_json::{json, Value};
 use support::*;
 
@@ -248,10 +249,77 @@ fn an_encrypted_machine_waits_while_its_key_is_locked_and_keeps_no_saved_state()
     assert_eq!(boot["Encrypted"], true, "the host keeps no saved state of an encrypted machine");
     let sys_bytes = block_on(a.ecs.guest_read(&id, 0, 0, 15)).unwrap();
     assert_eq!(sys_bytes, b"ROWSNAP-LINUX-1");
-    // While its machine runs, the key is not locked under it (its queued writes would be lost).
+    // Locked while its machine runs: the writes queued so far are committed first; then its
+    // reads and batches fail as KeyLocked (the host pauses the machine), and nothing is lost.
     block_on(a.ecs.guest_write(&id, 0, 4096, b"queued by the guest".to_vec())).unwrap();
-    assert_eq!(block_on(a.ecs.lock_key(&key)).unwrap_err().code, "IncorrectInstanceStatus");
+    block_on(a.ecs.lock_key(&key)).unwrap();
+    assert!(!a.ecs.guest_writes_pending(), "committed before the key was locked");
+    let e = block_on(a.ecs.guest_read(&id, 0, 4096, 19)).unwrap_err();
+    assert_eq!((e.code.as_str(), e.kind.name()), ("InvalidKMSKeyId.Locked", "KeyLocked"));
+    assert!(matches!(&e.kind, ErrorKind::KeyLocked { data_key, key_id: Some(k) } if *data_key != 0 && k == &key), "named with its KMS key: {:?}", e.kind);
+    block_on(a.ecs.guest_write(&id, 0, 8192, b"written while locked".to_vec())).unwrap();
+    assert_eq!(block_on(a.ecs.flush_guest_writes()).unwrap_err().kind.name(), "KeyLocked");
+    // Requests still run (the console works while the machine is paused).
+    a.ok("DescribeInstances", json!({}));
+    block_on(a.ecs.unlock_key(&a.vault.clone(), &key, "machine passphrase")).unwrap();
+    block_on(a.ecs.sync_guest_writes()).unwrap();
     assert_eq!(block_on(a.ecs.guest_read(&id, 0, 4096, 19)).unwrap(), b"queued by the guest");
+    assert_eq!(block_on(a.ecs.guest_read(&id, 0, 8192, 20)).unwrap(), b"written while locked");
+}
+
+#[test]
+fn a_paused_machine_is_said_in_describe_instances_and_resumed_by_resume_instance() {
+    let mut a = installed();
+    let (id, _) = running_vm(&mut a);
+    let i = |a: &mut Api| a.ok("DescribeInstances", json!({"InstanceIds": format!("[\"{id}\"]")}))["Instances"]["Instance"][0].clone();
+    assert_eq!((i(&mut a)["VmStatus"].as_str(), i(&mut a)["VmPauseReason"].as_str()), (Some("live"), Some("")));
+    a.err("ResumeInstance", json!({"InstanceId": id}), "IncorrectInstanceStatus", 403);
+    a.err("ResumeInstance", json!({"InstanceId": "i-nosuch"}), "InvalidInstanceId.NotFound", 404);
+    a.err("ResumeInstance", json!({}), "MissingParameter", 400);
+    assert_eq!(a.ecs.guest_paused(&id, "Sleepy").unwrap_err().code, "InvalidParameter");
+    a.ecs.guest_paused(&id, "StorageFull").unwrap();
+    let now = i(&mut a);
+    assert_eq!((now["Status"].as_str(), now["VmStatus"].as_str(), now["VmPauseReason"].as_str()), (Some("Running"), Some("paused"), Some("StorageFull")));
+    assert!(orders(&mut a.ecs).is_empty(), "retried by the host by itself; no order yet");
+    a.ok("ResumeInstance", json!({"InstanceId": id}));
+    assert_eq!(orders(&mut a.ecs), [("resume".to_string(), id.clone())]);
+    // The retry failed again (another reason): paused, the order answered.
+    a.ecs.guest_paused(&id, "WriteError").unwrap();
+    assert!(orders(&mut a.ecs).is_empty());
+    assert_eq!(i(&mut a)["VmPauseReason"], "WriteError");
+    a.ecs.guest_resumed(&id).unwrap();
+    assert_eq!((i(&mut a)["VmStatus"].as_str(), i(&mut a)["VmPauseReason"].as_str()), (Some("live"), Some("")));
+}
+
+#[test]
+fn a_paused_machine_that_stops_drops_only_its_uncommitted_writes() {
+    let a = installed();
+    let store = MemoryStore::new();
+    store.restore(&a.ecs.engine_ref().store().dump());
+    let full = FailingStore::new(store, u64::MAX, FailMode::QuotaAbove(1 << 20));
+    let clock = a.clock.clone();
+    let mut ecs = block_on(Ecs::open(full, Box::new(move || clock.get()))).unwrap();
+    let run = block_on(ecs.request("RunInstances", &json!({"ImageId": LINUX_IMAGE}))).unwrap();
+    let id = run["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+    a.clock.set(a.clock.get() + 2_000);
+    block_on(ecs.guest_attach(&id)).unwrap();
+    block_on(ecs.guest_write(&id, 0, 1 << 20, b"flushed".to_vec())).unwrap();
+    block_on(ecs.sync_guest_writes()).unwrap();
+    for n in 0..32u64 {
+        block_on(ecs.guest_write(&id, 0, (8 << 20) + n * (64 << 10), vec![7; 64 << 10])).unwrap();
+    }
+    assert_eq!(block_on(ecs.sync_guest_writes()).unwrap_err().kind.name(), "QuotaExceeded");
+    ecs.guest_paused(&id, "StorageFull").unwrap();
+    // Stopped while paused: the detach drops what no flush covered, and the instance stops.
+    block_on(ecs.guest_detach(&id)).unwrap();
+    assert!(!ecs.guest_writes_pending());
+    let st = block_on(ecs.request("DescribeInstances", &json!({}))).unwrap();
+    assert_eq!(st["Instances"]["Instance"][0]["Status"], "Stopped");
+    // Started again: what a completed flush covered is there, the dropped batch is not.
+    block_on(ecs.request("StartInstance", &json!({"InstanceId": id}))).unwrap();
+    block_on(ecs.guest_attach(&id)).unwrap();
+    assert_eq!(block_on(ecs.guest_read(&id, 0, 1 << 20, 7)).unwrap(), b"flushed", "what a completed flush covered stays");
+    assert_eq!(block_on(ecs.guest_read(&id, 0, 8 << 20, 4)).unwrap(), [0u8; 4], "what no flush covered is gone");
 }
 
 #[test]

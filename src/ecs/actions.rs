@@ -38,6 +38,7 @@ actions! {
     "StartInstance" => instances::start_instance,
     "StopInstance" => instances::stop_instance,
     "RebootInstance" => instances::reboot_instance,
+    "ResumeInstance" => instances::resume_instance,
     "DeleteInstance" => instances::delete_instance,
     "CreateDisk" => disks::create_disk,
     "DescribeDisks" => disks::describe_disks,

@@ -24,6 +24,10 @@ pub(crate) struct Cx<'a, S: Store> {
     pub region: String,
     /// The instances with a machine alive in this tab (`guest`).
     pub live: Vec<String>,
+    /// Of those, the machines paused on a failed read or write, with the reason (`guest`).
+    pub paused: std::collections::BTreeMap<String, String>,
+    /// Instances whose paused machine ResumeInstance asked to resume (applied after the commit).
+    pub resume: Vec<String>,
     /// The keys unwrapped in this tab (`kms`).
     pub kms: std::rc::Rc<std::cell::RefCell<super::kms::Kms>>,
     /// The tab's exchange with a remote object store (`snapstore::tier`).

@@ -30,7 +30,7 @@ use super::model::{keys, Disk, DiskType, Image, ImageOwner, ImageStatus, Instanc
 use super::regions::{INSTANCE_TYPES, REGIONS};
 use super::{restore, Cx, Ecs, DEFAULT_REGION};
 use crate::engine::Store;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The image whose system disk boots in the page.
 pub const LINUX_IMAGE: &str = "rowsnap_linux_i386_busybox";
@@ -81,7 +81,19 @@ struct Live {
     disks: Vec<String>,
     /// Reported running since it was (re)booted.
     running: bool,
+    /// Paused by its host on a failed read or write (one of [`PAUSE_REASONS`]).
+    paused: Option<&'static str>,
+    /// ResumeInstance asked for it: the host is ordered to retry now.
+    resume: bool,
 }
+
+/// Why a machine is paused (`VmPauseReason`): the browser's storage is full;
+/// a disk's KMS key is locked; another tab took the database (that tab runs
+/// the instance now; this tab's machine is destroyed); a read or a write
+/// failed otherwise. The guest's request waits; the host retries it every
+/// few seconds and at once on ResumeInstance, and the machine goes on when
+/// it succeeds.
+pub const PAUSE_REASONS: &[&str] = &["StorageFull", "KeyLocked", "DatabaseTaken", "ReadError", "WriteError"];
 
 struct Pending {
     disk: String,
@@ -99,6 +111,24 @@ impl Guests {
     pub fn live(&self) -> Vec<String> {
         self.live.keys().cloned().collect()
     }
+
+    /// The instances whose machine is paused, with the reason.
+    pub fn paused(&self) -> BTreeMap<String, String> {
+        self.live.iter().filter_map(|(id, l)| l.paused.map(|r| (id.clone(), r.to_string()))).collect()
+    }
+
+    /// Orders the hosts of these paused machines to retry now (ResumeInstance).
+    pub fn resume(&mut self, ids: &[String]) {
+        for id in ids {
+            if let Some(l) = self.live.get_mut(id).filter(|l| l.paused.is_some()) {
+                l.resume = true;
+            }
+        }
+    }
+}
+
+fn no_machine(instance: &str) -> Error {
+    Error::forbidden("IncorrectInstanceStatus", format!("The instance \"{instance}\" has no machine."))
 }
 
 /// The cap on live machines: `QuotaExceed.RunningInstances` when starting
@@ -158,6 +188,11 @@ impl<S: Store> Ecs<S> {
             };
             out.push(json!({"Order": order, "InstanceId": i.id, "Force": i.force_stop}));
         }
+        for (id, l) in &self.guests.live {
+            if l.resume && instances.iter().any(|i| &i.id == id) {
+                out.push(json!({"Order": "resume", "InstanceId": id}));
+            }
+        }
         for id in self.guests.live.keys() {
             if !instances.iter().any(|i| &i.id == id) {
                 out.push(json!({"Order": "destroy", "InstanceId": id, "Force": true}));
@@ -191,7 +226,7 @@ impl<S: Store> Ecs<S> {
         let memory = memory_mib(&i.instance_type, cx.settings.vm_memory_mib.unwrap_or(DEFAULT_VM_MIB));
         self.settings = cx.commit().await?;
         let ids: Vec<String> = disks.iter().map(|d| d.id.clone()).collect();
-        self.guests.live.insert(instance.to_string(), Live { disks: ids, running: false });
+        self.guests.live.insert(instance.to_string(), Live { disks: ids, running: false, paused: None, resume: false });
         let encrypted = disks.iter().any(|d| d.encrypted);
         let disks: Vec<Value> = disks.iter().map(|d| json!({"DiskId": d.id, "Bytes": d.size_gib * GIB, "Device": d.device})).collect();
         // Encrypted: the host keeps no saved machine state of it (guest RAM would hold its data).
@@ -215,10 +250,40 @@ impl<S: Store> Ecs<S> {
         Ok(())
     }
 
+    /// The host paused `instance`'s machine: a read or write failed for
+    /// `reason` (one of [`PAUSE_REASONS`]); the guest's request waits.
+    pub fn guest_paused(&mut self, instance: &str, reason: &str) -> Result<()> {
+        let Some(&reason) = PAUSE_REASONS.iter().find(|r| **r == reason) else {
+            return Err(Error::invalid("Reason", format!("one of {}", PAUSE_REASONS.join(", "))));
+        };
+        let live = self.guests.live.get_mut(instance).ok_or_else(|| no_machine(instance))?;
+        live.paused = Some(reason);
+        live.resume = false;
+        Ok(())
+    }
+
+    /// The host's paused machine for `instance` goes on (its request succeeded).
+    pub fn guest_resumed(&mut self, instance: &str) -> Result<()> {
+        let live = self.guests.live.get_mut(instance).ok_or_else(|| no_machine(instance))?;
+        live.paused = None;
+        live.resume = false;
+        Ok(())
+    }
+
     /// The host's machine for `instance` is gone (halted, stopped, dropped):
     /// its writes are applied and the instance is Stopped.
     pub async fn guest_detach(&mut self, instance: &str) -> Result<()> {
-        self.flush_guest_writes().await?;
+        if let Err(e) = self.flush_guest_writes().await {
+            if e.kind == ErrorKind::Closed {
+                return Err(e);
+            }
+            // The machine is gone (a paused one stopped) with writes that no completed flush
+            // covered: they are dropped, as a disk's cache is at a power cut, and the guest's
+            // journal recovers at its next boot. Other machines' writes stay queued.
+            let disks = self.guests.live.get(instance).map(|l| l.disks.clone()).unwrap_or_default();
+            self.guests.pending.retain(|w| !disks.contains(&w.disk));
+            self.guests.pending_bytes = self.guests.pending.iter().map(|w| w.data.len()).sum();
+        }
         self.guests.live.remove(instance);
         let mut cx = self.cx("").await?;
         if let Some(mut i) = cx.load::<Instance>(&keys::instance(instance)).await? {
@@ -242,7 +307,7 @@ impl<S: Store> Ecs<S> {
 
     /// A guest's read: the disk's bytes with its queued writes over them.
     pub async fn guest_read(&mut self, instance: &str, index: usize, offset: u64, len: u64) -> Result<Vec<u8>> {
-        self.remote(async |e| e.guest_read_inner(instance, index, offset, len).await).await
+        self.remote(async |e| e.guest_read_inner(instance, index, offset, len).await).await.map_err(|e| self.name_key(e))
     }
 
     async fn guest_read_inner(&mut self, instance: &str, index: usize, offset: u64, len: u64) -> Result<Vec<u8>> {
@@ -334,7 +399,7 @@ impl<S: Store> Ecs<S> {
     async fn apply_pending(&mut self, strict: bool) -> Result<()> {
         let pending = std::mem::take(&mut self.guests.pending);
         let bytes = std::mem::take(&mut self.guests.pending_bytes);
-        match self.remote(async |e| e.apply_guest_writes(&pending, strict).await).await {
+        match self.remote(async |e| e.apply_guest_writes(&pending, strict).await).await.map_err(|e| self.name_key(e)) {
             Ok(()) => {
                 self.guests.unsynced |= !strict;
                 Ok(())

@@ -18,7 +18,7 @@ use super::{guest, kms};
 use crate::engine::Store;
 use crate::error::{Error, Result};
 
-pub fn instance_json(i: &Instance, live: &[String], locked: &[String], vm_mib: u32) -> Value {
+pub fn instance_json(i: &Instance, live: &[String], paused: &std::collections::BTreeMap<String, String>, locked: &[String], vm_mib: u32) -> Value {
     let (cpu, mem) = INSTANCE_TYPES.iter().find(|t| t.0 == i.instance_type).map(|t| (t.1, t.2)).unwrap_or((2, 8192));
     json!({
         "InstanceId": i.id,
@@ -38,12 +38,15 @@ pub fn instance_json(i: &Instance, live: &[String], locked: &[String], vm_mib: u
         "Tags": tags_json(&i.tags),
         // Extension: whether its image boots in the browser, and whether its machine is alive in this tab.
         // "key_locked": a disk's KMS key is locked; the machine boots once it is unlocked.
+        // "paused": its machine waits on a read or write that failed (VmPauseReason says why).
         "VmStatus": match (i.vm, live.contains(&i.id)) {
             (false, _) => "none",
+            (true, true) if paused.contains_key(&i.id) => "paused",
             (true, true) => "live",
             (true, false) if locked.contains(&i.id) => "key_locked",
             (true, false) => "off",
         },
+        "VmPauseReason": paused.get(&i.id).map(String::as_str).unwrap_or(""),
         // Extension: the memory its machine gets (the setting, capped by the type's memory).
         "VmMemoryMiB": if i.vm { guest::memory_mib(&i.instance_type, vm_mib) } else { 0 },
     })
@@ -255,7 +258,7 @@ pub async fn describe_instances<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Res
     newest_first(&mut all, |x| (x.created, x.seq));
     let (total, number, size, items) = page(all, p)?;
     Ok(
-        json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "Instances": {"Instance": items.iter().map(|i| instance_json(i, &cx.live, &locked, vm_mib)).collect::<Vec<_>>()}}),
+        json!({"TotalCount": total, "PageNumber": number, "PageSize": size, "Instances": {"Instance": items.iter().map(|i| instance_json(i, &cx.live, &cx.paused, &locked, vm_mib)).collect::<Vec<_>>()}}),
     )
 }
 
@@ -269,6 +272,27 @@ pub async fn stop_instance<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<V
 
 pub async fn reboot_instance<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
     power(cx, p, Power::Reboot).await
+}
+
+/// ResumeInstance (a rowsnap action; ECS has no paused state): the host of the
+/// instance's paused machine retries the guest's waiting read or write now,
+/// and the machine goes on if it succeeds (it stays paused, with the new
+/// reason, if it does not).
+pub async fn resume_instance<S: Store>(cx: &mut Cx<'_, S>, p: &Params) -> Result<Value> {
+    let id = p.required("InstanceId")?;
+    let i = cx.instance(&id).await?;
+    if !cx.paused.contains_key(&i.id) {
+        let why = if !i.vm {
+            "has no machine in the browser".to_string()
+        } else if cx.live.contains(&i.id) {
+            "runs (its machine is not paused)".to_string()
+        } else {
+            format!("is {} with no machine in this tab", i.status)
+        };
+        return Err(Error::forbidden("IncorrectInstanceStatus", format!("The instance \"{id}\" {why}: only a paused machine resumes.")));
+    }
+    cx.resume.push(i.id.clone());
+    Ok(json!({}))
 }
 
 #[derive(Clone, Copy)]

@@ -35,7 +35,7 @@ use super::cx::Cx;
 use super::model::Snapshot;
 use crate::engine::seal::{random_bytes, BlockKey};
 use crate::engine::Store;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::vault::{Vault, PBKDF2_ITERATIONS};
 
 /// The alias of a region's default key (KMS's default key for ECS).
@@ -144,16 +144,18 @@ pub fn locked(kms: &Kms, key_id: &str) -> Error {
         "InvalidKMSKeyId.Locked",
         format!("The KMS key \"{key_id}\"{alias} is locked: unlock it with its passphrase (Settings, or ecs.unlockKey) and try again."),
     )
+    .with_kind(ErrorKind::KeyLocked { data_key: 0, key_id: Some(key_id.to_string()) })
 }
 
 /// The engine's "data key N is not unlocked", said with the KMS keys that could unlock it.
 pub fn data_key_locked(kms: &Kms, data_key: u64) -> Error {
     match kms.owners.get(&data_key).and_then(|o| o.first()) {
-        Some(k) => locked(kms, k),
+        Some(k) => locked(kms, k).with_kind(ErrorKind::KeyLocked { data_key, key_id: Some(k.clone()) }),
         None => Error::forbidden(
             "InvalidKMSKeyId.Locked",
             format!("The data key {data_key} of this encrypted resource is not available: its KMS key is locked or was lost."),
-        ),
+        )
+        .with_kind(ErrorKind::KeyLocked { data_key, key_id: None }),
     }
 }
 
@@ -476,6 +478,7 @@ impl<S: Store> super::Ecs<S> {
 
     /// LockKey (extension): forgets a passphrase key in this tab; its disks,
     /// snapshots and images fail with `InvalidKMSKeyId.Locked` until unlocked.
+    /// The guest writes queued so far are committed first.
     pub async fn lock_key(&mut self, key_id: &str) -> Result<()> {
         self.flush_guest_writes().await?;
         let mut cx = self.cx("").await?;
@@ -487,24 +490,8 @@ impl<S: Store> super::Ecs<S> {
                 format!("\"{key_id}\" is the region's default key ({DEFAULT_ALIAS}): it is kept by this browser profile and cannot be locked."),
             ));
         }
-        // A machine running on a disk only this key opens would lose its writes: stop it first.
-        let mut cx = self.cx("").await?;
-        let disks: Vec<super::model::Disk> = cx.scan(super::model::keys::DISKS).await?;
-        drop(cx);
-        let running = {
-            let kms = self.kms.borrow();
-            let only_this = |dk: u64| kms.owners.get(&dk).is_some_and(|o| o.iter().all(|owner| owner == key_id || !kms.keks.contains_key(owner)));
-            disks.into_iter().find(|d| d.data_key != 0 && self.guests.holds(&d.id) && only_this(d.data_key))
-        };
-        if let Some(d) = running {
-            return Err(Error::forbidden(
-                "IncorrectInstanceStatus",
-                format!(
-                    "The instance \"{}\" runs in this tab on the disk \"{}\", which this key protects: stop the instance before locking the key.",
-                    d.instance_id, d.id
-                ),
-            ));
-        }
+        // A machine running on a disk this key protects pauses at its next read or write of it
+        // (VmPauseReason KeyLocked; its queued writes wait) and goes on once the key is unlocked.
         self.kms.borrow_mut().keks.remove(key_id);
         let mut cx = self.cx("").await?;
         sync_engine(&mut cx).await

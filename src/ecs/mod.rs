@@ -39,7 +39,7 @@ pub mod upload;
 use serde_json::Value;
 
 use crate::engine::{Engine, MapRef, Store};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::util::Rng;
 pub(crate) use cx::Cx;
 use model::{keys, Settings, TaskStatus};
@@ -148,8 +148,21 @@ impl<S: Store> Ecs<S> {
         let wall = (self.wall)();
         let settings = self.settings.clone();
         let t = self.engine.begin().await?;
-        let live = self.guests.live();
-        Ok(Cx { t, now, wall, rng: &mut self.rng, settings, settings_dirty: false, region: region.to_string(), live, kms: self.kms.clone(), x: self.x.clone() })
+        let (live, paused) = (self.guests.live(), self.guests.paused());
+        Ok(Cx {
+            t,
+            now,
+            wall,
+            rng: &mut self.rng,
+            settings,
+            settings_dirty: false,
+            region: region.to_string(),
+            live,
+            paused,
+            resume: Vec::new(),
+            kms: self.kms.clone(),
+            x: self.x.clone(),
+        })
     }
 
     /// As [`Ecs::cx`] (the default region), in a transaction whose commit is
@@ -159,8 +172,21 @@ impl<S: Store> Ecs<S> {
         let wall = (self.wall)();
         let settings = self.settings.clone();
         let t = self.engine.begin_strict().await?;
-        let live = self.guests.live();
-        Ok(Cx { t, now, wall, rng: &mut self.rng, settings, settings_dirty: false, region: String::new(), live, kms: self.kms.clone(), x: self.x.clone() })
+        let (live, paused) = (self.guests.live(), self.guests.paused());
+        Ok(Cx {
+            t,
+            now,
+            wall,
+            rng: &mut self.rng,
+            settings,
+            settings_dirty: false,
+            region: String::new(),
+            live,
+            paused,
+            resume: Vec::new(),
+            kms: self.kms.clone(),
+            x: self.x.clone(),
+        })
     }
 
     /// One ECS API action by its ECS name. The response carries `RequestId`;
@@ -188,10 +214,11 @@ impl<S: Store> Ecs<S> {
             return Err(Error::not_found("InvalidRegionId.NotFound", format!("The region \"{region}\" does not exist.")));
         }
         // Every write a guest completed is applied before any action runs. When
-        // they cannot be (storage full), they stay queued and the action still
-        // runs: it may be the one that frees space.
+        // they cannot be (storage full, a key locked: their machine is paused),
+        // they stay queued and the action still runs: it may be the one that
+        // frees space.
         if let Err(e) = self.flush_guest_writes().await {
-            if e.code != "StorageQuotaExceeded" {
+            if e.kind == ErrorKind::Closed {
                 return Err(e);
             }
         }
@@ -200,7 +227,9 @@ impl<S: Store> Ecs<S> {
         cx.t.collect_garbage().await?;
         due_work(&mut cx).await?;
         let out = actions::dispatch(&mut cx, action, &p).await?;
+        let resume = std::mem::take(&mut cx.resume);
         self.settings = cx.commit().await?;
+        self.guests.resume(&resume);
         if tasks::STARTS_TASK.contains(&action) {
             self.tasks_pending = true;
         }
@@ -212,9 +241,9 @@ impl<S: Store> Ecs<S> {
     }
 
     /// The engine's "data key N is locked", said with the KMS key that can unlock it.
-    fn name_key(&self, e: Error) -> Error {
-        match e.message.strip_prefix("data key ").and_then(|n| n.parse().ok()) {
-            Some(dk) if e.code == "InvalidKMSKeyId.Locked" => kms::data_key_locked(&self.kms.borrow(), dk),
+    pub(crate) fn name_key(&self, e: Error) -> Error {
+        match e.kind {
+            ErrorKind::KeyLocked { data_key, key_id: None } => kms::data_key_locked(&self.kms.borrow(), data_key),
             _ => e,
         }
     }
@@ -421,6 +450,8 @@ impl<S: Store> Ecs<S> {
             settings_dirty: false,
             region: String::new(),
             live: Vec::new(),
+            paused: Default::default(),
+            resume: Vec::new(),
             kms: self.kms.clone(),
             x: self.x.clone(),
         };
@@ -468,7 +499,7 @@ impl<S: Store> Ecs<S> {
         tasks::forget(&mut self.readers);
         let n = if self.task_failures.0 == id { self.task_failures.1 + 1 } else { 1 };
         self.task_failures = (id.clone(), n);
-        if n < 3 && e.code != "StorageQuotaExceeded" {
+        if n < 3 && e.kind != ErrorKind::QuotaExceeded {
             return Err(e);
         }
         self.task_failures = (String::new(), 0);
@@ -517,6 +548,8 @@ async fn upper_cx<'a, S: Store>(
         settings_dirty: false,
         region: String::new(),
         live: Vec::new(),
+        paused: Default::default(),
+        resume: Vec::new(),
         kms,
         x,
     })

@@ -241,9 +241,9 @@ impl Store for IdbStore {
         // IDBDatabase.transaction(names, "readwrite", { durability: "strict" }); a browser without
         // the option ignores it (web-sys has the call only behind its unstable-API cfg).
         let open = js_sys::Reflect::get(&self.raw, &"transaction".into())
-            .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+            .and_then(|f| f.dyn_into::<js_sys::Function>())
             .and_then(|f| f.call3(&self.raw, &names, &"readwrite".into(), &options))
-            .and_then(|t| t.dyn_into::<web_sys::IdbTransaction>().map_err(JsValue::from));
+            .and_then(|t| t.dyn_into::<web_sys::IdbTransaction>());
         let raw = match open {
             Ok(t) => t,
             Err(_) if self.closed.get() => return Err(StoreError::VersionChanged),

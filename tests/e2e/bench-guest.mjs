@@ -13,6 +13,10 @@ const WRITE = 'for i in $(seq 32); do cat /root/src; done > /root/big; sync';
 const DROP = 'sync; echo 3 > /proc/sys/vm/drop_caches';
 const READ = 'cat /root/big > /dev/null';
 const SMALL = "mkdir -p /root/s; i=0; while [ $i -lt 2000 ]; do printf '%4096s' $i > /root/s/f$i; i=$((i+1)); done; sync";
+// 200 appends of 4 KiB, each followed by fsync (dd's conv=fsync): a database's commit loop. The
+// rowsnap disk has a write cache whose flush commits strictly; the in-memory one has none.
+const FSYNCS = 200;
+const FSYNC = `rm -f /root/log; i=0; while [ $i -lt ${FSYNCS} ]; do dd if=/dev/zero of=/root/log bs=4096 count=1 seek=$i conv=notrunc,fsync 2>/dev/null || echo fsync-failed; i=$((i+1)); done`;
 
 const server = await serve();
 const browser = await launch();
@@ -42,8 +46,9 @@ await run(p, 'mem', PREP);
 const memWrite = await best3(() => run(p, 'mem', 'rm -f /root/big; sync'), () => run(p, 'mem', WRITE, 600_000));
 const memRead = await best3(() => run(p, 'mem', DROP), () => run(p, 'mem', READ, 600_000));
 const memSmall = await timed(() => run(p, 'mem', SMALL, 900_000));
+const memFsync = await best3(() => run(p, 'mem', 'sync'), () => run(p, 'mem', FSYNC, 600_000));
 await p.evaluate(() => guest.destroy('mem'));
-console.log(`memory: boot ${mem.promptSeconds.toFixed(1)} s, write ${memWrite.toFixed(2)} s, read ${memRead.toFixed(2)} s, small files ${memSmall.toFixed(2)} s`);
+console.log(`memory: boot ${mem.promptSeconds.toFixed(1)} s, write ${memWrite.toFixed(2)} s, read ${memRead.toFixed(2)} s, small files ${memSmall.toFixed(2)} s, ${(FSYNCS / memFsync).toFixed(1)} fsync/s`);
 
 // 2. On a rowsnap disk: an instance of the Linux image, through the ECS layer and the host.
 const id = await p.evaluate(async () => {
@@ -76,6 +81,10 @@ await vmRun(PREP);
 const vmWrite = await best3(() => vmRun('rm -f /root/big; sync'), () => vmRun(WRITE));
 const vmRead = await best3(() => vmRun(DROP), () => vmRun(READ));
 const vmSmall = await timed(() => vmRun(SMALL, 900_000));
+const flushesBefore = await p.evaluate((id) => rowsnapHost.flushes(id), id);
+const vmFsync = await best3(() => vmRun('sync'), () => vmRun(FSYNC));
+const flushesPerFsync = ((await p.evaluate((id) => rowsnapHost.flushes(id), id)) - flushesBefore) / (3 * FSYNCS);
+if (!(flushesPerFsync >= 1)) throw new Error(`the guest sent ${flushesPerFsync} FLUSH CACHE per fsync: the write cache is not in use`);
 // 3. Warm: stopped and started again, the machine is restored from the state its cold boot saved.
 await p.evaluate(async (id) => {
   await ecs.request('StopInstance', { InstanceId: id });
@@ -85,7 +94,7 @@ await p.evaluate(async (id) => {
 }, id);
 const warmBoot = await promptAfter();
 const warm = await p.evaluate((id) => rowsnapHost.warm(id), id);
-console.log(`rowsnap: boot ${rowsnapBoot.toFixed(1)} s (warm ${warmBoot.toFixed(1)} s, restored: ${warm}), write ${vmWrite.toFixed(2)} s, read ${vmRead.toFixed(2)} s, small files ${vmSmall.toFixed(2)} s`);
+console.log(`rowsnap: boot ${rowsnapBoot.toFixed(1)} s (warm ${warmBoot.toFixed(1)} s, restored: ${warm}), write ${vmWrite.toFixed(2)} s, read ${vmRead.toFixed(2)} s, small files ${vmSmall.toFixed(2)} s, ${(FSYNCS / vmFsync).toFixed(1)} fsync/s (${flushesPerFsync.toFixed(2)} FLUSH CACHE each)`);
 
 const figures = {
   guest_boot_ratio_rowsnap_vs_memory: rowsnapBoot / mem.promptSeconds,
@@ -96,6 +105,10 @@ const figures = {
   guest_write_ratio_rowsnap_vs_memory: memWrite / vmWrite,
   guest_read_ratio_rowsnap_vs_memory: memRead / vmRead,
   guest_small_files_ratio_rowsnap_vs_memory: memSmall / vmSmall,
+  guest_fsync_per_s_rowsnap: FSYNCS / vmFsync,
+  guest_fsync_per_s_memory: FSYNCS / memFsync,
+  guest_fsync_ratio_rowsnap_vs_memory: memFsync / vmFsync,
+  guest_flushes_per_fsync: flushesPerFsync,
   guest_download_bytes: downloadBytes().total,
 };
 console.log(`BENCH_JSON ${JSON.stringify(figures)}`);

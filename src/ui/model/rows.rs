@@ -108,8 +108,11 @@ row! {
         pub memory: u64 = "Memory",
         pub vm_memory_mib: u64 = "VmMemoryMiB",
         pub creation_time: String = "CreationTime",
-        /// none (its image does not boot in the browser), off or live (a machine runs it in this tab).
+        /// none (its image does not boot in the browser), off, key_locked, live (a machine runs it
+        /// in this tab) or paused (its machine waits on a failed read or write).
         pub vm_status: String = "VmStatus",
+        /// Why its machine is paused (StorageFull, KeyLocked, DatabaseTaken, ReadError, WriteError).
+        pub vm_pause_reason: String = "VmPauseReason",
     }
 }
 

@@ -18,6 +18,7 @@ pub struct DetailsProps {
 /// An instance's details: Instance Details, Cloud Disk and Snapshots tabs.
 #[function_component(InstanceDetails)]
 pub fn instance_details(p: &DetailsProps) -> Html {
+    let ctx = use_ctx();
     let tab = use_state(|| 0usize);
     let connect = use_state(|| false);
     let snapshot_for = use_state(|| None::<(String, bool)>);
@@ -36,7 +37,7 @@ pub fn instance_details(p: &DetailsProps) -> Html {
                 <dt>{"Zone"}</dt><dd>{i.zone_id.clone()}</dd>
                 <dt>{"Instance Type"}</dt><dd>{format!("{} ({} vCPU, {} MiB)", i.instance_type, i.cpu, i.memory)}</dd>
                 <dt>{"Image"}</dt><dd>{i.image_id.clone()}</dd>
-                <dt>{"Machine"}</dt><dd>{vm_text(&i.vm_status)}{if i.vm_memory_mib > 0 { format!(" ({} MiB of memory)", i.vm_memory_mib) } else { String::new() }}</dd>
+                <dt>{"Machine"}</dt><dd>{machine_text(&i)}{if i.vm_memory_mib > 0 { format!(" ({} MiB of memory)", i.vm_memory_mib) } else { String::new() }}</dd>
                 <dt>{"Created At"}</dt><dd>{when(&i.creation_time)}</dd>
             </dl>
         },
@@ -74,9 +75,17 @@ pub fn instance_details(p: &DetailsProps) -> Html {
             <p class="crumbs"><a href={Route::Instances.href()}>{"Instances"}</a>{" / "}{p.id.clone()}</p>
             <h1 id="page-title">{format!("{} ({})", i.instance_name, i.instance_id)}</h1>
             <div class="toolbar">
-                <button class="primary" disabled={i.vm_status != "live"} onclick={let c = connect.clone(); Callback::from(move |_| c.set(true))}
+                <button class="primary" disabled={i.vm_status != "live" && i.vm_status != "paused"} onclick={let c = connect.clone(); Callback::from(move |_| c.set(true))}
                     title={vm_text(&i.vm_status)}>{"Connect"}</button>
+                if i.vm_status == "paused" {
+                    <button data-testid="resume" onclick={let (ctx, id) = (ctx.clone(), i.instance_id.clone());
+                        Callback::from(move |_| run(&ctx, "ResumeInstance", json!({"InstanceId": id}), format!("Resume asked: {id} (it goes on if its disk answers now)"), None))}
+                        title="Retry the read or write the machine waits on now (it is retried every few seconds anyway)">{"Resume"}</button>
+                }
             </div>
+            if i.vm_status == "paused" {
+                <div class="notice warn" role="status" data-testid="paused"><p>{machine_text(&i)}</p></div>
+            }
             if *connect {
                 <crate::ui::components::terminal::TerminalDialog instance={i.instance_id.clone()} on_close={let c = connect.clone(); Callback::from(move |_| c.set(false))} />
             }
@@ -89,12 +98,33 @@ pub fn instance_details(p: &DetailsProps) -> Html {
     }
 }
 
+/// What a paused machine waits for, in words.
+pub fn pause_text(reason: &str) -> &'static str {
+    match reason {
+        "StorageFull" => "browser storage is full (delete a snapshot, a disk or an instance to free space; it resumes by itself)",
+        "KeyLocked" => "a disk's KMS key is locked (unlock it in Settings; it resumes by itself)",
+        "DatabaseTaken" => "another tab took the database (that tab runs the instance now)",
+        "ReadError" => "a read of its disk failed (Resume retries it)",
+        _ => "a write to its disk could not be stored (Resume retries it)",
+    }
+}
+
+/// The Machine line: `vm_text`, and for a paused machine why.
+pub fn machine_text(i: &InstanceRow) -> String {
+    if i.vm_status == "paused" {
+        format!("Paused: {}. The guest does not notice: its clock stands still, and its request waits.", pause_text(&i.vm_pause_reason))
+    } else {
+        vm_text(&i.vm_status).to_string()
+    }
+}
+
 /// What the Machine line says: whether the instance runs in this tab.
 pub fn vm_text(status: &str) -> &'static str {
     match status {
         "live" => "Running in this browser tab (v86): Connect opens its serial console",
         "off" => "Boots in the browser when it is started",
         "key_locked" => "Waits: a disk's KMS key is locked (unlock it in Settings and it boots)",
+        "paused" => "Paused: its machine waits on a read or write of its disk",
         _ => "No machine: this image does not boot in the browser (its states are simulated)",
     }
 }

@@ -72,6 +72,7 @@ pub fn instances_page() -> Html {
                                     <td>{i.zone_id.clone()}</td>
                                     <td>{status_badge(&status)}
                                         if i.vm_status == "live" { <div class="sub vm" title="A machine runs it in this browser tab: Manage, then Connect">{"VM live"}</div> }
+                                        else if i.vm_status == "paused" { <div class="sub warn" data-testid="vm-paused" title={super::instance::machine_text(i)}>{format!("paused: {}", super::instance::pause_text(&i.vm_pause_reason).split(" (").next().unwrap_or(""))}</div> }
                                         else if i.vm_status == "key_locked" { <div class="sub" title={super::instance::vm_text("key_locked")}>{"key locked"}</div> }
                                         else if i.vm_status == "none" { <div class="sub" title={super::instance::vm_text("none")}>{"no VM"}</div> }</td>
                                     <td class="sub">{i.image_id.clone()}</td>

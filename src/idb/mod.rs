@@ -19,7 +19,7 @@
 //! the database with a newer version, this connection closes itself and every
 //! later call fails with [`StoreError::VersionChanged`].
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::IntoFuture;
 use std::rc::Rc;
 
@@ -40,6 +40,7 @@ pub const DB_VERSION: u32 = schema::VERSION;
 pub struct IdbStore {
     db: Rc<Database>,
     raw: web_sys::IdbDatabase,
+    reserve: Rc<RefCell<Reserve>>,
     name: String,
     closed: Rc<Cell<bool>>,
 }
@@ -128,7 +129,7 @@ impl IdbStore {
             on_closed();
             web_sys::console::warn_1(&"rowsnap: the database was upgraded or deleted by another tab; this tab closed it".into());
         });
-        Ok(IdbStore { db: Rc::new(db), raw, name: name.to_string(), closed })
+        Ok(IdbStore { db: Rc::new(db), raw, reserve: Default::default(), name: name.to_string(), closed })
     }
 
     /// Deletes the database `name` (every table, every record).
@@ -154,6 +155,87 @@ impl IdbStore {
     }
 }
 
+/// The room the store never fills with data: a commit that puts blocks or
+/// object chunks is refused (`QuotaExceeded`, nothing written) while the
+/// site's usage plus what it puts would come within this margin of the quota
+/// `navigator.storage.estimate()` reports (the quota follows the disk's free
+/// space), so the commits that free space (deletes, which put only small
+/// records) and the browser's own compaction always have room: 5% of the
+/// quota, at least 32 MiB and at most 256 MiB.
+pub fn reserve_margin(quota: f64) -> f64 {
+    (quota * 0.05).clamp(32.0 * MIB, 256.0 * MIB)
+}
+const MIB: f64 = 1048576.0;
+/// The estimate is asked again after this long (ms) or this many bytes put.
+const ESTIMATE_MS: f64 = 1000.0;
+const ESTIMATE_BYTES: f64 = 8.0 * MIB;
+/// The tables that hold data (the rest are small records, maps and counts).
+const DATA_TABLES: [&str; 2] = ["blocks", "oss_chunks"];
+
+/// The last storage estimate and what was put since.
+#[derive(Default)]
+struct Reserve {
+    usage: f64,
+    quota: f64,
+    /// `performance.now()` of the estimate (0: none yet).
+    at: f64,
+    /// Bytes committed since the estimate.
+    since: f64,
+    /// A quota set by a test (instead of the browser's).
+    quota_for_test: Option<f64>,
+}
+
+/// `navigator.storage.estimate()`: (usage, quota) in bytes.
+pub async fn estimate() -> Option<(f64, f64)> {
+    let storage = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok().and_then(|n| js_sys::Reflect::get(&n, &"storage".into()).ok())?;
+    let f: js_sys::Function = js_sys::Reflect::get(&storage, &"estimate".into()).ok()?.dyn_into().ok()?;
+    let est = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(f.call0(&storage).ok()?)).await.ok()?;
+    let num = |k: &str| js_sys::Reflect::get(&est, &k.into()).ok().and_then(|v| v.as_f64());
+    Some((num("usage")?, num("quota")?))
+}
+
+fn now_ms() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| js_sys::Reflect::get(&p, &"now".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok()).and_then(|f| f.call0(&p).ok()))
+        .and_then(|v| v.as_f64())
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+impl IdbStore {
+    /// Makes the reserve count against `quota` bytes instead of the browser's quota (tests:
+    /// Chromium ignores DevTools quota overrides for IndexedDB writes); None gives it back.
+    pub fn set_quota_for_test(&self, quota: Option<f64>) {
+        let mut r = self.reserve.borrow_mut();
+        r.quota_for_test = quota;
+        r.at = 0.0;
+    }
+
+    /// Asks the browser for its estimate when the last one is old; before a write transaction
+    /// begins (a transaction's commit cannot await anything else: IndexedDB would commit it
+    /// by itself meanwhile).
+    async fn refresh_estimate(&self) {
+        let stale = {
+            let r = self.reserve.borrow();
+            r.at == 0.0 || now_ms() - r.at > ESTIMATE_MS || r.since > ESTIMATE_BYTES
+        };
+        if stale {
+            if let Some((usage, quota)) = estimate().await {
+                let mut r = self.reserve.borrow_mut();
+                (r.usage, r.quota, r.at, r.since) = (usage, quota, now_ms(), 0.0);
+            }
+        }
+    }
+}
+
+impl Reserve {
+    /// Whether `bytes` more fit outside the reserve, by the last estimate.
+    fn fits(&self, bytes: f64) -> bool {
+        let quota = self.quota_for_test.unwrap_or(self.quota);
+        quota <= 0.0 || self.usage + self.since + bytes <= quota - reserve_margin(quota)
+    }
+}
+
 /// Longest key range `get_values` reads with one get per key.
 const GETS_MAX: u64 = 4096;
 
@@ -164,6 +246,10 @@ pub struct IdbTx {
     stores: Vec<(Table, ObjectStore)>,
     closed: Rc<Cell<bool>>,
     committed: bool,
+    reserve: Rc<RefCell<Reserve>>,
+    /// Bytes put, and bytes put into the data tables.
+    put_bytes: f64,
+    data_bytes: f64,
 }
 
 impl IdbTx {
@@ -223,17 +309,21 @@ impl Store for IdbStore {
         if self.closed.get() {
             return Err(StoreError::VersionChanged);
         }
+        if write {
+            self.refresh_estimate().await;
+        }
         let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
         let mode = if write { TransactionMode::ReadWrite } else { TransactionMode::ReadOnly };
         let tx = self.db.transaction(&names, mode).map_err(|e| if self.closed.get() { StoreError::VersionChanged } else { js_err(e) })?;
         let stores = tables.iter().map(|t| tx.object_store(t.name()).map(|st| (*t, st))).collect::<Result<Vec<_>, _>>().map_err(js_err)?;
-        Ok(IdbTx { raw: tx.into(), stores, closed: self.closed.clone(), committed: false })
+        Ok(IdbTx { raw: tx.into(), stores, closed: self.closed.clone(), committed: false, reserve: self.reserve.clone(), put_bytes: 0.0, data_bytes: 0.0 })
     }
 
     async fn begin_strict(&self) -> Result<IdbTx, StoreError> {
         if self.closed.get() {
             return Err(StoreError::VersionChanged);
         }
+        self.refresh_estimate().await;
         let tables: Vec<Table> = schema::all().collect();
         let names: js_sys::Array = tables.iter().map(|t| JsValue::from_str(t.name())).collect();
         let options = js_sys::Object::new();
@@ -251,7 +341,7 @@ impl Store for IdbStore {
         };
         let tx = idb::Transaction::from(raw.clone());
         let stores = tables.iter().map(|t| tx.object_store(t.name()).map(|st| (*t, st))).collect::<Result<Vec<_>, _>>().map_err(js_err)?;
-        Ok(IdbTx { raw, stores, closed: self.closed.clone(), committed: false })
+        Ok(IdbTx { raw, stores, closed: self.closed.clone(), committed: false, reserve: self.reserve.clone(), put_bytes: 0.0, data_bytes: 0.0 })
     }
 }
 
@@ -362,6 +452,10 @@ impl Tx for IdbTx {
     }
 
     fn put(&mut self, table: Table, key: Key, value: Vec<u8>) {
+        self.put_bytes += value.len() as f64;
+        if DATA_TABLES.contains(&table.name()) {
+            self.data_bytes += value.len() as f64;
+        }
         let v = Uint8Array::from(&value[..]);
         // Fire and forget: a failure aborts the transaction, which `commit` reports.
         if let Err(e) = self.store(table).put(&v, Some(&key_js(&key))) {
@@ -378,6 +472,11 @@ impl Tx for IdbTx {
     }
 
     async fn commit(mut self) -> Result<(), StoreError> {
+        // Data that would eat into the reserve is refused (dropped: the transaction aborts).
+        let (reserve, put) = (self.reserve.clone(), self.put_bytes);
+        if self.data_bytes > 0.0 && !reserve.borrow().fits(put) {
+            return Err(StoreError::QuotaExceeded);
+        }
         self.committed = true;
         let closed = self.closed.clone();
         let raw = self.raw.clone();
@@ -387,6 +486,9 @@ impl Tx for IdbTx {
         #[allow(deprecated)]
         let _ = raw.commit();
         let outcome = result.await;
+        if matches!(outcome, Ok(idb::TransactionResult::Committed)) {
+            reserve.borrow_mut().since += put;
+        }
         let error = raw.error();
         let quota = error.as_ref().is_some_and(|d| d.name() == "QuotaExceededError");
         match outcome {

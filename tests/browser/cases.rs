@@ -95,6 +95,42 @@ async fn a_strict_transaction_is_strict_and_commits_like_any_other() {
 }
 
 #[wasm_bindgen_test]
+async fn the_reserve_refuses_data_near_the_quota_and_lets_records_and_deletes_through() {
+    use rowsnap::idb::{estimate, reserve_margin};
+    let store = fresh("t-reserve").await;
+    let mut e = Engine::open(store.clone()).await.unwrap();
+    let v = e.create_volume(256 << 20, 15).await.unwrap();
+    // A quota 12 MiB past today's usage and the margin (32 MiB below 640 MiB): 12 MiB fits.
+    let (usage, _) = estimate().await.unwrap();
+    let quota = usage + 44.0 * 1048576.0;
+    assert_eq!(reserve_margin(quota), 32.0 * 1048576.0, "usage {usage}");
+    store.set_quota_for_test(Some(quota));
+    let chunk = vec![0x5au8; 4 << 20];
+    let mut written = 0u64;
+    let refused = loop {
+        match e.write(v, written, &chunk).await {
+            Ok(()) => written += 4 << 20,
+            Err(err) => break err,
+        }
+        assert!(written <= 64 << 20, "the reserve never refused");
+    };
+    assert!(matches!(refused, EngineError::Store(StoreError::QuotaExceeded)), "{refused:?}");
+    assert!((4 << 20..=16 << 20).contains(&written), "refused after {written} bytes");
+    // Nothing of the refused write is there; what was written before is.
+    assert_eq!(e.read(v, written, 4).await.unwrap(), [0u8; 4]);
+    assert_eq!(e.read(v, written - 4, 4).await.unwrap(), [0x5au8; 4]);
+    // Records (what a stop or a delete puts) still commit, and so does a delete.
+    let mut t = e.begin().await.unwrap();
+    t.put_in(rowsnap::schema::RECORDS, "a-record", vec![1; 2048]);
+    t.commit().await.unwrap();
+    e.delete_volume(v).await.unwrap();
+    // With the browser's quota again, data commits.
+    store.set_quota_for_test(None);
+    let w = e.create_volume(16 << 20, 15).await.unwrap();
+    e.write(w, 0, &chunk).await.unwrap();
+}
+
+#[wasm_bindgen_test]
 async fn another_tab_upgrading_closes_this_connection_cleanly() {
     let store = fresh("t-upgrade").await;
     let mut e = Engine::open(store.clone()).await.unwrap();

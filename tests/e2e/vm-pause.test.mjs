@@ -17,7 +17,9 @@ const PAUSE_MS = 130_000;
 const RETRY_SLACK = 3000; // the host retries every 2 s
 
 const serial = (p, id) => p.evaluate(async (id) => { try { return await ecs.consoleRead(id); } catch (e) { return ''; } }, id);
-const lastSynced = (out) => Math.max(-1, ...[...out.matchAll(/synced=(\d+)\r\n/g)].map((m) => Number(m[1])));
+const lastSynced = (out) => Math.max(-1, ...[...out.matchAll(/synced=(\d+) /g)].map((m) => Number(m[1])));
+/** The guest's uptime (s) when it said file n synced. */
+const upAt = (out, n) => Number(out.match(new RegExp(`synced=${n} up=([\\d.]+)\r\n`))[1]);
 const vm = (p, id) => p.evaluate(async (id) => {
   const i = (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0];
   return { status: i.Status, vm: i.VmStatus, reason: i.VmPauseReason };
@@ -37,8 +39,8 @@ test('a key locked under a running machine pauses it for minutes; unlocked, it g
   const disk = await p.evaluate(async (id) => (await ecs.request('DescribeDisks', { InstanceId: id })).Disks.Disk[0], id);
   assert.deepEqual([disk.Encrypted, disk.KMSKeyId], [true, key], 'the system disk is encrypted under the passphrase key');
   await p.evaluate((id) => ecs.consoleWrite(id,
-    'mkdir -p /root/w; i=0; while true; do echo "content-$i" > /root/w/f$i; dd if=/dev/zero of=/root/w/pad$i bs=4k count=8 2>/dev/null; sync; echo "synced=$i"; i=$((i+1)); done\n'), id);
-  await until(p, async (id) => /synced=3\r\n/.test(await ecs.consoleRead(id)), id, 120_000, 'four files synced');
+    'mkdir -p /root/w; i=0; while true; do echo "content-$i" > /root/w/f$i; dd if=/dev/zero of=/root/w/pad$i bs=4k count=8 2>/dev/null; sync; echo "synced=$i up=$(cut -d" " -f1 /proc/uptime)"; i=$((i+1)); done\n'), id);
+  await until(p, async (id) => /synced=3 /.test(await ecs.consoleRead(id)), id, 120_000, 'four files synced');
 
   // Locked under the running machine: it pauses at its next commit, and says why.
   await p.evaluate((k) => ecs.lockKey(k), key);
@@ -66,12 +68,19 @@ test('a key locked under a running machine pauses it for minutes; unlocked, it g
   assert.equal(lastSynced(await serial(p, id)), held, 'still held after 2 minutes');
   await p.evaluate((k) => ecs.unlockKey(k, 'pause passphrase'), key);
   await until(p, async (id) => (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].VmStatus === 'live', id, 30_000, 'the machine going on by itself');
-  await until(p, async ([id, n]) => [...(await ecs.consoleRead(id)).matchAll(/synced=(\d+)\r\n/g)].some((m) => Number(m[1]) >= n), [id, held + 3], 120_000, 'three more files synced');
+  const resumedAt = Date.now();
+  await until(p, async ([id, n]) => [...(await ecs.consoleRead(id)).matchAll(/synced=(\d+) /g)].some((m) => Number(m[1]) >= n), [id, held + 3], 120_000, 'three more files synced');
+  // The guest's clock stood still: its uptime moved far less than the pause (the sync that
+  // waited through it took a few seconds of its time).
+  const seen = await serial(p, id);
+  const guestGap = upAt(seen, held + 1) - upAt(seen, held);
+  assert.ok(resumedAt - pausedAt > PAUSE_MS, 'paused for more than 2 minutes');
+  assert.ok(guestGap < 30, `the guest's clock moved ${guestGap} s across a pause of ${(resumedAt - pausedAt) / 1000} s`);
   // The loop is stopped; the guest's kernel log has no trace of the pause.
   await p.evaluate((id) => ecs.consoleWrite(id, '\x03'), id);
   const last = lastSynced(await serial(p, id));
   await p.evaluate(([id, last]) => ecs.consoleWrite(id,
-    `ok=0; for i in $(seq 0 ${last}); do [ "$(cat /root/w/f$i)" = "content-$i" ] && ok=$((ok+1)); done; echo "kept=$ok"; echo "trouble=$(dmesg | grep -ciE 'ata[0-9.]+: .*(timeout|failed|exception|reset)|ext4-fs error|I/O error|remount.*read-only')"; echo checked-$((6*7))\n`), [id, last]);
+    `ok=0; for i in $(seq 0 ${last}); do [ "$(cat /root/w/f$i)" = "content-$i" ] && ok=$((ok+1)); done; echo "kept=$ok"; echo "trouble=$(dmesg | grep -ciE 'ata[0-9.]+: .*(timeout|failed|exception|reset)|ext4-fs error|I/O error|remount.*read-only|blocked for more than|hung_task')"; echo checked-$((6*7))\n`), [id, last]);
   await serialSays(p, id, 'checked-42', 60_000);
   const out = await serial(p, id);
   assert.match(out, new RegExp(`kept=${last + 1}\\r\\n`), `every synced file is whole:\n${out.slice(-1500)}`);

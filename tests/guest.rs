@@ -52,6 +52,21 @@ fn running_vm(a: &mut Api) -> (String, String) {
     (id, sys)
 }
 
+/// A VM instance attached on an ECS over a copy of `a`'s store behind a
+/// `FailingStore` in `mode` (which also counts commits): (ecs, store, instance).
+fn machine_on(a: &Api, mode: FailMode) -> (Ecs<FailingStore>, FailingStore, String) {
+    let store = MemoryStore::new();
+    store.restore(&a.ecs.engine_ref().store().dump());
+    let failing = FailingStore::new(store, u64::MAX, mode);
+    let clock = a.clock.clone();
+    let mut ecs = block_on(Ecs::open(failing.clone(), Box::new(move || clock.get()))).unwrap();
+    let run = block_on(ecs.request("RunInstances", &json!({"ImageId": LINUX_IMAGE}))).unwrap();
+    let id = run["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
+    a.clock.set(a.clock.get() + 2_000);
+    block_on(ecs.guest_attach(&id)).unwrap();
+    (ecs, failing, id)
+}
+
 #[test]
 fn the_linux_image_is_installed_once_per_build_in_every_region() {
     let mut a = installed();
@@ -97,16 +112,7 @@ fn guest_writes_are_seen_at_once_and_durable_before_any_action() {
 #[test]
 fn guest_writes_go_in_batches() {
     let a = installed();
-    let dump = a.ecs.engine_ref().store().dump();
-    let store = MemoryStore::new();
-    store.restore(&dump);
-    let counting = FailingStore::new(store, u64::MAX, FailMode::Before);
-    let clock = a.clock.clone();
-    let mut ecs = block_on(Ecs::open(counting.clone(), Box::new(move || clock.get()))).unwrap();
-    let run = block_on(ecs.request("RunInstances", &json!({"ImageId": LINUX_IMAGE}))).unwrap();
-    let id = run["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
-    a.clock.set(a.clock.get() + 2_000);
-    block_on(ecs.guest_attach(&id)).unwrap();
+    let (mut ecs, counting, id) = machine_on(&a, FailMode::Before);
     let before = counting.commits();
     // 1,000 sector writes (the small metadata writes a file system makes), then the host's flush.
     for n in 0..1000u64 {
@@ -294,15 +300,7 @@ fn a_paused_machine_is_said_in_describe_instances_and_resumed_by_resume_instance
 #[test]
 fn a_paused_machine_that_stops_drops_only_its_uncommitted_writes() {
     let a = installed();
-    let store = MemoryStore::new();
-    store.restore(&a.ecs.engine_ref().store().dump());
-    let full = FailingStore::new(store, u64::MAX, FailMode::QuotaAbove(1 << 20));
-    let clock = a.clock.clone();
-    let mut ecs = block_on(Ecs::open(full, Box::new(move || clock.get()))).unwrap();
-    let run = block_on(ecs.request("RunInstances", &json!({"ImageId": LINUX_IMAGE}))).unwrap();
-    let id = run["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
-    a.clock.set(a.clock.get() + 2_000);
-    block_on(ecs.guest_attach(&id)).unwrap();
+    let (mut ecs, _, id) = machine_on(&a, FailMode::QuotaAbove(1 << 20));
     block_on(ecs.guest_write(&id, 0, 1 << 20, b"flushed".to_vec())).unwrap();
     block_on(ecs.sync_guest_writes()).unwrap();
     for n in 0..32u64 {
@@ -325,15 +323,7 @@ fn a_paused_machine_that_stops_drops_only_its_uncommitted_writes() {
 #[test]
 fn the_guests_flush_commits_strictly_and_covers_batches_committed_before_it() {
     let a = installed();
-    let store = MemoryStore::new();
-    store.restore(&a.ecs.engine_ref().store().dump());
-    let counting = FailingStore::new(store, u64::MAX, FailMode::Before);
-    let clock = a.clock.clone();
-    let mut ecs = block_on(Ecs::open(counting.clone(), Box::new(move || clock.get()))).unwrap();
-    let run = block_on(ecs.request("RunInstances", &json!({"ImageId": LINUX_IMAGE}))).unwrap();
-    let id = run["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
-    a.clock.set(a.clock.get() + 2_000);
-    block_on(ecs.guest_attach(&id)).unwrap();
+    let (mut ecs, counting, id) = machine_on(&a, FailMode::Before);
     // Nothing written since the machine came: a flush costs nothing.
     block_on(ecs.sync_guest_writes()).unwrap();
     assert_eq!(counting.strict_commits(), 0);
@@ -358,16 +348,8 @@ fn the_guests_flush_commits_strictly_and_covers_batches_committed_before_it() {
 #[test]
 fn a_batch_that_fails_to_apply_stays_queued_and_readable() {
     let a = installed();
-    let store = MemoryStore::new();
-    store.restore(&a.ecs.engine_ref().store().dump());
     // Every commit that puts more than 1 MiB fails, as a full browser storage does.
-    let full = FailingStore::new(store, u64::MAX, FailMode::QuotaAbove(1 << 20));
-    let clock = a.clock.clone();
-    let mut ecs = block_on(Ecs::open(full, Box::new(move || clock.get()))).unwrap();
-    let run = block_on(ecs.request("RunInstances", &json!({"ImageId": LINUX_IMAGE}))).unwrap();
-    let id = run["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap().to_string();
-    a.clock.set(a.clock.get() + 2_000);
-    block_on(ecs.guest_attach(&id)).unwrap();
+    let (mut ecs, _, id) = machine_on(&a, FailMode::QuotaAbove(1 << 20));
     for n in 0..32u64 {
         block_on(ecs.guest_write(&id, 0, (8 << 20) + n * (64 << 10), vec![(n + 1) as u8; 64 << 10])).unwrap();
     }

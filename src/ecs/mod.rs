@@ -144,10 +144,20 @@ impl<S: Store> Ecs<S> {
 
     /// Opens one request's transaction.
     async fn cx(&mut self, region: &str) -> Result<Cx<'_, S>> {
+        self.cx_in(region, false).await
+    }
+
+    /// As [`Ecs::cx`] (the default region), in a transaction whose commit is
+    /// durable against an operating system crash (`Store::begin_strict`).
+    async fn cx_strict(&mut self) -> Result<Cx<'_, S>> {
+        self.cx_in("", true).await
+    }
+
+    async fn cx_in(&mut self, region: &str, strict: bool) -> Result<Cx<'_, S>> {
         let now = self.now();
         let wall = (self.wall)();
         let settings = self.settings.clone();
-        let t = self.engine.begin().await?;
+        let t = if strict { self.engine.begin_strict().await? } else { self.engine.begin().await? };
         let (live, paused) = (self.guests.live(), self.guests.paused());
         Ok(Cx {
             t,
@@ -157,30 +167,6 @@ impl<S: Store> Ecs<S> {
             settings,
             settings_dirty: false,
             region: region.to_string(),
-            live,
-            paused,
-            resume: Vec::new(),
-            kms: self.kms.clone(),
-            x: self.x.clone(),
-        })
-    }
-
-    /// As [`Ecs::cx`] (the default region), in a transaction whose commit is
-    /// durable against an operating system crash (`Store::begin_strict`).
-    async fn cx_strict(&mut self) -> Result<Cx<'_, S>> {
-        let now = self.now();
-        let wall = (self.wall)();
-        let settings = self.settings.clone();
-        let t = self.engine.begin_strict().await?;
-        let (live, paused) = (self.guests.live(), self.guests.paused());
-        Ok(Cx {
-            t,
-            now,
-            wall,
-            rng: &mut self.rng,
-            settings,
-            settings_dirty: false,
-            region: String::new(),
             live,
             paused,
             resume: Vec::new(),

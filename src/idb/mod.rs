@@ -179,8 +179,10 @@ struct Reserve {
     quota: f64,
     /// `performance.now()` of the estimate (0: none yet).
     at: f64,
-    /// Bytes committed since the estimate.
+    /// Bytes committed that the estimate does not count yet.
     since: f64,
+    /// `since` when the estimate was taken.
+    since_at: f64,
     /// A quota set by a test (instead of the browser's).
     quota_for_test: Option<f64>,
 }
@@ -217,12 +219,16 @@ impl IdbStore {
     async fn refresh_estimate(&self) {
         let stale = {
             let r = self.reserve.borrow();
-            r.at == 0.0 || now_ms() - r.at > ESTIMATE_MS || r.since > ESTIMATE_BYTES
+            r.at == 0.0 || now_ms() - r.at > ESTIMATE_MS || r.since > r.since_at + ESTIMATE_BYTES
         };
         if stale {
             if let Some((usage, quota)) = estimate().await {
+                // The browser counts committed bytes when it gets to it (Firefox later than
+                // Chromium): what it now counts more is taken off what was counted here.
                 let mut r = self.reserve.borrow_mut();
-                (r.usage, r.quota, r.at, r.since) = (usage, quota, now_ms(), 0.0);
+                let counted = (usage - r.usage).max(0.0);
+                r.since = if r.at == 0.0 { 0.0 } else { (r.since - counted).max(0.0) };
+                (r.usage, r.quota, r.at, r.since_at) = (usage, quota, now_ms(), r.since);
             }
         }
     }

@@ -44,8 +44,24 @@ async function kill({ child, profile }) {
     process.kill(-child.pid, 'SIGKILL');
     await gone;
   }
-  spawnSync('pkill', ['-KILL', '-f', `--user-data-dir=${profile}`]);
-  for (let i = 0; i < 50 && spawnSync('pgrep', ['-f', `--user-data-dir=${profile}`]).status === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 50; i++) {
+    const left = pidsOf(profile);
+    if (left.length === 0) return;
+    for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch (e) { /* gone */ } }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The processes whose command line names `profile` (read from /proc: no procps needed). */
+function pidsOf(profile) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`--user-data-dir=${profile}`)) out.push(Number(d));
+    } catch (e) { /* gone meanwhile */ }
+  }
+  return out;
 }
 
 const serial = (p, id) => p.evaluate(async (id) => { try { return await ecs.consoleRead(id); } catch (e) { return ''; } }, id);
@@ -117,7 +133,9 @@ for (const encrypted of [false, true]) {
       const image = await readFileSystem(p, sid);
       const file = path.join(profile, 'after-kills.ext4');
       fs.writeFileSync(file, image);
-      const fsck = spawnSync('e2fsck', ['-fn', file], { encoding: 'utf8' });
+      // e2fsprogs comes with scripts/install.sh (the guest build needs it); /usr/sbin may be off PATH.
+      const e2fsck = ['/usr/sbin/e2fsck', '/sbin/e2fsck'].find((f) => fs.existsSync(f)) || 'e2fsck';
+      const fsck = spawnSync(e2fsck, ['-fn', file], { encoding: 'utf8' });
       assert.equal(fsck.status, 0, `e2fsck -fn of the disk read out of the snapshot:\n${fsck.stdout}${fsck.stderr}`);
       assert.deepEqual(p.errors, []);
       await keepGuestStates(p);

@@ -95,7 +95,7 @@ test-e2e:
 
 # The same scenarios in Firefox (tests/e2e/lib.mjs, ROWSNAP_BROWSER=firefox): the seed 001 and
 # 004 walks, uploads with progress, reloads, encryption, the guest, the bucket and its recovery.
-FIREFOX_E2E := shell console ecs encryption kms vm vm-reload s3-snapshots
+FIREFOX_E2E := shell console ecs encryption kms vm vm-reload vm-pause s3-snapshots
 test-e2e-firefox:
 	@echo "== end-to-end tests in $$(/usr/bin/firefox-esr --version 2>/dev/null)"
 	cd tests/e2e && ROWSNAP_BROWSER=firefox node --test --test-concurrency=1 $(addsuffix .test.mjs,$(FIREFOX_E2E))

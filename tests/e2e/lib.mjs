@@ -3,6 +3,7 @@
 // ESR (Playwright over WebDriver BiDi: playwright-core-bidi, playwright-core 1.64.1, the newest
 // whose BiDi commands Firefox ESR 153 knows). The same scenarios run in both.
 import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { firefox } from 'playwright-core-bidi';
@@ -250,3 +251,53 @@ export async function serialSays(p, id, text, ms = BOOT_MS) {
 /** Waits until instance `id` is `want`. */
 export const statusIs = (p, id, want, ms = BOOT_MS) => until(p, async ([id, want]) =>
   (await ecs.request('DescribeInstances', { InstanceIds: [id] })).Instances.Instance[0].Status === want, [id, want], ms, `${id} ${want}`);
+
+// Chromium started by hand (vm-kill, vm-full): its whole process group can be SIGKILLed and it
+// restarts on the same profile; Playwright drives it over CDP.
+/** Chromium on `profile` (a folder of its own), in its own process group (so all of it can be killed at once), over CDP. */
+export async function startChromium(profile) {
+  const child = spawn(process.env.CHROMIUM || '/usr/bin/chromium', [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`,
+    '--remote-debugging-port=0', 'about:blank',
+  ], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ws = await new Promise((resolve, reject) => {
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`Chromium gave no DevTools endpoint in 30 s:\n${err}`)), 30_000);
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = err.match(/DevTools listening on (ws:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`Chromium exited (${code}):\n${err}`)); });
+  });
+  const browser = await chromium.connectOverCDP(ws);
+  return { child, browser, context: browser.contexts()[0] };
+}
+
+/** SIGKILL to every process of the browser (its process group, and any that left it). */
+export async function killChromium({ child, profile }) {
+  if (child.exitCode === null && child.signalCode === null) {
+    const gone = new Promise((r) => child.once('exit', r));
+    process.kill(-child.pid, 'SIGKILL');
+    await gone;
+  }
+  for (let i = 0; i < 50; i++) {
+    const left = pidsOf(profile);
+    if (left.length === 0) return;
+    for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch (e) { /* gone */ } }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The processes whose command line names `profile` (read from /proc: no procps needed). */
+function pidsOf(profile) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`--user-data-dir=${profile}`)) out.push(Number(d));
+    } catch (e) { /* gone meanwhile */ }
+  }
+  return out;
+}

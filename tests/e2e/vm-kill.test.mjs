@@ -6,63 +6,14 @@
 // `e2fsck -fn` of the file system read out of the snapshot is clean.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { serve, openConsoleAt, shot, seedGuestStates, keepGuestStates, serialSays, until, BROWSER } from './lib.mjs';
+import { serve, openConsoleAt, shot, seedGuestStates, keepGuestStates, serialSays, until, BROWSER, startChromium as start, killChromium as kill } from './lib.mjs';
 
 const LINUX = 'rowsnap_linux_i386_busybox';
 const KILLS = 3;
-
-/** Chromium on `profile`, in its own process group (so all of it can be killed at once), over CDP. */
-async function start(profile) {
-  const child = spawn(process.env.CHROMIUM || '/usr/bin/chromium', [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`,
-    '--remote-debugging-port=0', 'about:blank',
-  ], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ws = await new Promise((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`Chromium gave no DevTools endpoint in 30 s:\n${err}`)), 30_000);
-    child.stderr.on('data', (d) => {
-      err += d;
-      const m = err.match(/DevTools listening on (ws:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`Chromium exited (${code}):\n${err}`)); });
-  });
-  const browser = await chromium.connectOverCDP(ws);
-  return { child, browser, context: browser.contexts()[0] };
-}
-
-/** SIGKILL to every process of the browser (its process group, and any that left it). */
-async function kill({ child, profile }) {
-  if (child.exitCode === null && child.signalCode === null) {
-    const gone = new Promise((r) => child.once('exit', r));
-    process.kill(-child.pid, 'SIGKILL');
-    await gone;
-  }
-  for (let i = 0; i < 50; i++) {
-    const left = pidsOf(profile);
-    if (left.length === 0) return;
-    for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch (e) { /* gone */ } }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** The processes whose command line names `profile` (read from /proc: no procps needed). */
-function pidsOf(profile) {
-  const out = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`--user-data-dir=${profile}`)) out.push(Number(d));
-    } catch (e) { /* gone meanwhile */ }
-  }
-  return out;
-}
 
 const serial = (p, id) => p.evaluate(async (id) => { try { return await ecs.consoleRead(id); } catch (e) { return ''; } }, id);
 

@@ -115,12 +115,16 @@ pub async fn storage() -> Option<StorageInfo> {
     if let Ok(p) = call0(&storage, "persisted") {
         persisted = JsFuture::from(Promise::from(p)).await.ok().and_then(|v| v.as_bool()).unwrap_or(false);
     }
+    let (usage, quota) = estimate().await?;
+    Some(StorageInfo { usage, quota, persisted })
+}
+
+/// `navigator.storage.estimate()`: this origin's (usage, quota) in bytes.
+pub async fn estimate() -> Option<(f64, f64)> {
+    let storage = navigator().and_then(|n| get(&n, "storage"))?;
     let est = JsFuture::from(Promise::from(call0(&storage, "estimate").ok()?)).await.ok()?;
-    Some(StorageInfo {
-        usage: get(&est, "usage").and_then(|v| v.as_f64()).unwrap_or(0.0),
-        quota: get(&est, "quota").and_then(|v| v.as_f64()).unwrap_or(0.0),
-        persisted,
-    })
+    let num = |k: &str| get(&est, k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+    Some((num("usage"), num("quota")))
 }
 
 /// Asks for persistent storage: the browser's answer, `None` when it has no such API. Firefox

@@ -17,7 +17,7 @@
   const STOP_TIMEOUT_MS = 20000;
 
   let filesPromise = null;
-  /** The guest build's files (fetched once): manifest, BIOS, kernel, initramfs, and libv86. */
+  /** The guest build's files (fetched once): manifest, BIOS, kernel, initramfs, libv86 and its wasm (compiled). */
   function files() {
     if (!filesPromise) {
       const bin = async (p) => {
@@ -36,10 +36,11 @@
             document.head.appendChild(s);
           });
         }
-        const [bios, vga, kernel, initrd] = await Promise.all([
+        const [bios, vga, kernel, initrd, wasm] = await Promise.all([
           bin('bios/bios.bin'), bin('bios/vgabios-stdvga.bin'), bin('linux/vmlinuz'), bin('linux/initramfs.img'),
+          bin('v86/v86.wasm').then((b) => WebAssembly.compile(b)), // compiled once for every machine
         ]);
-        return { manifest, bios, vga, kernel, initrd };
+        return { manifest, bios, vga, kernel, initrd, wasm };
       })();
       filesPromise.catch(() => { filesPromise = null; });
     }
@@ -245,19 +246,6 @@
     c.thaw = () => { if (c.stoppedAt !== null) { c.offset += realNow() - c.stoppedAt; c.stoppedAt = null; } };
     return c;
   }
-  let wasmPromise = null;
-  /** v86's wasm, compiled once for every machine. */
-  function wasmModule() {
-    if (!wasmPromise) {
-      wasmPromise = fetch(BASE + 'v86/v86.wasm').then((r) => {
-        if (!r.ok) throw new Error(`${BASE}v86/v86.wasm: HTTP ${r.status}`);
-        return r.arrayBuffer();
-      }).then((b) => WebAssembly.compile(b));
-      wasmPromise.catch(() => { wasmPromise = null; });
-    }
-    return wasmPromise;
-  }
-
   // Errors pause, never lie (QEMU's rerror=stop/werror=stop). A read, a write or a flush the ECS
   // layer fails holds the guest's request and pauses the machine (its clock stands still); the
   // request is retried every RETRY_MS and at once on ResumeInstance, and the machine goes on
@@ -393,14 +381,12 @@
           .catch((e) => console.warn('rowsnap: the machine state could not be kept (cold boots go on)', e));
       }
     };
-    const module = await wasmModule();
     const emulator = new V86({
-      wasm_path: BASE + 'v86/v86.wasm',
-      // The machine's own clock (see machineClock), in the wasm's imports.
+      // v86's wasm (compiled once, in files()) with the machine's own clock in its imports.
       wasm_fn: async (imports) => {
         imports.env.microtick = vm.clock.now;
         currentClock = vm.clock;
-        return (await WebAssembly.instantiate(module, imports)).exports;
+        return (await WebAssembly.instantiate(f.wasm, imports)).exports;
       },
       memory_size: info.MemoryMiB * 1024 * 1024,
       vga_memory_size: 2 * 1024 * 1024,

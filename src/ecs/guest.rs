@@ -236,7 +236,7 @@ impl<S: Store> Ecs<S> {
     /// The host's machine for `instance` runs: Starting becomes Running.
     pub async fn guest_running(&mut self, instance: &str) -> Result<()> {
         let Some(live) = self.guests.live.get_mut(instance) else {
-            return Err(Error::forbidden("IncorrectInstanceStatus", format!("The instance \"{instance}\" has no machine.")));
+            return Err(no_machine(instance));
         };
         live.running = true;
         let mut cx = self.cx("").await?;
@@ -297,11 +297,7 @@ impl<S: Store> Ecs<S> {
     }
 
     fn guest_disk(&self, instance: &str, index: usize) -> Result<String> {
-        let live = self
-            .guests
-            .live
-            .get(instance)
-            .ok_or_else(|| Error::forbidden("IncorrectInstanceStatus", format!("The instance \"{instance}\" has no machine.")))?;
+        let live = self.guests.live.get(instance).ok_or_else(|| no_machine(instance))?;
         live.disks.get(index).cloned().ok_or_else(|| Error::invalid("DiskIndex", format!("the machine has {} disks", live.disks.len())))
     }
 

@@ -178,7 +178,7 @@ const DATA_TABLES: [&str; 2] = ["blocks", "oss_chunks"];
 struct Reserve {
     usage: f64,
     quota: f64,
-    /// `performance.now()` of the estimate (0: none yet).
+    /// When the estimate was taken (ms since the epoch; 0: none yet).
     at: f64,
     /// Bytes committed that the estimate does not count yet.
     since: f64,
@@ -188,24 +188,14 @@ struct Reserve {
     quota_for_test: Option<f64>,
 }
 
-/// `navigator.storage.estimate()`: (usage, quota) in bytes.
-pub async fn estimate() -> Option<(f64, f64)> {
-    let storage = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok().and_then(|n| js_sys::Reflect::get(&n, &"storage".into()).ok())?;
-    let f: js_sys::Function = js_sys::Reflect::get(&storage, &"estimate".into()).ok()?.dyn_into().ok()?;
-    let est = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(f.call0(&storage).ok()?)).await.ok()?;
-    let num = |k: &str| js_sys::Reflect::get(&est, &k.into()).ok().and_then(|v| v.as_f64());
-    Some((num("usage")?, num("quota")?))
-}
-
-fn now_ms() -> f64 {
-    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| js_sys::Reflect::get(&p, &"now".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok()).and_then(|f| f.call0(&p).ok()))
-        .and_then(|v| v.as_f64())
-        .unwrap_or_else(js_sys::Date::now)
-}
-
 impl IdbStore {
+    /// Our transaction over `raw`, a new IndexedDB transaction whose scope is `tables`.
+    fn tx(&self, raw: web_sys::IdbTransaction, tables: &[Table]) -> Result<IdbTx, StoreError> {
+        let tx = idb::Transaction::from(raw.clone());
+        let stores = tables.iter().map(|t| tx.object_store(t.name()).map(|st| (*t, st))).collect::<Result<Vec<_>, _>>().map_err(js_err)?;
+        Ok(IdbTx { raw, stores, closed: self.closed.clone(), committed: false, reserve: self.reserve.clone(), put_bytes: 0.0, data_bytes: 0.0 })
+    }
+
     /// Makes the reserve count against `quota` bytes instead of the browser's quota (tests:
     /// Chromium ignores DevTools quota overrides for IndexedDB writes); None gives it back.
     pub fn set_quota_for_test(&self, quota: Option<f64>) {
@@ -220,16 +210,16 @@ impl IdbStore {
     async fn refresh_estimate(&self) {
         let stale = {
             let r = self.reserve.borrow();
-            r.at == 0.0 || now_ms() - r.at > ESTIMATE_MS || r.since > r.since_at + ESTIMATE_BYTES
+            r.at == 0.0 || js_sys::Date::now() - r.at > ESTIMATE_MS || r.since > r.since_at + ESTIMATE_BYTES
         };
         if stale {
-            if let Some((usage, quota)) = estimate().await {
+            if let Some((usage, quota)) = crate::browser::estimate().await {
                 // The browser counts committed bytes when it gets to it (Firefox later than
                 // Chromium): what it now counts more is taken off what was counted here.
                 let mut r = self.reserve.borrow_mut();
                 let counted = (usage - r.usage).max(0.0);
                 r.since = if r.at == 0.0 { 0.0 } else { (r.since - counted).max(0.0) };
-                (r.usage, r.quota, r.at, r.since_at) = (usage, quota, now_ms(), r.since);
+                (r.usage, r.quota, r.at, r.since_at) = (usage, quota, js_sys::Date::now(), r.since);
             }
         }
     }
@@ -322,8 +312,7 @@ impl Store for IdbStore {
         let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
         let mode = if write { TransactionMode::ReadWrite } else { TransactionMode::ReadOnly };
         let tx = self.db.transaction(&names, mode).map_err(|e| if self.closed.get() { StoreError::VersionChanged } else { js_err(e) })?;
-        let stores = tables.iter().map(|t| tx.object_store(t.name()).map(|st| (*t, st))).collect::<Result<Vec<_>, _>>().map_err(js_err)?;
-        Ok(IdbTx { raw: tx.into(), stores, closed: self.closed.clone(), committed: false, reserve: self.reserve.clone(), put_bytes: 0.0, data_bytes: 0.0 })
+        self.tx(tx.into(), tables)
     }
 
     async fn begin_strict(&self) -> Result<IdbTx, StoreError> {
@@ -346,9 +335,7 @@ impl Store for IdbStore {
             Err(_) if self.closed.get() => return Err(StoreError::VersionChanged),
             Err(e) => return Err(js_value_err(&e)),
         };
-        let tx = idb::Transaction::from(raw.clone());
-        let stores = tables.iter().map(|t| tx.object_store(t.name()).map(|st| (*t, st))).collect::<Result<Vec<_>, _>>().map_err(js_err)?;
-        Ok(IdbTx { raw, stores, closed: self.closed.clone(), committed: false, reserve: self.reserve.clone(), put_bytes: 0.0, data_bytes: 0.0 })
+        self.tx(raw, &tables)
     }
 }
 

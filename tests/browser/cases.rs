@@ -96,7 +96,8 @@ async fn a_strict_transaction_is_strict_and_commits_like_any_other() {
 
 #[wasm_bindgen_test]
 async fn the_reserve_refuses_data_near_the_quota_and_lets_records_and_deletes_through() {
-    use rowsnap::idb::{estimate, reserve_margin};
+    use rowsnap::browser::estimate;
+    use rowsnap::idb::reserve_margin;
     let store = fresh("t-reserve").await;
     let mut e = Engine::open(store.clone()).await.unwrap();
     let v = e.create_volume(256 << 20, 15).await.unwrap();

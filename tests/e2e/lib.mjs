@@ -230,6 +230,9 @@ export async function until(p, fn, arg, ms, what) {
   }
 }
 
+/** Instance `id`'s serial output since its boot ('' while it has no machine). */
+export const consoleText = (p, id) => p.evaluate(async (id) => { try { return await ecs.consoleRead(id); } catch (e) { return ''; } }, id);
+
 /** Waits until instance `id`'s serial output since boot contains `text`; on a
  * time-out the error carries the serial output's end and the instance's status. */
 export async function serialSays(p, id, text, ms = BOOT_MS) {

@@ -10,12 +10,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { serve, openConsoleAt, shot, seedGuestStates, keepGuestStates, serialSays, until, BROWSER, startChromium as start, killChromium as kill } from './lib.mjs';
+import { serve, openConsoleAt, shot, seedGuestStates, keepGuestStates, serialSays, until, BROWSER, startChromium as start, killChromium as kill, consoleText as serial } from './lib.mjs';
 
 const LINUX = 'rowsnap_linux_i386_busybox';
 const KILLS = 3;
 
-const serial = (p, id) => p.evaluate(async (id) => { try { return await ecs.consoleRead(id); } catch (e) { return ''; } }, id);
 
 /** The files each round synced (round r: /root/w/r<r>-f0..f<n>): the guest checks them all. */
 function checkCommand(rounds) {

@@ -6,7 +6,7 @@
 // no I/O error, and every file whose sync returned is whole.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, openConsoleAt, shot, until, serialSays } from './lib.mjs';
+import { serve, launch, openConsoleAt, shot, until, serialSays, consoleText as serial } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
@@ -16,7 +16,6 @@ const LINUX = 'rowsnap_linux_i386_busybox';
 const PAUSE_MS = 130_000;
 const RETRY_SLACK = 3000; // the host retries every 2 s
 
-const serial = (p, id) => p.evaluate(async (id) => { try { return await ecs.consoleRead(id); } catch (e) { return ''; } }, id);
 const lastSynced = (out) => Math.max(-1, ...[...out.matchAll(/synced=(\d+) /g)].map((m) => Number(m[1])));
 /** The guest's uptime (s) when it said file n synced. */
 const upAt = (out, n) => Number(out.match(new RegExp(`synced=${n} up=([\\d.]+)\r\n`))[1]);

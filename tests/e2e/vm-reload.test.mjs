@@ -5,7 +5,7 @@
 // (the disks have a write cache that the guest's FLUSH CACHE commits: static/guest-host.js).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, openConsoleAt, shot, seedGuestStates, keepGuestStates, holdsOneDiskState, until, serialSays } from './lib.mjs';
+import { serve, launch, openConsoleAt, shot, seedGuestStates, keepGuestStates, holdsOneDiskState, until, serialSays, consoleText as serial } from './lib.mjs';
 
 let server, browser;
 before(async () => { server = await serve(); browser = await launch(); });
@@ -13,7 +13,6 @@ after(async () => { await browser?.close(); await server?.close(); });
 
 const LINUX = 'rowsnap_linux_i386_busybox';
 
-const serial = (p, id) => p.evaluate(async (id) => { try { return await ecs.consoleRead(id); } catch (e) { return ''; } }, id);
 /** The highest n of the guest's "synced=n" lines so far (-1: none). */
 const lastSynced = (out) => Math.max(-1, ...[...out.matchAll(/synced=(\d+)\r\n/g)].map((m) => Number(m[1])));
 

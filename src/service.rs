@@ -56,6 +56,13 @@ fn handle() -> Rc<Mutex<Option<Service>>> {
 /// `on_closed` runs if another tab upgrades or deletes the database.
 pub async fn open(on_closed: impl FnOnce() + 'static) -> Result<(), Error> {
     let store = IdbStore::open_with(DB_NAME, on_closed).await.map_err(|e| Error::from(crate::engine::EngineError::Store(e)))?;
+    // The room deletes are made in when the disk fills (idb::BALLAST_DB), made in the background.
+    let ballast = store.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = ballast.keep_ballast().await {
+            web_sys::console::warn_1(&format!("rowsnap: the storage ballast could not be made: {e}").into());
+        }
+    });
     let mut ecs = Ecs::open(store, Box::new(wall)).await?;
     open_keys(&mut ecs).await;
     // A bucket remembered on this device connects at once.

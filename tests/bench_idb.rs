@@ -101,7 +101,7 @@ async fn raw_read(st: &idb::ObjectStore, lo: u64, hi: u64, gets: bool) -> Vec<Ve
     } else {
         let range = KeyRange::bound(&JsValue::from_f64(lo as f64), &JsValue::from_f64(hi as f64), None, None).unwrap();
         let vals = st.get_all(Some(Query::KeyRange(range)), None).unwrap().into_future().await.unwrap();
-        vals.iter().map(|v| Uint8Array::new(&v).to_vec()).collect()
+        vals.iter().map(|v| Uint8Array::new(v).to_vec()).collect()
     }
 }
 
@@ -195,6 +195,67 @@ async fn raw_tiny_tx_ms(strict: bool) -> f64 {
     ms
 }
 
+/// The engine: ms per transaction of random `len`-byte aligned overwrites of a 64 MiB volume of
+/// 32 KiB blocks, written whole first, with or without a snapshot taken before (item 4 of issue
+/// 24: where a small transaction's time goes).
+async fn engine_overwrite_tx_ms(len: usize, snapshot: bool) -> f64 {
+    let name = format!("bench-over-{len}-{snapshot}");
+    IdbStore::delete(&name).await.unwrap();
+    let mut e = Engine::open(IdbStore::open(&name).await.unwrap()).await.unwrap();
+    let size = 64 * MIB;
+    let v = e.create_volume(size, DEFAULT_BLOCK_SHIFT).await.unwrap();
+    fill(&mut e, v, size).await;
+    if snapshot {
+        e.snapshot(v).await.unwrap();
+    }
+    let mut rng = Rng::new(3);
+    let data = vec![0x44u8; len];
+    let n = 200;
+    let t0 = now();
+    for _ in 0..n {
+        e.write(v, rng.below(size / len as u64) * len as u64, &data).await.unwrap();
+    }
+    let ms = (now() - t0) * 1e3 / n as f64;
+    e.store().close();
+    ms
+}
+
+/// Raw IndexedDB: ms per transaction that does by hand what a small overwrite's transaction
+/// does at the least: (with `read`) one 32 KiB get awaited (the old block), then one 32 KiB put
+/// and three 512-byte puts (a map node, a refcount page, the volume record).
+async fn raw_block_tx_ms(read: bool) -> f64 {
+    let db = raw_db(if read { "bench-block-read" } else { "bench-block" }).await;
+    let block = Uint8Array::from(&[0x5au8; 32768][..]);
+    let small = Uint8Array::from(&[0x5bu8; 512][..]);
+    {
+        let tx = db.transaction(&["r"], TransactionMode::ReadWrite).unwrap();
+        let st = tx.object_store("r").unwrap();
+        for k in 0..256 {
+            st.put(&block, Some(&JsValue::from_f64(k as f64))).unwrap();
+        }
+        tx.commit().unwrap().await.unwrap();
+    }
+    let mut rng = Rng::new(4);
+    let n = 200;
+    let t0 = now();
+    for i in 0..n {
+        let tx = db.transaction(&["r"], TransactionMode::ReadWrite).unwrap();
+        let st = tx.object_store("r").unwrap();
+        if read {
+            let old = st.get(Query::Key(JsValue::from_f64(rng.below(256) as f64))).unwrap().await.unwrap();
+            assert!(old.is_some());
+        }
+        st.put(&block, Some(&JsValue::from_f64((1000 + i) as f64))).unwrap();
+        for k in 0..3 {
+            st.put(&small, Some(&JsValue::from_f64((100_000 + k) as f64))).unwrap();
+        }
+        tx.commit().unwrap().await.unwrap();
+    }
+    let ms = (now() - t0) * 1e3 / n as f64;
+    db.close();
+    ms
+}
+
 /// Fill a volume with `written` bytes in 4 MiB calls.
 async fn fill(e: &mut Engine<IdbStore>, v: VolumeId, written: u64) {
     let mut buf = vec![0u8; 4 * MIB as usize];
@@ -250,6 +311,25 @@ async fn bench() {
     out.insert("raw_tiny_tx_strict_ms".into(), strict_ms);
     out.insert("idb_small_write_tx_vs_raw".into(), e_ms / raw_ms);
     out.insert("idb_strict_tx_cost".into(), strict_ms / raw_ms);
+    // Where the engine's small transaction goes (medians of 3, side by side): the same overwrite
+    // without a snapshot, a whole-block overwrite (no old block to read), and the raw pattern.
+    let (mut e4, mut e32, mut e4n, mut rb, mut rbr) = (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..3 {
+        e4.push(engine_overwrite_tx_ms(4096, true).await);
+        e4n.push(engine_overwrite_tx_ms(4096, false).await);
+        e32.push(engine_overwrite_tx_ms(32768, true).await);
+        rb.push(raw_block_tx_ms(false).await);
+        rbr.push(raw_block_tx_ms(true).await);
+    }
+    let (e4, e4n, e32, rb, rbr) = (median(e4), median(e4n), median(e32), median(rb), median(rbr));
+    console_log!(
+        "small transaction breakdown, ms: engine 4 KiB after a snapshot {e4:.2}, without {e4n:.2}, 32 KiB whole block after a snapshot {e32:.2}; raw block+3 puts {rb:.2}, raw get+block+3 puts {rbr:.2}"
+    );
+    out.insert("idb_overwrite_4k_snap_tx_ms".into(), e4);
+    out.insert("idb_overwrite_4k_nosnap_tx_ms".into(), e4n);
+    out.insert("idb_overwrite_32k_snap_tx_ms".into(), e32);
+    out.insert("raw_block_tx_ms".into(), rb);
+    out.insert("raw_get_block_tx_ms".into(), rbr);
 
     // The headline ratios at the default block size: raw and engine measured
     // alternately, three times each (this machine is shared and noisy), medians.

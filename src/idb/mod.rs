@@ -25,6 +25,7 @@ use std::rc::Rc;
 
 use idb::{Database, Factory, KeyRange, ObjectStore, ObjectStoreParams, Query, TransactionMode};
 use js_sys::Uint8Array;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::engine::store::{Key, Store, StoreError, Table, Tx};
@@ -38,16 +39,42 @@ pub const DB_VERSION: u32 = schema::VERSION;
 /// A rowsnap database in IndexedDB.
 #[derive(Clone)]
 pub struct IdbStore {
-    db: Rc<Database>,
-    raw: web_sys::IdbDatabase,
+    conn: Rc<RefCell<Conn>>,
     reserve: Rc<RefCell<Reserve>>,
     name: String,
+    /// Set when another tab's upgrade or deletion closed the connection: for good.
     closed: Rc<Cell<bool>>,
+    /// Set when the browser closed the connection by itself (an I/O error, a full disk):
+    /// the next transaction opens a new one.
+    lost: Rc<Cell<bool>>,
+    /// Set when the database was found gone on opening it again: the browser deleted it.
+    wiped: Rc<Cell<bool>>,
+    on_closed: OnClosed,
+}
+
+/// What every request answers once the browser deleted the database under an open tab.
+const WIPED: &str = "the browser deleted this site's database while the page had it open (Chromium does so when the disk under its profile fills up); nothing more is written here: reload the page (snapshots kept in a bucket can be recovered)";
+
+/// What runs once when another tab's upgrade or deletion closes the database.
+type OnClosed = Rc<RefCell<Option<Box<dyn FnOnce()>>>>;
+
+/// One connection to the database.
+struct Conn {
+    db: Database,
+    raw: web_sys::IdbDatabase,
+    _on_close: Closure<dyn FnMut()>,
+}
+
+/// Whether a browser's error says the storage is full: its quota (`QuotaExceededError`) or
+/// the disk under the profile (Chromium: `UnknownError` "... FILE_ERROR_NO_SPACE").
+fn says_full(d: &web_sys::DomException) -> bool {
+    let m = d.message();
+    d.name() == "QuotaExceededError" || m.contains("NO_SPACE") || m.contains("No space left")
 }
 
 fn js_err(e: idb::Error) -> StoreError {
     if let idb::Error::DomException(d) = &e {
-        if d.name() == "QuotaExceededError" {
+        if says_full(d) {
             return StoreError::QuotaExceeded;
         }
         return StoreError::Backend(format!("{}: {}", d.name(), d.message()));
@@ -58,7 +85,7 @@ fn js_err(e: idb::Error) -> StoreError {
 /// A thrown JavaScript value (a DOMException) as a store error.
 fn js_value_err(e: &JsValue) -> StoreError {
     match e.dyn_ref::<web_sys::DomException>() {
-        Some(d) if d.name() == "QuotaExceededError" => StoreError::QuotaExceeded,
+        Some(d) if says_full(d) => StoreError::QuotaExceeded,
         Some(d) => StoreError::Backend(format!("{}: {}", d.name(), d.message())),
         None => StoreError::Backend(format!("{e:?}")),
     }
@@ -96,40 +123,59 @@ impl IdbStore {
     /// As [`IdbStore::open`]; `on_closed` runs when another tab's upgrade or
     /// deletion makes this connection close (so the page can say so).
     pub async fn open_with(name: &str, on_closed: impl FnOnce() + 'static) -> Result<IdbStore, StoreError> {
-        let factory = Factory::new().map_err(js_err)?;
-        let mut req = factory.open(name, Some(DB_VERSION)).map_err(js_err)?;
-        req.on_upgrade_needed(|event| {
-            let old = event.old_version().unwrap_or(0);
-            match idb::DatabaseEvent::database(&event) {
-                Ok(db) => {
-                    if let Err(e) = upgrade(&db, old) {
-                        web_sys::console::error_1(&format!("rowsnap: upgrade failed: {e}").into());
-                    }
-                }
-                Err(e) => web_sys::console::error_1(&format!("rowsnap: upgrade: {e}").into()),
+        let (closed, lost, wiped) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+        let on_closed: OnClosed = Rc::new(RefCell::new(Some(Box::new(on_closed))));
+        let (conn, _) = connect(name, &closed, &lost, &on_closed).await?;
+        let reserve = Reserve { ceiling: Ceiling::load(name), name: name.to_string(), ..Default::default() };
+        Ok(IdbStore { conn: Rc::new(RefCell::new(conn)), reserve: Rc::new(RefCell::new(reserve)), name: name.to_string(), closed, lost, wiped, on_closed })
+    }
+
+    /// Opens a new connection when the browser closed the last one by itself (an I/O error:
+    /// Chromium closes every connection of a database whose disk filled, and would answer
+    /// "The database connection is closing" for ever).
+    async fn reconnect(&self) -> Result<(), StoreError> {
+        self.usable()?;
+        if self.lost.get() {
+            let (conn, created) = connect(&self.name, &self.closed, &self.lost, &self.on_closed).await?;
+            *self.conn.borrow_mut() = conn;
+            self.lost.set(false);
+            if created {
+                // Not a fresh start: the tab's state says there was a database. Stop writing.
+                self.wiped.set(true);
+                self.conn.borrow().db.close();
+                web_sys::console::error_1(&format!("rowsnap: {WIPED}").into());
+                return Err(StoreError::Backend(WIPED.into()));
             }
-        });
-        let db = req.await.map_err(|e| match &e {
-            idb::Error::DomException(d) if d.name() == "VersionError" => {
-                StoreError::Backend("this database was written by a newer rowsnap; open that version".into())
+            web_sys::console::warn_1(&"rowsnap: the browser had closed the database after an error; it is open again".into());
+        }
+        Ok(())
+    }
+
+    /// The error every request gets once the connection is closed for good.
+    fn usable(&self) -> Result<(), StoreError> {
+        if self.wiped.get() {
+            return Err(StoreError::Backend(WIPED.into()));
+        }
+        if self.closed.get() {
+            return Err(StoreError::VersionChanged);
+        }
+        Ok(())
+    }
+
+    /// Begins a transaction with `open` over the connection, after opening a new connection
+    /// if the browser closed it (also when it is found closing only now).
+    async fn begin_with(&self, open: impl Fn(&Conn) -> Result<web_sys::IdbTransaction, JsValue>, tables: &[Table]) -> Result<IdbTx, StoreError> {
+        for attempt in 0..2 {
+            self.reconnect().await?;
+            let opened = open(&self.conn.borrow());
+            match opened {
+                Ok(raw) => return self.tx(raw, tables),
+                Err(_) if self.closed.get() => return Err(StoreError::VersionChanged),
+                Err(e) if attempt == 0 && e.dyn_ref::<web_sys::DomException>().is_some_and(|d| d.name() == "InvalidStateError") => self.lost.set(true),
+                Err(e) => return Err(js_value_err(&e)),
             }
-            _ => js_err(e),
-        })?;
-        // The raw connection too: idb 0.6 has no transaction options (durability).
-        let raw: web_sys::IdbDatabase = JsValue::from(db).unchecked_into();
-        let mut db = Database::from(raw.clone());
-        let closed = Rc::new(Cell::new(false));
-        let flag = closed.clone();
-        db.on_version_change(move |event| {
-            // Another tab upgrades or deletes the database: step aside cleanly.
-            if let Some(target) = event.target() {
-                target.unchecked_into::<web_sys::IdbDatabase>().close();
-            }
-            flag.set(true);
-            on_closed();
-            web_sys::console::warn_1(&"rowsnap: the database was upgraded or deleted by another tab; this tab closed it".into());
-        });
-        Ok(IdbStore { db: Rc::new(db), raw, reserve: Default::default(), name: name.to_string(), closed })
+        }
+        Err(StoreError::Backend("the database connection could not be opened again".into()))
     }
 
     /// Deletes the database `name` (every table, every record).
@@ -148,25 +194,91 @@ impl IdbStore {
         self.closed.get()
     }
 
+    /// Closes the connection as the browser does after an I/O error (tests): closed, and with
+    /// `event` its close event fired.
+    #[doc(hidden)]
+    pub fn close_as_the_browser_would(&self, event: bool) {
+        let conn = self.conn.borrow();
+        conn.db.close();
+        if event {
+            if let Ok(e) = web_sys::Event::new("close") {
+                let _ = conn.raw.dispatch_event(&e);
+            }
+        }
+    }
+
     /// Closes the connection (after running transactions finish).
     pub fn close(&self) {
         self.closed.set(true);
-        self.db.close();
+        self.conn.borrow().db.close();
     }
+}
+
+/// Opens a connection (creating or upgrading the database) and watches it: another tab's
+/// upgrade or deletion closes it for good (`closed`, then `on_closed`); the browser closing it
+/// by itself sets `lost`.
+async fn connect(name: &str, closed: &Rc<Cell<bool>>, lost: &Rc<Cell<bool>>, on_closed: &OnClosed) -> Result<(Conn, bool), StoreError> {
+    let factory = Factory::new().map_err(js_err)?;
+    let mut req = factory.open(name, Some(DB_VERSION)).map_err(js_err)?;
+    let created = Rc::new(Cell::new(false));
+    let was_created = created.clone();
+    req.on_upgrade_needed(move |event| {
+        let old = event.old_version().unwrap_or(0);
+        was_created.set(old == 0);
+        match idb::DatabaseEvent::database(&event) {
+            Ok(db) => {
+                if let Err(e) = upgrade(&db, old) {
+                    web_sys::console::error_1(&format!("rowsnap: upgrade failed: {e}").into());
+                }
+            }
+            Err(e) => web_sys::console::error_1(&format!("rowsnap: upgrade: {e}").into()),
+        }
+    });
+    let db = req.await.map_err(|e| match &e {
+        idb::Error::DomException(d) if d.name() == "VersionError" => {
+            StoreError::Backend("this database was written by a newer rowsnap; open that version".into())
+        }
+        _ => js_err(e),
+    })?;
+    // The raw connection too: idb 0.6 has no transaction options (durability) nor close event.
+    let raw: web_sys::IdbDatabase = JsValue::from(db).unchecked_into();
+    let mut db = Database::from(raw.clone());
+    let (flag, on_closed) = (closed.clone(), on_closed.clone());
+    db.on_version_change(move |event| {
+        // Another tab upgrades or deletes the database: step aside cleanly.
+        if let Some(target) = event.target() {
+            target.unchecked_into::<web_sys::IdbDatabase>().close();
+        }
+        flag.set(true);
+        if let Some(f) = on_closed.borrow_mut().take() {
+            f();
+        }
+        web_sys::console::warn_1(&"rowsnap: the database was upgraded or deleted by another tab; this tab closed it".into());
+    });
+    let lost = lost.clone();
+    let on_close = Closure::<dyn FnMut()>::new(move || {
+        web_sys::console::warn_1(&"rowsnap: the browser closed the database (an I/O error); it opens again at the next request".into());
+        lost.set(true);
+    });
+    raw.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    Ok((Conn { db, raw, _on_close: on_close }, created.get()))
 }
 
 /// The room the store never fills with data: a commit that puts blocks or
 /// object chunks is refused (`QuotaExceeded`, nothing written) while the
-/// site's usage plus what it puts would come within this margin of the quota
-/// `navigator.storage.estimate()` reports, so the commits that free space
-/// (deletes, which put only small records) have room: 5% of the quota, at
-/// least 32 MiB and at most 256 MiB. That quota is not bounded by the disk's
-/// free space (Chromium: 1,261 MiB on a 400 MB tmpfs), so a disk that fills
-/// first is not caught by this (issue 24, open).
+/// site's usage plus what it puts would come within this margin of its limit,
+/// so the commits that free space (deletes, which put only small records) have
+/// room: 5% of the limit, at least 32 MiB and at most 256 MiB. The limit is the
+/// quota `navigator.storage.estimate()` reports or, when lower, the [`Ceiling`]
+/// learnt when the browser last refused a commit for want of space (Chromium
+/// reports its usage plus a fixed 1 GiB as quota, whatever the disk holds).
 pub fn reserve_margin(quota: f64) -> f64 {
     (quota * 0.05).clamp(32.0 * MIB, 256.0 * MIB)
 }
 const MIB: f64 = 1048576.0;
+/// How long a learnt ceiling holds (ms): then writes go up to the browser's refusal again
+/// (the disk may have room by then).
+const CEILING_MS: f64 = 3600.0 * 1000.0;
 /// The estimate is asked again after this long (ms) or this many bytes put.
 const ESTIMATE_MS: f64 = 1000.0;
 const ESTIMATE_BYTES: f64 = 8.0 * MIB;
@@ -186,6 +298,49 @@ struct Reserve {
     since_at: f64,
     /// A quota set by a test (instead of the browser's).
     quota_for_test: Option<f64>,
+    ceiling: Option<Ceiling>,
+    /// Whether this tab made or found the ballast (and has not dropped it).
+    ballast: bool,
+    /// The database's name (the ceiling is kept under it).
+    name: String,
+}
+
+/// Where the browser last refused a commit for want of space (its quota, or the disk under
+/// the profile full): the site's usage then, and when. Kept in `localStorage` (a tiny write
+/// the full disk is likelier to take than a commit), so a reopened tab knows it before it
+/// writes anything.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Ceiling {
+    usage: f64,
+    at: f64,
+}
+
+impl Ceiling {
+    fn slot(name: &str) -> String {
+        format!("rowsnap-ceiling:{name}")
+    }
+
+    fn local_storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    /// The ceiling kept for the database `name`, unless it has expired.
+    fn load(name: &str) -> Option<Ceiling> {
+        let v = Self::local_storage()?.get_item(&Self::slot(name)).ok()??;
+        let (usage, at) = v.split_once(' ')?;
+        let c = Ceiling { usage: usage.parse().ok()?, at: at.parse().ok()? };
+        c.holds().then_some(c)
+    }
+
+    fn holds(&self) -> bool {
+        js_sys::Date::now() - self.at < CEILING_MS
+    }
+
+    fn keep(&self, name: &str) {
+        if let Some(s) = Self::local_storage() {
+            let _ = s.set_item(&Self::slot(name), &format!("{} {}", self.usage, self.at));
+        }
+    }
 }
 
 impl IdbStore {
@@ -226,10 +381,95 @@ impl IdbStore {
 }
 
 impl Reserve {
+    /// The limit the reserve counts against (0: none known).
+    fn limit(&self) -> f64 {
+        let quota = self.quota_for_test.unwrap_or(self.quota);
+        match self.ceiling.filter(Ceiling::holds) {
+            Some(c) if quota <= 0.0 || c.usage < quota => c.usage,
+            _ => quota,
+        }
+    }
+
     /// Whether `bytes` more fit outside the reserve, by the last estimate.
     fn fits(&self, bytes: f64) -> bool {
-        let quota = self.quota_for_test.unwrap_or(self.quota);
-        quota <= 0.0 || self.usage + self.since + bytes <= quota - reserve_margin(quota)
+        let limit = self.limit();
+        limit <= 0.0 || self.usage + self.since + bytes <= limit - reserve_margin(limit)
+    }
+
+    /// The browser refused a commit for want of space: its usage now, less the ballast about
+    /// to be dropped, is the limit.
+    fn learn_ceiling(&mut self) {
+        let c = Ceiling { usage: self.usage + self.since - if self.ballast { BALLAST_BYTES as f64 } else { 0.0 }, at: js_sys::Date::now() };
+        if c.usage > 0.0 {
+            web_sys::console::warn_1(
+                &format!(
+                    "rowsnap: the browser refused a write for want of space; data writes stop {:.0} MiB below {:.0} MiB used",
+                    reserve_margin(c.usage) / MIB,
+                    c.usage / MIB,
+                )
+                .into(),
+            );
+            self.ceiling = Some(c);
+            c.keep(&self.name);
+        }
+    }
+}
+
+/// The ballast: [`BALLAST_BYTES`] of noise in the Cache Storage (`caches`, cache
+/// [`BALLAST_CACHE`]), made while there is room (`IdbStore::keep_ballast`, by the console) and
+/// deleted the moment the browser refuses a commit for want of space. The browser's own limit
+/// leaves no room at all then (Chromium refuses every write, deletes' small records included,
+/// once the site reaches its quota), and the reserve is learnt only at that refusal: the ballast
+/// is the room the deletes that free space are made in. It counts against the same quota as
+/// IndexedDB but lives apart from IndexedDB's files, so dropping it asks nothing of a database
+/// in distress.
+pub const BALLAST_CACHE: &str = "rowsnap-ballast";
+pub const BALLAST_BYTES: usize = 32 << 20;
+const BALLAST_URL: &str = "/rowsnap-ballast";
+
+/// Calls `target.method(...args)` and awaits the promise it returns.
+async fn call_async(target: &JsValue, method: &str, args: &[&JsValue]) -> Result<JsValue, JsValue> {
+    let f: js_sys::Function = js_sys::Reflect::get(target, &method.into())?.dyn_into()?;
+    let argv: js_sys::Array = args.iter().copied().collect();
+    let promise: js_sys::Promise = f.apply(target, &argv)?.dyn_into()?;
+    wasm_bindgen_futures::JsFuture::from(promise).await
+}
+
+/// `caches`, where the page or worker has it (secure contexts).
+fn cache_storage() -> Option<JsValue> {
+    js_sys::Reflect::get(&js_sys::global(), &"caches".into()).ok().filter(|c| !c.is_undefined() && !c.is_null())
+}
+
+impl IdbStore {
+    /// Makes the ballast when it is missing and no learnt ceiling holds (a full disk gets none
+    /// back until the ceiling expires). True when the ballast is there.
+    pub async fn keep_ballast(&self) -> Result<bool, StoreError> {
+        if self.reserve.borrow().ceiling.is_some_and(|c| c.holds()) {
+            return Ok(false);
+        }
+        let err = |e: JsValue| js_value_err(&e);
+        let caches = cache_storage().ok_or_else(|| StoreError::Backend("no Cache Storage here".into()))?;
+        let cache = call_async(&caches, "open", &[&BALLAST_CACHE.into()]).await.map_err(err)?;
+        let url = JsValue::from_str(BALLAST_URL);
+        let found = call_async(&cache, "match", &[&url]).await.map_err(err)?;
+        if found.is_undefined() {
+            // Noise: a browser that compresses what it stores would keep zeros in nothing.
+            let mut noise = vec![0u8; BALLAST_BYTES];
+            crate::util::Rng::new(js_sys::Date::now() as u64).fill(&mut noise);
+            let body = web_sys::Response::new_with_opt_u8_array(Some(&mut noise)).map_err(err)?;
+            drop(noise);
+            call_async(&cache, "put", &[&url, &body]).await.map_err(err)?;
+        }
+        self.reserve.borrow_mut().ballast = true;
+        Ok(true)
+    }
+}
+
+/// Deletes the ballast (its file goes at once).
+async fn drop_ballast() {
+    let Some(caches) = cache_storage() else { return };
+    if let Err(e) = call_async(&caches, "delete", &[&BALLAST_CACHE.into()]).await {
+        web_sys::console::error_1(&format!("rowsnap: the ballast could not be dropped: {e:?}").into());
     }
 }
 
@@ -303,22 +543,17 @@ impl Store for IdbStore {
     }
 
     async fn begin_scoped(&self, write: bool, tables: &[Table]) -> Result<IdbTx, StoreError> {
-        if self.closed.get() {
-            return Err(StoreError::VersionChanged);
-        }
+        self.usable()?;
         if write {
             self.refresh_estimate().await;
         }
-        let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
-        let mode = if write { TransactionMode::ReadWrite } else { TransactionMode::ReadOnly };
-        let tx = self.db.transaction(&names, mode).map_err(|e| if self.closed.get() { StoreError::VersionChanged } else { js_err(e) })?;
-        self.tx(tx.into(), tables)
+        let names: js_sys::Array = tables.iter().map(|t| JsValue::from_str(t.name())).collect();
+        let mode = if write { web_sys::IdbTransactionMode::Readwrite } else { web_sys::IdbTransactionMode::Readonly };
+        self.begin_with(|c| c.raw.transaction_with_str_sequence_and_mode(&names, mode), tables).await
     }
 
     async fn begin_strict(&self) -> Result<IdbTx, StoreError> {
-        if self.closed.get() {
-            return Err(StoreError::VersionChanged);
-        }
+        self.usable()?;
         self.refresh_estimate().await;
         let tables: Vec<Table> = schema::all().collect();
         let names: js_sys::Array = tables.iter().map(|t| JsValue::from_str(t.name())).collect();
@@ -326,16 +561,13 @@ impl Store for IdbStore {
         let _ = js_sys::Reflect::set(&options, &"durability".into(), &"strict".into());
         // IDBDatabase.transaction(names, "readwrite", { durability: "strict" }); a browser without
         // the option ignores it (web-sys has the call only behind its unstable-API cfg).
-        let open = js_sys::Reflect::get(&self.raw, &"transaction".into())
-            .and_then(|f| f.dyn_into::<js_sys::Function>())
-            .and_then(|f| f.call3(&self.raw, &names, &"readwrite".into(), &options))
-            .and_then(|t| t.dyn_into::<web_sys::IdbTransaction>());
-        let raw = match open {
-            Ok(t) => t,
-            Err(_) if self.closed.get() => return Err(StoreError::VersionChanged),
-            Err(e) => return Err(js_value_err(&e)),
+        let open = |c: &Conn| {
+            js_sys::Reflect::get(&c.raw, &"transaction".into())
+                .and_then(|f| f.dyn_into::<js_sys::Function>())
+                .and_then(|f| f.call3(&c.raw, &names, &"readwrite".into(), &options))
+                .and_then(|t| t.dyn_into::<web_sys::IdbTransaction>())
         };
-        self.tx(raw, &tables)
+        self.begin_with(open, &tables).await
     }
 }
 
@@ -484,7 +716,14 @@ impl Tx for IdbTx {
             reserve.borrow_mut().since += put;
         }
         let error = raw.error();
-        let quota = error.as_ref().is_some_and(|d| d.name() == "QuotaExceededError");
+        let quota = error.as_ref().is_some_and(says_full);
+        if quota {
+            reserve.borrow_mut().learn_ceiling();
+            // The room the deletes that free space will need, given back before we answer.
+            if std::mem::take(&mut reserve.borrow_mut().ballast) {
+                drop_ballast().await;
+            }
+        }
         match outcome {
             Ok(idb::TransactionResult::Committed) => Ok(()),
             _ if quota => Err(StoreError::QuotaExceeded),

@@ -132,6 +132,24 @@ async fn the_reserve_refuses_data_near_the_quota_and_lets_records_and_deletes_th
 }
 
 #[wasm_bindgen_test]
+async fn a_connection_the_browser_closes_is_opened_again() {
+    let store = fresh("t-lost").await;
+    let mut e = Engine::open(store.clone()).await.unwrap();
+    let v = e.create_volume(1 << 20, 15).await.unwrap();
+    e.write(v, 0, b"before").await.unwrap();
+    // Closed with its close event (what Chromium does after an I/O error), then closed without
+    // one (a transaction then fails with InvalidStateError: "the connection is closing").
+    for (i, event) in [true, false].into_iter().enumerate() {
+        store.close_as_the_browser_would(event);
+        let at = 4096 * (i as u64 + 1);
+        e.write(v, at, b"after").await.unwrap();
+        assert_eq!(e.read(v, at, 5).await.unwrap(), b"after");
+    }
+    assert_eq!(e.read(v, 0, 6).await.unwrap(), b"before");
+    assert!(!store.is_closed());
+}
+
+#[wasm_bindgen_test]
 async fn another_tab_upgrading_closes_this_connection_cleanly() {
     let store = fresh("t-upgrade").await;
     let mut e = Engine::open(store.clone()).await.unwrap();

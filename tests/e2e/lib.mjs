@@ -262,7 +262,7 @@ export async function startChromium(profile) {
   const child = spawn(process.env.CHROMIUM || '/usr/bin/chromium', [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`,
-    '--remote-debugging-port=0', 'about:blank',
+    '--remote-debugging-port=0', ...(process.env.CHROMIUM_LOG ? ['--enable-logging=stderr', '--v=0', '--vmodule=*indexed_db*=2,*quota*=2,*leveldb*=2'] : []), 'about:blank',
   ], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   const ws = await new Promise((resolve, reject) => {
     let err = '';

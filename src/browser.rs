@@ -1,5 +1,5 @@
 //! The browser facilities the console needs besides IndexedDB: the writer's
-//! Web Lock (one tab writes), persistent storage, the storage estimate, and
+//! Web Lock (one tab writes), persistent storage, the storage estimate, Cache Storage, and
 //! saving a download as a stream.
 //!
 //! Web Locks are reached through `js_sys` (web-sys gates `LockManager`
@@ -158,16 +158,34 @@ pub struct FileStream {
     writable: JsValue,
 }
 
-/// Calls `obj[method](arg?)` and awaits the promise it returns.
-async fn call_await(obj: &JsValue, method: &str, arg: Option<&JsValue>) -> Result<JsValue, String> {
+/// Calls `obj[method](...args)` and awaits the promise it returns.
+async fn call_await(obj: &JsValue, method: &str, args: &[&JsValue]) -> Result<JsValue, String> {
     let f: js_sys::Function =
         js_sys::Reflect::get(obj, &method.into()).map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| format!("{method} is not a function"))?;
-    let p = match arg {
-        Some(a) => f.call1(obj, a),
-        None => f.call0(obj),
-    }
-    .map_err(|e| format!("{e:?}"))?;
+    let argv: js_sys::Array = args.iter().copied().collect();
+    let p = f.apply(obj, &argv).map_err(|e| format!("{e:?}"))?;
     JsFuture::from(Promise::resolve(&p)).await.map_err(|e| js_error_text(&e))
+}
+
+/// Cache Storage (`caches`), where the page or worker has it (secure contexts).
+fn caches() -> Result<JsValue, String> {
+    get(&js_sys::global(), "caches").ok_or_else(|| "no Cache Storage here".to_string())
+}
+
+/// Stores what `body` makes under `url` in the cache `name`, unless it holds `url` already.
+pub async fn cache_keep(name: &str, url: &str, body: impl FnOnce() -> Vec<u8>) -> Result<(), String> {
+    let cache = call_await(&caches()?, "open", &[&name.into()]).await?;
+    let url = JsValue::from_str(url);
+    if call_await(&cache, "match", &[&url]).await?.is_undefined() {
+        let response = web_sys::Response::new_with_opt_u8_array(Some(&mut body())).map_err(|e| js_error_text(&e))?;
+        call_await(&cache, "put", &[&url, &response]).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the cache `name`.
+pub async fn cache_delete(name: &str) -> Result<(), String> {
+    call_await(&caches()?, "delete", &[&name.into()]).await.map(|_| ())
 }
 
 fn js_error_text(e: &JsValue) -> String {
@@ -187,16 +205,16 @@ impl FileStream {
         }
         let opts = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&opts, &"suggestedName".into(), &name.into());
-        let handle = call_await(&w, "showSaveFilePicker", Some(&opts)).await?;
-        let writable = call_await(&handle, "createWritable", None).await?;
+        let handle = call_await(&w, "showSaveFilePicker", &[&opts]).await?;
+        let writable = call_await(&handle, "createWritable", &[]).await?;
         Ok(Some(FileStream { writable }))
     }
 
     pub async fn write(&self, data: &[u8]) -> Result<(), String> {
-        call_await(&self.writable, "write", Some(&js_sys::Uint8Array::from(data).into())).await.map(|_| ())
+        call_await(&self.writable, "write", &[&js_sys::Uint8Array::from(data).into()]).await.map(|_| ())
     }
 
     pub async fn close(self) -> Result<(), String> {
-        call_await(&self.writable, "close", None).await.map(|_| ())
+        call_await(&self.writable, "close", &[]).await.map(|_| ())
     }
 }

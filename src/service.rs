@@ -56,7 +56,7 @@ fn handle() -> Rc<Mutex<Option<Service>>> {
 /// `on_closed` runs if another tab upgrades or deletes the database.
 pub async fn open(on_closed: impl FnOnce() + 'static) -> Result<(), Error> {
     let store = IdbStore::open_with(DB_NAME, on_closed).await.map_err(|e| Error::from(crate::engine::EngineError::Store(e)))?;
-    // The room deletes are made in when the disk fills (idb::BALLAST_DB), made in the background.
+    // The room deletes are made in when the disk fills (idb::BALLAST_CACHE), made in the background.
     let ballast = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(e) = ballast.keep_ballast().await {

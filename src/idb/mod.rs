@@ -427,19 +427,6 @@ pub const BALLAST_CACHE: &str = "rowsnap-ballast";
 pub const BALLAST_BYTES: usize = 32 << 20;
 const BALLAST_URL: &str = "/rowsnap-ballast";
 
-/// Calls `target.method(...args)` and awaits the promise it returns.
-async fn call_async(target: &JsValue, method: &str, args: &[&JsValue]) -> Result<JsValue, JsValue> {
-    let f: js_sys::Function = js_sys::Reflect::get(target, &method.into())?.dyn_into()?;
-    let argv: js_sys::Array = args.iter().copied().collect();
-    let promise: js_sys::Promise = f.apply(target, &argv)?.dyn_into()?;
-    wasm_bindgen_futures::JsFuture::from(promise).await
-}
-
-/// `caches`, where the page or worker has it (secure contexts).
-fn cache_storage() -> Option<JsValue> {
-    js_sys::Reflect::get(&js_sys::global(), &"caches".into()).ok().filter(|c| !c.is_undefined() && !c.is_null())
-}
-
 impl IdbStore {
     /// Makes the ballast when it is missing and no learnt ceiling holds (a full disk gets none
     /// back until the ceiling expires). True when the ballast is there.
@@ -447,19 +434,14 @@ impl IdbStore {
         if self.reserve.borrow().ceiling.is_some_and(|c| c.holds()) {
             return Ok(false);
         }
-        let err = |e: JsValue| js_value_err(&e);
-        let caches = cache_storage().ok_or_else(|| StoreError::Backend("no Cache Storage here".into()))?;
-        let cache = call_async(&caches, "open", &[&BALLAST_CACHE.into()]).await.map_err(err)?;
-        let url = JsValue::from_str(BALLAST_URL);
-        let found = call_async(&cache, "match", &[&url]).await.map_err(err)?;
-        if found.is_undefined() {
+        crate::browser::cache_keep(BALLAST_CACHE, BALLAST_URL, || {
             // Noise: a browser that compresses what it stores would keep zeros in nothing.
             let mut noise = vec![0u8; BALLAST_BYTES];
             crate::util::Rng::new(js_sys::Date::now() as u64).fill(&mut noise);
-            let body = web_sys::Response::new_with_opt_u8_array(Some(&mut noise)).map_err(err)?;
-            drop(noise);
-            call_async(&cache, "put", &[&url, &body]).await.map_err(err)?;
-        }
+            noise
+        })
+        .await
+        .map_err(StoreError::Backend)?;
         self.reserve.borrow_mut().ballast = true;
         Ok(true)
     }
@@ -467,9 +449,8 @@ impl IdbStore {
 
 /// Deletes the ballast (its file goes at once).
 async fn drop_ballast() {
-    let Some(caches) = cache_storage() else { return };
-    if let Err(e) = call_async(&caches, "delete", &[&BALLAST_CACHE.into()]).await {
-        web_sys::console::error_1(&format!("rowsnap: the ballast could not be dropped: {e:?}").into());
+    if let Err(e) = crate::browser::cache_delete(BALLAST_CACHE).await {
+        web_sys::console::error_1(&format!("rowsnap: the ballast could not be dropped: {e}").into());
     }
 }
 
